@@ -1,0 +1,54 @@
+//! Operator tasks that are not HTTP routes: the local admin account.
+
+use shop_core::auth::Role;
+use time::OffsetDateTime;
+
+use crate::AppState;
+use crate::domain::{Session, User, normalize_email};
+use crate::store::{Outcome, StoreError, UserChanges};
+
+/// Makes sure `email` exists as an active ADMIN with `password`. Creates the user or resets
+/// its password and role. Used by the local runner at start-up.
+pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Result<(), AdminError> {
+    let email = normalize_email(email);
+    let hash = crate::password::hash(password.to_owned()).await?;
+    let now = OffsetDateTime::now_utc();
+    if let Some(user) = state.store.user_by_email(&email).await? {
+        state.store.set_password(user.id, &hash, now).await?;
+        let changes = UserChanges { role: Some(Role::Admin), is_active: Some(true), ..UserChanges::default() };
+        state.store.update_user(user.id, &changes, now).await?;
+        return Ok(());
+    }
+    let user = User {
+        id: shop_core::id::new_id(),
+        email,
+        first_name: "Local".into(),
+        last_name: "Admin".into(),
+        role: Role::Admin,
+        is_active: true,
+        password_hash: hash,
+        created_at: now,
+        updated_at: now,
+        default_address_id: None,
+        address_count: 0,
+        reset_token_hash: None,
+    };
+    // The admin's first session is created and dropped at once: create_user writes one.
+    let (session, token_hash, record) = crate::routes::auth::new_session(&user, None, None, now);
+    if state.store.create_user(&user, &session, &token_hash, &record).await? == Outcome::ConditionFailed {
+        return Err(AdminError::Race);
+    }
+    let Session { id, user_id, .. } = session;
+    state.store.delete_session(user_id, id).await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] crate::password::HashError),
+    #[error("the admin account was created concurrently; run again")]
+    Race,
+}

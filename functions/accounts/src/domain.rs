@@ -1,0 +1,259 @@
+//! Account types and rules, no I/O.
+
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use shop_core::auth::Role;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// At most this many addresses per user.
+pub const MAX_ADDRESSES: u32 = 20;
+
+/// Normalises an email for identity: trimmed and lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A stored user (the `PROFILE` item).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub is_active: bool,
+    pub password_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(default)]
+    pub default_address_id: Option<Uuid>,
+    #[serde(default)]
+    pub address_count: u32,
+    /// Hash of the only reset token that may still be used.
+    #[serde(default)]
+    pub reset_token_hash: Option<String>,
+}
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub is_active: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            role: u.role,
+            is_active: u.is_active,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A login session: one refresh-token family.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// Hash of the one refresh token of this family that is still valid.
+    pub current_hash: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub ip_address: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    /// Epoch seconds; DynamoDB TTL removes the item after this.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: Uuid,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: OffsetDateTime,
+    /// True for the session the request's access token belongs to.
+    pub current: bool,
+}
+
+/// A stored refresh token: points at its session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRecord {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub expires_at: i64,
+}
+
+/// A stored password-reset token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetRecord {
+    pub user_id: Uuid,
+    pub expires_at: i64,
+}
+
+/// Address fields (seed-spec §3.6), as accepted on create and replace.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddressInput {
+    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    pub first_name: String,
+    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    pub last_name: String,
+    #[garde(length(chars, min = 1, max = 200), custom(not_blank))]
+    pub address1: String,
+    #[garde(inner(length(chars, max = 200)))]
+    #[serde(default)]
+    pub address2: Option<String>,
+    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    pub city: String,
+    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    pub state: String,
+    #[garde(length(chars, min = 1, max = 20), custom(not_blank))]
+    pub postal_code: String,
+    /// Country name or ISO 3166 code.
+    #[garde(length(chars, min = 2, max = 60), custom(not_blank))]
+    pub country: String,
+    #[garde(inner(length(chars, max = 30)))]
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Make this the default address.
+    #[garde(skip)]
+    #[serde(default)]
+    pub is_default: Option<bool>,
+}
+
+/// garde rule: the string is not only whitespace.
+pub fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
+}
+
+/// A stored address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub address1: String,
+    #[serde(default)]
+    pub address2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Address {
+    pub fn from_input(id: Uuid, user_id: Uuid, input: AddressInput, created_at: OffsetDateTime, now: OffsetDateTime) -> Self {
+        let trim = |s: String| s.trim().to_owned();
+        let opt = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Self {
+            id,
+            user_id,
+            first_name: trim(input.first_name),
+            last_name: trim(input.last_name),
+            address1: trim(input.address1),
+            address2: opt(input.address2),
+            city: trim(input.city),
+            state: trim(input.state),
+            postal_code: trim(input.postal_code),
+            country: trim(input.country),
+            phone: opt(input.phone),
+            created_at,
+            updated_at: now,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressView {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub address1: String,
+    pub address2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+    pub phone: Option<String>,
+    pub is_default: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl AddressView {
+    pub fn new(a: Address, default_id: Option<Uuid>) -> Self {
+        Self {
+            is_default: default_id == Some(a.id),
+            id: a.id,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            address1: a.address1,
+            address2: a.address2,
+            city: a.city,
+            state: a.state,
+            postal_code: a.postal_code,
+            country: a.country,
+            phone: a.phone,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(normalize_email("  Jane.Doe@Example.COM "), "jane.doe@example.com");
+    }
+}

@@ -1,0 +1,143 @@
+//! Skyshop accounts: registration, login, token refresh with rotation and reuse detection,
+//! sessions, password reset and change, profiles, address book, admin user management, and the
+//! JWKS the API Gateway JWT authorizer verifies access tokens with.
+//!
+//! [`router`] is what Lambda runs (through `lambda_http`), what the local runner mounts and
+//! what the tests drive.
+
+pub mod admin;
+pub mod config;
+pub mod domain;
+pub mod keys;
+pub mod password;
+pub mod routes;
+pub mod store;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use axum::Router;
+use shop_aws::events::Publisher;
+use shop_core::ApiError;
+use shop_core::problem::ErrorChain;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::keys::SigningKeys;
+use crate::store::{Store, StoreError};
+
+/// Everything a handler needs, built once per Lambda sandbox.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub publisher: Publisher,
+    pub keys: SigningKeys,
+    pub issuer: String,
+    pub audience: String,
+    pub frontend_url: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Why start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] shop_aws::config::MissingEnv),
+    #[error("could not read the signing-key secret")]
+    Secret(#[from] aws_sdk_secretsmanager::Error),
+    #[error("the signing-key secret has no string value")]
+    SecretEmpty,
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+}
+
+impl AppState {
+    /// Builds the state from configuration: SDK clients and the signing keys from Secrets Manager.
+    pub async fn from_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let secret = secrets
+            .get_secret_value()
+            .secret_id(&config.signing_keys_secret_id)
+            .send()
+            .await
+            .map_err(aws_sdk_secretsmanager::Error::from)?;
+        let keys = SigningKeys::from_json(secret.secret_string().ok_or(InitError::SecretEmpty)?)?;
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
+        let publisher = Publisher::new(aws_sdk_sqs::Client::new(sdk), &config.notifications_queue_url, "accounts");
+        Ok(Self::new(store, publisher, keys, &config))
+    }
+
+    pub fn new(store: Store, publisher: Publisher, keys: SigningKeys, config: &Config) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            publisher,
+            keys,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            frontend_url: config.frontend_url.clone(),
+        }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+/// Logs a failed event publication. The request that caused it already succeeded; the email is
+/// lost, which is logged with its kind (never its content).
+pub(crate) fn log_publish_failure(err: &shop_aws::events::PublishError) {
+    tracing::error!(error = %ErrorChain(err), "could not publish notification");
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Skyshop accounts", description = "Auth, sessions, profiles, addresses and roles."),
+    components(schemas(shop_core::problem::Problem, shop_core::problem::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, login, tokens, password reset"),
+        (name = "users", description = "The caller's profile, sessions and addresses"),
+        (name = "admin", description = "User management (ADMIN)"),
+        (name = "keys", description = "Token verification keys"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
+}
+
+/// The function's router: every route of the accounts group.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    shop_core::http::finish(router.with_state(state))
+}
+
+/// The OpenAPI 3.1 document of the accounts routes, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}

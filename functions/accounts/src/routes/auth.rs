@@ -1,0 +1,415 @@
+//! `/api/auth/*`: register, login, refresh (rotation + reuse detection), logout, password reset.
+
+use axum::Json;
+use axum::extract::State;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shop_core::auth::{Caller, Claims, Role};
+use shop_core::extract::ValidJson;
+use shop_core::problem::Problem;
+use shop_core::{ApiError, ApiResult, FieldError};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{RefreshRecord, ResetRecord, Session, User, UserView, normalize_email, not_blank};
+use crate::routes::Message;
+use crate::store::Outcome;
+use crate::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, RESET_TTL_SECS};
+use crate::{AppState, log_publish_failure, password};
+
+/// Failed logins allowed per account per window before 429.
+pub const ACCOUNT_FAILURE_LIMIT: u32 = 5;
+/// Failed logins allowed per source IP per window before 429.
+pub const IP_FAILURE_LIMIT: u32 = 50;
+/// Reset emails per account per window.
+pub const RESET_REQUEST_LIMIT: u32 = 5;
+/// The brute-force window: 15 minutes.
+pub const WINDOW_SECS: i64 = 15 * 60;
+
+/// garde rule: the server-side password policy.
+pub fn password_policy(value: &str, _: &()) -> garde::Result {
+    password::check_policy(value).map_err(garde::Error::new)
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[garde(email, length(max = 254))]
+    #[serde(deserialize_with = "shop_core::extract::trimmed")]
+    pub email: String,
+    /// 8–128 characters with an upper-case letter, a lower-case letter and a digit or symbol.
+    #[garde(custom(password_policy))]
+    pub password: String,
+    #[garde(length(chars, min = 1, max = 50), custom(not_blank))]
+    pub first_name: String,
+    #[garde(length(chars, min = 1, max = 50), custom(not_blank))]
+    pub last_name: String,
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    #[garde(email, length(max = 254))]
+    #[serde(deserialize_with = "shop_core::extract::trimmed")]
+    pub email: String,
+    #[garde(length(min = 1, max = 1024))]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[garde(length(min = 1, max = 512))]
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    #[garde(email, length(max = 254))]
+    #[serde(deserialize_with = "shop_core::extract::trimmed")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[garde(length(min = 1, max = 512))]
+    pub token: String,
+    #[garde(custom(password_policy))]
+    pub new_password: String,
+}
+
+/// A new access + refresh token pair.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    /// RS256 JWT, valid 15 minutes. Send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Opaque, valid 7 days, single use: every refresh returns a new one.
+    pub refresh_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// Tokens and the user they belong to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+impl AuthResponse {
+    fn new(tokens: TokenPair, user: &User) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in,
+            user: UserView::from(user),
+        }
+    }
+}
+
+/// A new session for `user` with its first refresh token: (session, token hash, record).
+/// Returns the raw token through the session's `current_hash` owner: see [`issue_session`].
+pub(crate) fn new_session(user: &User, caller_agent: Option<String>, caller_ip: Option<String>, now: OffsetDateTime) -> (Session, String, RefreshRecord) {
+    let (session, _, hash, record) = new_session_with_token(user, caller_agent, caller_ip, now);
+    (session, hash, record)
+}
+
+fn new_session_with_token(user: &User, user_agent: Option<String>, ip: Option<String>, now: OffsetDateTime) -> (Session, String, String, RefreshRecord) {
+    let token = tokens::random_token();
+    let hash = tokens::token_hash(&token);
+    let expires_at = now.unix_timestamp() + REFRESH_TTL_SECS;
+    let session = Session {
+        id: shop_core::id::new_id(),
+        user_id: user.id,
+        current_hash: hash.clone(),
+        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+        ip_address: ip,
+        created_at: now,
+        last_used_at: now,
+        expires_at,
+    };
+    let record = RefreshRecord { user_id: user.id, session_id: session.id, expires_at };
+    (session, token, hash, record)
+}
+
+fn access_token(state: &AppState, user_id: Uuid, role: Role, session_id: Uuid) -> ApiResult<String> {
+    tokens::issue_access_token(&state.keys, &state.issuer, &state.audience, user_id, role, session_id).map_err(|e| ApiError::internal(&e))
+}
+
+fn pair(access_token: String, refresh_token: String) -> TokenPair {
+    TokenPair { access_token, refresh_token, token_type: "Bearer".into(), expires_in: ACCESS_TTL_SECS }
+}
+
+fn hash_error(err: password::HashError) -> ApiError {
+    ApiError::internal(&err)
+}
+
+/// Create an account (role CUSTOMER) and log it in.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created and logged in", body = AuthResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn register(State(state): State<AppState>, caller: Caller, ValidJson(body): ValidJson<RegisterRequest>) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+    let now = OffsetDateTime::now_utc();
+    let password_hash = password::hash(body.password).await.map_err(hash_error)?;
+    let user = User {
+        id: shop_core::id::new_id(),
+        email: normalize_email(&body.email),
+        first_name: body.first_name.trim().to_owned(),
+        last_name: body.last_name.trim().to_owned(),
+        role: Role::Customer,
+        is_active: true,
+        password_hash,
+        created_at: now,
+        updated_at: now,
+        default_address_id: None,
+        address_count: 0,
+        reset_token_hash: None,
+    };
+    let (session, token, hash, record) = new_session_with_token(&user, caller.user_agent, caller.source_ip, now);
+    if state.store.create_user(&user, &session, &hash, &record).await? == Outcome::ConditionFailed {
+        return Err(ApiError::conflict("email_taken", "An account with this email already exists.")
+            .with_errors(vec![FieldError::new("email", "taken", "is already registered")]));
+    }
+    let access = access_token(&state, user.id, user.role, session.id)?;
+    let welcome = shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.clone(), first_name: user.first_name.clone() };
+    if let Err(err) = state.publisher.publish(welcome).await {
+        log_publish_failure(&err);
+    }
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok((StatusCode::CREATED, Json(AuthResponse::new(pair(access, token), &user))))
+}
+
+/// Log in with email and password.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = AuthResponse),
+        (status = 401, description = "Invalid credentials (one generic answer)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn login(State(state): State<AppState>, caller: Caller, ValidJson(body): ValidJson<LoginRequest>) -> ApiResult<Json<AuthResponse>> {
+    let now = OffsetDateTime::now_utc();
+    let email = normalize_email(&body.email);
+    let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
+    let retry_after = (window + 1) * WINDOW_SECS - now.unix_timestamp();
+    let account_key = format!("LOGIN#{email}");
+    let ip_key = format!("IP#{}", caller.source_ip.as_deref().unwrap_or("unknown"));
+    let (account_failures, ip_failures) = tokio::try_join!(state.store.failures(&account_key, window), state.store.failures(&ip_key, window))?;
+    if account_failures >= ACCOUNT_FAILURE_LIMIT || ip_failures >= IP_FAILURE_LIMIT {
+        return Err(ApiError::too_many_requests("too_many_attempts", retry_after.unsigned_abs(), "Too many failed login attempts; try again later."));
+    }
+    let user = state.store.user_by_email(&email).await?;
+    let valid = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await.map_err(hash_error)?;
+    let user = match user {
+        Some(user) if valid && user.is_active => user,
+        _ => {
+            let expires = (window + 2) * WINDOW_SECS;
+            tokio::try_join!(state.store.record_failure(&account_key, window, expires), state.store.record_failure(&ip_key, window, expires))?;
+            tracing::info!("login failed");
+            return Err(ApiError::unauthorized("invalid_credentials", "Invalid email or password."));
+        }
+    };
+    if account_failures > 0 {
+        state.store.clear_failures(&account_key, window).await?;
+    }
+    let (session, token, hash, record) = new_session_with_token(&user, caller.user_agent, caller.source_ip, now);
+    state.store.create_session(&session, &hash, &record).await?;
+    let access = access_token(&state, user.id, user.role, session.id)?;
+    tracing::info!(user_id = %user.id, "login");
+    Ok(Json(AuthResponse::new(pair(access, token), &user)))
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::unauthorized("invalid_refresh_token", "The refresh token is invalid or expired.")
+}
+
+/// Exchange a refresh token for a new pair. The presented token is spent; presenting it again
+/// revokes the whole session (token family).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Invalid, expired, reused (`refresh_token_reused`) or inactive account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn refresh(State(state): State<AppState>, caller: Caller, ValidJson(body): ValidJson<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+    let now = OffsetDateTime::now_utc();
+    let old_hash = tokens::token_hash(&body.refresh_token);
+    let Some(record) = state.store.refresh_record(&old_hash).await? else {
+        return Err(invalid_refresh());
+    };
+    if record.expires_at <= now.unix_timestamp() {
+        return Err(invalid_refresh());
+    }
+    let (session, user) = tokio::try_join!(state.store.session(record.user_id, record.session_id), state.store.user(record.user_id))?;
+    let Some(mut session) = session else {
+        return Err(invalid_refresh());
+    };
+    if session.current_hash != old_hash {
+        return Err(revoke_family(&state, &session).await);
+    }
+    let Some(user) = user.filter(|u| u.is_active) else {
+        state.store.delete_session(session.user_id, session.id).await?;
+        return Err(ApiError::unauthorized("account_inactive", "This account is deactivated."));
+    };
+    let new_token = tokens::random_token();
+    let new_hash = tokens::token_hash(&new_token);
+    let expires_at = now.unix_timestamp() + REFRESH_TTL_SECS;
+    session.current_hash = new_hash.clone();
+    session.last_used_at = now;
+    session.expires_at = expires_at;
+    if caller.user_agent.is_some() {
+        session.user_agent = caller.user_agent.map(|ua| ua.chars().take(256).collect());
+    }
+    if caller.source_ip.is_some() {
+        session.ip_address = caller.source_ip;
+    }
+    let new_record = RefreshRecord { user_id: user.id, session_id: session.id, expires_at };
+    if state.store.rotate(&session, &old_hash, &new_hash, &new_record).await? == Outcome::ConditionFailed {
+        // Someone used this token between our read and our write: a second use.
+        return Err(revoke_family(&state, &session).await);
+    }
+    let access = access_token(&state, user.id, user.role, session.id)?;
+    Ok(Json(pair(access, new_token)))
+}
+
+/// A spent refresh token came back: whoever holds the family may be an attacker. End it.
+async fn revoke_family(state: &AppState, session: &Session) -> ApiError {
+    tracing::warn!(user_id = %session.user_id, session_id = %session.id, "refresh token reuse detected; session revoked");
+    if let Err(err) = state.store.delete_session(session.user_id, session.id).await {
+        return ApiError::from(err);
+    }
+    ApiError::unauthorized("refresh_token_reused", "This refresh token was already used; the session has been revoked.")
+}
+
+/// End the session of a refresh token. Answers the same whether or not the token was known.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = Message),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn logout(State(state): State<AppState>, ValidJson(body): ValidJson<RefreshRequest>) -> ApiResult<Json<Message>> {
+    let hash = tokens::token_hash(&body.refresh_token);
+    if let Some(record) = state.store.refresh_record(&hash).await? {
+        state.store.delete_session(record.user_id, record.session_id).await?;
+    }
+    Ok(Message::new("Logged out successfully"))
+}
+
+/// End every session of the caller.
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn logout_all(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Message>> {
+    let user = crate::routes::me::current_user(&state, &claims).await?;
+    let ended = state.store.delete_sessions(user.id, None).await?;
+    tracing::info!(user_id = %user.id, ended, "logged out everywhere");
+    Ok(Message::new("Logged out from all devices"))
+}
+
+const FORGOT_ANSWER: &str = "If an account exists with this email, you will receive a password reset link.";
+
+/// Email a one-time reset link (valid 1 hour). The answer never reveals whether the email exists.
+#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
+    responses(
+        (status = 200, body = Message),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): ValidJson<ForgotPasswordRequest>) -> ApiResult<Json<Message>> {
+    let now = OffsetDateTime::now_utc();
+    let email = normalize_email(&body.email);
+    let Some(user) = state.store.user_by_email(&email).await?.filter(|u| u.is_active) else {
+        return Ok(Message::new(FORGOT_ANSWER));
+    };
+    // At most RESET_REQUEST_LIMIT reset emails per account per window: no mail bombing.
+    let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
+    let sent = state.store.record_failure(&format!("RESET#{}", user.id), window, (window + 2) * WINDOW_SECS).await?;
+    if sent > RESET_REQUEST_LIMIT {
+        tracing::warn!(user_id = %user.id, "reset requests over the limit; not sending");
+        return Ok(Message::new(FORGOT_ANSWER));
+    }
+    let token = tokens::random_hex_token();
+    let hash = tokens::token_hash(&token);
+    let record = ResetRecord { user_id: user.id, expires_at: now.unix_timestamp() + RESET_TTL_SECS };
+    state.store.create_reset(&hash, &record).await?;
+    let event = shop_aws::messages::PasswordResetRequested {
+        user_id: user.id,
+        email: user.email.clone(),
+        first_name: user.first_name.clone(),
+        token,
+        expires_in_minutes: (RESET_TTL_SECS / 60) as u32,
+    };
+    if let Err(err) = state.publisher.publish(event).await {
+        log_publish_failure(&err);
+    }
+    Ok(Message::new(FORGOT_ANSWER))
+}
+
+fn invalid_reset() -> ApiError {
+    ApiError::bad_request("invalid_reset_token", "The reset token is invalid or expired.")
+        .with_errors(vec![FieldError::new("token", "invalid", "is invalid or expired")])
+}
+
+/// Set a new password with a reset token. Single use; ends every session.
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, body = Message),
+        (status = 400, description = "Invalid, used or expired token (`invalid_reset_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (password policy)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(State(state): State<AppState>, ValidJson(body): ValidJson<ResetPasswordRequest>) -> ApiResult<Json<Message>> {
+    let now = OffsetDateTime::now_utc();
+    let hash = tokens::token_hash(&body.token);
+    let Some(record) = state.store.reset_record(&hash).await? else {
+        return Err(invalid_reset());
+    };
+    if record.expires_at <= now.unix_timestamp() {
+        return Err(invalid_reset());
+    }
+    let password_hash = password::hash(body.new_password).await.map_err(hash_error)?;
+    if state.store.consume_reset(&hash, record.user_id, &password_hash, now).await? == Outcome::ConditionFailed {
+        return Err(invalid_reset());
+    }
+    let ended = state.store.delete_sessions(record.user_id, None).await?;
+    tracing::info!(user_id = %record.user_id, ended, "password reset; sessions ended");
+    if let Some(user) = state.store.user(record.user_id).await? {
+        let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
+        if let Err(err) = state.publisher.publish(event).await {
+            log_publish_failure(&err);
+        }
+    }
+    Ok(Message::new("Password has been reset successfully"))
+}
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/auth/profile", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn profile(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<UserView>> {
+    let user = crate::routes::me::current_user(&state, &claims).await?;
+    Ok(Json(UserView::from(&user)))
+}

@@ -1,0 +1,153 @@
+//! `/api/users/me*`: the caller's profile, password and sessions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::Deserialize;
+use shop_core::auth::Claims;
+use shop_core::extract::ValidJson;
+use shop_core::problem::Problem;
+use shop_core::{ApiError, ApiResult, FieldError};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{SessionView, User, UserView, not_blank};
+use crate::routes::Message;
+use crate::routes::auth::password_policy;
+use crate::store::UserChanges;
+use crate::{AppState, log_publish_failure, password};
+
+/// The caller's user, checked live: the account must exist and be active and the access
+/// token's session must not have been ended (logout, reset, deactivation).
+pub async fn current_user(state: &AppState, claims: &Claims) -> ApiResult<User> {
+    let session = async {
+        match claims.session_id {
+            Some(sid) => state.store.session(claims.sub, sid).await.map(|s| s.is_some()),
+            None => Ok(false),
+        }
+    };
+    let (user, session_alive) = tokio::try_join!(state.store.user(claims.sub), session)?;
+    let Some(user) = user.filter(|u| u.is_active) else {
+        return Err(ApiError::unauthorized("account_inactive", "This account does not exist or is deactivated."));
+    };
+    if !session_alive {
+        return Err(ApiError::unauthorized("session_revoked", "This session has ended; log in again."));
+    }
+    Ok(user)
+}
+
+/// Parses an id path segment; a malformed id names the parameter.
+pub fn parse_id(raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid_param("id", "must be a UUID"))
+}
+
+#[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_me(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<UserView>> {
+    let user = current_user(&state, &claims).await?;
+    Ok(Json(UserView::from(&user)))
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    #[garde(inner(length(chars, min = 1, max = 50), custom(not_blank)))]
+    pub first_name: Option<String>,
+    #[garde(inner(length(chars, min = 1, max = 50), custom(not_blank)))]
+    pub last_name: Option<String>,
+}
+
+/// Change the caller's name. The email is the login identity and is not changed here.
+#[utoipa::path(patch, path = "/api/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_me(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<UpdateMeRequest>) -> ApiResult<Json<UserView>> {
+    let user = current_user(&state, &claims).await?;
+    let changes = UserChanges {
+        first_name: body.first_name.map(|s| s.trim().to_owned()),
+        last_name: body.last_name.map(|s| s.trim().to_owned()),
+        ..UserChanges::default()
+    };
+    let updated = state.store.update_user(user.id, &changes, OffsetDateTime::now_utc()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
+    Ok(Json(UserView::from(&updated)))
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[garde(length(min = 1, max = 1024))]
+    pub current_password: String,
+    #[garde(custom(password_policy))]
+    pub new_password: String,
+}
+
+/// Change the password; every other session ends.
+#[utoipa::path(post, path = "/api/users/me/password", tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, body = Message),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong current password or policy violation", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn change_password(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<ChangePasswordRequest>) -> ApiResult<Json<Message>> {
+    let user = current_user(&state, &claims).await?;
+    let hash_error = |e: password::HashError| ApiError::internal(&e);
+    if !password::verify(body.current_password, Some(user.password_hash.clone())).await.map_err(hash_error)? {
+        return Err(ApiError::validation(vec![FieldError::new("currentPassword", "incorrect", "is not the current password")]));
+    }
+    let new_hash = password::hash(body.new_password).await.map_err(hash_error)?;
+    state.store.set_password(user.id, &new_hash, OffsetDateTime::now_utc()).await?;
+    let ended = state.store.delete_sessions(user.id, claims.session_id).await?;
+    tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
+    let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
+    if let Err(err) = state.publisher.publish(event).await {
+        log_publish_failure(&err);
+    }
+    Ok(Message::new("Password changed"))
+}
+
+/// The caller's active sessions, most recently used first.
+#[utoipa::path(get, path = "/api/users/me/sessions", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_sessions(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Vec<SessionView>>> {
+    let user = current_user(&state, &claims).await?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut sessions: Vec<SessionView> = state
+        .store
+        .sessions(user.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.expires_at > now)
+        .map(|s| SessionView {
+            current: Some(s.id) == claims.session_id,
+            id: s.id,
+            user_agent: s.user_agent,
+            ip_address: s.ip_address,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+        })
+        .collect();
+    sessions.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+    Ok(Json(sessions))
+}
+
+/// End one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/users/me/sessions/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Session ended"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_session(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let user = current_user(&state, &claims).await?;
+    let id = parse_id(&id)?;
+    match state.store.delete_session(user.id, id).await? {
+        crate::store::Outcome::Done => Ok(StatusCode::NO_CONTENT),
+        crate::store::Outcome::ConditionFailed => Err(ApiError::not_found("Session not found.")),
+    }
+}

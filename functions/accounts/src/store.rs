@@ -1,0 +1,593 @@
+//! Every DynamoDB call of the accounts function. One table, these items:
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `USER#<id>` | `PROFILE` | [`User`] (+ `gsi1pk = USERS`, `gsi1sk = <createdAt>#<id>` for the admin list) |
+//! | `EMAIL#<normalised email>` | `EMAIL` | uniqueness guard → `userId` |
+//! | `USER#<id>` | `SESSION#<sid>` | [`Session`] (TTL `expiresAt`) |
+//! | `USER#<id>` | `ADDRESS#<id>` | [`Address`] |
+//! | `REFRESH#<sha256>` | `REFRESH` | [`RefreshRecord`] (TTL) |
+//! | `RESET#<sha256>` | `RESET` | [`ResetRecord`] (TTL) |
+//! | `THROTTLE#<kind>#<key>#<window>` | `THROTTLE` | failed-login counter (TTL) |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shop_aws::dynamo::{ConditionFailed, condition_failed_at};
+use shop_core::auth::Role;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{Address, MAX_ADDRESSES, RefreshRecord, ResetRecord, Session, User};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed")]
+    Dynamo(#[from] aws_sdk_dynamodb::Error),
+    #[error("item (de)serialization failed")]
+    Serde(#[from] serde_dynamo::Error),
+    #[error("could not build a DynamoDB request")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
+}
+
+fn dynamo<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    StoreError::Dynamo(err.into())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+fn ts(value: OffsetDateTime) -> AttributeValue {
+    s(value.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
+}
+
+pub fn user_pk(id: Uuid) -> String {
+    format!("USER#{id}")
+}
+fn email_pk(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+fn refresh_pk(hash: &str) -> String {
+    format!("REFRESH#{hash}")
+}
+fn reset_pk(hash: &str) -> String {
+    format!("RESET#{hash}")
+}
+fn session_sk(id: Uuid) -> String {
+    format!("SESSION#{id}")
+}
+fn address_sk(id: Uuid) -> String {
+    format!("ADDRESS#{id}")
+}
+
+fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn item<T: Serialize>(pk: impl Into<String>, sk: impl Into<String>, value: &T) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    item.extend(key(pk, sk));
+    Ok(item)
+}
+
+fn user_item(user: &User) -> Result<Item, StoreError> {
+    let mut it = item(user_pk(user.id), "PROFILE", user)?;
+    it.insert("gsi1pk".into(), s("USERS"));
+    let created = user.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    it.insert("gsi1sk".into(), s(format!("{created}#{}", user.id)));
+    Ok(it)
+}
+
+fn parse<T: DeserializeOwned>(item: Option<Item>) -> Result<Option<T>, StoreError> {
+    item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+}
+
+/// Whether a write succeeded or lost to its condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    ConditionFailed,
+}
+
+/// DynamoDB access for accounts.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        parse(out.item)
+    }
+
+    async fn query_prefix<T: DeserializeOwned>(&self, pk: String, prefix: &str) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for it in page.items.unwrap_or_default() {
+                out.push(serde_dynamo::from_item(it)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(str::to_owned)).build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    // ---- users ------------------------------------------------------------------------------
+
+    #[tracing::instrument(skip_all)]
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        self.get(user_pk(id), "PROFILE").await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(email_pk(email), "EMAIL")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let Some(user_id) = out.item.as_ref().and_then(|i| i.get("userId")).and_then(|v| v.as_s().ok()) else {
+            return Ok(None);
+        };
+        let Ok(id) = Uuid::parse_str(user_id) else { return Ok(None) };
+        self.user(id).await
+    }
+
+    /// Creates the user, its email guard, and its first session in one transaction.
+    /// `ConditionFailed`: the email is taken.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_user(&self, user: &User, session: &Session, refresh_hash: &str, refresh: &RefreshRecord) -> Result<Outcome, StoreError> {
+        let mut guard = key(email_pk(&user.email), "EMAIL");
+        guard.insert("userId".into(), s(user.id.to_string()));
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put(guard, Some("attribute_not_exists(pk)"))?)
+            .transact_items(self.put(user_item(user)?, Some("attribute_not_exists(pk)"))?)
+            .transact_items(self.put(item(user_pk(user.id), session_sk(session.id), session)?, None)?)
+            .transact_items(self.put(item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Sets the given profile fields; returns the updated user, `None` when it does not exist.
+    /// Only the named attributes are written, so concurrent address or password writes survive.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_user(&self, id: Uuid, changes: &UserChanges, now: OffsetDateTime) -> Result<Option<User>, StoreError> {
+        let mut sets = vec!["updatedAt = :now".to_owned()];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(id), "PROFILE")))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", ts(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        if let Some(first) = &changes.first_name {
+            sets.push("firstName = :first".into());
+            request = request.expression_attribute_values(":first", s(first.clone()));
+        }
+        if let Some(last) = &changes.last_name {
+            sets.push("lastName = :last".into());
+            request = request.expression_attribute_values(":last", s(last.clone()));
+        }
+        if let Some(role) = changes.role {
+            sets.push("#role = :role".into());
+            request = request.expression_attribute_names("#role", "role").expression_attribute_values(":role", s(role.as_str()));
+        }
+        if let Some(active) = changes.is_active {
+            sets.push("isActive = :active".into());
+            request = request.expression_attribute_values(":active", AttributeValue::Bool(active));
+        }
+        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(out) => parse(out.attributes),
+            Err(err) if err.is_condition_failed() => Ok(None),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Every user, newest first (admin list). Reads the `gsi1` index page by page.
+    #[tracing::instrument(skip_all)]
+    pub async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :users")
+                .expression_attribute_values(":users", s("USERS"))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for it in page.items.unwrap_or_default() {
+                out.push(serde_dynamo::from_item(it)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    // ---- sessions and refresh tokens ---------------------------------------------------------
+
+    /// Stores a new session with its first refresh token (login).
+    #[tracing::instrument(skip_all)]
+    pub async fn create_session(&self, session: &Session, refresh_hash: &str, refresh: &RefreshRecord) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .transact_items(self.put(item(user_pk(session.user_id), session_sk(session.id), session)?, None)?)
+            .transact_items(self.put(item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh_record(&self, hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        self.get(refresh_pk(hash), "REFRESH").await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn session(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<Session>, StoreError> {
+        self.get(user_pk(user_id), &session_sk(session_id)).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
+        self.query_prefix(user_pk(user_id), "SESSION#").await
+    }
+
+    /// Rotates a session's refresh token: the session's current hash must still be `old_hash`
+    /// (`ConditionFailed` otherwise: the token was already used), and the new token is stored.
+    #[tracing::instrument(skip_all)]
+    pub async fn rotate(&self, session: &Session, old_hash: &str, new_hash: &str, refresh: &RefreshRecord) -> Result<Outcome, StoreError> {
+        let put_session = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item(user_pk(session.user_id), session_sk(session.id), session)?))
+            .condition_expression("currentHash = :old")
+            .expression_attribute_values(":old", s(old_hash))
+            .build()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_session).build())
+            .transact_items(self.put(item(refresh_pk(new_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Deletes one session (its refresh tokens stop working: they point at nothing).
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_session(&self, user_id: Uuid, session_id: Uuid) -> Result<Outcome, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), session_sk(session_id))))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if err.is_condition_failed() => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Deletes every session of the user except `keep`. Returns how many were deleted.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<usize, StoreError> {
+        let sessions = self.sessions(user_id).await?;
+        let mut deleted = 0;
+        for session in sessions.iter().filter(|s| Some(s.id) != keep) {
+            if self.delete_session(user_id, session.id).await? == Outcome::Done {
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    // ---- password reset ------------------------------------------------------------------------
+
+    /// Stores a reset token and makes it the user's only valid one.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_reset(&self, hash: &str, record: &ResetRecord) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(record.user_id), "PROFILE")))
+            .update_expression("SET resetTokenHash = :h")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":h", s(hash))
+            .build()?;
+        self.client
+            .transact_write_items()
+            .transact_items(self.put(item(reset_pk(hash), "RESET", record)?, Some("attribute_not_exists(pk)"))?)
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_record(&self, hash: &str) -> Result<Option<ResetRecord>, StoreError> {
+        self.get(reset_pk(hash), "RESET").await
+    }
+
+    /// Uses a reset token once: deletes it and sets the new password, only if it is still the
+    /// user's current token and the user is active.
+    #[tracing::instrument(skip_all)]
+    pub async fn consume_reset(&self, hash: &str, user_id: Uuid, password_hash: &str, now: OffsetDateTime) -> Result<Outcome, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(reset_pk(hash), "RESET")))
+            .condition_expression("attribute_exists(pk)")
+            .build()?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .update_expression("SET passwordHash = :p, updatedAt = :now REMOVE resetTokenHash")
+            .condition_expression("resetTokenHash = :h AND isActive = :true")
+            .expression_attribute_values(":p", s(password_hash))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .build()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if condition_failed_at(&err, 0) || condition_failed_at(&err, 1) => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Sets a new password hash (change while logged in).
+    #[tracing::instrument(skip_all)]
+    pub async fn set_password(&self, user_id: Uuid, password_hash: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .update_expression("SET passwordHash = :p, updatedAt = :now REMOVE resetTokenHash")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":p", s(password_hash))
+            .expression_attribute_values(":now", ts(now))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    // ---- brute-force counters ------------------------------------------------------------------
+
+    /// Failures recorded under `key` in the window `window`.
+    #[tracing::instrument(skip_all)]
+    pub async fn failures(&self, key_name: &str, window: i64) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
+            .unwrap_or(0))
+    }
+
+    /// Counts one failure atomically; returns the new count.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_failure(&self, key_name: &str, window: i64, expires_at: i64) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
+            .update_expression("ADD failures :one SET expiresAt = :exp")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n(expires_at))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .attributes
+            .and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
+            .unwrap_or(1))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn clear_failures(&self, key_name: &str, window: i64) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    // ---- addresses -------------------------------------------------------------------------------
+
+    #[tracing::instrument(skip_all)]
+    pub async fn addresses(&self, user_id: Uuid) -> Result<Vec<Address>, StoreError> {
+        self.query_prefix(user_pk(user_id), "ADDRESS#").await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn address(&self, user_id: Uuid, id: Uuid) -> Result<Option<Address>, StoreError> {
+        self.get(user_pk(user_id), &address_sk(id)).await
+    }
+
+    /// Adds an address, keeping the count at most [`MAX_ADDRESSES`]; the first address (or one
+    /// marked default) becomes the default. `ConditionFailed`: the book is full.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_address(&self, address: &Address, make_default: bool, now: OffsetDateTime) -> Result<Outcome, StoreError> {
+        let default_expr = if make_default { "defaultAddressId = :id" } else { "defaultAddressId = if_not_exists(defaultAddressId, :id)" };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(address.user_id), "PROFILE")))
+            .update_expression(format!("SET addressCount = if_not_exists(addressCount, :zero) + :one, updatedAt = :now, {default_expr}"))
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(addressCount) OR addressCount < :max)")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_ADDRESSES))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":id", s(address.id.to_string()))
+            .build()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put(item(user_pk(address.user_id), address_sk(address.id), address)?, Some("attribute_not_exists(pk)"))?)
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if condition_failed_at(&err, 1) => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Replaces an existing address; optionally makes it the default.
+    /// `ConditionFailed`: no such address.
+    #[tracing::instrument(skip_all)]
+    pub async fn replace_address(&self, address: &Address, make_default: bool) -> Result<Outcome, StoreError> {
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put(item(user_pk(address.user_id), address_sk(address.id), address)?, Some("attribute_exists(pk)"))?);
+        if make_default {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(address.user_id), "PROFILE")))
+                .update_expression("SET defaultAddressId = :id")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":id", s(address.id.to_string()))
+                .build()?;
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+
+    /// Deletes an address and decrements the count; clears the default if it was this one.
+    /// `ConditionFailed`: no such address.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_address(&self, user_id: Uuid, id: Uuid, was_default: bool) -> Result<Outcome, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), address_sk(id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()?;
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1));
+        update = if was_default {
+            update.update_expression("SET addressCount = addressCount - :one REMOVE defaultAddressId")
+        } else {
+            update.update_expression("SET addressCount = addressCount - :one")
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(update.build()?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
+            Err(err) => Err(dynamo(err)),
+        }
+    }
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}

@@ -1,0 +1,13 @@
+//! Black-box tests of the accounts function through its router, against DynamoDB Local and
+//! moto (SQS), each test with its own table and queue.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod addresses;
+mod admin;
+mod auth;
+mod bad_input;
+mod openapi;
+mod password;
+mod sessions;

@@ -1,0 +1,240 @@
+//! Provisions the template's resources on the local stand-ins (DynamoDB Local, moto).
+//!
+//! Tables are created from their `AWS::DynamoDB::Table` properties (keys, GSIs, streams, TTL),
+//! queues from `AWS::SQS::Queue` (with their redrive policies), secrets and SES identities from
+//! theirs. Every create is idempotent. The returned [`Resolver`] knows each resource's local
+//! `Ref` value and attributes, so function environments resolve exactly as CloudFormation would.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::Value;
+
+use crate::{Resolver, Resource, Template};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Local physical names: tables and queues are named after their logical id plus `suffix`.
+#[derive(Debug, Clone)]
+pub struct Naming {
+    pub suffix: String,
+}
+
+impl Naming {
+    pub fn name(&self, logical_id: &str) -> String {
+        format!("{logical_id}{}", self.suffix)
+    }
+}
+
+fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+fn key_schema(v: Option<&Value>) -> Result<Vec<KeySchemaElement>, BoxError> {
+    let mut out = Vec::new();
+    for k in v.and_then(Value::as_array).cloned().unwrap_or_default() {
+        out.push(
+            KeySchemaElement::builder()
+                .attribute_name(text(k.get("AttributeName")))
+                .key_type(KeyType::from(text(k.get("KeyType")).as_str()))
+                .build()?,
+        );
+    }
+    Ok(out)
+}
+
+/// Creates the table `name` from the template resource `table` (no-op if it exists).
+/// Returns the stream ARN when the table has a stream.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &Resource, name: &str) -> Result<Option<String>, BoxError> {
+    let p = &table.properties;
+    if let Ok(existing) = client.describe_table().table_name(name).send().await {
+        return Ok(existing.table().and_then(|t| t.latest_stream_arn()).map(str::to_owned));
+    }
+    let mut request = client.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+    for a in p.get("AttributeDefinitions").and_then(Value::as_array).cloned().unwrap_or_default() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(a.get("AttributeName")))
+                .attribute_type(ScalarAttributeType::from(text(a.get("AttributeType")).as_str()))
+                .build()?,
+        );
+    }
+    request = request.set_key_schema(Some(key_schema(p.get("KeySchema"))?));
+    for g in p.get("GlobalSecondaryIndexes").and_then(Value::as_array).cloned().unwrap_or_default() {
+        let projection_type = g.pointer("/Projection/ProjectionType").and_then(Value::as_str).unwrap_or("ALL");
+        let mut projection = Projection::builder().projection_type(ProjectionType::from(projection_type));
+        for attr in g.pointer("/Projection/NonKeyAttributes").and_then(Value::as_array).cloned().unwrap_or_default() {
+            projection = projection.non_key_attributes(attr.as_str().unwrap_or_default());
+        }
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(g.get("IndexName")))
+                .set_key_schema(Some(key_schema(g.get("KeySchema"))?))
+                .projection(projection.build())
+                .build()?,
+        );
+    }
+    if let Some(view) = p.pointer("/StreamSpecification/StreamViewType").and_then(Value::as_str) {
+        request = request.stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(view)).build()?);
+    }
+    let created = match request.send().await {
+        Ok(out) => out.table_description().and_then(|t| t.latest_stream_arn()).map(str::to_owned),
+        Err(err) => {
+            // Lost a race with another creator: fine if it exists now.
+            let existing = client.describe_table().table_name(name).send().await.map_err(|_| err)?;
+            return Ok(existing.table().and_then(|t| t.latest_stream_arn()).map(str::to_owned));
+        }
+    };
+    if let Some(attr) = p.pointer("/TimeToLiveSpecification/AttributeName").and_then(Value::as_str) {
+        let enabled = p.pointer("/TimeToLiveSpecification/Enabled").and_then(Value::as_bool).unwrap_or(true);
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(TimeToLiveSpecification::builder().attribute_name(attr).enabled(enabled).build()?)
+            .send()
+            .await?;
+    }
+    Ok(created)
+}
+
+/// Creates the queue `name` from the template resource (no-op if it exists). `dlq_arn` is the
+/// already-created dead-letter queue when the template declares a redrive policy.
+pub async fn create_queue(client: &aws_sdk_sqs::Client, queue: &Resource, name: &str, dlq_arn: Option<&str>) -> Result<(String, String), BoxError> {
+    let p = &queue.properties;
+    let mut request = client.create_queue().queue_name(name);
+    if let Some(v) = p.get("VisibilityTimeout").and_then(Value::as_u64) {
+        request = request.attributes(QueueAttributeName::VisibilityTimeout, v.to_string());
+    }
+    if let Some(v) = p.get("MessageRetentionPeriod").and_then(Value::as_u64) {
+        request = request.attributes(QueueAttributeName::MessageRetentionPeriod, v.to_string());
+    }
+    if let (Some(arn), Some(redrive)) = (dlq_arn, p.get("RedrivePolicy")) {
+        let max = redrive.get("maxReceiveCount").and_then(Value::as_u64).unwrap_or(5);
+        let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max.to_string()});
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let url = request.send().await?.queue_url.unwrap_or_default();
+    let attrs = client.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await?;
+    let arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
+    Ok((url, arn))
+}
+
+/// Everything the local cloud created, as a resolver for function environments.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub resolver: Resolver,
+    /// Table logical id → stream ARN, for tables with streams.
+    pub streams: Vec<(String, String)>,
+    /// Queue logical id → URL.
+    pub queues: Vec<(String, String)>,
+}
+
+/// Creates every table, queue, secret and SES identity of the template.
+pub async fn provision(template: &Template, sdk: &aws_config::SdkConfig, naming: &Naming, overrides: &[(String, String)]) -> Result<Provisioned, BoxError> {
+    let mut resolver = Resolver::new(template);
+    for (k, v) in overrides {
+        resolver.parameters.insert(k.clone(), v.clone());
+    }
+    let region = resolver.parameters.get("AWS::Region").cloned().unwrap_or_default();
+    let account = resolver.parameters.get("AWS::AccountId").cloned().unwrap_or_default();
+
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let mut streams = Vec::new();
+    for table in template.resources_of("AWS::DynamoDB::Table") {
+        let name = naming.name(&table.logical_id);
+        let stream = retry(|| create_table(&ddb, table, &name)).await?;
+        resolver.refs.insert(table.logical_id.clone(), name.clone());
+        resolver.attributes.insert((table.logical_id.clone(), "Arn".into()), format!("arn:aws:dynamodb:{region}:{account}:table/{name}"));
+        if let Some(arn) = stream {
+            resolver.attributes.insert((table.logical_id.clone(), "StreamArn".into()), arn.clone());
+            streams.push((table.logical_id.clone(), arn));
+        }
+    }
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut queues = Vec::new();
+    let mut pending: Vec<&Resource> = template.resources_of("AWS::SQS::Queue").collect();
+    // Dead-letter queues first: a queue is created once its redrive target exists.
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut next = Vec::new();
+        for queue in pending {
+            let dlq = queue.properties.get("RedrivePolicy").and_then(|r| r.get("deadLetterTargetArn")).and_then(|d| crate::referenced_ids(d).into_iter().next());
+            let dlq_arn = match &dlq {
+                Some(id) => match resolver.attributes.get(&(id.clone(), "Arn".into())) {
+                    Some(arn) => Some(arn.clone()),
+                    None => {
+                        next.push(queue);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let name = naming.name(&queue.logical_id);
+            let (url, arn) = create_queue(&sqs, queue, &name, dlq_arn.as_deref()).await?;
+            resolver.refs.insert(queue.logical_id.clone(), url.clone());
+            resolver.attributes.insert((queue.logical_id.clone(), "Arn".into()), arn);
+            resolver.attributes.insert((queue.logical_id.clone(), "QueueName".into()), name);
+            resolver.attributes.insert((queue.logical_id.clone(), "QueueUrl".into()), url.clone());
+            queues.push((queue.logical_id.clone(), url));
+        }
+        if next.len() == before {
+            return Err("queues with unresolvable redrive targets".into());
+        }
+        pending = next;
+    }
+
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    for secret in template.resources_of("AWS::SecretsManager::Secret") {
+        let name = resolver.resolve_string(secret.properties.get("Name").unwrap_or(&Value::Null));
+        let name = if name.is_empty() { naming.name(&secret.logical_id) } else { name };
+        let arn = match secrets.describe_secret().secret_id(&name).send().await {
+            Ok(found) => found.arn().unwrap_or_default().to_owned(),
+            Err(_) => {
+                let initial = resolver.resolve_string(secret.properties.get("SecretString").unwrap_or(&Value::Null));
+                secrets.create_secret().name(&name).secret_string(initial).send().await?.arn().unwrap_or_default().to_owned()
+            }
+        };
+        resolver.refs.insert(secret.logical_id.clone(), arn);
+    }
+
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    for identity in template.resources_of("AWS::SES::EmailIdentity") {
+        let email = resolver.resolve_string(identity.properties.get("EmailIdentity").unwrap_or(&Value::Null));
+        if ses.get_email_identity().email_identity(&email).send().await.is_err() {
+            ses.create_email_identity().email_identity(&email).send().await?;
+        }
+        resolver.refs.insert(identity.logical_id.clone(), email);
+    }
+
+    for function in template.functions() {
+        resolver.refs.insert(function.logical_id.clone(), function.logical_id.clone());
+        resolver.attributes.insert((function.logical_id.clone(), "Arn".into()), format!("arn:aws:lambda:{region}:{account}:function:{}", function.logical_id));
+    }
+    resolver.refs.insert("ShopApi".into(), "local".into());
+    Ok(Provisioned { resolver, streams, queues })
+}
+
+/// DynamoDB Local occasionally refuses the first request while it warms up.
+async fn retry<T, F, Fut>(mut f: F) -> Result<T, BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BoxError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "retrying");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

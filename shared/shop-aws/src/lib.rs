@@ -1,0 +1,12 @@
+//! AWS set-up shared by every Skyshop function.
+//!
+//! - [`config`]: the SDK configuration, read once from the environment. Service endpoints follow the
+//!   SDK's own `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables, which is how the local
+//!   cloud points functions at DynamoDB Local and moto.
+//! - [`events`]: the SQS message envelope and its publisher.
+//! - [`dynamo`]: classification of DynamoDB errors (conditional failures, cancelled transactions).
+
+pub mod config;
+pub mod dynamo;
+pub mod events;
+pub mod messages;

@@ -1,0 +1,249 @@
+//! Request extractors that turn bad input into a precise 4xx naming the field.
+//!
+//! - [`ValidJson`]: `Content-Type` must be JSON (415), the body at most [`MAX_BODY_BYTES`] (413),
+//!   syntax errors are 400 `malformed_json`, shape errors (wrong type, missing or unknown field)
+//!   and `garde` rule violations are 422 `validation_failed` with one entry per field.
+//! - [`ValidQuery`]: query-string shape errors are 400 `invalid_parameter` naming the parameter.
+//!
+//! DTOs use `#[serde(deny_unknown_fields)]` so unknown fields are rejected, never ignored.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::{StatusCode, header, request::Parts};
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ApiError, FieldError};
+
+/// The largest request body any route accepts (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body, deserialized and validated.
+#[derive(Debug, Clone)]
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + garde::Validate<Context = ()>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The request body must be JSON (Content-Type: application/json).",
+            ));
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+            return Err(too_large());
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+        let value: T = parse_json(&bytes)?;
+        validate(&value)?;
+        Ok(Self(value))
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+    )
+}
+
+/// Runs the `garde` rules of `value`, mapping each failure to a [`FieldError`].
+pub fn validate<T: garde::Validate<Context = ()>>(value: &T) -> Result<(), ApiError> {
+    value.validate().map_err(|report| {
+        let errors = report
+            .iter()
+            .map(|(path, error)| {
+                let field = camel_case_path(&path.to_string());
+                let field = if field.is_empty() { "body".to_owned() } else { field };
+                FieldError::new(field, "invalid", error.message())
+            })
+            .collect();
+        ApiError::validation(errors)
+    })
+}
+
+/// garde names fields as Rust does (`first_name`); the wire is camelCase (`firstName`).
+fn camel_case_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut upper = false;
+    for c in path.chars() {
+        match c {
+            '_' => upper = true,
+            '.' | '[' | ']' => {
+                upper = false;
+                out.push(c);
+            }
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// serde helper: deserializes a string trimmed of surrounding whitespace
+/// (`#[serde(deserialize_with = "shop_core::extract::trimmed")]`).
+pub fn trimmed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = <String as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(value.trim().to_owned())
+}
+
+/// Deserializes JSON, naming the field that does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = result.map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => shape_error(&path, &inner.to_string()),
+            _ => ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {inner}")),
+        }
+    })?;
+    de.end().map_err(|e| ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Turns a serde "data" error into a field error. Serde's message carries the field name for
+/// unknown and missing fields; the path names the field for type errors.
+fn shape_error(path: &str, message: &str) -> ApiError {
+    let message = message.rfind(" at line ").map_or(message, |at| &message[..at]).to_owned();
+    // For unknown fields serde_path_to_error's path already ends with the field's name.
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = |prefix: &str| {
+        message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned)
+    };
+    let (field, code) = if let Some(name) = quoted("unknown field `") {
+        (join(&name), "unknown_field")
+    } else if let Some(name) = quoted("missing field `") {
+        (join(&name), "required")
+    } else if path == "." || path.is_empty() {
+        ("body".to_owned(), "invalid_type")
+    } else {
+        (path.to_owned(), "invalid_type")
+    };
+    ApiError::validation(vec![FieldError::new(field, code, message)])
+}
+
+/// A query string, deserialized with the offending parameter named on failure.
+#[derive(Debug, Clone)]
+pub struct ValidQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(Self)
+    }
+}
+
+/// Deserializes a query string, naming the offending parameter on failure.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let field = if let Some(rest) = message.strip_prefix("unknown field `") {
+            rest.split('`').next().unwrap_or_default().to_owned()
+        } else if let Some(rest) = message.strip_prefix("missing field `") {
+            rest.split('`').next().unwrap_or_default().to_owned()
+        } else {
+            path
+        };
+        ApiError::invalid_param(&field, message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, garde::Validate)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Dto {
+        #[garde(length(min = 2))]
+        first_name: String,
+        #[garde(range(min = 1))]
+        #[serde(default)]
+        count: Option<u32>,
+    }
+
+    fn fields(err: &ApiError) -> Vec<(String, String)> {
+        err.field_errors().iter().map(|e| (e.field.clone(), e.code.clone())).collect()
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        let err = parse_json::<Dto>(br#"{"firstName": 1}"#).unwrap_err();
+        assert_eq!(fields(&err), vec![("firstName".to_owned(), "invalid_type".to_owned())]);
+        let err = parse_json::<Dto>(br#"{}"#).unwrap_err();
+        assert_eq!(fields(&err), vec![("firstName".to_owned(), "required".to_owned())]);
+        let err = parse_json::<Dto>(br#"{"firstName": "ab", "extra": true}"#).unwrap_err();
+        assert_eq!(fields(&err), vec![("extra".to_owned(), "unknown_field".to_owned())]);
+        let err = parse_json::<Dto>(br#"{"firstName": "ab""#).unwrap_err();
+        assert_eq!((err.status().as_u16(), err.code()), (400, "malformed_json"));
+        let err = parse_json::<Dto>(br#"{"firstName": "ab"} trailing"#).unwrap_err();
+        assert_eq!(err.code(), "malformed_json");
+    }
+
+    #[test]
+    fn rule_errors_use_wire_names() {
+        let dto = parse_json::<Dto>(br#"{"firstName": "a", "count": 0}"#).expect("shape is fine");
+        let err = validate(&dto).unwrap_err();
+        let mut names: Vec<String> = fields(&err).into_iter().map(|(f, _)| f).collect();
+        names.sort();
+        assert_eq!(names, vec!["count".to_owned(), "firstName".to_owned()]);
+        assert_eq!(err.status().as_u16(), 422);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Query {
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let err = parse_query::<Query>("page=abc").unwrap_err();
+        assert_eq!(fields(&err)[0].0, "page");
+        let err = parse_query::<Query>("sort=x").unwrap_err();
+        assert_eq!(fields(&err)[0].0, "sort");
+        assert!(parse_query::<Query>("page=2").is_ok());
+    }
+}

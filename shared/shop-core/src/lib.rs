@@ -1,0 +1,22 @@
+//! Building blocks shared by every Skyshop function.
+//!
+//! - [`problem`]: one error type, rendered as RFC 9457 `application/problem+json`.
+//! - [`extract`]: JSON body / query extractors that validate with `garde` and name the offending field.
+//! - [`auth`]: claims read from the API Gateway v2 JWT-authorizer request context, role guards.
+//! - [`pagination`], [`money`], [`id`]: the wire conventions every endpoint shares.
+//! - [`telemetry`]: JSON `tracing` set-up and the per-request span.
+//! - [`http`]: the layers and fallbacks every function router gets.
+
+pub mod auth;
+pub mod extract;
+pub mod http;
+pub mod id;
+pub mod money;
+pub mod pagination;
+pub mod problem;
+pub mod telemetry;
+
+pub use problem::{ApiError, FieldError};
+
+/// The result type of every handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,99 @@
+//! Page-number pagination: `page` (from 1), `limit` (default 20, at most 100) and
+//! `meta {total, page, limit, totalPages}`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::problem::ApiError;
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// The raw `page` and `limit` query parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// Checked page parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub limit: u32,
+}
+
+impl PageQuery {
+    pub fn checked(&self) -> Result<PageRequest, ApiError> {
+        let page = self.page.unwrap_or(1);
+        if page < 1 {
+            return Err(ApiError::invalid_param("page", "must be at least 1"));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::invalid_param("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        Ok(PageRequest { page, limit })
+    }
+}
+
+impl PageRequest {
+    pub fn offset(&self) -> usize {
+        (self.page as usize - 1) * self.limit as usize
+    }
+
+    /// Cuts one page out of a complete, ordered list.
+    pub fn slice<T>(&self, items: Vec<T>) -> Page<T> {
+        let total = items.len() as u64;
+        let data = items.into_iter().skip(self.offset()).take(self.limit as usize).collect();
+        Page { data, meta: PageMeta::new(total, *self) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMeta {
+    pub total: u64,
+    pub page: u32,
+    pub limit: u32,
+    pub total_pages: u64,
+}
+
+impl PageMeta {
+    pub fn new(total: u64, request: PageRequest) -> Self {
+        let total_pages = total.div_ceil(u64::from(request.limit));
+        Self { total, page: request.page, limit: request.limit, total_pages }
+    }
+}
+
+/// `{data, meta}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub meta: PageMeta,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let ok = PageQuery::default().checked().expect("defaults are valid");
+        assert_eq!(ok, PageRequest { page: 1, limit: 20 });
+        assert_eq!(PageQuery { page: Some(0), limit: None }.checked().unwrap_err().field_errors()[0].field, "page");
+        assert_eq!(PageQuery { page: None, limit: Some(101) }.checked().unwrap_err().field_errors()[0].field, "limit");
+    }
+
+    #[test]
+    fn slicing_reports_totals() {
+        let page = PageRequest { page: 3, limit: 2 }.slice((1..=5).collect::<Vec<_>>());
+        assert_eq!(page.data, vec![5]);
+        assert_eq!(page.meta, PageMeta { total: 5, page: 3, limit: 2, total_pages: 3 });
+    }
+}
