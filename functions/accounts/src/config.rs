@@ -1,6 +1,6 @@
 //! Typed configuration, read once at start-up. A missing variable stops start-up with its name.
 
-use shop_aws::config::{MissingEnv, require_env};
+use shop_aws::config::{Lookup, MissingEnv, process_env, require};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -20,13 +20,17 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, MissingEnv> {
+        Self::from_lookup(&process_env)
+    }
+
+    pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
         Ok(Self {
-            table: require_env("ACCOUNTS_TABLE")?,
-            notifications_queue_url: require_env("NOTIFICATIONS_QUEUE_URL")?,
-            signing_keys_secret_id: require_env("SIGNING_KEYS_SECRET_ID")?,
-            jwt_issuer: require_env("JWT_ISSUER")?.trim_end_matches('/').to_owned(),
-            jwt_audience: std::env::var("JWT_AUDIENCE").unwrap_or_else(|_| "skyshop".to_owned()),
-            frontend_url: std::env::var("FRONTEND_URL").unwrap_or_else(|_| "http://localhost:3000".to_owned()),
+            table: require(env, "ACCOUNTS_TABLE")?,
+            notifications_queue_url: require(env, "NOTIFICATIONS_QUEUE_URL")?,
+            signing_keys_secret_id: require(env, "SIGNING_KEYS_SECRET_ID")?,
+            jwt_issuer: require(env, "JWT_ISSUER")?.trim_end_matches('/').to_owned(),
+            jwt_audience: env("JWT_AUDIENCE").filter(|v| !v.is_empty()).unwrap_or_else(|| "skyshop".to_owned()),
+            frontend_url: env("FRONTEND_URL").filter(|v| !v.is_empty()).unwrap_or_else(|| "http://localhost:3000".to_owned()),
         })
     }
 }

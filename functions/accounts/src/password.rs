@@ -6,8 +6,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHasher, PasswordVerifier};
 
 /// OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1.
 pub fn hasher() -> Argon2<'static> {
@@ -63,9 +63,7 @@ pub async fn verify(password: String, phc: Option<String>) -> Result<bool, HashE
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hasher().hash_password(b"dummy-password-for-timing").map(|h| h.to_string()).unwrap_or_default()
-    })
+    DUMMY.get_or_init(|| hasher().hash_password(b"dummy-password-for-timing").map(|h| h.to_string()).unwrap_or_default())
 }
 
 #[cfg(test)]

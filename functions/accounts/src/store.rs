@@ -113,15 +113,8 @@ impl Store {
     }
 
     async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo)?;
+        let out =
+            self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await.map_err(dynamo)?;
         parse(out.item)
     }
 
@@ -152,7 +145,8 @@ impl Store {
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(str::to_owned)).build()?;
+        let put =
+            Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(str::to_owned)).build()?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -184,7 +178,13 @@ impl Store {
     /// Creates the user, its email guard, and its first session in one transaction.
     /// `ConditionFailed`: the email is taken.
     #[tracing::instrument(skip_all)]
-    pub async fn create_user(&self, user: &User, session: &Session, refresh_hash: &str, refresh: &RefreshRecord) -> Result<Outcome, StoreError> {
+    pub async fn create_user(
+        &self,
+        user: &User,
+        session: &Session,
+        refresh_hash: &str,
+        refresh: &RefreshRecord,
+    ) -> Result<Outcome, StoreError> {
         let mut guard = key(email_pk(&user.email), "EMAIL");
         guard.insert("userId".into(), s(user.id.to_string()));
         let result = self
@@ -443,10 +443,7 @@ impl Store {
             .send()
             .await
             .map_err(dynamo)?;
-        Ok(out
-            .item
-            .and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
-            .unwrap_or(0))
+        Ok(out.item.and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())).unwrap_or(0))
     }
 
     /// Counts one failure atomically; returns the new count.
@@ -464,10 +461,7 @@ impl Store {
             .send()
             .await
             .map_err(dynamo)?;
-        Ok(out
-            .attributes
-            .and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
-            .unwrap_or(1))
+        Ok(out.attributes.and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())).unwrap_or(1))
     }
 
     #[tracing::instrument(skip_all)]

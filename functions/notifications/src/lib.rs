@@ -1,1 +1,198 @@
+//! Skyshop notifications: the `NotificationsQueue` consumer.
+//!
+//! Each SQS record carries an [`Envelope`] (`{id, type, source, occurredAt, data}`). The `type`
+//! selects a template ([`templates::render`]), the email goes out through SES v2
+//! ([`mailer::Mailer`]), and every message id is sent **at most once** ([`store::ClaimStore`]):
+//!
+//! 1. parse the envelope and render the email — a malformed body, an unknown `type` or a payload
+//!    that does not fit its type is a failure (retried, then moved to the DLQ);
+//! 2. claim `MSG#<id>` with a conditional put — an existing claim means the message was already
+//!    sent (or is being sent), so the record is acknowledged without sending;
+//! 3. send — on failure the claim is released and the record reported in `batchItemFailures`
+//!    so the retry may send; on success the claim is marked `sent` with the SES message id.
+//!
+//! Logs name the message id and type, never addresses, names or tokens.
+//!
+//! [`Notifier::handle`] is what Lambda runs, what the local runner calls and what the tests drive.
 
+pub mod mailer;
+pub mod store;
+pub mod templates;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use shop_aws::config::{Lookup, MissingEnv, process_env, require};
+use shop_aws::events::Envelope;
+use shop_core::problem::ErrorChain;
+
+use crate::mailer::{Mailer, SendError};
+use crate::store::{Claim, ClaimStore, StoreError};
+use crate::templates::{Links, RenderError};
+
+/// Typed configuration, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `NOTIFICATIONS_TABLE`: the claims table (pk `MSG#<id>`, TTL `expiresAt`).
+    pub table: String,
+    /// `MAIL_FROM`: the verified SES identity mail is sent from.
+    pub mail_from: String,
+    /// `FRONTEND_URL`: base of links in emails (default `http://localhost:3000`).
+    pub frontend_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, MissingEnv> {
+        Self::from_lookup(&process_env)
+    }
+
+    /// Reads the configuration from `env` (the local runner passes the template's resolved
+    /// environment of this function).
+    pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
+        Ok(Self {
+            table: require(env, "NOTIFICATIONS_TABLE")?,
+            mail_from: require(env, "MAIL_FROM")?,
+            frontend_url: env("FRONTEND_URL").filter(|url| !url.trim().is_empty()).unwrap_or_else(|| "http://localhost:3000".to_owned()),
+        })
+    }
+}
+
+/// The consumer: renders, claims and sends. Cheap to clone (SDK clients are shared handles).
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    store: ClaimStore,
+    mailer: Mailer,
+    links: Links,
+}
+
+/// How one record ended when it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    AlreadyClaimed,
+}
+
+/// Why one record is reported as failed.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// Only serde's classification and position: its message may quote values.
+    #[error("the body is not a message envelope ({category:?} error at line {line}, column {column})")]
+    Malformed { category: serde_json::error::Category, line: usize, column: usize },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("could not claim the message id")]
+    Claim(#[source] StoreError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+/// Longest `type` value put into logs (the body may be anything).
+const MAX_LOGGED_KIND: usize = 64;
+
+impl Notifier {
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        Self::from_parts(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.table,
+            aws_sdk_sesv2::Client::new(sdk),
+            config.mail_from,
+            &config.frontend_url,
+        )
+    }
+
+    pub fn from_parts(
+        dynamo: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        ses: aws_sdk_sesv2::Client,
+        mail_from: impl Into<String>,
+        frontend_url: &str,
+    ) -> Self {
+        Self { store: ClaimStore::new(dynamo, table), mailer: Mailer::new(ses, mail_from), links: Links::new(frontend_url) }
+    }
+
+    /// Processes every record of the batch (concurrently) and reports the ones to retry by their
+    /// SQS `messageId`. A record without a `messageId` is reported with an empty identifier,
+    /// which makes Lambda retry the whole batch.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let outcomes = futures::future::join_all(event.records.iter().map(|record| self.process(record))).await;
+        let mut response = SqsBatchResponse::default();
+        let (mut sent, mut skipped) = (0usize, 0usize);
+        for (record, outcome) in event.records.iter().zip(outcomes) {
+            match outcome {
+                Ok(Outcome::Sent) => sent += 1,
+                Ok(Outcome::AlreadyClaimed) => skipped += 1,
+                Err(_) => response.add_failure(record.message_id.clone().unwrap_or_default()),
+            }
+        }
+        tracing::info!(records = event.records.len(), sent, skipped, failed = response.batch_item_failures.len(), "batch processed");
+        response
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(message_id, kind, sqs_message_id = record.message_id.as_deref().unwrap_or_default())
+    )]
+    async fn process(&self, record: &SqsMessage) -> Result<Outcome, Failure> {
+        let result = self.process_body(record.body.as_deref().unwrap_or_default()).await;
+        match &result {
+            Ok(Outcome::Sent) => tracing::info!("email sent"),
+            Ok(Outcome::AlreadyClaimed) => tracing::info!("message id already claimed; not sent again"),
+            Err(Failure::Send(err)) => tracing::error!(error = %ErrorChain(err), "email not sent; will retry"),
+            Err(err) => tracing::error!(error = %ErrorChain(err), "message rejected; will retry, then go to the DLQ"),
+        }
+        result
+    }
+
+    async fn process_body(&self, body: &str) -> Result<Outcome, Failure> {
+        let span = tracing::Span::current();
+        let envelope: Envelope<serde_json::Value> = match serde_json::from_str(body) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                // Name what can be named: the type and id, if the body has them.
+                let peek = serde_json::from_str::<serde_json::Value>(body).ok();
+                let field = |name: &str| peek.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(truncate);
+                if let Some(kind) = field("type") {
+                    span.record("kind", kind);
+                }
+                if let Some(id) = field("id") {
+                    span.record("message_id", id);
+                }
+                return Err(Failure::Malformed { category: err.classify(), line: err.line(), column: err.column() });
+            }
+        };
+        let message_id = envelope.id.to_string();
+        span.record("message_id", message_id.as_str());
+        span.record("kind", truncate(&envelope.kind));
+
+        let email = templates::render(&envelope.kind, envelope.data, &self.links)?;
+
+        match self.store.claim(&message_id, &envelope.kind).await.map_err(Failure::Claim)? {
+            Claim::AlreadyClaimed => return Ok(Outcome::AlreadyClaimed),
+            Claim::Claimed => {}
+        }
+
+        match self.mailer.send(&email).await {
+            Ok(ses_message_id) => {
+                if let Err(err) = self.store.mark_sent(&message_id, &ses_message_id).await {
+                    // The email is out and the claim still blocks a resend: acknowledge.
+                    tracing::warn!(error = %ErrorChain(&err), "sent, but the claim could not be marked sent");
+                }
+                Ok(Outcome::Sent)
+            }
+            Err(err) => {
+                if let Err(release) = self.store.release(&message_id).await {
+                    tracing::error!(
+                        error = %ErrorChain(&release),
+                        "could not release the claim; the retry will skip this message and it is lost"
+                    );
+                }
+                Err(Failure::Send(err))
+            }
+        }
+    }
+}
+
+fn truncate(value: &str) -> &str {
+    match value.char_indices().nth(MAX_LOGGED_KIND) {
+        Some((at, _)) => &value[..at],
+        None => value,
+    }
+}

@@ -112,12 +112,7 @@ pub fn welcome(event: &UserRegistered, links: &Links) -> Email {
         button = button(&login_url, "Sign in"),
         shop = escape_html(&shop_url),
     );
-    Email {
-        to: event.email.clone(),
-        subject: format!("Welcome to {BRAND}!"),
-        html: layout(&format!("Welcome to {BRAND}!"), &body),
-        text,
-    }
+    Email { to: event.email.clone(), subject: format!("Welcome to {BRAND}!"), html: layout(&format!("Welcome to {BRAND}!"), &body), text }
 }
 
 /// `PasswordResetRequested` → "Reset Your Password - Skyshop", with the one-time link.
@@ -206,11 +201,8 @@ pub fn expiry_text(minutes: u32) -> String {
         if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
     }
     let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
-    let parts: Vec<String> = [(days, "day"), (hours, "hour"), (mins, "minute")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, one)| unit(n, one))
-        .collect();
+    let parts: Vec<String> =
+        [(days, "day"), (hours, "hour"), (mins, "minute")].into_iter().filter(|(n, _)| *n > 0).map(|(n, one)| unit(n, one)).collect();
     match parts.as_slice() {
         [] => "0 minutes".to_owned(),
         [one] => one.clone(),

@@ -1,1 +1,20 @@
+//! The Skyshop local cloud: `template.yaml` served on one machine without AWS or Docker.
+//!
+//! - [`cloud`]: provisions the template's tables, queues, secret and SES identity on the
+//!   stand-ins and builds every function in-process with its template environment.
+//! - [`gateway`]: the HttpApi — routes from the template, the JWT authorizer, route throttles,
+//!   payload-2.0 events handed to each function's router through `lambda_http`.
+//! - [`pollers`]: SQS event sources with `ReportBatchItemFailures` semantics.
+//! - [`rie`]: a Lambda Runtime API emulator to run a real function binary (benchmarks, the
+//!   events round-trip test).
+//! - local-only routes: `/_local/mail`, `/api/health`, `/api/openapi.json`, `/api/docs`.
 
+pub mod cloud;
+pub mod docs;
+pub mod events;
+pub mod functions;
+pub mod gateway;
+pub mod health;
+pub mod mail;
+pub mod pollers;
+pub mod rie;

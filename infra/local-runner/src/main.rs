@@ -1,1 +1,94 @@
-fn main() {}
+//! `skyshop-local`: the local cloud.
+//!
+//! - `skyshop-local serve` (default): provision the template on the stand-ins and serve the
+//!   API on `127.0.0.1:$PORT` (3000), with event sources running.
+//! - `skyshop-local provision`: only create tables, queues, secret and SES identity.
+//! - `skyshop-local events`: rewrite the sample events under `events/` from the template.
+//! - `skyshop-local signing-key list|add|activate <kid> --secret-id <id>`: manage the
+//!   signing-key secret (works against AWS too: without endpoint overrides it uses your AWS
+//!   credentials).
+
+use std::process::ExitCode;
+
+use local_runner::cloud::{ADMIN_EMAIL, LocalCloud, Options, env_value};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shop_core::telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str).unwrap_or("serve") {
+        "serve" => serve(true).await,
+        "provision" => serve(false).await,
+        "signing-key" => local_runner::cloud::signing_key_command(&args[1..]).await,
+        "events" => write_events(),
+        other => Err(format!("unknown command {other}; use serve, provision or signing-key").into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skyshop-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let admin_password = std::env::var("SKYSHOP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(p) = &admin_password {
+        accounts::password::check_policy(p).map_err(|e| format!("SKYSHOP_ADMIN_PASSWORD {e}"))?;
+    }
+    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password }).await?;
+    if !serving {
+        println!(
+            "provisioned: {} tables, {} queues",
+            cloud.template.resources_of("AWS::DynamoDB::Table").count(),
+            cloud.provisioned.queues.len()
+        );
+        return Ok(());
+    }
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    cloud.start_pollers();
+    let routes = cloud.gateway.routes.len();
+    println!();
+    println!("Skyshop local cloud");
+    println!("  API              http://127.0.0.1:{port}   ({routes} routes from template.yaml)");
+    println!("  API docs         http://127.0.0.1:{port}/api/docs   (OpenAPI: /api/openapi.json)");
+    println!("  health           http://127.0.0.1:{port}/api/health");
+    println!("  sent mail        http://127.0.0.1:{port}/_local/mail");
+    println!("  token issuer     {}", cloud.issuer);
+    for (function, env) in &cloud.environments {
+        let summary: Vec<String> = env
+            .iter()
+            .filter(|(k, _)| k.ends_with("_TABLE") || k.ends_with("_URL") && k.contains("QUEUE"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("  {function:<16} in-process; {}", summary.join(" "));
+    }
+    for (source, _) in &cloud.sqs_sources {
+        println!("  event source     SQS {} -> {}", source.queue_url, source.function);
+    }
+    println!("  DynamoDB Local   {}", std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default());
+    println!("  moto (SQS/SES/S3/Secrets) {}", std::env::var("SKYSHOP_MOTO_URL").unwrap_or_default());
+    println!("  admin            {ADMIN_EMAIL} / {}", cloud.admin_password);
+    if let Some(table) = env_value(&cloud, "AccountsFunction", "ACCOUNTS_TABLE") {
+        tracing::debug!(table, "accounts table");
+    }
+    println!("Press Ctrl-C to stop.");
+    let app = local_runner::gateway::app(cloud.gateway.clone());
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn write_events() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let template = sam_model::Template::load_repo()?;
+    let dir = sam_model::repo_root().join("events");
+    let written = local_runner::events::write(&template, &dir)?;
+    println!("wrote {written} sample events under {}", dir.display());
+    Ok(())
+}

@@ -35,6 +35,8 @@ pub struct HttpEvent {
     pub domain_name: String,
     pub authorizer: Option<AuthorizerClaims>,
     pub request_id: String,
+    /// When API Gateway received the request.
+    pub received_at: OffsetDateTime,
 }
 
 impl HttpEvent {
@@ -52,6 +54,7 @@ impl HttpEvent {
             domain_name: "127.0.0.1".into(),
             authorizer: None,
             request_id: uuid::Uuid::now_v7().to_string(),
+            received_at: OffsetDateTime::now_utc(),
         }
     }
 
@@ -89,7 +92,7 @@ impl HttpEvent {
                 }
             }
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.received_at;
         let mut context = json!({
             "accountId": "123456789012",
             "apiId": "local",
@@ -158,12 +161,13 @@ fn decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

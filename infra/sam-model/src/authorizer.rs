@@ -54,11 +54,7 @@ pub struct JwtAuthorizer {
 
 impl JwtAuthorizer {
     pub fn new(issuer: impl Into<String>, audiences: Vec<String>, jwks: &JwkSet) -> Self {
-        let keys = jwks
-            .keys
-            .iter()
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
-            .collect();
+        let keys = jwks.keys.iter().filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?))).collect();
         Self { issuer: issuer.into(), audiences, keys }
     }
 
@@ -78,7 +74,8 @@ impl JwtAuthorizer {
         if header.alg != Algorithm::RS256 {
             return Err(Denial::unauthorized("the token uses an unsupported algorithm"));
         }
-        let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or_else(|| Denial::unauthorized("the signing key is unknown"))?;
+        let key =
+            header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or_else(|| Denial::unauthorized("the signing key is unknown"))?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&self.audiences);
@@ -115,7 +112,10 @@ impl JwtAuthorizer {
             .map(|(k, v)| {
                 let rendered = match v {
                     Value::String(s) => s,
-                    Value::Array(a) => format!("[{}]", a.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" ")),
+                    Value::Array(a) => format!(
+                        "[{}]",
+                        a.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" ")
+                    ),
                     other => other.to_string(),
                 };
                 (k, rendered)

@@ -99,6 +99,9 @@ impl Resolver {
     }
 
     fn lookup_ref(&self, name: &str) -> Option<String> {
+        if name == "AWS::NoValue" {
+            return None;
+        }
         self.parameters.get(name).or_else(|| self.refs.get(name)).cloned()
     }
 

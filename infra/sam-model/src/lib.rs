@@ -172,10 +172,20 @@ impl Template {
             let key = p.get("RouteKey").and_then(Value::as_str).ok_or_else(|| shape(format!("{}: no RouteKey", res.logical_id)))?;
             let (method, path) = key.split_once(' ').ok_or_else(|| shape(format!("{}: bad RouteKey {key}", res.logical_id)))?;
             let target = p.get("Target").ok_or_else(|| shape(format!("{}: no Target", res.logical_id)))?;
-            let integration = referenced_ids(target).into_iter().next().ok_or_else(|| shape(format!("{}: Target names no integration", res.logical_id)))?;
-            let integration = self.resource(&integration).ok_or_else(|| shape(format!("{}: unknown integration {integration}", res.logical_id)))?;
-            let uri = integration.properties.get("IntegrationUri").ok_or_else(|| shape(format!("{}: no IntegrationUri", integration.logical_id)))?;
-            let function = referenced_ids(uri).into_iter().next().ok_or_else(|| shape(format!("{}: IntegrationUri names no function", integration.logical_id)))?;
+            let integration = referenced_ids(target)
+                .into_iter()
+                .next()
+                .ok_or_else(|| shape(format!("{}: Target names no integration", res.logical_id)))?;
+            let integration =
+                self.resource(&integration).ok_or_else(|| shape(format!("{}: unknown integration {integration}", res.logical_id)))?;
+            let uri = integration
+                .properties
+                .get("IntegrationUri")
+                .ok_or_else(|| shape(format!("{}: no IntegrationUri", integration.logical_id)))?;
+            let function = referenced_ids(uri)
+                .into_iter()
+                .next()
+                .ok_or_else(|| shape(format!("{}: IntegrationUri names no function", integration.logical_id)))?;
             let auth = match p.get("AuthorizationType").and_then(Value::as_str) {
                 Some("JWT") => Route::jwt(p),
                 _ => RouteAuth::None,
@@ -294,10 +304,10 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
             if let Some(Value::String(id)) = map.get("Ref") {
                 out.push(id.clone());
             }
-            if let Some(Value::Array(parts)) = map.get("Fn::GetAtt") {
-                if let Some(Value::String(id)) = parts.first() {
-                    out.push(id.clone());
-                }
+            if let Some(Value::Array(parts)) = map.get("Fn::GetAtt")
+                && let Some(Value::String(id)) = parts.first()
+            {
+                out.push(id.clone());
             }
             if let Some(sub) = map.get("Fn::Sub") {
                 let text = match sub {
@@ -327,7 +337,10 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
 
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 #[cfg(test)]
@@ -348,6 +361,8 @@ mod tests {
         assert_eq!(per_route.get("POST /api/auth/login").map(|t| t.rate_per_sec), Some(100.0));
         let notifications = t.functions().into_iter().find(|f| f.logical_id == "NotificationsFunction").expect("notifications");
         assert_eq!(notifications.binary, "notifications");
-        assert!(matches!(&notifications.events[0], EventSource::Sqs { queue, report_batch_item_failures: true, .. } if queue == "NotificationsQueue"));
+        assert!(
+            matches!(&notifications.events[0], EventSource::Sqs { queue, report_batch_item_failures: true, .. } if queue == "NotificationsQueue")
+        );
     }
 }

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
@@ -79,7 +79,9 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &Resource, n
         );
     }
     if let Some(view) = p.pointer("/StreamSpecification/StreamViewType").and_then(Value::as_str) {
-        request = request.stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(view)).build()?);
+        request = request.stream_specification(
+            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(view)).build()?,
+        );
     }
     let created = match request.send().await {
         Ok(out) => out.table_description().and_then(|t| t.latest_stream_arn()).map(str::to_owned),
@@ -103,7 +105,12 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &Resource, n
 
 /// Creates the queue `name` from the template resource (no-op if it exists). `dlq_arn` is the
 /// already-created dead-letter queue when the template declares a redrive policy.
-pub async fn create_queue(client: &aws_sdk_sqs::Client, queue: &Resource, name: &str, dlq_arn: Option<&str>) -> Result<(String, String), BoxError> {
+pub async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    queue: &Resource,
+    name: &str,
+    dlq_arn: Option<&str>,
+) -> Result<(String, String), BoxError> {
     let p = &queue.properties;
     let mut request = client.create_queue().queue_name(name);
     if let Some(v) = p.get("VisibilityTimeout").and_then(Value::as_u64) {
@@ -134,7 +141,12 @@ pub struct Provisioned {
 }
 
 /// Creates every table, queue, secret and SES identity of the template.
-pub async fn provision(template: &Template, sdk: &aws_config::SdkConfig, naming: &Naming, overrides: &[(String, String)]) -> Result<Provisioned, BoxError> {
+pub async fn provision(
+    template: &Template,
+    sdk: &aws_config::SdkConfig,
+    naming: &Naming,
+    overrides: &[(String, String)],
+) -> Result<Provisioned, BoxError> {
     let mut resolver = Resolver::new(template);
     for (k, v) in overrides {
         resolver.parameters.insert(k.clone(), v.clone());
@@ -163,7 +175,11 @@ pub async fn provision(template: &Template, sdk: &aws_config::SdkConfig, naming:
         let before = pending.len();
         let mut next = Vec::new();
         for queue in pending {
-            let dlq = queue.properties.get("RedrivePolicy").and_then(|r| r.get("deadLetterTargetArn")).and_then(|d| crate::referenced_ids(d).into_iter().next());
+            let dlq = queue
+                .properties
+                .get("RedrivePolicy")
+                .and_then(|r| r.get("deadLetterTargetArn"))
+                .and_then(|d| crate::referenced_ids(d).into_iter().next());
             let dlq_arn = match &dlq {
                 Some(id) => match resolver.attributes.get(&(id.clone(), "Arn".into())) {
                     Some(arn) => Some(arn.clone()),
@@ -191,7 +207,7 @@ pub async fn provision(template: &Template, sdk: &aws_config::SdkConfig, naming:
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
     for secret in template.resources_of("AWS::SecretsManager::Secret") {
         let name = resolver.resolve_string(secret.properties.get("Name").unwrap_or(&Value::Null));
-        let name = if name.is_empty() { naming.name(&secret.logical_id) } else { name };
+        let name = naming.name(if name.is_empty() { &secret.logical_id } else { &name });
         let arn = match secrets.describe_secret().secret_id(&name).send().await {
             Ok(found) => found.arn().unwrap_or_default().to_owned(),
             Err(_) => {
@@ -213,7 +229,10 @@ pub async fn provision(template: &Template, sdk: &aws_config::SdkConfig, naming:
 
     for function in template.functions() {
         resolver.refs.insert(function.logical_id.clone(), function.logical_id.clone());
-        resolver.attributes.insert((function.logical_id.clone(), "Arn".into()), format!("arn:aws:lambda:{region}:{account}:function:{}", function.logical_id));
+        resolver.attributes.insert(
+            (function.logical_id.clone(), "Arn".into()),
+            format!("arn:aws:lambda:{region}:{account}:function:{}", function.logical_id),
+        );
     }
     resolver.refs.insert("ShopApi".into(), "local".into());
     Ok(Provisioned { resolver, streams, queues })

@@ -15,12 +15,26 @@ pub async fn load() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
-/// Reads a required environment variable, naming it when it is missing.
-pub fn require_env(name: &str) -> Result<String, MissingEnv> {
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Ok(value),
+/// Where configuration comes from: the process environment in Lambda, the template's resolved
+/// `Environment.Variables` of one function in the local runner (many functions, one process).
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as a [`Lookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Reads a required variable, naming it when it is missing or empty.
+pub fn require(lookup: Lookup<'_>, name: &str) -> Result<String, MissingEnv> {
+    match lookup(name) {
+        Some(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(MissingEnv(name.to_owned())),
     }
+}
+
+/// Reads a required environment variable, naming it when it is missing.
+pub fn require_env(name: &str) -> Result<String, MissingEnv> {
+    require(&process_env, name)
 }
 
 /// A required configuration variable is missing; start-up stops with its name.

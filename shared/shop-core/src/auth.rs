@@ -66,11 +66,7 @@ pub struct Claims {
 impl Claims {
     /// 403 unless the caller has one of `roles`.
     pub fn require_role(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("Your role does not allow this action."))
-        }
+        if roles.contains(&self.role) { Ok(()) } else { Err(ApiError::forbidden("Your role does not allow this action.")) }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -90,10 +86,7 @@ impl Claims {
         let invalid = || ApiError::unauthorized("invalid_token", "The access token's claims are invalid.");
         let sub = claims.get("sub").and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(invalid)?;
         let role = claims.get("role").and_then(|r| Role::parse(r)).ok_or_else(invalid)?;
-        let scopes = claims
-            .get("scope")
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default();
+        let scopes = claims.get("scope").map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
         let session_id = claims.get("sid").and_then(|s| Uuid::parse_str(s).ok());
         tracing::Span::current().record("user_id", tracing::field::display(sub));
         Ok(Some(Self { sub, role, scopes, session_id }))
@@ -104,8 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Self::from_parts(parts)?
-            .ok_or_else(|| ApiError::unauthorized("unauthenticated", "This route needs a valid access token."))
+        Self::from_parts(parts)?.ok_or_else(|| ApiError::unauthorized("unauthenticated", "This route needs a valid access token."))
     }
 }
 
@@ -131,11 +123,7 @@ pub struct Caller {
 impl Caller {
     pub fn from_parts(parts: &Parts) -> Self {
         let mut caller = Caller {
-            user_agent: parts
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            user_agent: parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
             ..Caller::default()
         };
         if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() {

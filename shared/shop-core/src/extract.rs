@@ -45,11 +45,7 @@ where
                 "The request body must be JSON (Content-Type: application/json).",
             ));
         }
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
             return Err(too_large());
         }
@@ -61,11 +57,7 @@ where
 }
 
 fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-    )
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("The request body exceeds {MAX_BODY_BYTES} bytes."))
 }
 
 /// Runs the `garde` rules of `value`, mapping each failure to a [`FieldError`].
@@ -141,9 +133,7 @@ fn shape_error(path: &str, message: &str) -> ApiError {
             format!("{path}.{name}")
         }
     };
-    let quoted = |prefix: &str| {
-        message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned)
-    };
+    let quoted = |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
     let (field, code) = if let Some(name) = quoted("unknown field `") {
         (join(&name), "unknown_field")
     } else if let Some(name) = quoted("missing field `") {

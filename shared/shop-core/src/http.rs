@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use http::StatusCode;
 use lambda_http::request::RequestContext;
 use tracing::Instrument;
@@ -41,11 +41,7 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// One span per request: method, route template, request id, user id (recorded by the auth
 /// extractor), then one log line with status and latency.
 async fn request_span(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| request.uri().path().to_owned());
     let request_id = match request.extensions().get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,

@@ -67,7 +67,8 @@ pub async fn queue(logical_id: &str) -> (aws_sdk_sqs::Client, String) {
 pub async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
     let mut out = Vec::new();
     loop {
-        let received = client.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("receive");
+        let received =
+            client.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("receive");
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             return out;

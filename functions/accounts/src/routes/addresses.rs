@@ -23,7 +23,8 @@ fn not_found() -> ApiError {
     responses((status = 200, body = Vec<AddressView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_addresses(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Vec<AddressView>>> {
     let user = current_user(&state, &claims).await?;
-    let mut list: Vec<AddressView> = state.store.addresses(user.id).await?.into_iter().map(|a| AddressView::new(a, user.default_address_id)).collect();
+    let mut list: Vec<AddressView> =
+        state.store.addresses(user.id).await?.into_iter().map(|a| AddressView::new(a, user.default_address_id)).collect();
     // Default first, then oldest first (ids are time-ordered).
     list.sort_by_key(|a| (!a.is_default, a.id));
     Ok(Json(list))
@@ -36,7 +37,11 @@ pub async fn list_addresses(State(state): State<AppState>, claims: Claims) -> Ap
         (status = 409, description = "The address book is full (`address_limit`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create_address(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<AddressInput>) -> ApiResult<(StatusCode, Json<AddressView>)> {
+pub async fn create_address(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidJson(body): ValidJson<AddressInput>,
+) -> ApiResult<(StatusCode, Json<AddressView>)> {
     let user = current_user(&state, &claims).await?;
     let now = OffsetDateTime::now_utc();
     let make_default = body.is_default.unwrap_or(false);
@@ -71,7 +76,12 @@ pub async fn get_address(State(state): State<AppState>, claims: Claims, Path(id)
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn replace_address(State(state): State<AppState>, claims: Claims, Path(id): Path<String>, ValidJson(body): ValidJson<AddressInput>) -> ApiResult<Json<AddressView>> {
+pub async fn replace_address(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<AddressInput>,
+) -> ApiResult<Json<AddressView>> {
     let user = current_user(&state, &claims).await?;
     let id = parse_id(&id)?;
     let existing = state.store.address(user.id, id).await?.ok_or_else(not_found)?;

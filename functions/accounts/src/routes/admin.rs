@@ -41,7 +41,11 @@ pub struct UserListQuery {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_users(State(state): State<AppState>, claims: Claims, ValidQuery(query): ValidQuery<UserListQuery>) -> ApiResult<Json<Page<UserView>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<UserListQuery>,
+) -> ApiResult<Json<Page<UserView>>> {
     claims.require_role(&[Role::Admin])?;
     let page = PageQuery { page: query.page, limit: query.limit }.checked()?;
     current_user(&state, &claims).await?;
@@ -54,9 +58,9 @@ pub async fn list_users(State(state): State<AppState>, claims: Claims, ValidQuer
         .filter(|u| query.role.is_none_or(|r| u.role == r))
         .filter(|u| query.is_active.is_none_or(|a| u.is_active == a))
         .filter(|u| {
-            needle.as_deref().is_none_or(|n| {
-                u.email.contains(n) || u.first_name.to_lowercase().contains(n) || u.last_name.to_lowercase().contains(n)
-            })
+            needle
+                .as_deref()
+                .is_none_or(|n| u.email.contains(n) || u.first_name.to_lowercase().contains(n) || u.last_name.to_lowercase().contains(n))
         })
         .map(UserView::from)
         .collect();
@@ -82,7 +86,12 @@ pub struct AdminUserUpdate {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty change, or an admin changing their own role or status", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn update_user(State(state): State<AppState>, claims: Claims, Path(id): Path<String>, ValidJson(body): ValidJson<AdminUserUpdate>) -> ApiResult<Json<UserView>> {
+pub async fn update_user(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<AdminUserUpdate>,
+) -> ApiResult<Json<UserView>> {
     claims.require_role(&[Role::Admin])?;
     let id = parse_id(&id)?;
     let admin = current_user(&state, &claims).await?;
@@ -94,7 +103,8 @@ pub async fn update_user(State(state): State<AppState>, claims: Claims, Path(id)
         return Err(ApiError::validation(vec![FieldError::new(field, "self", "admins cannot change their own role or status")]));
     }
     let changes = UserChanges { role: body.role, is_active: body.is_active, ..UserChanges::default() };
-    let user = state.store.update_user(id, &changes, OffsetDateTime::now_utc()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
+    let user =
+        state.store.update_user(id, &changes, OffsetDateTime::now_utc()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
     if body.is_active == Some(false) {
         let ended = state.store.delete_sessions(user.id, None).await?;
         tracing::info!(user_id = %user.id, ended, "user deactivated; sessions ended");

@@ -119,12 +119,22 @@ impl AuthResponse {
 
 /// A new session for `user` with its first refresh token: (session, token hash, record).
 /// Returns the raw token through the session's `current_hash` owner: see [`issue_session`].
-pub(crate) fn new_session(user: &User, caller_agent: Option<String>, caller_ip: Option<String>, now: OffsetDateTime) -> (Session, String, RefreshRecord) {
+pub(crate) fn new_session(
+    user: &User,
+    caller_agent: Option<String>,
+    caller_ip: Option<String>,
+    now: OffsetDateTime,
+) -> (Session, String, RefreshRecord) {
     let (session, _, hash, record) = new_session_with_token(user, caller_agent, caller_ip, now);
     (session, hash, record)
 }
 
-fn new_session_with_token(user: &User, user_agent: Option<String>, ip: Option<String>, now: OffsetDateTime) -> (Session, String, String, RefreshRecord) {
+fn new_session_with_token(
+    user: &User,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    now: OffsetDateTime,
+) -> (Session, String, String, RefreshRecord) {
     let token = tokens::random_token();
     let hash = tokens::token_hash(&token);
     let expires_at = now.unix_timestamp() + REFRESH_TTL_SECS;
@@ -163,7 +173,11 @@ fn hash_error(err: password::HashError) -> ApiError {
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
-pub async fn register(State(state): State<AppState>, caller: Caller, ValidJson(body): ValidJson<RegisterRequest>) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(body): ValidJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
     let now = OffsetDateTime::now_utc();
     let password_hash = password::hash(body.password).await.map_err(hash_error)?;
     let user = User {
@@ -182,8 +196,11 @@ pub async fn register(State(state): State<AppState>, caller: Caller, ValidJson(b
     };
     let (session, token, hash, record) = new_session_with_token(&user, caller.user_agent, caller.source_ip, now);
     if state.store.create_user(&user, &session, &hash, &record).await? == Outcome::ConditionFailed {
-        return Err(ApiError::conflict("email_taken", "An account with this email already exists.")
-            .with_errors(vec![FieldError::new("email", "taken", "is already registered")]));
+        return Err(ApiError::conflict("email_taken", "An account with this email already exists.").with_errors(vec![FieldError::new(
+            "email",
+            "taken",
+            "is already registered",
+        )]));
     }
     let access = access_token(&state, user.id, user.role, session.id)?;
     let welcome = shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.clone(), first_name: user.first_name.clone() };
@@ -203,16 +220,25 @@ pub async fn register(State(state): State<AppState>, caller: Caller, ValidJson(b
         (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
-pub async fn login(State(state): State<AppState>, caller: Caller, ValidJson(body): ValidJson<LoginRequest>) -> ApiResult<Json<AuthResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(body): ValidJson<LoginRequest>,
+) -> ApiResult<Json<AuthResponse>> {
     let now = OffsetDateTime::now_utc();
     let email = normalize_email(&body.email);
     let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
     let retry_after = (window + 1) * WINDOW_SECS - now.unix_timestamp();
     let account_key = format!("LOGIN#{email}");
     let ip_key = format!("IP#{}", caller.source_ip.as_deref().unwrap_or("unknown"));
-    let (account_failures, ip_failures) = tokio::try_join!(state.store.failures(&account_key, window), state.store.failures(&ip_key, window))?;
+    let (account_failures, ip_failures) =
+        tokio::try_join!(state.store.failures(&account_key, window), state.store.failures(&ip_key, window))?;
     if account_failures >= ACCOUNT_FAILURE_LIMIT || ip_failures >= IP_FAILURE_LIMIT {
-        return Err(ApiError::too_many_requests("too_many_attempts", retry_after.unsigned_abs(), "Too many failed login attempts; try again later."));
+        return Err(ApiError::too_many_requests(
+            "too_many_attempts",
+            retry_after.unsigned_abs(),
+            "Too many failed login attempts; try again later.",
+        ));
     }
     let user = state.store.user_by_email(&email).await?;
     let valid = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await.map_err(hash_error)?;
@@ -220,7 +246,10 @@ pub async fn login(State(state): State<AppState>, caller: Caller, ValidJson(body
         Some(user) if valid && user.is_active => user,
         _ => {
             let expires = (window + 2) * WINDOW_SECS;
-            tokio::try_join!(state.store.record_failure(&account_key, window, expires), state.store.record_failure(&ip_key, window, expires))?;
+            tokio::try_join!(
+                state.store.record_failure(&account_key, window, expires),
+                state.store.record_failure(&ip_key, window, expires)
+            )?;
             tracing::info!("login failed");
             return Err(ApiError::unauthorized("invalid_credentials", "Invalid email or password."));
         }
@@ -248,7 +277,11 @@ fn invalid_refresh() -> ApiError {
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
-pub async fn refresh(State(state): State<AppState>, caller: Caller, ValidJson(body): ValidJson<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(body): ValidJson<RefreshRequest>,
+) -> ApiResult<Json<TokenPair>> {
     let now = OffsetDateTime::now_utc();
     let old_hash = tokens::token_hash(&body.refresh_token);
     let Some(record) = state.store.refresh_record(&old_hash).await? else {
@@ -367,8 +400,11 @@ pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): Val
 }
 
 fn invalid_reset() -> ApiError {
-    ApiError::bad_request("invalid_reset_token", "The reset token is invalid or expired.")
-        .with_errors(vec![FieldError::new("token", "invalid", "is invalid or expired")])
+    ApiError::bad_request("invalid_reset_token", "The reset token is invalid or expired.").with_errors(vec![FieldError::new(
+        "token",
+        "invalid",
+        "is invalid or expired",
+    )])
 }
 
 /// Set a new password with a reset token. Single use; ends every session.

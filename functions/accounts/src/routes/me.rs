@@ -65,14 +65,22 @@ pub struct UpdateMeRequest {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn update_me(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<UpdateMeRequest>) -> ApiResult<Json<UserView>> {
+pub async fn update_me(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidJson(body): ValidJson<UpdateMeRequest>,
+) -> ApiResult<Json<UserView>> {
     let user = current_user(&state, &claims).await?;
     let changes = UserChanges {
         first_name: body.first_name.map(|s| s.trim().to_owned()),
         last_name: body.last_name.map(|s| s.trim().to_owned()),
         ..UserChanges::default()
     };
-    let updated = state.store.update_user(user.id, &changes, OffsetDateTime::now_utc()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
+    let updated = state
+        .store
+        .update_user(user.id, &changes, OffsetDateTime::now_utc())
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found."))?;
     Ok(Json(UserView::from(&updated)))
 }
 
@@ -93,7 +101,11 @@ pub struct ChangePasswordRequest {
         (status = 422, description = "Wrong current password or policy violation", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
-pub async fn change_password(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<ChangePasswordRequest>) -> ApiResult<Json<Message>> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidJson(body): ValidJson<ChangePasswordRequest>,
+) -> ApiResult<Json<Message>> {
     let user = current_user(&state, &claims).await?;
     let hash_error = |e: password::HashError| ApiError::internal(&e);
     if !password::verify(body.current_password, Some(user.password_hash.clone())).await.map_err(hash_error)? {
@@ -131,7 +143,7 @@ pub async fn list_sessions(State(state): State<AppState>, claims: Claims) -> Api
             last_used_at: s.last_used_at,
         })
         .collect();
-    sessions.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
     Ok(Json(sessions))
 }
 

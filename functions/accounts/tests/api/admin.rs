@@ -57,7 +57,9 @@ async fn admins_cannot_change_themselves_and_get_404_for_unknown_users() {
     let app = app().await;
     let (admin, admin_id) = app.admin().await;
     app.send_as(&admin, Req::patch(&format!("/api/users/{admin_id}")).json(json!({"isActive": false}))).await.expect(422);
-    app.send_as(&admin, Req::patch(&format!("/api/users/{}", uuid_like())).json(json!({"role": "ADMIN"}))).await.expect_problem(404, "not_found");
+    app.send_as(&admin, Req::patch(&format!("/api/users/{}", uuid_like())).json(json!({"role": "ADMIN"})))
+        .await
+        .expect_problem(404, "not_found");
     app.send_as(&admin, Req::patch(&format!("/api/users/{}", uuid_like())).json(json!({"role": "KING"}))).await.expect(422);
 }
 

@@ -43,7 +43,9 @@ async fn emails_are_normalised_and_unique_case_insensitively() {
         .await
         .expect(201);
     assert_eq!(body["user"]["email"], email);
-    let dup = app.send(Req::post("/api/auth/register").json(json!({"email": email, "password": PASSWORD, "firstName": "A", "lastName": "B"}))).await;
+    let dup = app
+        .send(Req::post("/api/auth/register").json(json!({"email": email, "password": PASSWORD, "firstName": "A", "lastName": "B"})))
+        .await;
     let problem = dup.expect_problem(409, "email_taken");
     assert_eq!(problem["errors"][0]["field"], "email");
     // Login works with any casing.
@@ -125,7 +127,8 @@ async fn concurrent_refreshes_with_one_token_never_yield_two_live_tokens() {
     let app = app().await;
     let (_, _, token, _) = app.new_user().await;
     let results = join_all((0..5).map(|_| app.refresh(&token))).await;
-    let winners: Vec<String> = results.iter().filter(|r| r.status == 200).map(|r| r.json()["refreshToken"].as_str().unwrap().to_owned()).collect();
+    let winners: Vec<String> =
+        results.iter().filter(|r| r.status == 200).map(|r| r.json()["refreshToken"].as_str().unwrap().to_owned()).collect();
     assert!(winners.len() <= 1, "at most one refresh may win: {}", winners.len());
     for w in winners {
         // Any winner was issued in a family that saw reuse, so it is revoked.
@@ -211,7 +214,12 @@ async fn the_authorizer_rejects_tampered_unsigned_and_foreign_tokens() {
     let keys = accounts::keys::SigningKeys::from_document(crate::helpers::key_document()).unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(keys.active_kid().into());
-    let expired = jsonwebtoken::encode(&header, &json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": 1_000_000, "nbf": 0}), keys.encoding_key()).unwrap();
+    let expired = jsonwebtoken::encode(
+        &header,
+        &json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": 1_000_000, "nbf": 0}),
+        keys.encoding_key(),
+    )
+    .unwrap();
     let denial = app.authorizer.authorize(Some(&format!("Bearer {expired}")), &[]).unwrap_err();
     assert!(denial.www_authenticate.contains("expired"), "{denial:?}");
 }

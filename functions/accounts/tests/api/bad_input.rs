@@ -13,14 +13,18 @@ async fn malformed_json_is_400() {
 #[tokio::test]
 async fn wrong_types_missing_and_unknown_fields_name_the_field() {
     let app = app().await;
-    let wrong = app.send(Req::post("/api/auth/register").json(json!({"email": 5, "password": PASSWORD, "firstName": "A", "lastName": "B"}))).await;
+    let wrong =
+        app.send(Req::post("/api/auth/register").json(json!({"email": 5, "password": PASSWORD, "firstName": "A", "lastName": "B"}))).await;
     assert_eq!(wrong.expect_problem(422, "validation_failed")["errors"][0]["field"], "email");
     let missing = app.send(Req::post("/api/auth/register").json(json!({"email": email(), "password": PASSWORD, "firstName": "A"}))).await;
     let body = missing.expect_problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "lastName");
     assert_eq!(body["errors"][0]["code"], "required");
     let unknown = app
-        .send(Req::post("/api/auth/register").json(json!({"email": email(), "password": PASSWORD, "firstName": "A", "lastName": "B", "role": "ADMIN"})))
+        .send(
+            Req::post("/api/auth/register")
+                .json(json!({"email": email(), "password": PASSWORD, "firstName": "A", "lastName": "B", "role": "ADMIN"})),
+        )
         .await;
     let body = unknown.expect_problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "role");
@@ -30,7 +34,11 @@ async fn wrong_types_missing_and_unknown_fields_name_the_field() {
 #[tokio::test]
 async fn rule_violations_list_every_field() {
     let app = app().await;
-    let resp = app.send(Req::post("/api/auth/register").json(json!({"email": "not-an-email", "password": "short", "firstName": " ", "lastName": "B"}))).await;
+    let resp = app
+        .send(
+            Req::post("/api/auth/register").json(json!({"email": "not-an-email", "password": "short", "firstName": " ", "lastName": "B"})),
+        )
+        .await;
     let body = resp.expect_problem(422, "validation_failed");
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     for field in ["email", "password", "firstName"] {
@@ -42,7 +50,9 @@ async fn rule_violations_list_every_field() {
 async fn the_password_policy_is_enforced_on_the_server() {
     let app = app().await;
     for weak in ["alllowercase1", "ALLUPPERCASE1", "NoDigitsOrSymbols", "Sh0rt!"] {
-        let resp = app.send(Req::post("/api/auth/register").json(json!({"email": email(), "password": weak, "firstName": "A", "lastName": "B"}))).await;
+        let resp = app
+            .send(Req::post("/api/auth/register").json(json!({"email": email(), "password": weak, "firstName": "A", "lastName": "B"})))
+            .await;
         assert_eq!(resp.expect_problem(422, "validation_failed")["errors"][0]["field"], "password", "{weak}");
     }
 }
@@ -66,7 +76,9 @@ async fn unknown_routes_and_methods_are_problems_too() {
 async fn a_failed_registration_writes_nothing() {
     let app = app().await;
     let email = email();
-    app.send(Req::post("/api/auth/register").json(json!({"email": email, "password": "weak", "firstName": "A", "lastName": "B"}))).await.expect(422);
+    app.send(Req::post("/api/auth/register").json(json!({"email": email, "password": "weak", "firstName": "A", "lastName": "B"})))
+        .await
+        .expect(422);
     assert!(app.state.store.user_by_email(&email).await.unwrap().is_none());
     assert!(app.messages().await.is_empty(), "no welcome email for a failed registration");
 }

@@ -68,9 +68,11 @@ impl App {
     }
 
     pub async fn register(&self, email: &str) -> Value {
-        self.send(Req::post("/api/auth/register").json(json!({"email": email, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace"})))
-            .await
-            .expect(201)
+        self.send(
+            Req::post("/api/auth/register").json(json!({"email": email, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace"})),
+        )
+        .await
+        .expect(201)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Resp {

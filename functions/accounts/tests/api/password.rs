@@ -81,7 +81,12 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     let app = app().await;
     let (email, access, refresh, _) = app.new_user().await;
     let other = app.login(&email, PASSWORD).await.expect(200);
-    let wrong = app.send_as(&access, Req::post("/api/users/me/password").json(json!({"currentPassword": "Nope-Nope-1", "newPassword": "Brand-New-Pass-2"}))).await;
+    let wrong = app
+        .send_as(
+            &access,
+            Req::post("/api/users/me/password").json(json!({"currentPassword": "Nope-Nope-1", "newPassword": "Brand-New-Pass-2"})),
+        )
+        .await;
     assert_eq!(wrong.expect_problem(422, "validation_failed")["errors"][0]["field"], "currentPassword");
     app.send_as(&access, Req::post("/api/users/me/password").json(json!({"currentPassword": PASSWORD, "newPassword": "Brand-New-Pass-2"})))
         .await

@@ -1,0 +1,73 @@
+//! Sending through SES v2: simple content with an HTML and a text part.
+
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use crate::templates::{BRAND, Email};
+
+/// Why SES did not accept a message. The display never carries the message's addresses or
+/// content (SES error messages can quote recipients), only the error code.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// SES answered with an error (`MessageRejected`, `TooManyRequestsException`, ...).
+    #[error("SES refused the message: {code}")]
+    Refused { code: String },
+    /// No answer: timeout, connection failure, unreadable response.
+    #[error("SES request failed")]
+    Transport(#[source] SdkError<SendEmailError>),
+    #[error("could not build the SES request")]
+    Build(#[from] aws_sdk_sesv2::error::BuildError),
+}
+
+impl From<SdkError<SendEmailError>> for SendError {
+    fn from(err: SdkError<SendEmailError>) -> Self {
+        match err {
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("Unknown").to_owned();
+                SendError::Refused { code }
+            }
+            other => SendError::Transport(other),
+        }
+    }
+}
+
+/// SES v2 with a fixed sender.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    client: Client,
+    from: String,
+}
+
+impl Mailer {
+    /// `mail_from` is the verified identity (`noreply@example.com`); mail goes out as
+    /// `Skyshop <noreply@example.com>` unless it already names a display name.
+    pub fn new(client: Client, mail_from: impl Into<String>) -> Self {
+        let mail_from = mail_from.into();
+        let from = if mail_from.contains('<') { mail_from } else { format!("{BRAND} <{}>", mail_from.trim()) };
+        Self { client, from }
+    }
+
+    pub fn from_address(&self) -> &str {
+        &self.from
+    }
+
+    /// Sends one email; returns the SES message id.
+    pub async fn send(&self, email: &Email) -> Result<String, SendError> {
+        let utf8 = |data: &str| Content::builder().data(data).charset("UTF-8").build();
+        let message = Message::builder()
+            .subject(utf8(&email.subject)?)
+            .body(Body::builder().html(utf8(&email.html)?).text(utf8(&email.text)?).build())
+            .build();
+        let output = self
+            .client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await?;
+        Ok(output.message_id().unwrap_or_default().to_owned())
+    }
+}

@@ -1,0 +1,198 @@
+//! Brings the template up on the local stand-ins.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accounts::keys::KeyDocument;
+use sam_model::authorizer::JwtAuthorizer;
+use sam_model::local::{BoxError, Naming, Provisioned, provision};
+use sam_model::{EventSource, Template};
+
+use crate::functions::{self, EventHandler, Function, Registry};
+use crate::gateway::Gateway;
+use crate::health::Probes;
+use crate::pollers::{self, SqsSource};
+
+/// The local admin account.
+pub const ADMIN_EMAIL: &str = "admin@skyshop.local";
+
+/// How to bring the cloud up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The port the API is served on; the token issuer is `http://127.0.0.1:<port>`.
+    pub port: u16,
+    /// Appended to every table, queue and secret name (isolation for tests; empty for dev).
+    pub suffix: String,
+    /// The admin password; `None` generates one.
+    pub admin_password: Option<String>,
+}
+
+/// The running local cloud.
+pub struct LocalCloud {
+    pub template: Template,
+    pub provisioned: Provisioned,
+    /// Function logical id → resolved environment.
+    pub environments: BTreeMap<String, BTreeMap<String, String>>,
+    pub gateway: Arc<Gateway>,
+    pub sqs_sources: Vec<(SqsSource, EventHandler)>,
+    pub admin_password: String,
+    pub sdk: aws_config::SdkConfig,
+    pub issuer: String,
+}
+
+impl LocalCloud {
+    pub async fn start(options: Options) -> Result<Self, BoxError> {
+        let template = Template::load_repo()?;
+        let sdk = shop_aws::config::load().await;
+        let issuer = format!("http://127.0.0.1:{}", options.port);
+        let overrides = vec![("IssuerUrl".to_owned(), issuer.clone())];
+        let provisioned = provision(&template, &sdk, &Naming { suffix: options.suffix.clone() }, &overrides).await?;
+        let resolver = &provisioned.resolver;
+
+        if let Some(secret) = template.resources_of("AWS::SecretsManager::Secret").find(|s| s.logical_id == "SigningKeysSecret") {
+            let id = resolver.refs.get(&secret.logical_id).cloned().unwrap_or_default();
+            ensure_signing_keys(&sdk, &id).await?;
+        }
+
+        let mut environments = BTreeMap::new();
+        let mut registry: Registry = BTreeMap::new();
+        for function in template.functions() {
+            // Variables that resolve to nothing (`!Ref AWS::NoValue`) are not set, as in Lambda.
+            let env: BTreeMap<String, String> =
+                function.environment.iter().map(|(k, v)| (k.clone(), resolver.resolve_string(v))).filter(|(_, v)| !v.is_empty()).collect();
+            let built = functions::build(&function.logical_id, &env, &sdk).await.map_err(|e| format!("{}: {e}", function.logical_id))?;
+            registry.insert(function.logical_id.clone(), built);
+            environments.insert(function.logical_id.clone(), env);
+        }
+
+        let routes = template.routes()?;
+        for route in &routes {
+            if !matches!(registry.get(&route.function), Some(Function::Http(_))) {
+                return Err(format!("route {} targets {}, which is not an HTTP function", route.key(), route.function).into());
+            }
+        }
+        let authorizer_issuer = template
+            .resources_of("AWS::ApiGatewayV2::Authorizer")
+            .filter_map(|a| a.properties.pointer("/JwtConfiguration/Issuer"))
+            .map(|i| resolver.resolve_string(i))
+            .next()
+            .unwrap_or_else(|| issuer.clone());
+        let audiences = template.jwt_audiences(resolver);
+        let authorizer = JwtAuthorizer::new(authorizer_issuer, audiences, &jsonwebtoken::jwk::JwkSet { keys: vec![] });
+        let mut gateway = Gateway::new(routes, registry.clone(), authorizer, template.throttles());
+        let moto_url = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
+        gateway.moto_url = moto_url.clone();
+        gateway.probes = Some(Probes {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            moto_url,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_default(),
+            postgres: std::env::var("SKYSHOP_POSTGRES_ADDR").unwrap_or_else(|_| "127.0.0.1:5432".into()),
+            redis: std::env::var("SKYSHOP_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".into()),
+        });
+        let gateway = Arc::new(gateway);
+        gateway.refresh_keys().await;
+
+        let admin_password = options.admin_password.clone().unwrap_or_else(generate_password);
+        if let Some(env) = environments.get("AccountsFunction") {
+            let state = functions::accounts_state(env, &sdk).await?;
+            accounts::admin::ensure_admin(&state, ADMIN_EMAIL, &admin_password).await?;
+        }
+
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let mut sqs_sources = Vec::new();
+        for function in template.functions() {
+            for event in &function.events {
+                if let EventSource::Sqs { queue, batch_size, report_batch_item_failures } = event {
+                    let Some(Function::Events(handler)) = registry.get(&function.logical_id).cloned() else { continue };
+                    let queue_url = resolver.refs.get(queue).cloned().unwrap_or_default();
+                    let queue_arn = pollers::queue_arn(&sqs, &queue_url).await;
+                    let source = SqsSource {
+                        function: function.logical_id.clone(),
+                        queue_url,
+                        queue_arn,
+                        batch_size: *batch_size,
+                        report_batch_item_failures: *report_batch_item_failures,
+                        timeout: Duration::from_secs(function.timeout_secs),
+                    };
+                    sqs_sources.push((source, handler));
+                }
+            }
+        }
+        Ok(Self { template, provisioned, environments, gateway, sqs_sources, admin_password, sdk, issuer })
+    }
+
+    /// Starts every event-source poller in the background.
+    pub fn start_pollers(&self) {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        for (source, handler) in &self.sqs_sources {
+            tokio::spawn(pollers::run(sqs.clone(), source.clone(), handler.clone()));
+        }
+    }
+}
+
+/// Makes sure the signing-key secret holds at least one key; generates one if it is empty.
+pub async fn ensure_signing_keys(sdk: &aws_config::SdkConfig, secret_id: &str) -> Result<(), BoxError> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let current = client.get_secret_value().secret_id(secret_id).send().await?;
+    let mut doc: KeyDocument = serde_json::from_str(current.secret_string().unwrap_or("{}")).unwrap_or_default();
+    if !doc.keys.is_empty() {
+        return Ok(());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    doc.add_generated(format!("local-{}", now.unix_timestamp()), now.format(&time::format_description::well_known::Rfc3339)?)?;
+    client.put_secret_value().secret_id(secret_id).secret_string(serde_json::to_string(&doc)?).send().await?;
+    Ok(())
+}
+
+/// A random password that satisfies the policy.
+pub fn generate_password() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("Sky-{}-{}", &id[..8], &id[8..16].to_uppercase())
+}
+
+/// The resolved value of a function's environment variable (for printing).
+pub fn env_value(cloud: &LocalCloud, function: &str, name: &str) -> Option<String> {
+    cloud.environments.get(function).and_then(|e| e.get(name)).cloned()
+}
+
+/// `signing-key list|add|activate <kid> --secret-id <id>`.
+pub async fn signing_key_command(args: &[String]) -> Result<(), BoxError> {
+    let secret_id = args.iter().position(|a| a == "--secret-id").and_then(|i| args.get(i + 1)).ok_or("--secret-id <id> is required")?;
+    let sdk = shop_aws::config::load().await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let current = client.get_secret_value().secret_id(secret_id).send().await?;
+    let mut doc: KeyDocument = serde_json::from_str(current.secret_string().unwrap_or("{}"))?;
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            for key in &doc.keys {
+                let active = if doc.active_kid.as_deref() == Some(&key.kid) { " (active)" } else { "" };
+                println!("{}{active} created {}", key.kid, key.created_at.as_deref().unwrap_or("?"));
+            }
+            return Ok(());
+        }
+        Some("add") => {
+            let now = time::OffsetDateTime::now_utc();
+            let kid = format!("k-{}", now.unix_timestamp());
+            doc.add_generated(kid.clone(), now.format(&time::format_description::well_known::Rfc3339)?)?;
+            println!("added {kid}; it is published now and signs once activated");
+        }
+        Some("activate") => {
+            let kid = args.get(1).filter(|k| !k.starts_with("--")).ok_or("activate <kid>")?;
+            doc.activate(kid)?;
+            println!("{kid} is now the signing key");
+        }
+        Some("remove") => {
+            let kid = args.get(1).filter(|k| !k.starts_with("--")).ok_or("remove <kid>")?;
+            if doc.active_kid.as_deref() == Some(kid.as_str()) {
+                return Err("cannot remove the active key".into());
+            }
+            doc.keys.retain(|k| &k.kid != kid);
+            println!("removed {kid}");
+        }
+        _ => return Err("use list, add, activate <kid> or remove <kid>".into()),
+    }
+    client.put_secret_value().secret_id(secret_id).secret_string(serde_json::to_string(&doc)?).send().await?;
+    Ok(())
+}

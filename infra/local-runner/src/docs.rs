@@ -1,0 +1,49 @@
+//! One OpenAPI 3.1 document for the whole API, merged from each function's generated document,
+//! and a self-contained docs page (no CDN: the local cloud works offline).
+
+use utoipa::openapi::OpenApi;
+
+/// The merged document of every function's routes.
+pub fn openapi() -> OpenApi {
+    let mut doc = accounts::openapi();
+    doc.info.title = "Skyshop API".into();
+    doc.info.description = Some(
+        "The Skyshop HTTP API. Errors are RFC 9457 application/problem+json with a stable `code`. \
+         Money is integer cents. Protected routes take `Authorization: Bearer <accessToken>`."
+            .into(),
+    );
+    doc
+}
+
+/// `/api/docs`: renders `/api/openapi.json` in the browser.
+pub const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Skyshop API</title>
+<style>
+body{font:14px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#222}
+h1{margin-bottom:0}.op{border:1px solid #ddd;border-radius:6px;margin:.5rem 0;padding:.5rem .8rem}
+.m{display:inline-block;min-width:4.5rem;font-weight:700;text-transform:uppercase}
+.get{color:#0a7}.post{color:#07c}.put{color:#b70}.patch{color:#a5c}.delete{color:#c33}
+code{background:#f4f4f4;padding:0 .3rem;border-radius:3px}details pre{background:#f8f8f8;padding:.5rem;overflow:auto}
+.lock{color:#888;font-size:12px}
+</style></head><body>
+<h1>Skyshop API</h1><p id="desc"></p><div id="ops">Loading <code>/api/openapi.json</code>…</div>
+<script>
+fetch('/api/openapi.json').then(r=>r.json()).then(doc=>{
+  document.getElementById('desc').textContent=doc.info.description||'';
+  const ops=document.getElementById('ops');ops.innerHTML='';
+  const byTag={};
+  for(const [path,item] of Object.entries(doc.paths)){for(const [method,op] of Object.entries(item)){
+    const tag=(op.tags||['other'])[0];(byTag[tag]=byTag[tag]||[]).push({path,method,op});}}
+  for(const [tag,list] of Object.entries(byTag)){
+    const h=document.createElement('h2');h.textContent=tag;ops.appendChild(h);
+    for(const {path,method,op} of list){
+      const d=document.createElement('details');d.className='op';
+      const s=document.createElement('summary');
+      s.innerHTML=`<span class="m ${method}">${method}</span> <code></code> <span class="lock"></span>`;
+      s.querySelector('code').textContent=path;
+      if(op.security){s.querySelector('.lock').textContent='🔒 '+op.security.map(x=>Object.entries(x).map(([k,v])=>v.length?v.join(','):k).join()).join(' ');}
+      d.appendChild(s);
+      const p=document.createElement('pre');p.textContent=JSON.stringify({summary:op.summary,description:op.description,requestBody:op.requestBody,responses:op.responses,parameters:op.parameters},null,2);
+      d.appendChild(p);ops.appendChild(d);}}
+}).catch(e=>{document.getElementById('ops').textContent='Could not load the document: '+e});
+</script></body></html>"#;

@@ -1,0 +1,117 @@
+//! Writes `events/`: one API Gateway v2 request per template route and one SQS batch per queue
+//! consumer — the samples `sam local invoke -e` takes and the events round-trip test replays.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sam_model::apigw::{AuthorizerClaims, HttpEvent};
+use sam_model::{Route, RouteAuth, Template};
+use serde_json::{Value, json};
+
+/// The id put into `{id}` path parameters of samples.
+pub const SAMPLE_ID: &str = "0190a000-0000-7000-8000-000000000001";
+/// The caller of protected samples.
+pub const SAMPLE_USER: &str = "0190a000-0000-7000-8000-0000000000aa";
+
+/// A plausible body for routes that take one.
+fn sample_body(route: &Route) -> Option<Value> {
+    let body = match (route.method.as_str(), route.path.as_str()) {
+        ("POST", "/api/auth/register") => {
+            json!({"email": "ada@example.com", "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"})
+        }
+        ("POST", "/api/auth/login") => json!({"email": "ada@example.com", "password": "Correct-Horse-9"}),
+        ("POST", "/api/auth/refresh") | ("POST", "/api/auth/logout") => json!({"refreshToken": "sample-refresh-token"}),
+        ("POST", "/api/auth/forgot-password") => json!({"email": "ada@example.com"}),
+        ("POST", "/api/auth/reset-password") => json!({"token": "0".repeat(64), "newPassword": "Brand-New-Pass-2"}),
+        ("POST", "/api/users/me/password") => json!({"currentPassword": "Correct-Horse-9", "newPassword": "Brand-New-Pass-2"}),
+        ("PATCH", "/api/users/me") => json!({"firstName": "Grace"}),
+        ("POST", "/api/users/me/addresses") | ("PUT", "/api/users/me/addresses/{id}") => json!({
+            "firstName": "Ada", "lastName": "Lovelace", "address1": "1 Main St", "city": "San Francisco",
+            "state": "CA", "postalCode": "94105", "country": "US", "isDefault": true
+        }),
+        ("PATCH", "/api/users/{id}") => json!({"isActive": false}),
+        ("POST" | "PUT" | "PATCH", _) => json!({}),
+        _ => return None,
+    };
+    Some(body)
+}
+
+/// The sample event of one route.
+pub fn route_event(route: &Route) -> Value {
+    let path = route.path.replace("{id}", SAMPLE_ID);
+    let mut event = HttpEvent::new(&route.method, &path);
+    event.route_key = route.key();
+    event.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
+    event.received_at = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+    event.domain_name = "api.skyshop.example.com".into();
+    event.source_ip = "203.0.113.10".into();
+    event.headers.push(("user-agent".into(), "sam-local-sample".into()));
+    if route.path.contains("{id}") {
+        event.path_parameters.insert("id".into(), SAMPLE_ID.into());
+    }
+    if let RouteAuth::Jwt { scopes } = &route.auth {
+        let (role, scope) = if scopes.iter().any(|s| s == "admin") { ("ADMIN", "admin") } else { ("CUSTOMER", "customer") };
+        event.headers.push(("authorization".into(), "Bearer <access token verified by the JWT authorizer>".into()));
+        event.authorizer = Some(AuthorizerClaims {
+            claims: BTreeMap::from([
+                ("sub".into(), SAMPLE_USER.into()),
+                ("role".into(), role.into()),
+                ("scope".into(), scope.into()),
+                ("sid".into(), SAMPLE_ID.into()),
+                ("iss".into(), "https://api.skyshop.example.com".into()),
+                ("aud".into(), "skyshop".into()),
+            ]),
+            scopes: scopes.clone(),
+        });
+    }
+    if let Some(body) = sample_body(route) {
+        event.headers.push(("content-type".into(), "application/json".into()));
+        event.body = Some(serde_json::to_vec(&body).unwrap_or_default());
+    }
+    event.to_json()
+}
+
+/// A sample SQS batch carrying one welcome-email request.
+pub fn notifications_event() -> Value {
+    let envelope = json!({
+        "id": "0190a000-0000-7000-8000-0000000000e1",
+        "type": "UserRegistered",
+        "source": "accounts",
+        "occurredAt": "2026-11-25T12:00:00Z",
+        "data": {"userId": SAMPLE_USER, "email": "ada@example.com", "firstName": "Ada"}
+    });
+    json!({"Records": [{
+        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        "body": envelope.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764072000000", "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1764072000001"},
+        "messageAttributes": {"type": {"stringValue": "UserRegistered", "dataType": "String", "stringListValues": [], "binaryListValues": []}},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:NotificationsQueue",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+/// Every sample: (relative path, event).
+pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::TemplateError> {
+    let mut out = Vec::new();
+    for route in template.routes()? {
+        out.push((format!("api/{}.json", route.logical_id), route_event(&route)));
+    }
+    out.push(("sqs/notifications-user-registered.json".into(), notifications_event()));
+    Ok(out)
+}
+
+/// Writes the samples under `dir`.
+pub fn write(template: &Template, dir: &Path) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let events = all(template)?;
+    for (path, event) in &events {
+        let file = dir.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&file, serde_json::to_string_pretty(event)? + "\n")?;
+    }
+    Ok(events.len())
+}

@@ -1,0 +1,61 @@
+//! The functions of the template, built in-process.
+//!
+//! Each entry maps a template logical id to how the runner invokes it: an HTTP router (the
+//! same `router()` Lambda runs) or an event handler taking and returning Lambda JSON.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+/// A handler of non-HTTP events: Lambda JSON in, Lambda JSON out.
+pub type EventHandler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, String>> + Send + Sync>;
+
+/// How the runner invokes one function.
+#[derive(Clone)]
+pub enum Function {
+    Http(Router),
+    Events(EventHandler),
+}
+
+/// Function logical id → function.
+pub type Registry = BTreeMap<String, Function>;
+
+/// The function logical ids this runner knows how to build, with their Cargo binary names.
+pub const KNOWN: &[(&str, &str)] = &[("AccountsFunction", "accounts"), ("NotificationsFunction", "notifications")];
+
+/// Builds one function from its resolved environment.
+pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Result<Function, String> {
+    let lookup = |name: &str| env.get(name).cloned();
+    match logical_id {
+        "AccountsFunction" => {
+            let config = accounts::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let state =
+                accounts::AppState::from_config(config, sdk).await.map_err(|e| format!("{e}: {}", shop_core::problem::ErrorChain(&e)))?;
+            Ok(Function::Http(accounts::router(state)))
+        }
+        "NotificationsFunction" => {
+            let config = notifications::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let notifier = Arc::new(notifications::Notifier::new(config, sdk));
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let notifier = notifier.clone();
+                Box::pin(async move {
+                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                    let response = notifier.handle(event).await;
+                    serde_json::to_value(response).map_err(|e| e.to_string())
+                })
+            });
+            Ok(Function::Events(handler))
+        }
+        other => Err(format!("the local runner does not know how to build {other}")),
+    }
+}
+
+/// The accounts state for operator tasks (admin bootstrap) from the same environment.
+pub async fn accounts_state(env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Result<accounts::AppState, String> {
+    let lookup = |name: &str| env.get(name).cloned();
+    let config = accounts::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    accounts::AppState::from_config(config, sdk).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,223 @@
+//! The HttpApi of the template, emulated.
+//!
+//! For each request: match a template route (404 `{"message":"Not Found"}` otherwise, as API
+//! Gateway answers), apply the route's throttle (429), run the JWT authorizer for JWT routes
+//! (401/403 with `WWW-Authenticate`), then build the payload-2.0 event and hand it to the
+//! function's router through `lambda_http`'s own event conversion.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+use sam_model::apigw::{HttpEvent, match_path};
+use sam_model::authorizer::JwtAuthorizer;
+use sam_model::{Route, RouteAuth, Throttle};
+use serde_json::json;
+use tokio::sync::RwLock;
+use tower::ServiceExt;
+
+use crate::functions::{Function, Registry};
+use crate::health::Probes;
+
+/// API Gateway's payload limit for HTTP APIs (10 MB).
+pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// A token bucket per route key.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    limit: Throttle,
+}
+
+/// Everything the gateway needs.
+pub struct Gateway {
+    pub routes: Vec<Route>,
+    pub functions: Registry,
+    pub authorizer: RwLock<JwtAuthorizer>,
+    /// The function serving `/.well-known/jwks.json` (to refetch keys after a rotation).
+    pub jwks_function: Option<String>,
+    default_throttle: Option<Throttle>,
+    route_throttles: BTreeMap<String, Throttle>,
+    buckets: Mutex<BTreeMap<String, Bucket>>,
+    pub probes: Option<Probes>,
+    pub moto_url: String,
+    pub http: reqwest::Client,
+}
+
+impl Gateway {
+    pub fn new(
+        routes: Vec<Route>,
+        functions: Registry,
+        authorizer: JwtAuthorizer,
+        throttles: (Option<Throttle>, BTreeMap<String, Throttle>),
+    ) -> Self {
+        let jwks_function = routes.iter().find(|r| r.path == "/.well-known/jwks.json").map(|r| r.function.clone());
+        Self {
+            routes,
+            functions,
+            authorizer: RwLock::new(authorizer),
+            jwks_function,
+            default_throttle: throttles.0,
+            route_throttles: throttles.1,
+            buckets: Mutex::new(BTreeMap::new()),
+            probes: None,
+            moto_url: String::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The most specific route for `method` and `path`: literal segments beat `{param}`s.
+    pub fn match_route(&self, method: &str, path: &str) -> Option<(&Route, BTreeMap<String, String>)> {
+        self.routes
+            .iter()
+            .filter(|r| r.method == method || r.method == "ANY")
+            .filter_map(|r| match_path(&r.path, path).map(|p| (r, p)))
+            .min_by_key(|(r, p)| (p.len(), r.method == "ANY"))
+    }
+
+    fn allow(&self, key: &str) -> bool {
+        let Some(limit) = self.route_throttles.get(key).copied().or(self.default_throttle) else { return true };
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket { tokens: f64::from(limit.burst), last: now, limit });
+        let refill = now.duration_since(bucket.last).as_secs_f64() * bucket.limit.rate_per_sec;
+        bucket.tokens = (bucket.tokens + refill).min(f64::from(bucket.limit.burst.max(1)));
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Fetches the JWKS from the function that serves it (in-process) and rebuilds the authorizer.
+    pub async fn refresh_keys(&self) {
+        let Some(Function::Http(router)) = self.jwks_function.as_ref().and_then(|f| self.functions.get(f)).cloned() else { return };
+        let event = HttpEvent::new("GET", "/.well-known/jwks.json");
+        let Ok(request) = lambda_http::request::from_str(&event.to_json().to_string()) else { return };
+        let Ok(response) = router.oneshot(request).await;
+        let Ok(bytes) = response.into_body().collect().await.map(|b| b.to_bytes()) else { return };
+        if let Ok(jwks) = serde_json::from_slice(&bytes) {
+            let mut authorizer = self.authorizer.write().await;
+            *authorizer = JwtAuthorizer::new(authorizer.issuer.clone(), authorizer.audiences.clone(), &jwks);
+        }
+    }
+
+    /// Serves one request as API Gateway would.
+    pub async fn handle(&self, request: Request, source_ip: String) -> Response {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let Some((route, params)) = self.match_route(&method, &path) else {
+            return api_gateway_message(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let route = route.clone();
+        if !self.allow(&route.key()) {
+            return api_gateway_message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
+        let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let claims = match &route.auth {
+            RouteAuth::None => None,
+            RouteAuth::Jwt { scopes } => {
+                if self.authorizer.read().await.is_unknown_kid(authorization.as_deref()) {
+                    self.refresh_keys().await;
+                }
+                match self.authorizer.read().await.authorize(authorization.as_deref(), scopes) {
+                    Ok(claims) => Some(claims),
+                    Err(denial) => {
+                        let mut response =
+                            (StatusCode::from_u16(denial.status).unwrap_or(StatusCode::UNAUTHORIZED), denial.body).into_response();
+                        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                        if let Ok(value) = HeaderValue::from_str(&denial.www_authenticate) {
+                            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                        }
+                        return response;
+                    }
+                }
+            }
+        };
+        let Some(Function::Http(router)) = self.functions.get(&route.function).cloned() else {
+            return api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        };
+        let (parts, body) = request.into_parts();
+        let Ok(body) = http_body_util::Limited::new(body, MAX_PAYLOAD).collect().await.map(|b| b.to_bytes()) else {
+            return api_gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+        };
+        let mut event = HttpEvent::new(&method, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(&path));
+        event.route_key = route.key();
+        event.path_parameters = params;
+        event.source_ip = source_ip;
+        event.domain_name = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+        for (name, value) in &parts.headers {
+            if let Ok(value) = value.to_str() {
+                event.headers.push((name.as_str().to_owned(), value.to_owned()));
+            }
+        }
+        if !body.is_empty() {
+            event.body = Some(body.to_vec());
+        }
+        event.authorizer = claims;
+        let started = Instant::now();
+        let lambda_request = match lambda_http::request::from_str(&event.to_json().to_string()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "event conversion failed");
+                return api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            }
+        };
+        let Ok(response) = router.oneshot(lambda_request).await;
+        tracing::info!(route = %route.key(), function = %route.function, status = response.status().as_u16(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, "invoke");
+        let (parts, body) = response.into_parts();
+        Response::from_parts(parts, Body::new(body))
+    }
+}
+
+/// API Gateway's own error body: `{"message": "..."}`.
+pub fn api_gateway_message(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, json!({ "message": message }).to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The local HTTP server: local-only routes, then the gateway for everything else.
+pub fn app(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/_local/mail", get(local_mail))
+        .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/docs", get(|| async { axum::response::Html(crate::docs::DOCS_HTML) }))
+        .fallback(dispatch)
+        .with_state(gateway)
+}
+
+async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into());
+    gateway.handle(request, ip).await
+}
+
+async fn local_mail(State(gateway): State<Arc<Gateway>>) -> Response {
+    match crate::mail::sent_mail(&gateway.http, &gateway.moto_url).await {
+        Ok(mail) => axum::Json(mail).into_response(),
+        Err(e) => api_gateway_message(StatusCode::BAD_GATEWAY, &format!("could not read mail from moto: {e}")),
+    }
+}
+
+async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
+    let Some(probes) = &gateway.probes else { return api_gateway_message(StatusCode::SERVICE_UNAVAILABLE, "no probes") };
+    let (ok, body) = probes.check().await;
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn openapi() -> Response {
+    axum::Json(crate::docs::openapi()).into_response()
+}

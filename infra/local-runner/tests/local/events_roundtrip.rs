@@ -1,0 +1,70 @@
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use local_runner::rie::Rie;
+use sam_model::Template;
+use serde_json::Value;
+
+use crate::helpers::start;
+
+fn binary(name: &str) -> PathBuf {
+    // tests run from target/<profile>/deps; the workspace's binaries sit one level up.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(path.exists(), "{} is not built; run the tests with scripts/test (cargo nextest run --workspace)", path.display());
+    path
+}
+
+fn events_dir() -> PathBuf {
+    sam_model::repo_root().join("events")
+}
+
+fn read(path: &PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `events/` holds exactly one API Gateway sample per template route, and they are current.
+#[test]
+fn there_is_one_current_sample_event_per_route() {
+    let template = Template::load_repo().unwrap();
+    let expected = local_runner::events::all(&template).unwrap();
+    let mut on_disk = BTreeSet::new();
+    for entry in std::fs::read_dir(events_dir().join("api")).unwrap() {
+        on_disk.insert(format!("api/{}", entry.unwrap().file_name().to_string_lossy()));
+    }
+    let wanted: BTreeSet<String> = expected.iter().filter(|(p, _)| p.starts_with("api/")).map(|(p, _)| p.clone()).collect();
+    assert_eq!(on_disk, wanted, "regenerate with: cargo run --bin skyshop-local -- events");
+    for (path, event) in expected {
+        assert_eq!(read(&events_dir().join(&path)), event, "{path} is stale; regenerate with: cargo run --bin skyshop-local -- events");
+    }
+}
+
+/// Each API sample goes through the accounts binary's real `lambda_http` entry point under a
+/// Lambda Runtime API emulator, and the SQS sample through the notifications binary.
+#[tokio::test]
+async fn every_sample_event_goes_through_the_real_entry_point() {
+    let app = start(false).await;
+    let env: Vec<(String, String)> = app.cloud.environments["AccountsFunction"].clone().into_iter().collect();
+    let mut rie = Rie::spawn(&binary("accounts"), &env).await.unwrap();
+    rie.wait_ready(Duration::from_secs(30)).await.expect("accounts starts");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir().join("api")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for file in files {
+        let response = rie.invoke(read(&file), Duration::from_secs(20)).await.unwrap();
+        let response = response.unwrap_or_else(|e| panic!("{} failed: {e}", file.display()));
+        let status = response["statusCode"].as_u64().unwrap();
+        let body = response["body"].as_str().unwrap_or_default();
+        assert!(status < 500, "{}: {status} {body}", file.display());
+        assert!(!body.contains(shop_core::http::ROUTE_NOT_FOUND), "{}: {body}", file.display());
+    }
+    rie.stop().await;
+
+    let env: Vec<(String, String)> = app.cloud.environments["NotificationsFunction"].clone().into_iter().collect();
+    let mut rie = Rie::spawn(&binary("notifications"), &env).await.unwrap();
+    rie.wait_ready(Duration::from_secs(30)).await.expect("notifications starts");
+    let event = read(&events_dir().join("sqs/notifications-user-registered.json"));
+    let response = rie.invoke(event, Duration::from_secs(20)).await.unwrap().expect("the batch is handled");
+    assert!(response["batchItemFailures"].is_array(), "{response}");
+    rie.stop().await;
+}

@@ -1,0 +1,65 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use local_runner::cloud::{LocalCloud, Options};
+use serde_json::{Value, json};
+
+pub const ADMIN_PASSWORD: &str = "Local-Admin-Pass-1";
+
+/// A local cloud with its own tables, queues and secret, served on a random port.
+pub struct Running {
+    pub cloud: Arc<LocalCloud>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub async fn start(pollers: bool) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let suffix = shop_testkit::unique("");
+    let cloud =
+        LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()) }).await.expect("the local cloud starts");
+    if pollers {
+        cloud.start_pollers();
+    }
+    let app = local_runner::gateway::app(cloud.gateway.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    Running { cloud: Arc::new(cloud), base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() }
+}
+
+/// A response's status and JSON body.
+pub struct R {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Running {
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> R {
+        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        R { status, headers, body }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let r = self.call("POST", "/api/auth/login", None, Some(json!({"email": email, "password": password}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(local_runner::cloud::ADMIN_EMAIL, ADMIN_PASSWORD).await["accessToken"].as_str().unwrap().to_owned()
+    }
+}

@@ -1,0 +1,10 @@
+//! Tests of the local cloud: the template served for real on the stand-ins.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod edge;
+mod events_roundtrip;
+mod flow;
+mod parity;
+mod sqs;
