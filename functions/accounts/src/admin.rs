@@ -34,7 +34,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Resu
         reset_token_hash: None,
     };
     // The admin's first session is created and dropped at once: create_user writes one.
-    let (session, token_hash, record) = crate::routes::auth::new_session(&user, None, None, now);
+    let (session, _, token_hash, record) = crate::routes::auth::new_session(&user, None, None, now);
     if state.store.create_user(&user, &session, &token_hash, &record).await? == Outcome::ConditionFailed {
         return Err(AdminError::Race);
     }

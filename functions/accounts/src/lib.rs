@@ -94,10 +94,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Logs a failed event publication. The request that caused it already succeeded; the email is
-/// lost, which is logged with its kind (never its content).
-pub(crate) fn log_publish_failure(err: &shop_aws::events::PublishError) {
-    tracing::error!(error = %ErrorChain(err), "could not publish notification");
+impl AppState {
+    /// Publishes an email-worthy event. The request that caused it already succeeded, so a
+    /// failure is logged (with the event kind, never its content) rather than returned.
+    pub(crate) async fn notify<T: shop_aws::events::Event>(&self, event: T) {
+        if let Err(err) = self.publisher.publish(event).await {
+            tracing::error!(kind = T::KIND, error = %ErrorChain(&err), "could not publish notification");
+        }
+    }
 }
 
 #[derive(OpenApi)]

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shop_aws::dynamo::{ConditionFailed, condition_failed_at};
+use shop_aws::dynamo::{ConditionFailed, transaction_outcome, write_outcome};
 use shop_core::auth::Role;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -93,11 +93,24 @@ fn parse<T: DeserializeOwned>(item: Option<Item>) -> Result<Option<T>, StoreErro
     item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
 }
 
-/// Whether a write succeeded or lost to its condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    ConditionFailed,
+pub use shop_aws::dynamo::Outcome;
+
+/// Runs a query to the end, page by page.
+async fn query_all<T: DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = query.clone().set_exclusive_start_key(start).send().await.map_err(dynamo)?;
+        for it in page.items.unwrap_or_default() {
+            out.push(serde_dynamo::from_item(it)?);
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
 }
 
 /// DynamoDB access for accounts.
@@ -119,29 +132,15 @@ impl Store {
     }
 
     async fn query_prefix<T: DeserializeOwned>(&self, pk: String, prefix: &str) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for it in page.items.unwrap_or_default() {
-                out.push(serde_dynamo::from_item(it)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        query_all(query).await
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
@@ -196,11 +195,7 @@ impl Store {
             .transact_items(self.put(item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(transaction_outcome(result, &[0])?)
     }
 
     /// Sets the given profile fields; returns the updated user, `None` when it does not exist.
@@ -242,29 +237,15 @@ impl Store {
     /// Every user, newest first (admin list). Reads the `gsi1` index page by page.
     #[tracing::instrument(skip_all)]
     pub async fn all_users(&self) -> Result<Vec<User>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :users")
-                .expression_attribute_values(":users", s("USERS"))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for it in page.items.unwrap_or_default() {
-                out.push(serde_dynamo::from_item(it)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :users")
+            .expression_attribute_values(":users", s("USERS"))
+            .scan_index_forward(false);
+        query_all(query).await
     }
 
     // ---- sessions and refresh tokens ---------------------------------------------------------
@@ -314,11 +295,7 @@ impl Store {
             .transact_items(self.put(item(refresh_pk(new_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(transaction_outcome(result, &[0])?)
     }
 
     /// Deletes one session (its refresh tokens stop working: they point at nothing).
@@ -332,11 +309,7 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if err.is_condition_failed() => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(write_outcome(result)?)
     }
 
     /// Deletes every session of the user except `keep`. Returns how many were deleted.
@@ -405,11 +378,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if condition_failed_at(&err, 0) || condition_failed_at(&err, 1) => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(transaction_outcome(result, &[0, 1])?)
     }
 
     /// Sets a new password hash (change while logged in).
@@ -511,11 +480,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if condition_failed_at(&err, 1) => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(transaction_outcome(result, &[1])?)
     }
 
     /// Replaces an existing address; optionally makes it the default.
@@ -536,11 +501,7 @@ impl Store {
                 .build()?;
             request = request.transact_items(TransactWriteItem::builder().update(update).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(transaction_outcome(request.send().await, &[0])?)
     }
 
     /// Deletes an address and decrements the count; clears the default if it was this one.
@@ -569,11 +530,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().update(update.build()?).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Outcome::Done),
-            Err(err) if condition_failed_at(&err, 0) => Ok(Outcome::ConditionFailed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(transaction_outcome(result, &[0])?)
     }
 }
 

@@ -80,7 +80,10 @@ impl LocalCloud {
             .unwrap_or_else(|| issuer.clone());
         let audiences = template.jwt_audiences(resolver);
         let authorizer = JwtAuthorizer::new(authorizer_issuer, audiences, &jsonwebtoken::jwk::JwkSet { keys: vec![] });
-        let mut gateway = Gateway::new(routes, registry.clone(), authorizer, template.throttles());
+        // SKYSHOP_LOCAL_THROTTLE=off lifts the stage's throttles (benchmarks measure the functions).
+        let throttles =
+            if std::env::var("SKYSHOP_LOCAL_THROTTLE").is_ok_and(|v| v == "off") { (None, BTreeMap::new()) } else { template.throttles() };
+        let mut gateway = Gateway::new(routes, registry.clone(), authorizer, throttles);
         let moto_url = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
         gateway.moto_url = moto_url.clone();
         gateway.probes = Some(Probes {

@@ -43,3 +43,39 @@ impl<R> ConditionFailed for SdkError<DeleteItemError, R> {
         matches!(self.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_)))
     }
 }
+
+/// Whether a conditional write happened or lost to its condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    ConditionFailed,
+}
+
+/// The outcome of a transaction whose items at `guarded` positions carry the conditions that
+/// may legitimately fail (uniqueness, limits); any other failure is an error.
+pub fn transaction_outcome<T, R>(
+    result: Result<T, SdkError<TransactWriteItemsError, R>>,
+    guarded: &[usize],
+) -> Result<Outcome, aws_sdk_dynamodb::Error>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<TransactWriteItemsError, R>>,
+{
+    match result {
+        Ok(_) => Ok(Outcome::Done),
+        Err(err) if guarded.iter().any(|i| condition_failed_at(&err, *i)) => Ok(Outcome::ConditionFailed),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The outcome of a single conditional write (put, update, delete).
+pub fn write_outcome<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Outcome, aws_sdk_dynamodb::Error>
+where
+    SdkError<E, R>: ConditionFailed,
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    match result {
+        Ok(_) => Ok(Outcome::Done),
+        Err(err) if err.is_condition_failed() => Ok(Outcome::ConditionFailed),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -69,3 +69,57 @@ async fn request_span(request: Request, next: Next) -> Response {
     .instrument(span)
     .await
 }
+
+/// A router built on the first request instead of at Lambda init.
+///
+/// Init work (SDK set-up, reading secrets) moves out of the cold start's critical path; a
+/// failure answers 503 and is retried on the next request instead of crashing the sandbox.
+pub struct LazyRouter<F> {
+    init: std::sync::Arc<F>,
+    cell: std::sync::Arc<tokio::sync::OnceCell<Router>>,
+}
+
+impl<F> Clone for LazyRouter<F> {
+    fn clone(&self) -> Self {
+        Self { init: self.init.clone(), cell: self.cell.clone() }
+    }
+}
+
+impl<F, Fut, E> LazyRouter<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Router, E>> + Send,
+    E: std::error::Error + 'static,
+{
+    pub fn new(init: F) -> Self {
+        Self { init: std::sync::Arc::new(init), cell: std::sync::Arc::new(tokio::sync::OnceCell::new()) }
+    }
+}
+
+impl<F, Fut, E, B> tower::Service<http::Request<B>> for LazyRouter<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Router, E>> + Send,
+    E: std::error::Error + 'static,
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let router = match this.cell.get_or_try_init(|| (this.init)()).await {
+                Ok(router) => router.clone(),
+                Err(err) => return Ok(ApiError::unavailable(&err).into_response()),
+            };
+            tower::ServiceExt::oneshot(router, request.map(axum::body::Body::new)).await
+        })
+    }
+}

@@ -16,7 +16,7 @@ use crate::domain::{RefreshRecord, ResetRecord, Session, User, UserView, normali
 use crate::routes::Message;
 use crate::store::Outcome;
 use crate::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, RESET_TTL_SECS};
-use crate::{AppState, log_publish_failure, password};
+use crate::{AppState, password};
 
 /// Failed logins allowed per account per window before 429.
 pub const ACCOUNT_FAILURE_LIMIT: u32 = 5;
@@ -117,19 +117,8 @@ impl AuthResponse {
     }
 }
 
-/// A new session for `user` with its first refresh token: (session, token hash, record).
-/// Returns the raw token through the session's `current_hash` owner: see [`issue_session`].
+/// A new session for `user` with its first refresh token: (session, raw token, token hash, record).
 pub(crate) fn new_session(
-    user: &User,
-    caller_agent: Option<String>,
-    caller_ip: Option<String>,
-    now: OffsetDateTime,
-) -> (Session, String, RefreshRecord) {
-    let (session, _, hash, record) = new_session_with_token(user, caller_agent, caller_ip, now);
-    (session, hash, record)
-}
-
-fn new_session_with_token(
     user: &User,
     user_agent: Option<String>,
     ip: Option<String>,
@@ -194,7 +183,7 @@ pub async fn register(
         address_count: 0,
         reset_token_hash: None,
     };
-    let (session, token, hash, record) = new_session_with_token(&user, caller.user_agent, caller.source_ip, now);
+    let (session, token, hash, record) = new_session(&user, caller.user_agent, caller.source_ip, now);
     if state.store.create_user(&user, &session, &hash, &record).await? == Outcome::ConditionFailed {
         return Err(ApiError::conflict("email_taken", "An account with this email already exists.").with_errors(vec![FieldError::new(
             "email",
@@ -204,9 +193,7 @@ pub async fn register(
     }
     let access = access_token(&state, user.id, user.role, session.id)?;
     let welcome = shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.clone(), first_name: user.first_name.clone() };
-    if let Err(err) = state.publisher.publish(welcome).await {
-        log_publish_failure(&err);
-    }
+    state.notify(welcome).await;
     tracing::info!(user_id = %user.id, "user registered");
     Ok((StatusCode::CREATED, Json(AuthResponse::new(pair(access, token), &user))))
 }
@@ -257,7 +244,7 @@ pub async fn login(
     if account_failures > 0 {
         state.store.clear_failures(&account_key, window).await?;
     }
-    let (session, token, hash, record) = new_session_with_token(&user, caller.user_agent, caller.source_ip, now);
+    let (session, token, hash, record) = new_session(&user, caller.user_agent, caller.source_ip, now);
     state.store.create_session(&session, &hash, &record).await?;
     let access = access_token(&state, user.id, user.role, session.id)?;
     tracing::info!(user_id = %user.id, "login");
@@ -393,9 +380,7 @@ pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): Val
         token,
         expires_in_minutes: (RESET_TTL_SECS / 60) as u32,
     };
-    if let Err(err) = state.publisher.publish(event).await {
-        log_publish_failure(&err);
-    }
+    state.notify(event).await;
     Ok(Message::new(FORGOT_ANSWER))
 }
 
@@ -432,9 +417,7 @@ pub async fn reset_password(State(state): State<AppState>, ValidJson(body): Vali
     tracing::info!(user_id = %record.user_id, ended, "password reset; sessions ended");
     if let Some(user) = state.store.user(record.user_id).await? {
         let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
-        if let Err(err) = state.publisher.publish(event).await {
-            log_publish_failure(&err);
-        }
+        state.notify(event).await;
     }
     Ok(Message::new("Password has been reset successfully"))
 }

@@ -16,7 +16,7 @@ use crate::domain::{SessionView, User, UserView, not_blank};
 use crate::routes::Message;
 use crate::routes::auth::password_policy;
 use crate::store::UserChanges;
-use crate::{AppState, log_publish_failure, password};
+use crate::{AppState, password};
 
 /// The caller's user, checked live: the account must exist and be active and the access
 /// token's session must not have been ended (logout, reset, deactivation).
@@ -116,9 +116,7 @@ pub async fn change_password(
     let ended = state.store.delete_sessions(user.id, claims.session_id).await?;
     tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
     let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
-    if let Err(err) = state.publisher.publish(event).await {
-        log_publish_failure(&err);
-    }
+    state.notify(event).await;
     Ok(Message::new("Password changed"))
 }
 
