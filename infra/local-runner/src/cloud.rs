@@ -13,6 +13,7 @@ use crate::functions::{self, EventHandler, Function, Registry};
 use crate::gateway::Gateway;
 use crate::health::Probes;
 use crate::pollers::{self, SqsSource};
+use crate::streams::{self, StreamSource};
 
 /// The local admin account.
 pub const ADMIN_EMAIL: &str = "admin@skyshop.local";
@@ -36,6 +37,9 @@ pub struct LocalCloud {
     pub environments: BTreeMap<String, BTreeMap<String, String>>,
     pub gateway: Arc<Gateway>,
     pub sqs_sources: Vec<(SqsSource, EventHandler)>,
+    pub stream_sources: Vec<(StreamSource, EventHandler)>,
+    /// (function, rule name, period, handler).
+    pub schedules: Vec<(String, String, Duration, EventHandler)>,
     pub admin_password: String,
     pub sdk: aws_config::SdkConfig,
     pub issuer: String,
@@ -105,10 +109,42 @@ impl LocalCloud {
 
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let mut sqs_sources = Vec::new();
+        let mut stream_sources = Vec::new();
+        let mut schedules = Vec::new();
         for function in template.functions() {
+            let Some(Function::Events(handler)) = registry.get(&function.logical_id).cloned() else { continue };
             for event in &function.events {
+                if let EventSource::DynamoDbStream {
+                    table,
+                    batch_size,
+                    report_batch_item_failures,
+                    starting_position,
+                    maximum_retry_attempts,
+                    on_failure,
+                } = event
+                {
+                    let Some(stream_arn) = resolver.attributes.get(&(table.clone(), "StreamArn".into())).cloned() else {
+                        return Err(format!("{}: table {table} has no stream", function.logical_id).into());
+                    };
+                    let source = StreamSource {
+                        function: function.logical_id.clone(),
+                        stream_arn,
+                        batch_size: *batch_size,
+                        report_batch_item_failures: *report_batch_item_failures,
+                        starting_position: starting_position.clone(),
+                        maximum_retry_attempts: *maximum_retry_attempts,
+                        on_failure_queue: on_failure.as_ref().and_then(|q| resolver.refs.get(q).cloned()),
+                        timeout: Duration::from_secs(function.timeout_secs),
+                    };
+                    stream_sources.push((source, handler.clone()));
+                }
+                if let EventSource::Schedule { expression } = event {
+                    let period = streams::rate_period(expression)
+                        .ok_or_else(|| format!("{}: unsupported schedule {expression}", function.logical_id))?;
+                    schedules.push((function.logical_id.clone(), format!("{}-schedule", function.logical_id), period, handler.clone()));
+                }
                 if let EventSource::Sqs { queue, batch_size, report_batch_item_failures } = event {
-                    let Some(Function::Events(handler)) = registry.get(&function.logical_id).cloned() else { continue };
+                    let handler = handler.clone();
                     let queue_url = resolver.refs.get(queue).cloned().unwrap_or_default();
                     let queue_arn = pollers::queue_arn(&sqs, &queue_url).await;
                     let source = SqsSource {
@@ -123,7 +159,7 @@ impl LocalCloud {
                 }
             }
         }
-        Ok(Self { template, provisioned, environments, gateway, sqs_sources, admin_password, sdk, issuer })
+        Ok(Self { template, provisioned, environments, gateway, sqs_sources, stream_sources, schedules, admin_password, sdk, issuer })
     }
 
     /// Starts every event-source poller in the background.
@@ -131,6 +167,13 @@ impl LocalCloud {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         for (source, handler) in &self.sqs_sources {
             tokio::spawn(pollers::run(sqs.clone(), source.clone(), handler.clone()));
+        }
+        let streams_client = aws_sdk_dynamodbstreams::Client::new(&self.sdk);
+        for (source, handler) in &self.stream_sources {
+            tokio::spawn(streams::run(streams_client.clone(), sqs.clone(), source.clone(), handler.clone()));
+        }
+        for (function, rule, period, handler) in &self.schedules {
+            tokio::spawn(streams::run_schedule(function.clone(), rule.clone(), *period, handler.clone()));
         }
     }
 }

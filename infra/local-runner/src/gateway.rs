@@ -221,3 +221,42 @@ async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
 async fn openapi() -> Response {
     axum::Json(crate::docs::openapi()).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(routes: Vec<Route>) -> Gateway {
+        let throttles = (
+            Some(Throttle { rate_per_sec: 5000.0, burst: 5000 }),
+            BTreeMap::from([("POST /api/auth/login".to_owned(), Throttle { rate_per_sec: 100.0, burst: 10 })]),
+        );
+        let authorizer = JwtAuthorizer::new("http://issuer", vec!["skyshop".into()], &jsonwebtoken::jwk::JwkSet { keys: vec![] });
+        Gateway::new(routes, BTreeMap::new(), authorizer, throttles)
+    }
+
+    #[test]
+    fn a_route_throttle_allows_its_burst_then_refuses() {
+        let g = gateway(vec![]);
+        let allowed = (0..30).filter(|_| g.allow("POST /api/auth/login")).count();
+        // 10 from the burst, plus at most a few refilled at 100/s while the loop runs.
+        assert!((10..=12).contains(&allowed), "{allowed}");
+        assert!((0..1000).all(|_| g.allow("GET /api/other")), "the default limit is far higher");
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters() {
+        let route = |method: &str, path: &str| Route {
+            logical_id: path.into(),
+            method: method.into(),
+            path: path.into(),
+            function: "F".into(),
+            auth: RouteAuth::None,
+        };
+        let g = gateway(vec![route("GET", "/api/users/{id}"), route("GET", "/api/users/me"), route("ANY", "/api/{proxy+}")]);
+        assert_eq!(g.match_route("GET", "/api/users/me").unwrap().0.path, "/api/users/me");
+        assert_eq!(g.match_route("GET", "/api/users/42").unwrap().0.path, "/api/users/{id}");
+        assert_eq!(g.match_route("POST", "/api/users/42").unwrap().0.path, "/api/{proxy+}");
+        assert!(g.match_route("GET", "/other").is_none());
+    }
+}

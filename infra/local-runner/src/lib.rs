@@ -18,3 +18,4 @@ pub mod health;
 pub mod mail;
 pub mod pollers;
 pub mod rie;
+pub mod streams;

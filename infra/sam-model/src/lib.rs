@@ -78,9 +78,25 @@ pub struct Throttle {
 /// An event source of a function.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventSource {
-    Sqs { queue: String, batch_size: u32, report_batch_item_failures: bool },
-    DynamoDbStream { table: String, batch_size: u32, report_batch_item_failures: bool },
-    Schedule { expression: String },
+    Sqs {
+        queue: String,
+        batch_size: u32,
+        report_batch_item_failures: bool,
+    },
+    DynamoDbStream {
+        table: String,
+        batch_size: u32,
+        report_batch_item_failures: bool,
+        /// `TRIM_HORIZON` or `LATEST`.
+        starting_position: String,
+        /// Retries of a failing batch before it is skipped (and reported to `on_failure`).
+        maximum_retry_attempts: u32,
+        /// Logical id of the on-failure destination queue, if any.
+        on_failure: Option<String>,
+    },
+    Schedule {
+        expression: String,
+    },
 }
 
 /// A Lambda function.
@@ -256,7 +272,20 @@ impl Template {
                             }
                             Some("DynamoDB") => {
                                 if let Some(table) = ep.get("Stream").and_then(|q| referenced_ids(q).into_iter().next()) {
-                                    events.push(EventSource::DynamoDbStream { table, batch_size, report_batch_item_failures: partial });
+                                    events.push(EventSource::DynamoDbStream {
+                                        table,
+                                        batch_size,
+                                        report_batch_item_failures: partial,
+                                        starting_position: ep
+                                            .get("StartingPosition")
+                                            .and_then(Value::as_str)
+                                            .unwrap_or("LATEST")
+                                            .to_owned(),
+                                        maximum_retry_attempts: ep.get("MaximumRetryAttempts").and_then(Value::as_u64).unwrap_or(3) as u32,
+                                        on_failure: ep
+                                            .pointer("/DestinationConfig/OnFailure/Destination")
+                                            .and_then(|d| referenced_ids(d).into_iter().next()),
+                                    });
                                 }
                             }
                             Some("Schedule") | Some("ScheduleV2") => {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod extract;
 pub mod http;
 pub mod id;
+pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod problem;

@@ -193,3 +193,46 @@ impl Resp {
         body
     }
 }
+
+/// A fresh, empty PostgreSQL database for one test; returns its URL. The server comes from
+/// `DATABASE_URL_BASE` (default `postgres://postgres@127.0.0.1:5432`, set by `scripts/test`).
+/// Created with the `psql` client so the kit needs no database driver.
+pub async fn postgres_database() -> String {
+    let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = unique("test").replace('-', "_");
+    let output = tokio::process::Command::new("psql")
+        .arg(format!("{base}/postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .await
+        .expect("psql runs (PostgreSQL client installed)");
+    assert!(output.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&output.stderr));
+    format!("{base}/{name}")
+}
+
+/// A unique Redis key prefix (`test:<id>:`) for one test's keys.
+pub fn redis_prefix() -> String {
+    format!("{}:", unique("test").replace('-', ":"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_test_gets_its_own_postgres_database() {
+        let a = postgres_database().await;
+        let b = postgres_database().await;
+        assert_ne!(a, b);
+        let out = tokio::process::Command::new("psql").arg(&a).args(["-tAc", "SELECT current_database()"]).output().await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), a.rsplit('/').next().unwrap());
+    }
+
+    #[test]
+    fn names_and_prefixes_are_unique() {
+        assert_ne!(unique("t"), unique("t"));
+        let p = redis_prefix();
+        assert!(p.starts_with("test:") && p.ends_with(':'), "{p}");
+        assert_ne!(p, redis_prefix());
+    }
+}

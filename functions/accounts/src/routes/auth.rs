@@ -195,6 +195,7 @@ pub async fn register(
     let welcome = shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.clone(), first_name: user.first_name.clone() };
     state.notify(welcome).await;
     tracing::info!(user_id = %user.id, "user registered");
+    shop_core::metrics::count("accounts", "UserRegistered");
     Ok((StatusCode::CREATED, Json(AuthResponse::new(pair(access, token), &user))))
 }
 
@@ -221,6 +222,7 @@ pub async fn login(
     let (account_failures, ip_failures) =
         tokio::try_join!(state.store.failures(&account_key, window), state.store.failures(&ip_key, window))?;
     if account_failures >= ACCOUNT_FAILURE_LIMIT || ip_failures >= IP_FAILURE_LIMIT {
+        shop_core::metrics::count("accounts", "LoginThrottled");
         return Err(ApiError::too_many_requests(
             "too_many_attempts",
             retry_after.unsigned_abs(),
@@ -238,6 +240,7 @@ pub async fn login(
                 state.store.record_failure(&ip_key, window, expires)
             )?;
             tracing::info!("login failed");
+            shop_core::metrics::count("accounts", "LoginFailed");
             return Err(ApiError::unauthorized("invalid_credentials", "Invalid email or password."));
         }
     };
@@ -248,6 +251,7 @@ pub async fn login(
     state.store.create_session(&session, &hash, &record).await?;
     let access = access_token(&state, user.id, user.role, session.id)?;
     tracing::info!(user_id = %user.id, "login");
+    shop_core::metrics::count("accounts", "LoginSucceeded");
     Ok(Json(AuthResponse::new(pair(access, token), &user)))
 }
 
@@ -312,6 +316,7 @@ pub async fn refresh(
 /// A spent refresh token came back: whoever holds the family may be an attacker. End it.
 async fn revoke_family(state: &AppState, session: &Session) -> ApiError {
     tracing::warn!(user_id = %session.user_id, session_id = %session.id, "refresh token reuse detected; session revoked");
+    shop_core::metrics::count("accounts", "RefreshTokenReused");
     if let Err(err) = state.store.delete_session(session.user_id, session.id).await {
         return ApiError::from(err);
     }
@@ -415,6 +420,7 @@ pub async fn reset_password(State(state): State<AppState>, ValidJson(body): Vali
     }
     let ended = state.store.delete_sessions(record.user_id, None).await?;
     tracing::info!(user_id = %record.user_id, ended, "password reset; sessions ended");
+    shop_core::metrics::count("accounts", "PasswordReset");
     if let Some(user) = state.store.user(record.user_id).await? {
         let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
         state.notify(event).await;

@@ -8,3 +8,4 @@ mod events_roundtrip;
 mod flow;
 mod parity;
 mod sqs;
+mod streams;
