@@ -1,6 +1,6 @@
 //! Typed configuration, read once at start-up. A missing variable stops start-up with its name.
 
-use shop_aws::config::{Lookup, MissingEnv, process_env, require};
+use shop_aws::config::{Lookup, MissingEnv, or_default, process_env, require};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,8 +29,8 @@ impl Config {
             notifications_queue_url: require(env, "NOTIFICATIONS_QUEUE_URL")?,
             signing_keys_secret_id: require(env, "SIGNING_KEYS_SECRET_ID")?,
             jwt_issuer: require(env, "JWT_ISSUER")?.trim_end_matches('/').to_owned(),
-            jwt_audience: env("JWT_AUDIENCE").filter(|v| !v.is_empty()).unwrap_or_else(|| "skyshop".to_owned()),
-            frontend_url: env("FRONTEND_URL").filter(|v| !v.is_empty()).unwrap_or_else(|| "http://localhost:3000".to_owned()),
+            jwt_audience: or_default(env, "JWT_AUDIENCE", "skyshop"),
+            frontend_url: or_default(env, "FRONTEND_URL", "http://localhost:3000"),
         })
     }
 }

@@ -20,7 +20,7 @@ pub mod store;
 pub mod templates;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use shop_aws::config::{Lookup, MissingEnv, process_env, require};
+use shop_aws::config::{Lookup, MissingEnv, or_default, process_env, require};
 use shop_aws::events::Envelope;
 use shop_core::problem::ErrorChain;
 
@@ -50,7 +50,7 @@ impl Config {
         Ok(Self {
             table: require(env, "NOTIFICATIONS_TABLE")?,
             mail_from: require(env, "MAIL_FROM")?,
-            frontend_url: env("FRONTEND_URL").filter(|url| !url.trim().is_empty()).unwrap_or_else(|| "http://localhost:3000".to_owned()),
+            frontend_url: or_default(env, "FRONTEND_URL", "http://localhost:3000"),
         })
     }
 }

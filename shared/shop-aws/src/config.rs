@@ -32,6 +32,11 @@ pub fn require(lookup: Lookup<'_>, name: &str) -> Result<String, MissingEnv> {
     }
 }
 
+/// Reads an optional variable; missing or empty gives `default`.
+pub fn or_default(lookup: Lookup<'_>, name: &str, default: &str) -> String {
+    lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
 /// Reads a required environment variable, naming it when it is missing.
 pub fn require_env(name: &str) -> Result<String, MissingEnv> {
     require(&process_env, name)
