@@ -24,8 +24,26 @@ ROUTES = [
   ("AddressDelete", "DELETE", "/api/users/me/addresses/{id}", "Accounts", "jwt"),
   ("UsersAdminList", "GET", "/api/users", "Accounts", ["admin"]),
   ("UsersAdminPatch", "PATCH", "/api/users/{id}", "Accounts", ["admin"]),
+  ("CategoriesList", "GET", "/api/categories", "Catalog", None),
+  ("CategoriesCreate", "POST", "/api/categories", "Catalog", ["admin"]),
+  ("CategoriesTree", "GET", "/api/categories/tree", "Catalog", None),
+  ("CategoryBySlug", "GET", "/api/categories/slug/{slug}", "Catalog", None),
+  ("CategoryGet", "GET", "/api/categories/{id}", "Catalog", None),
+  ("CategoryPut", "PUT", "/api/categories/{id}", "Catalog", ["admin"]),
+  ("CategoryDelete", "DELETE", "/api/categories/{id}", "Catalog", ["admin"]),
+  ("ProductsCreate", "POST", "/api/products", "Catalog", ["seller", "admin"]),
+  ("ProductsFeatured", "GET", "/api/products/featured", "Catalog", None),
+  ("ProductBySlug", "GET", "/api/products/slug/{slug}", "Catalog", None),
+  ("ProductBySku", "GET", "/api/products/sku/{sku}", "Catalog", None),
+  ("ProductGet", "GET", "/api/products/{id}", "Catalog", None),
+  ("ProductPut", "PUT", "/api/products/{id}", "Catalog", ["seller", "admin"]),
+  ("ProductDelete", "DELETE", "/api/products/{id}", "Catalog", ["seller", "admin"]),
 ]
+import sys
+ONLY = sys.argv[1] if len(sys.argv) > 1 else None
 for logical, method, path, fn, auth in ROUTES:
+    if ONLY and fn != ONLY:
+        continue
     print(f"  Route{logical}:")
     print("    Type: AWS::ApiGatewayV2::Route")
     print("    Properties:")

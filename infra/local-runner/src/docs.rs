@@ -6,6 +6,7 @@ use utoipa::openapi::OpenApi;
 /// The merged document of every function's routes.
 pub fn openapi() -> OpenApi {
     let mut doc = accounts::openapi();
+    doc.merge(catalog::openapi());
     doc.info.title = "Skyshop API".into();
     doc.info.description = Some(
         "The Skyshop HTTP API. Errors are RFC 9457 application/problem+json with a stable `code`. \

@@ -30,15 +30,48 @@ fn sample_body(route: &Route) -> Option<Value> {
             "state": "CA", "postalCode": "94105", "country": "US", "isDefault": true
         }),
         ("PATCH", "/api/users/{id}") => json!({"isActive": false}),
+        ("POST", "/api/categories") => json!({"name": "Smartphones", "description": "Phones that do everything"}),
+        ("PUT", "/api/categories/{id}") => json!({"description": "Phones that do everything"}),
+        ("POST", "/api/products") => json!({
+            "name": "iPhone 15 Pro", "sku": "APL-IP15-PRO", "description": "A phone.", "price": 99_900,
+            "categoryId": SAMPLE_ID, "brand": "Apple", "tags": ["smartphones", "apple"]
+        }),
+        ("PUT", "/api/products/{id}") => json!({"price": 94_900}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
         _ => return None,
     };
     Some(body)
 }
 
+/// A sample value for a `{param}` path segment.
+fn sample_param(name: &str) -> &'static str {
+    match name {
+        "slug" => "sample-slug",
+        "sku" => "SAMPLE-SKU-1",
+        _ => SAMPLE_ID,
+    }
+}
+
+/// The route's path with every `{param}` replaced by a sample, and the parameters.
+pub fn sample_path(route: &Route) -> (String, BTreeMap<String, String>) {
+    let mut params = BTreeMap::new();
+    let segments: Vec<String> = route
+        .path
+        .split('/')
+        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.to_owned(), sample_param(name).to_owned());
+                sample_param(name).to_owned()
+            }
+            None => seg.to_owned(),
+        })
+        .collect();
+    (segments.join("/"), params)
+}
+
 /// The sample event of one route.
 pub fn route_event(route: &Route) -> Value {
-    let path = route.path.replace("{id}", SAMPLE_ID);
+    let (path, params) = sample_path(route);
     let mut event = HttpEvent::new(&route.method, &path);
     event.route_key = route.key();
     event.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
@@ -46,9 +79,7 @@ pub fn route_event(route: &Route) -> Value {
     event.domain_name = "api.skyshop.example.com".into();
     event.source_ip = "203.0.113.10".into();
     event.headers.push(("user-agent".into(), "sam-local-sample".into()));
-    if route.path.contains("{id}") {
-        event.path_parameters.insert("id".into(), SAMPLE_ID.into());
-    }
+    event.path_parameters = params;
     if let RouteAuth::Jwt { scopes } = &route.auth {
         let (role, scope) = if scopes.iter().any(|s| s == "admin") { ("ADMIN", "admin") } else { ("CUSTOMER", "customer") };
         event.headers.push(("authorization".into(), "Bearer <access token verified by the JWT authorizer>".into()));

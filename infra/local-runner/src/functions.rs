@@ -24,7 +24,8 @@ pub enum Function {
 pub type Registry = BTreeMap<String, Function>;
 
 /// The function logical ids this runner knows how to build, with their Cargo binary names.
-pub const KNOWN: &[(&str, &str)] = &[("AccountsFunction", "accounts"), ("NotificationsFunction", "notifications")];
+pub const KNOWN: &[(&str, &str)] =
+    &[("AccountsFunction", "accounts"), ("CatalogFunction", "catalog"), ("NotificationsFunction", "notifications")];
 
 /// Builds one function from its resolved environment.
 pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Result<Function, String> {
@@ -35,6 +36,10 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
             let state =
                 accounts::AppState::from_config(config, sdk).await.map_err(|e| format!("{e}: {}", shop_core::problem::ErrorChain(&e)))?;
             Ok(Function::Http(accounts::router(state)))
+        }
+        "CatalogFunction" => {
+            let config = catalog::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            Ok(Function::Http(catalog::router(catalog::AppState::from_config(&config, sdk))))
         }
         "NotificationsFunction" => {
             let config = notifications::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;

@@ -40,25 +40,32 @@ fn there_is_one_current_sample_event_per_route() {
     }
 }
 
-/// Each API sample goes through the accounts binary's real `lambda_http` entry point under a
+/// Each API sample goes through its function's real binary (`lambda_http` entry point) under a
 /// Lambda Runtime API emulator, and the SQS sample through the notifications binary.
 #[tokio::test]
 async fn every_sample_event_goes_through_the_real_entry_point() {
     let app = start(false).await;
-    let env: Vec<(String, String)> = app.cloud.environments["AccountsFunction"].clone().into_iter().collect();
-    let mut rie = Rie::spawn(&binary("accounts"), &env).await.unwrap();
-    rie.wait_ready(Duration::from_secs(30)).await.expect("accounts starts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir().join("api")).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for file in files {
-        let response = rie.invoke(read(&file), Duration::from_secs(20)).await.unwrap();
-        let response = response.unwrap_or_else(|e| panic!("{} failed: {e}", file.display()));
-        let status = response["statusCode"].as_u64().unwrap();
-        let body = response["body"].as_str().unwrap_or_default();
-        assert!(status < 500, "{}: {status} {body}", file.display());
-        assert!(!body.contains(shop_core::http::ROUTE_NOT_FOUND), "{}: {body}", file.display());
+    let template = Template::load_repo().unwrap();
+    let routes = template.routes().unwrap();
+    for (function, binary_name) in local_runner::functions::KNOWN {
+        let files: Vec<PathBuf> =
+            routes.iter().filter(|r| r.function == *function).map(|r| events_dir().join(format!("api/{}.json", r.logical_id))).collect();
+        if files.is_empty() {
+            continue;
+        }
+        let env: Vec<(String, String)> = app.cloud.environments[*function].clone().into_iter().collect();
+        let mut rie = Rie::spawn(&binary(binary_name), &env).await.unwrap();
+        rie.wait_ready(Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{function} starts: {e}"));
+        for file in files {
+            let response = rie.invoke(read(&file), Duration::from_secs(20)).await.unwrap();
+            let response = response.unwrap_or_else(|e| panic!("{} failed: {e}", file.display()));
+            let status = response["statusCode"].as_u64().unwrap();
+            let body = response["body"].as_str().unwrap_or_default();
+            assert!(status < 500, "{}: {status} {body}", file.display());
+            assert!(!body.contains(shop_core::http::ROUTE_NOT_FOUND), "{}: {body}", file.display());
+        }
+        rie.stop().await;
     }
-    rie.stop().await;
 
     let env: Vec<(String, String)> = app.cloud.environments["NotificationsFunction"].clone().into_iter().collect();
     let mut rie = Rie::spawn(&binary("notifications"), &env).await.unwrap();

@@ -34,7 +34,7 @@ async fn every_template_route_is_served_locally() {
     let admin = app.admin_token().await;
     let template = Template::load_repo().unwrap();
     for route in template.routes().unwrap() {
-        let path = route.path.replace("{id}", local_runner::events::SAMPLE_ID);
+        let (path, _) = local_runner::events::sample_path(&route);
         let token = matches!(route.auth, RouteAuth::Jwt { .. }).then_some(admin.as_str());
         let body = matches!(route.method.as_str(), "POST" | "PUT" | "PATCH").then(|| serde_json::json!({}));
         let r = app.call(&route.method, &path, token, body).await;

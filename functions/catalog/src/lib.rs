@@ -1,0 +1,77 @@
+//! Skyshop catalog: categories (a tree of any depth) and products, written by sellers (their
+//! own products) and admins (everything), with SKU and slug uniqueness, soft delete, and reads
+//! for the storefront.
+//!
+//! Listing and search (`GET /api/products`) come with the search index (catalog-indexer and the
+//! tantivy / OpenSearch engines); this crate owns the source of truth in `CatalogTable`.
+
+pub mod config;
+pub mod domain;
+pub mod routes;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use shop_core::ApiError;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table))
+    }
+
+    pub fn new(store: Store) -> Self {
+        Self(Arc::new(Inner { store }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Skyshop catalog", description = "Products and categories."),
+    components(schemas(shop_core::problem::Problem, shop_core::problem::FieldError)),
+    tags(
+        (name = "categories", description = "The category tree"),
+        (name = "products", description = "Products (money in integer cents)"),
+    )
+)]
+struct ApiDoc;
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
+}
+
+/// The function's router.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    shop_core::http::finish(router.with_state(state))
+}
+
+/// The OpenAPI 3.1 document of the catalog routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}

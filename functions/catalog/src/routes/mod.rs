@@ -1,0 +1,26 @@
+//! One module per resource; each handler carries its OpenAPI description.
+
+pub mod categories;
+pub mod products;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(categories::list_categories, categories::create_category))
+        .routes(routes!(categories::category_tree))
+        .routes(routes!(categories::category_by_slug))
+        .routes(routes!(categories::get_category, categories::update_category, categories::delete_category))
+        .routes(routes!(products::create_product))
+        .routes(routes!(products::featured_products))
+        .routes(routes!(products::product_by_slug))
+        .routes(routes!(products::product_by_sku))
+        .routes(routes!(products::get_product, products::update_product, products::delete_product))
+}
+
+/// Parses an id path segment; a malformed id names the parameter.
+pub fn parse_id(raw: &str) -> shop_core::ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| shop_core::ApiError::invalid_param("id", "must be a UUID"))
+}

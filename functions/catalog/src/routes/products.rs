@@ -1,0 +1,239 @@
+//! `/api/products*` (except listing and search): product reads for the storefront and writes
+//! for SELLERs (their own products) and ADMINs (all). Money is integer cents.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::Deserialize;
+use shop_core::auth::{Claims, Role};
+use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::problem::Problem;
+use shop_core::{ApiError, ApiResult, FieldError};
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::domain::{Product, ProductInput, ProductUpdate, images_from_urls, normalize_tags, slugify};
+use crate::routes::parse_id;
+use crate::store::Clash;
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Product not found.")
+}
+
+fn clash(c: Clash) -> ApiError {
+    match c {
+        Clash::Sku => ApiError::conflict("sku_taken", "A product with this SKU already exists.").with_errors(vec![FieldError::new(
+            "sku",
+            "taken",
+            "is already used",
+        )]),
+        Clash::Slug => ApiError::conflict("slug_taken", "A product with this slug already exists.").with_errors(vec![FieldError::new(
+            "slug",
+            "taken",
+            "is already used",
+        )]),
+        Clash::MissingCategory => ApiError::validation(vec![FieldError::new("categoryId", "unknown_category", "does not exist")]),
+        Clash::Name | Clash::NotEmpty | Clash::Stale => {
+            ApiError::conflict("concurrent_update", "The product changed while it was being written; retry.")
+        }
+    }
+}
+
+/// The storefront sees active, undeleted products only.
+fn storefront(product: Option<Product>) -> ApiResult<Json<Product>> {
+    product.filter(|p| p.is_active && p.deleted_at.is_none()).map(Json).ok_or_else(not_found)
+}
+
+/// A product the caller may change: not deleted, and theirs unless they are an admin (403).
+fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<Product> {
+    claims.require_role(&[Role::Seller, Role::Admin])?;
+    let product = product.filter(|p| p.deleted_at.is_none()).ok_or_else(not_found)?;
+    if !claims.is_admin() && product.seller_id != claims.sub {
+        return Err(ApiError::forbidden("This product belongs to another seller."));
+    }
+    Ok(product)
+}
+
+#[utoipa::path(get, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 200, body = Product), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_product(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Product>> {
+    storefront(state.store.product(parse_id(&id)?).await?)
+}
+
+#[utoipa::path(get, path = "/api/products/slug/{slug}", tag = "products", params(("slug" = String, Path, description = "Product slug")),
+    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn product_by_slug(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Product>> {
+    storefront(state.store.product_by_slug(&slug).await?)
+}
+
+#[utoipa::path(get, path = "/api/products/sku/{sku}", tag = "products", params(("sku" = String, Path, description = "Product SKU (case-insensitive)")),
+    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn product_by_sku(State(state): State<AppState>, Path(sku): Path<String>) -> ApiResult<Json<Product>> {
+    storefront(state.store.product_by_sku(&sku).await?)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeaturedQuery {
+    /// How many (1–100, default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// Active featured products, newest first.
+#[utoipa::path(get, path = "/api/products/featured", tag = "products", params(FeaturedQuery),
+    responses((status = 200, body = Vec<Product>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn featured_products(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<FeaturedQuery>,
+) -> ApiResult<Json<Vec<Product>>> {
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid_param("limit", "must be between 1 and 100"));
+    }
+    Ok(Json(state.store.featured(limit).await?))
+}
+
+/// Create a product (SELLER or ADMIN; the caller becomes its seller). SKU and slug are unique;
+/// a slug is generated from the name when absent.
+#[utoipa::path(post, path = "/api/products", tag = "products", security(("bearer" = ["seller", "admin"])), request_body = ProductInput,
+    responses(
+        (status = 201, body = Product),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sku_taken` or `slug_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields; unknown category", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_product(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidJson(body): ValidJson<ProductInput>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    claims.require_role(&[Role::Seller, Role::Admin])?;
+    let now = OffsetDateTime::now_utc();
+    let name = body.name.trim().to_owned();
+    let generated = body.slug.is_none();
+    let base_slug = body.slug.unwrap_or_else(|| slugify(&name));
+    if base_slug.is_empty() {
+        return Err(ApiError::validation(vec![FieldError::new("slug", "invalid", "cannot be derived from the name; give one")]));
+    }
+    let mut product = Product {
+        id: shop_core::id::new_id(),
+        seller_id: claims.sub,
+        name,
+        slug: base_slug.clone(),
+        sku: body.sku.trim().to_owned(),
+        description: body.description.trim().to_owned(),
+        price: body.price,
+        compare_price: body.compare_price,
+        currency: "usd".into(),
+        category_id: body.category_id,
+        brand: body.brand.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()),
+        images: images_from_urls(body.images.unwrap_or_default()),
+        tags: normalize_tags(body.tags.unwrap_or_default()),
+        attributes: body.attributes.unwrap_or_default(),
+        is_active: body.is_active.unwrap_or(true),
+        is_featured: body.is_featured.unwrap_or(false),
+        rating_average: 0.0,
+        rating_count: 0,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        version: 1,
+    };
+    // A generated slug that is taken gets a numeric suffix: name, name-2, name-3, ...
+    for attempt in 1..=20 {
+        match state.store.create_product(&product).await? {
+            Ok(()) => return Ok((StatusCode::CREATED, Json(product))),
+            Err(Clash::Slug) if generated && attempt < 20 => product.slug = format!("{base_slug}-{}", attempt + 1),
+            Err(c) => return Err(clash(c)),
+        }
+    }
+    Err(clash(Clash::Slug))
+}
+
+/// Change a product: absent fields stay. Sellers change only their own products (403).
+#[utoipa::path(put, path = "/api/products/{id}", tag = "products", security(("bearer" = ["seller", "admin"])), request_body = ProductUpdate,
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, body = Product),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_product(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<ProductUpdate>,
+) -> ApiResult<Json<Product>> {
+    let id = parse_id(&id)?;
+    let old = editable(state.store.product(id).await?, &claims)?;
+    let mut new = old.clone();
+    if let Some(v) = body.name {
+        new.name = v.trim().to_owned();
+    }
+    if let Some(v) = body.slug {
+        new.slug = v;
+    }
+    if let Some(v) = body.sku {
+        new.sku = v.trim().to_owned();
+    }
+    if let Some(v) = body.description {
+        new.description = v.trim().to_owned();
+    }
+    if let Some(v) = body.price {
+        new.price = v;
+    }
+    if let Some(v) = body.compare_price {
+        new.compare_price = v;
+    }
+    if let Some(v) = body.category_id {
+        new.category_id = v;
+    }
+    if let Some(v) = body.brand {
+        new.brand = Some(v.trim().to_owned()).filter(|b| !b.is_empty());
+    }
+    if let Some(v) = body.images {
+        new.images = images_from_urls(v);
+    }
+    if let Some(v) = body.tags {
+        new.tags = normalize_tags(v);
+    }
+    if let Some(v) = body.attributes {
+        new.attributes = v;
+    }
+    if let Some(v) = body.is_active {
+        new.is_active = v;
+    }
+    if let Some(v) = body.is_featured {
+        new.is_featured = v;
+    }
+    new.updated_at = OffsetDateTime::now_utc();
+    new.version = old.version + 1;
+    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    Ok(Json(new))
+}
+
+/// Delete a product: hidden everywhere, kept for order history (its SKU and slug stay taken).
+#[utoipa::path(delete, path = "/api/products/{id}", tag = "products", security(("bearer" = ["seller", "admin"])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_product(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id = parse_id(&id)?;
+    let old = editable(state.store.product(id).await?, &claims)?;
+    let mut new = old.clone();
+    let now = OffsetDateTime::now_utc();
+    new.deleted_at = Some(now);
+    new.updated_at = now;
+    new.version = old.version + 1;
+    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    Ok(StatusCode::NO_CONTENT)
+}

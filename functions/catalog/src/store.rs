@@ -1,0 +1,406 @@
+//! Every DynamoDB call of the catalog function. One table:
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `CATEGORY#<id>` | `CATEGORY` | [`Category`] + `childCount`, `productCount`; `gsi1pk = CATEGORIES` |
+//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`]; `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted |
+//! | `SKU#<sku>`, `SLUG#<slug>` | `GUARD` | product uniqueness guards → `id` |
+//! | `CATSLUG#<slug>`, `CATNAME#<lower name>` | `GUARD` | category uniqueness guards → `id` |
+//!
+//! Counters on the category item (`childCount`, `productCount`) change in the same transaction
+//! as the child or product, so "delete refused while it has children or products" holds under
+//! concurrency.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shop_aws::dynamo::cancellation_reasons;
+use uuid::Uuid;
+
+use crate::domain::{Category, Product};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed")]
+    Dynamo(#[from] aws_sdk_dynamodb::Error),
+    #[error("item (de)serialization failed")]
+    Serde(#[from] serde_dynamo::Error),
+    #[error("could not build a DynamoDB request")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
+}
+
+fn dynamo<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    StoreError::Dynamo(err.into())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn key(pk: impl Into<String>, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+fn category_pk(id: Uuid) -> String {
+    format!("CATEGORY#{id}")
+}
+fn product_pk(id: Uuid) -> String {
+    format!("PRODUCT#{id}")
+}
+fn ts(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// Which uniqueness guard a write lost to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    Sku,
+    Slug,
+    Name,
+    /// The referenced category (or parent) does not exist.
+    MissingCategory,
+    /// The item changed since it was read (retry), or is gone.
+    Stale,
+    /// The category still has children or products.
+    NotEmpty,
+}
+
+/// A transaction with labelled items, so a cancellation names what clashed.
+struct Tx {
+    items: Vec<TransactWriteItem>,
+    labels: Vec<Option<Clash>>,
+}
+
+impl Tx {
+    fn new() -> Self {
+        Self { items: Vec::new(), labels: Vec::new() }
+    }
+    fn push(&mut self, item: TransactWriteItem, label: Option<Clash>) {
+        self.items.push(item);
+        self.labels.push(label);
+    }
+    async fn send(self, client: &Client) -> Result<Result<(), Clash>, StoreError> {
+        let result = client.transact_write_items().set_transact_items(Some(self.items)).send().await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => {
+                if let Some(reasons) = cancellation_reasons(&err) {
+                    for (i, reason) in reasons.iter().enumerate() {
+                        if reason.as_deref() == Some("ConditionalCheckFailed")
+                            && let Some(Some(label)) = self.labels.get(i)
+                        {
+                            return Ok(Err(*label));
+                        }
+                    }
+                }
+                Err(dynamo(err))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put =
+            Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(str::to_owned)).build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn guard(&self, pk: String, id: Uuid) -> Result<TransactWriteItem, StoreError> {
+        let mut item = key(pk, "GUARD");
+        item.insert("id".into(), s(id.to_string()));
+        self.put(item, Some("attribute_not_exists(pk)"))
+    }
+
+    fn drop_guard(&self, pk: String) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).build()?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// `ADD <counter> :delta` on a category that must exist.
+    fn count(&self, category: Uuid, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(category_pk(category), "CATEGORY")))
+            .update_expression(format!("ADD {counter} :d"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":d", n(delta))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+        let out =
+            self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await.map_err(dynamo)?;
+        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    async fn guarded_id(&self, pk: String) -> Result<Option<Uuid>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, "GUARD")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out.item.as_ref().and_then(|i| i.get("id")).and_then(|v| v.as_s().ok()).and_then(|v| Uuid::parse_str(v).ok()))
+    }
+
+    // ---- categories ---------------------------------------------------------------------------
+
+    fn category_item<T: Serialize>(category: &T, id: Uuid) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(category)?;
+        item.extend(key(category_pk(id), "CATEGORY"));
+        item.insert("gsi1pk".into(), s("CATEGORIES"));
+        item.insert("gsi1sk".into(), s(id.to_string()));
+        Ok(item)
+    }
+
+    /// Every category (the tree is small: read whole).
+    #[tracing::instrument(skip_all)]
+    pub async fn categories(&self) -> Result<Vec<CategoryRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :c")
+                .expression_attribute_values(":c", s("CATEGORIES"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(serde_dynamo::from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn category(&self, id: Uuid) -> Result<Option<CategoryRecord>, StoreError> {
+        self.get(category_pk(id), "CATEGORY").await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn category_by_slug(&self, slug: &str) -> Result<Option<CategoryRecord>, StoreError> {
+        match self.guarded_id(format!("CATSLUG#{slug}")).await? {
+            Some(id) => self.category(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a category with its guards; bumps the parent's child count.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_category(&self, c: &Category) -> Result<Result<(), Clash>, StoreError> {
+        let mut tx = Tx::new();
+        tx.push(self.put(Self::category_item(c, c.id)?, Some("attribute_not_exists(pk)"))?, Some(Clash::Stale));
+        tx.push(self.guard(format!("CATSLUG#{}", c.slug), c.id)?, Some(Clash::Slug));
+        tx.push(self.guard(format!("CATNAME#{}", c.name.to_lowercase()), c.id)?, Some(Clash::Name));
+        if let Some(parent) = c.parent_id {
+            tx.push(self.count(parent, "childCount", 1)?, Some(Clash::MissingCategory));
+        }
+        tx.send(&self.client).await
+    }
+
+    /// Replaces a category (condition: unchanged since read), moving guards and counters.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_category(&self, old: &Category, new: &Category) -> Result<Result<(), Clash>, StoreError> {
+        let mut tx = Tx::new();
+        let mut item = Self::category_item(new, new.id)?;
+        // Counters are maintained by other transactions; keep them out of the replacement.
+        item.remove("childCount");
+        item.remove("productCount");
+        let update_expr: Vec<String> = item.keys().filter(|k| *k != "pk" && *k != "sk").map(|k| format!("#{k} = :{k}")).collect();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(category_pk(new.id), "CATEGORY")))
+            .update_expression(format!("SET {}", update_expr.join(", ")))
+            .condition_expression("updatedAt = :old");
+        for (k, v) in item.into_iter().filter(|(k, _)| k != "pk" && k != "sk") {
+            update = update.expression_attribute_names(format!("#{k}"), &k).expression_attribute_values(format!(":{k}"), v);
+        }
+        update = update.expression_attribute_values(":old", s(ts(old.updated_at)));
+        tx.push(TransactWriteItem::builder().update(update.build()?).build(), Some(Clash::Stale));
+        if old.slug != new.slug {
+            tx.push(self.drop_guard(format!("CATSLUG#{}", old.slug))?, None);
+            tx.push(self.guard(format!("CATSLUG#{}", new.slug), new.id)?, Some(Clash::Slug));
+        }
+        if old.name.to_lowercase() != new.name.to_lowercase() {
+            tx.push(self.drop_guard(format!("CATNAME#{}", old.name.to_lowercase()))?, None);
+            tx.push(self.guard(format!("CATNAME#{}", new.name.to_lowercase()), new.id)?, Some(Clash::Name));
+        }
+        if old.parent_id != new.parent_id {
+            if let Some(p) = old.parent_id {
+                tx.push(self.count(p, "childCount", -1)?, None);
+            }
+            if let Some(p) = new.parent_id {
+                tx.push(self.count(p, "childCount", 1)?, Some(Clash::MissingCategory));
+            }
+        }
+        tx.send(&self.client).await
+    }
+
+    /// Deletes an empty category and its guards.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_category(&self, c: &Category) -> Result<Result<(), Clash>, StoreError> {
+        let mut tx = Tx::new();
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(category_pk(c.id), "CATEGORY")))
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(childCount) OR childCount = :zero) AND (attribute_not_exists(productCount) OR productCount = :zero)")
+            .expression_attribute_values(":zero", n(0))
+            .build()?;
+        tx.push(TransactWriteItem::builder().delete(delete).build(), Some(Clash::NotEmpty));
+        tx.push(self.drop_guard(format!("CATSLUG#{}", c.slug))?, None);
+        tx.push(self.drop_guard(format!("CATNAME#{}", c.name.to_lowercase()))?, None);
+        if let Some(p) = c.parent_id {
+            tx.push(self.count(p, "childCount", -1)?, None);
+        }
+        tx.send(&self.client).await
+    }
+
+    // ---- products -------------------------------------------------------------------------------
+
+    fn product_item(p: &Product) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(p)?;
+        item.extend(key(product_pk(p.id), "PRODUCT"));
+        let sort = format!("{}#{}", ts(p.created_at), p.id);
+        item.insert("gsi1pk".into(), s(format!("SELLER#{}", p.seller_id)));
+        item.insert("gsi1sk".into(), s(sort.clone()));
+        if p.is_active && p.is_featured && p.deleted_at.is_none() {
+            item.insert("gsi2pk".into(), s("FEATURED"));
+            item.insert("gsi2sk".into(), s(sort));
+        }
+        Ok(item)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn product(&self, id: Uuid) -> Result<Option<Product>, StoreError> {
+        self.get(product_pk(id), "PRODUCT").await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn product_by_slug(&self, slug: &str) -> Result<Option<Product>, StoreError> {
+        match self.guarded_id(format!("SLUG#{slug}")).await? {
+            Some(id) => self.product(id).await,
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn product_by_sku(&self, sku: &str) -> Result<Option<Product>, StoreError> {
+        match self.guarded_id(format!("SKU#{}", sku.to_uppercase())).await? {
+            Some(id) => self.product(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a product with its SKU and slug guards, counting it on its category.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_product(&self, p: &Product) -> Result<Result<(), Clash>, StoreError> {
+        let mut tx = Tx::new();
+        tx.push(self.put(Self::product_item(p)?, Some("attribute_not_exists(pk)"))?, Some(Clash::Stale));
+        tx.push(self.guard(format!("SKU#{}", p.sku.to_uppercase()), p.id)?, Some(Clash::Sku));
+        tx.push(self.guard(format!("SLUG#{}", p.slug), p.id)?, Some(Clash::Slug));
+        tx.push(self.count(p.category_id, "productCount", 1)?, Some(Clash::MissingCategory));
+        tx.send(&self.client).await
+    }
+
+    /// Replaces a product read at `old.version`, moving guards and category counts.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_product(&self, old: &Product, new: &Product) -> Result<Result<(), Clash>, StoreError> {
+        let mut tx = Tx::new();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::product_item(new)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(old.version))
+            .build()?;
+        tx.push(TransactWriteItem::builder().put(put).build(), Some(Clash::Stale));
+        if old.sku.to_uppercase() != new.sku.to_uppercase() {
+            tx.push(self.drop_guard(format!("SKU#{}", old.sku.to_uppercase()))?, None);
+            tx.push(self.guard(format!("SKU#{}", new.sku.to_uppercase()), new.id)?, Some(Clash::Sku));
+        }
+        if old.slug != new.slug {
+            tx.push(self.drop_guard(format!("SLUG#{}", old.slug))?, None);
+            tx.push(self.guard(format!("SLUG#{}", new.slug), new.id)?, Some(Clash::Slug));
+        }
+        let was_counted = old.deleted_at.is_none();
+        let is_counted = new.deleted_at.is_none();
+        if old.category_id != new.category_id || was_counted != is_counted {
+            if was_counted {
+                tx.push(self.count(old.category_id, "productCount", -1)?, None);
+            }
+            if is_counted {
+                tx.push(self.count(new.category_id, "productCount", 1)?, Some(Clash::MissingCategory));
+            }
+        } else if is_counted && old.category_id == new.category_id {
+            // The category must still exist for an edit to keep pointing at it.
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(category_pk(new.category_id), "CATEGORY")))
+                .condition_expression("attribute_exists(pk)")
+                .build()?;
+            tx.push(TransactWriteItem::builder().condition_check(check).build(), Some(Clash::MissingCategory));
+        }
+        tx.send(&self.client).await
+    }
+
+    /// Active featured products, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn featured(&self, limit: u32) -> Result<Vec<Product>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :f")
+            .expression_attribute_values(":f", s("FEATURED"))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        page.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).map_err(StoreError::from)).collect()
+    }
+}
+
+/// A category as stored, with its counters.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryRecord {
+    #[serde(flatten)]
+    pub category: Category,
+    #[serde(default)]
+    pub child_count: i64,
+    #[serde(default)]
+    pub product_count: i64,
+}
