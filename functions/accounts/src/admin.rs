@@ -1,7 +1,8 @@
-//! Operator tasks that are not HTTP routes: the local admin account.
+//! Operator tasks that are not HTTP routes: the local admin and demo seller accounts.
 
 use shop_core::auth::Role;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Session, User, normalize_email};
@@ -9,22 +10,27 @@ use crate::store::{Outcome, StoreError, UserChanges};
 
 /// Makes sure `email` exists as an active ADMIN with `password`. Creates the user or resets
 /// its password and role. Used by the local runner at start-up.
-pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Result<(), AdminError> {
+pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Result<Uuid, AdminError> {
+    ensure_account(state, email, password, Role::Admin, ("Local", "Admin")).await
+}
+
+/// Makes sure `email` exists as an active user with `role` and `password`; returns its id.
+pub async fn ensure_account(state: &AppState, email: &str, password: &str, role: Role, name: (&str, &str)) -> Result<Uuid, AdminError> {
     let email = normalize_email(email);
     let hash = crate::password::hash(password.to_owned()).await?;
     let now = OffsetDateTime::now_utc();
     if let Some(user) = state.store.user_by_email(&email).await? {
         state.store.set_password(user.id, &hash, now).await?;
-        let changes = UserChanges { role: Some(Role::Admin), is_active: Some(true), ..UserChanges::default() };
+        let changes = UserChanges { role: Some(role), is_active: Some(true), ..UserChanges::default() };
         state.store.update_user(user.id, &changes, now).await?;
-        return Ok(());
+        return Ok(user.id);
     }
     let user = User {
         id: shop_core::id::new_id(),
         email,
-        first_name: "Local".into(),
-        last_name: "Admin".into(),
-        role: Role::Admin,
+        first_name: name.0.into(),
+        last_name: name.1.into(),
+        role,
         is_active: true,
         password_hash: hash,
         created_at: now,
@@ -40,7 +46,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Resu
     }
     let Session { id, user_id, .. } = session;
     state.store.delete_session(user_id, id).await?;
-    Ok(())
+    Ok(user_id)
 }
 
 #[derive(Debug, thiserror::Error)]

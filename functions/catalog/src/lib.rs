@@ -8,6 +8,7 @@
 pub mod config;
 pub mod domain;
 pub mod routes;
+pub mod seed;
 pub mod store;
 
 use std::sync::Arc;

@@ -17,6 +17,13 @@ use crate::streams::{self, StreamSource};
 
 /// The local admin account.
 pub const ADMIN_EMAIL: &str = "admin@skyshop.local";
+/// The demo seller who owns the seeded products.
+pub const SELLER_EMAIL: &str = "seller@skyshop.local";
+
+/// The seed data set shipped with the repository.
+pub fn seed_data_path() -> std::path::PathBuf {
+    sam_model::repo_root().join("infra/seed/dummyjson-products.json")
+}
 
 /// How to bring the cloud up.
 #[derive(Debug, Clone)]
@@ -27,6 +34,9 @@ pub struct Options {
     pub suffix: String,
     /// The admin password; `None` generates one.
     pub admin_password: Option<String>,
+    /// Set the admin's (and demo seller's) password at start-up. Off for one-shot commands
+    /// (`seed`) that run beside a serving runner.
+    pub reset_passwords: bool,
 }
 
 /// The running local cloud.
@@ -41,6 +51,8 @@ pub struct LocalCloud {
     /// (function, rule name, period, handler).
     pub schedules: Vec<(String, String, Duration, EventHandler)>,
     pub admin_password: String,
+    /// The demo seller's id (owner of the seeded products).
+    pub seller_id: Option<uuid::Uuid>,
     pub sdk: aws_config::SdkConfig,
     pub issuer: String,
 }
@@ -102,9 +114,19 @@ impl LocalCloud {
         gateway.refresh_keys().await;
 
         let admin_password = options.admin_password.clone().unwrap_or_else(generate_password);
+        let mut seller_id = None;
         if let Some(env) = environments.get("AccountsFunction") {
             let state = functions::accounts_state(env, &sdk).await?;
-            accounts::admin::ensure_admin(&state, ADMIN_EMAIL, &admin_password).await?;
+            let role = shop_core::auth::Role::Seller;
+            let existing_seller = state.store.user_by_email(SELLER_EMAIL).await?;
+            if options.reset_passwords {
+                accounts::admin::ensure_admin(&state, ADMIN_EMAIL, &admin_password).await?;
+            }
+            seller_id = match existing_seller {
+                Some(seller) if !options.reset_passwords => Some(seller.id),
+                // The demo seller shares the admin's password (local only).
+                _ => Some(accounts::admin::ensure_account(&state, SELLER_EMAIL, &admin_password, role, ("Demo", "Seller")).await?),
+            };
         }
 
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -159,7 +181,19 @@ impl LocalCloud {
                 }
             }
         }
-        Ok(Self { template, provisioned, environments, gateway, sqs_sources, stream_sources, schedules, admin_password, sdk, issuer })
+        Ok(Self {
+            template,
+            provisioned,
+            environments,
+            gateway,
+            sqs_sources,
+            stream_sources,
+            schedules,
+            admin_password,
+            seller_id,
+            sdk,
+            issuer,
+        })
     }
 
     /// Starts every event-source poller in the background.
@@ -241,4 +275,27 @@ pub async fn signing_key_command(args: &[String]) -> Result<(), BoxError> {
     }
     client.put_secret_value().secret_id(secret_id).secret_string(serde_json::to_string(&doc)?).send().await?;
     Ok(())
+}
+
+impl LocalCloud {
+    /// The catalog store of the local cloud (for seeding).
+    pub fn catalog_store(&self) -> Option<catalog::store::Store> {
+        let table = self.environments.get("CatalogFunction")?.get("CATALOG_TABLE")?.clone();
+        Some(catalog::store::Store::new(aws_sdk_dynamodb::Client::new(&self.sdk), table))
+    }
+
+    /// Seeds the DummyJSON catalog for the demo seller; with `only_if_empty`, only when the
+    /// catalog has no categories yet. `progress(done, total)` reports each product.
+    pub async fn seed_catalog(
+        &self,
+        only_if_empty: bool,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Option<catalog::seed::SeedReport>, BoxError> {
+        let (Some(store), Some(seller)) = (self.catalog_store(), self.seller_id) else { return Ok(None) };
+        if only_if_empty && !store.categories().await?.is_empty() {
+            return Ok(None);
+        }
+        let data = std::fs::read_to_string(seed_data_path())?;
+        Ok(Some(catalog::seed::seed(&store, &data, seller, progress).await?))
+    }
 }

@@ -3,6 +3,7 @@
 //! - `skyshop-local serve` (default): provision the template on the stand-ins and serve the
 //!   API on `127.0.0.1:$PORT` (3000), with event sources running.
 //! - `skyshop-local provision`: only create tables, queues, secret and SES identity.
+//! - `skyshop-local seed`: load the DummyJSON catalog (194 products) for the demo seller.
 //! - `skyshop-local events`: rewrite the sample events under `events/` from the template.
 //! - `skyshop-local signing-key list|add|activate <kid> --secret-id <id>`: manage the
 //!   signing-key secret (works against AWS too: without endpoint overrides it uses your AWS
@@ -21,6 +22,7 @@ async fn main() -> ExitCode {
         "provision" => serve(false).await,
         "signing-key" => local_runner::cloud::signing_key_command(&args[1..]).await,
         "events" => write_events(),
+        "seed" => seed().await,
         other => Err(format!("unknown command {other}; use serve, provision or signing-key").into()),
     };
     match result {
@@ -38,7 +40,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     if let Some(p) = &admin_password {
         accounts::password::check_policy(p).map_err(|e| format!("SKYSHOP_ADMIN_PASSWORD {e}"))?;
     }
-    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password }).await?;
+    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: true }).await?;
     if !serving {
         println!(
             "provisioned: {} tables, {} queues",
@@ -72,6 +74,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     println!("  DynamoDB Local   {}", std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default());
     println!("  moto (SQS/SES/S3/Secrets) {}", std::env::var("SKYSHOP_MOTO_URL").unwrap_or_default());
     println!("  admin            {ADMIN_EMAIL} / {}", cloud.admin_password);
+    println!("  demo seller      {} / {}", local_runner::cloud::SELLER_EMAIL, cloud.admin_password);
     if let Some(table) = env_value(&cloud, "AccountsFunction", "ACCOUNTS_TABLE") {
         tracing::debug!(table, "accounts table");
     }
@@ -90,5 +93,30 @@ fn write_events() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let dir = sam_model::repo_root().join("events");
     let written = local_runner::events::write(&template, &dir)?;
     println!("wrote {written} sample events under {}", dir.display());
+    Ok(())
+}
+
+async fn seed() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use std::io::Write;
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let admin_password = std::env::var("SKYSHOP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: false }).await?;
+    let started = std::time::Instant::now();
+    let report = cloud
+        .seed_catalog(false, |done, total| {
+            let filled = done * 30 / total.max(1);
+            eprint!("\r  [{}{}] {done}/{total} products", "#".repeat(filled), " ".repeat(30 - filled));
+            let _ = std::io::stderr().flush();
+        })
+        .await?
+        .ok_or("the template has no catalog or accounts function")?;
+    eprintln!();
+    println!(
+        "seeded in {:.1} s: {} categories created, {} products created, {} already there",
+        started.elapsed().as_secs_f64(),
+        report.categories_created,
+        report.products_created,
+        report.products_existing
+    );
     Ok(())
 }

@@ -36,8 +36,13 @@ async fn main() -> Result<(), BoxError> {
     let runs: usize = flag("--runs").and_then(|r| r.parse().ok()).unwrap_or(30);
     let logical_id = flag("--logical-id").unwrap_or_else(|| "AccountsFunction".into());
 
-    let cloud =
-        LocalCloud::start(Options { port: 3000, suffix: "-bench".into(), admin_password: Some("Bench-Admin-Pass-1".into()) }).await?;
+    let cloud = LocalCloud::start(Options {
+        port: 3000,
+        suffix: "-bench".into(),
+        admin_password: Some("Bench-Admin-Pass-1".into()),
+        reset_passwords: true,
+    })
+    .await?;
     let env: Vec<(String, String)> = cloud.environments.get(&logical_id).ok_or("unknown function")?.clone().into_iter().collect();
     let event = local_runner::events::all(&cloud.template)?
         .into_iter()

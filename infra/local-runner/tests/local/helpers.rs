@@ -17,8 +17,9 @@ pub async fn start(pollers: bool) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let suffix = shop_testkit::unique("");
-    let cloud =
-        LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()) }).await.expect("the local cloud starts");
+    let cloud = LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()), reset_passwords: true })
+        .await
+        .expect("the local cloud starts");
     if pollers {
         cloud.start_pollers();
     }
