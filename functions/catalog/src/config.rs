@@ -1,11 +1,15 @@
 //! Typed configuration, read once at start-up. A missing variable stops start-up with its name.
 
-use shop_aws::config::{Lookup, MissingEnv, process_env, require};
+use shop_aws::config::{Lookup, MissingEnv, or_default, process_env, require};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `CATALOG_TABLE`: the DynamoDB table of products, categories and their uniqueness guards.
     pub table: String,
+    /// `REDIS_URL`: the read cache (ElastiCache / local Redis); empty disables caching.
+    pub redis_url: Option<String>,
+    /// `CACHE_PREFIX`: prefix of every cache key (default `catalog:`).
+    pub cache_prefix: String,
 }
 
 impl Config {
@@ -14,6 +18,10 @@ impl Config {
     }
 
     pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
-        Ok(Self { table: require(env, "CATALOG_TABLE")? })
+        Ok(Self {
+            table: require(env, "CATALOG_TABLE")?,
+            redis_url: env("REDIS_URL").filter(|v| !v.trim().is_empty()),
+            cache_prefix: or_default(env, "CACHE_PREFIX", "catalog:"),
+        })
     }
 }

@@ -5,6 +5,7 @@
 //! Listing and search (`GET /api/products`) come with the search index (catalog-indexer and the
 //! tantivy / OpenSearch engines); this crate owns the source of truth in `CatalogTable`.
 
+pub mod cached;
 pub mod config;
 pub mod domain;
 pub mod routes;
@@ -26,6 +27,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    pub cache: shop_cache::Cache,
 }
 
 impl std::ops::Deref for AppState {
@@ -36,12 +38,16 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table))
+    pub async fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        let cache = match &config.redis_url {
+            Some(url) => shop_cache::Cache::connect(url, &config.cache_prefix).await,
+            None => shop_cache::Cache::disabled(),
+        };
+        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table), cache)
     }
 
-    pub fn new(store: Store) -> Self {
-        Self(Arc::new(Inner { store }))
+    pub fn new(store: Store, cache: shop_cache::Cache) -> Self {
+        Self(Arc::new(Inner { store, cache }))
     }
 }
 

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::AppState;
 use crate::domain::{Category, Product, images_from_urls, normalize_tags, slugify};
-use crate::store::{Clash, Store, StoreError};
+use crate::store::{Clash, StoreError};
 
 /// The parents of the data set's categories.
 pub const TREE: &[(&str, &[&str])] = &[
@@ -90,7 +91,16 @@ fn cents(dollars: f64) -> i64 {
 }
 
 /// Seeds the data set for `seller_id`; `progress(done, total)` is called after each product.
-pub async fn seed(store: &Store, json: &str, seller_id: Uuid, mut progress: impl FnMut(usize, usize)) -> Result<SeedReport, SeedError> {
+/// The read caches are invalidated at the end.
+pub async fn seed(state: &AppState, json: &str, seller_id: Uuid, progress: impl FnMut(usize, usize)) -> Result<SeedReport, SeedError> {
+    let report = load(state, json, seller_id, progress).await;
+    state.category_written().await;
+    state.product_written().await;
+    report
+}
+
+async fn load(state: &AppState, json: &str, seller_id: Uuid, mut progress: impl FnMut(usize, usize)) -> Result<SeedReport, SeedError> {
+    let store = &state.store;
     let data: Dataset = serde_json::from_str(json)?;
     let now = OffsetDateTime::now_utc();
     let mut report = SeedReport::default();

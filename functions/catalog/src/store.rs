@@ -394,7 +394,7 @@ impl Store {
 }
 
 /// A category as stored, with its counters.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CategoryRecord {
     #[serde(flatten)]

@@ -62,7 +62,13 @@ impl LocalCloud {
         let template = Template::load_repo()?;
         let sdk = shop_aws::config::load().await;
         let issuer = format!("http://127.0.0.1:{}", options.port);
-        let overrides = vec![("IssuerUrl".to_owned(), issuer.clone())];
+        let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        // Each local cloud (dev, every test) gets its own cache key prefix.
+        let overrides = vec![
+            ("IssuerUrl".to_owned(), issuer.clone()),
+            ("CacheUrl".to_owned(), redis),
+            ("CachePrefix".to_owned(), format!("local{}:", options.suffix)),
+        ];
         let provisioned = provision(&template, &sdk, &Naming { suffix: options.suffix.clone() }, &overrides).await?;
         let resolver = &provisioned.resolver;
 
@@ -278,10 +284,11 @@ pub async fn signing_key_command(args: &[String]) -> Result<(), BoxError> {
 }
 
 impl LocalCloud {
-    /// The catalog store of the local cloud (for seeding).
-    pub fn catalog_store(&self) -> Option<catalog::store::Store> {
-        let table = self.environments.get("CatalogFunction")?.get("CATALOG_TABLE")?.clone();
-        Some(catalog::store::Store::new(aws_sdk_dynamodb::Client::new(&self.sdk), table))
+    /// The catalog state of the local cloud (for seeding), from the function's environment.
+    pub async fn catalog_state(&self) -> Option<catalog::AppState> {
+        let env = self.environments.get("CatalogFunction")?;
+        let config = catalog::config::Config::from_lookup(&|name: &str| env.get(name).cloned()).ok()?;
+        Some(catalog::AppState::from_config(&config, &self.sdk).await)
     }
 
     /// Seeds the DummyJSON catalog for the demo seller; with `only_if_empty`, only when the
@@ -291,11 +298,11 @@ impl LocalCloud {
         only_if_empty: bool,
         progress: impl FnMut(usize, usize),
     ) -> Result<Option<catalog::seed::SeedReport>, BoxError> {
-        let (Some(store), Some(seller)) = (self.catalog_store(), self.seller_id) else { return Ok(None) };
-        if only_if_empty && !store.categories().await?.is_empty() {
+        let (Some(state), Some(seller)) = (self.catalog_state().await, self.seller_id) else { return Ok(None) };
+        if only_if_empty && !state.store.categories().await?.is_empty() {
             return Ok(None);
         }
         let data = std::fs::read_to_string(seed_data_path())?;
-        Ok(Some(catalog::seed::seed(&store, &data, seller, progress).await?))
+        Ok(Some(catalog::seed::seed(&state, &data, seller, progress).await?))
     }
 }

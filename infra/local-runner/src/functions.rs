@@ -39,7 +39,7 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
         }
         "CatalogFunction" => {
             let config = catalog::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
-            Ok(Function::Http(catalog::router(catalog::AppState::from_config(&config, sdk))))
+            Ok(Function::Http(catalog::router(catalog::AppState::from_config(&config, sdk).await)))
         }
         "NotificationsFunction" => {
             let config = notifications::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;

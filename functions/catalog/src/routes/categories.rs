@@ -89,7 +89,7 @@ fn clash(c: Clash) -> ApiError {
 /// Active categories, sorted by name, with their counts.
 #[utoipa::path(get, path = "/api/categories", tag = "categories", responses((status = 200, body = Vec<CategoryView>)))]
 pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryView>>> {
-    let mut list: Vec<CategoryView> = visible(state.store.categories().await?).into_iter().map(CategoryView::from).collect();
+    let mut list: Vec<CategoryView> = visible(state.categories_cached().await?).into_iter().map(CategoryView::from).collect();
     list.sort_by_key(|c| c.category.name.to_lowercase());
     Ok(Json(list))
 }
@@ -97,15 +97,14 @@ pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Ve
 /// The active tree, any depth, each level sorted by name.
 #[utoipa::path(get, path = "/api/categories/tree", tag = "categories", responses((status = 200, body = Vec<CategoryNode>)))]
 pub async fn category_tree(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryNode>>> {
-    let categories: Vec<Category> = visible(state.store.categories().await?).into_iter().map(|r| r.category).collect();
+    let categories: Vec<Category> = visible(state.categories_cached().await?).into_iter().map(|r| r.category).collect();
     Ok(Json(tree(&categories)))
 }
 
-async fn detail(state: &AppState, record: CategoryRecord) -> ApiResult<CategoryDetail> {
-    let all = visible(state.store.categories().await?);
-    if !all.iter().any(|r| r.category.id == record.category.id) {
-        return Err(ApiError::not_found("Category not found."));
-    }
+/// The visible category matching `pick`, with parent and children, from the cached tree.
+async fn detail(state: &AppState, pick: impl Fn(&Category) -> bool) -> ApiResult<CategoryDetail> {
+    let all = visible(state.categories_cached().await?);
+    let record = all.iter().find(|r| pick(&r.category)).cloned().ok_or_else(|| ApiError::not_found("Category not found."))?;
     let parent = record.category.parent_id.and_then(|p| all.iter().find(|r| r.category.id == p)).map(|r| r.category.clone());
     let mut children: Vec<Category> =
         all.iter().filter(|r| r.category.parent_id == Some(record.category.id)).map(|r| r.category.clone()).collect();
@@ -117,15 +116,13 @@ async fn detail(state: &AppState, record: CategoryRecord) -> ApiResult<CategoryD
     responses((status = 200, body = CategoryDetail), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_category(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<CategoryDetail>> {
     let id = parse_id(&id)?;
-    let record = state.store.category(id).await?.ok_or_else(|| ApiError::not_found("Category not found."))?;
-    Ok(Json(detail(&state, record).await?))
+    Ok(Json(detail(&state, |c| c.id == id).await?))
 }
 
 #[utoipa::path(get, path = "/api/categories/slug/{slug}", tag = "categories", params(("slug" = String, Path, description = "Category slug")),
     responses((status = 200, body = CategoryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn category_by_slug(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<CategoryDetail>> {
-    let record = state.store.category_by_slug(&slug).await?.ok_or_else(|| ApiError::not_found("Category not found."))?;
-    Ok(Json(detail(&state, record).await?))
+    Ok(Json(detail(&state, |c| c.slug == slug).await?))
 }
 
 /// Create a category (ADMIN). The parent must exist.
@@ -159,6 +156,7 @@ pub async fn create_category(
         return Err(ApiError::validation(vec![FieldError::new("slug", "invalid", "cannot be derived from the name; give one")]));
     }
     state.store.create_category(&category).await?.map_err(clash)?;
+    state.category_written().await;
     Ok((StatusCode::CREATED, Json(category)))
 }
 
@@ -211,6 +209,7 @@ pub async fn update_category(
     }
     new.updated_at = OffsetDateTime::now_utc();
     state.store.update_category(&old, &new).await?.map_err(clash)?;
+    state.category_written().await;
     Ok(Json(new))
 }
 
@@ -228,5 +227,6 @@ pub async fn delete_category(State(state): State<AppState>, claims: Claims, Path
     let id = parse_id(&id)?;
     let record = state.store.category(id).await?.ok_or_else(|| ApiError::not_found("Category not found."))?;
     state.store.delete_category(&record.category).await?.map_err(clash)?;
+    state.category_written().await;
     Ok(StatusCode::NO_CONTENT)
 }

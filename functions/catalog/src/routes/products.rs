@@ -58,19 +58,19 @@ fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<Product> {
 #[utoipa::path(get, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path, description = "Product id")),
     responses((status = 200, body = Product), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_product(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Product>> {
-    storefront(state.store.product(parse_id(&id)?).await?)
+    storefront(state.product_cached(parse_id(&id)?).await?)
 }
 
 #[utoipa::path(get, path = "/api/products/slug/{slug}", tag = "products", params(("slug" = String, Path, description = "Product slug")),
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn product_by_slug(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Product>> {
-    storefront(state.store.product_by_slug(&slug).await?)
+    storefront(state.product_by_slug_cached(&slug).await?)
 }
 
 #[utoipa::path(get, path = "/api/products/sku/{sku}", tag = "products", params(("sku" = String, Path, description = "Product SKU (case-insensitive)")),
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn product_by_sku(State(state): State<AppState>, Path(sku): Path<String>) -> ApiResult<Json<Product>> {
-    storefront(state.store.product_by_sku(&sku).await?)
+    storefront(state.product_by_sku_cached(&sku).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -93,7 +93,7 @@ pub async fn featured_products(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid_param("limit", "must be between 1 and 100"));
     }
-    Ok(Json(state.store.featured(limit).await?))
+    Ok(Json(state.featured_cached(limit).await?))
 }
 
 /// Create a product (SELLER or ADMIN; the caller becomes its seller). SKU and slug are unique;
@@ -146,7 +146,10 @@ pub async fn create_product(
     // A generated slug that is taken gets a numeric suffix: name, name-2, name-3, ...
     for attempt in 1..=20 {
         match state.store.create_product(&product).await? {
-            Ok(()) => return Ok((StatusCode::CREATED, Json(product))),
+            Ok(()) => {
+                state.product_written().await;
+                return Ok((StatusCode::CREATED, Json(product)));
+            }
             Err(Clash::Slug) if generated && attempt < 20 => product.slug = format!("{base_slug}-{}", attempt + 1),
             Err(c) => return Err(clash(c)),
         }
@@ -215,6 +218,7 @@ pub async fn update_product(
     new.updated_at = OffsetDateTime::now_utc();
     new.version = old.version + 1;
     state.store.update_product(&old, &new).await?.map_err(clash)?;
+    state.product_written().await;
     Ok(Json(new))
 }
 
@@ -235,5 +239,6 @@ pub async fn delete_product(State(state): State<AppState>, claims: Claims, Path(
     new.updated_at = now;
     new.version = old.version + 1;
     state.store.update_product(&old, &new).await?.map_err(clash)?;
+    state.product_written().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,16 @@ pub struct App {
     pub router: Router,
 }
 
-pub async fn app() -> App {
+pub async fn state() -> catalog::AppState {
     let (ddb, table) = shop_testkit::table("CatalogTable").await;
-    App { router: catalog::router(catalog::AppState::new(catalog::store::Store::new(ddb, table))) }
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let cache = shop_cache::Cache::connect(&redis, shop_testkit::redis_prefix()).await;
+    assert!(cache.is_enabled(), "Redis runs in the local cloud");
+    catalog::AppState::new(catalog::store::Store::new(ddb, table), cache)
+}
+
+pub async fn app() -> App {
+    App { router: catalog::router(state().await) }
 }
 
 /// A caller: (user id, role).
@@ -66,19 +73,18 @@ mod seed {
 
     #[tokio::test]
     async fn the_dummyjson_catalog_seeds_once_into_a_two_level_tree() {
-        let (ddb, table) = shop_testkit::table("CatalogTable").await;
-        let store = catalog::store::Store::new(ddb, table);
+        let state = crate::state().await;
         let data = std::fs::read_to_string(sam_model_root().join("infra/seed/dummyjson-products.json")).unwrap();
         let seller = uuid::Uuid::now_v7();
         let mut calls = 0;
-        let report = catalog::seed::seed(&store, &data, seller, |_, _| calls += 1).await.unwrap();
+        let report = catalog::seed::seed(&state, &data, seller, |_, _| calls += 1).await.unwrap();
         assert_eq!(report.categories_created, 32, "8 parents and 24 categories");
         assert_eq!(report.products_created, 194);
         assert_eq!(calls, 194, "progress is reported per product");
-        let again = catalog::seed::seed(&store, &data, seller, |_, _| {}).await.unwrap();
+        let again = catalog::seed::seed(&state, &data, seller, |_, _| {}).await.unwrap();
         assert_eq!((again.categories_created, again.products_created, again.products_existing), (0, 0, 194), "seeding is idempotent");
 
-        let app = catalog::router(catalog::AppState::new(store));
+        let app = catalog::router(state);
         let tree = Req::get("/api/categories/tree").send(&app).await.expect(200);
         assert_eq!(tree.as_array().unwrap().len(), 8);
         assert!(tree.as_array().unwrap().iter().all(|root| !root["children"].as_array().unwrap().is_empty()));

@@ -130,3 +130,39 @@ async fn bad_product_input_names_the_field() {
     assert_eq!(unknown.expect_problem(422, "validation_failed")["errors"][0]["code"], "unknown_category");
     app.send(Req::get("/api/products/not-a-uuid")).await.expect_problem(400, "invalid_parameter");
 }
+
+#[tokio::test]
+async fn storefront_reads_are_cached_and_every_write_invalidates_them() {
+    let state = crate::state().await;
+    let app = crate::App { router: catalog::router(state.clone()) };
+    let admin = admin();
+    let cat = app.category(&admin, "Phones", None).await;
+    let c = cat["id"].as_str().unwrap();
+    let created = app.product(&admin, c, "CACHE-1", json!({"price": 1000})).await.expect(201);
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(app.send(Req::get(&format!("/api/products/{id}"))).await.expect(200)["price"], 1000);
+
+    // A change behind the API's back is not seen: the read was served from the cache.
+    let uuid = uuid::Uuid::parse_str(id).unwrap();
+    let old = state.store.product(uuid).await.unwrap().unwrap();
+    let mut sneaky = old.clone();
+    sneaky.price = 1;
+    sneaky.version += 1;
+    state.store.update_product(&old, &sneaky).await.unwrap().unwrap();
+    assert_eq!(app.send(Req::get(&format!("/api/products/{id}"))).await.expect(200)["price"], 1000, "served from the cache");
+
+    // A write through the API invalidates every product read at once.
+    app.send_as(&admin, Req::put(&format!("/api/products/{id}")).json(json!({"name": "Renamed"}))).await.expect(200);
+    let fresh = app.send(Req::get(&format!("/api/products/{id}"))).await.expect(200);
+    assert_eq!((fresh["name"].as_str(), fresh["price"].as_i64()), (Some("Renamed"), Some(1)));
+    assert_eq!(app.send(Req::get("/api/products/sku/CACHE-1")).await.expect(200)["name"], "Renamed");
+
+    // Category counts follow product writes, and new categories appear at once.
+    let before = app.send(Req::get("/api/categories")).await.expect(200);
+    assert_eq!(before[0]["productCount"], 1);
+    app.product(&admin, c, "CACHE-2", json!({})).await.expect(201);
+    app.category(&admin, "Tablets", None).await;
+    let after = app.send(Req::get("/api/categories")).await.expect(200);
+    assert_eq!(after.as_array().unwrap().len(), 2);
+    assert_eq!(after.as_array().unwrap().iter().find(|x| x["name"] == "Phones").unwrap()["productCount"], 2);
+}
