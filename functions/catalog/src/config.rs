@@ -6,6 +6,10 @@ use shop_aws::config::{Lookup, MissingEnv, or_default, process_env, require};
 pub struct Config {
     /// `CATALOG_TABLE`: the DynamoDB table of products, categories and their uniqueness guards.
     pub table: String,
+    /// `IMAGES_BUCKET`: the private S3 bucket product images are uploaded to.
+    pub images_bucket: String,
+    /// `IMAGES_BASE_URL`: where uploaded images are served from (a CDN in front of the bucket).
+    pub images_base_url: String,
     /// `REDIS_URL`: the read cache (ElastiCache / local Redis); empty disables caching.
     pub redis_url: Option<String>,
     /// `CACHE_PREFIX`: prefix of every cache key (default `catalog:`).
@@ -20,6 +24,8 @@ impl Config {
     pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
         Ok(Self {
             table: require(env, "CATALOG_TABLE")?,
+            images_bucket: require(env, "IMAGES_BUCKET")?,
+            images_base_url: require(env, "IMAGES_BASE_URL")?.trim_end_matches('/').to_owned(),
             redis_url: env("REDIS_URL").filter(|v| !v.trim().is_empty()),
             cache_prefix: or_default(env, "CACHE_PREFIX", "catalog:"),
         })

@@ -28,6 +28,25 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Store,
     pub cache: shop_cache::Cache,
+    pub images: Images,
+}
+
+/// Where product images go.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub base_url: String,
+}
+
+impl Images {
+    /// An S3 client for `sdk`; path-style addressing when an endpoint override points at a
+    /// local stand-in (moto).
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, base_url: &str) -> Self {
+        let local = std::env::var("AWS_ENDPOINT_URL_S3").is_ok() || std::env::var("AWS_ENDPOINT_URL").is_ok();
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build());
+        Self { s3, bucket: bucket.to_owned(), base_url: base_url.to_owned() }
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -43,11 +62,12 @@ impl AppState {
             Some(url) => shop_cache::Cache::connect(url, &config.cache_prefix).await,
             None => shop_cache::Cache::disabled(),
         };
-        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table), cache)
+        let images = Images::new(sdk, &config.images_bucket, &config.images_base_url);
+        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table), cache, images)
     }
 
-    pub fn new(store: Store, cache: shop_cache::Cache) -> Self {
-        Self(Arc::new(Inner { store, cache }))
+    pub fn new(store: Store, cache: shop_cache::Cache, images: Images) -> Self {
+        Self(Arc::new(Inner { store, cache, images }))
     }
 }
 

@@ -64,12 +64,16 @@ impl LocalCloud {
         let issuer = format!("http://127.0.0.1:{}", options.port);
         let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         // Each local cloud (dev, every test) gets its own cache key prefix.
+        let naming = Naming { suffix: options.suffix.clone() };
+        let moto = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
         let overrides = vec![
             ("IssuerUrl".to_owned(), issuer.clone()),
             ("CacheUrl".to_owned(), redis),
             ("CachePrefix".to_owned(), format!("local{}:", options.suffix)),
+            // No CDN locally: images are served by the S3 stand-in itself.
+            ("ImagesBaseUrl".to_owned(), format!("{moto}/{}", naming.bucket("ImagesBucket"))),
         ];
-        let provisioned = provision(&template, &sdk, &Naming { suffix: options.suffix.clone() }, &overrides).await?;
+        let provisioned = provision(&template, &sdk, &naming, &overrides).await?;
         let resolver = &provisioned.resolver;
 
         if let Some(secret) = template.resources_of("AWS::SecretsManager::Secret").find(|s| s.logical_id == "SigningKeysSecret") {

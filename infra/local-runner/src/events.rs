@@ -37,6 +37,7 @@ fn sample_body(route: &Route) -> Option<Value> {
             "categoryId": SAMPLE_ID, "brand": "Apple", "tags": ["smartphones", "apple"]
         }),
         ("PUT", "/api/products/{id}") => json!({"price": 94_900}),
+        ("POST", "/api/products/{id}/images/upload-url") => json!({"contentType": "image/webp", "contentLength": 48_213}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
         _ => return None,
     };

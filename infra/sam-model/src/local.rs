@@ -28,6 +28,11 @@ impl Naming {
     pub fn name(&self, logical_id: &str) -> String {
         format!("{logical_id}{}", self.suffix)
     }
+
+    /// Bucket names are lower-case; the suffix keeps tests apart.
+    pub fn bucket(&self, logical_id: &str) -> String {
+        self.name(logical_id).to_lowercase().replace('_', "-")
+    }
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -130,6 +135,42 @@ pub async fn create_queue(
     Ok((url, arn))
 }
 
+/// An S3 client; path-style addressing when an endpoint override points at a local stand-in.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let local = std::env::var("AWS_ENDPOINT_URL_S3").is_ok() || std::env::var("AWS_ENDPOINT_URL").is_ok();
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build())
+}
+
+/// Creates the bucket `name` from the template resource (no-op if it exists), with its CORS rules.
+pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &Resource, name: &str) -> Result<(), BoxError> {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    if client.head_bucket().bucket(name).send().await.is_err() {
+        client.create_bucket().bucket(name).send().await?;
+    }
+    if let Some(rules) = bucket.properties.pointer("/CorsConfiguration/CorsRules").and_then(Value::as_array) {
+        let strings = |v: Option<&Value>| {
+            v.and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let mut cors = CorsConfiguration::builder();
+        for rule in rules {
+            let origins: Vec<String> =
+                strings(rule.get("AllowedOrigins")).into_iter().map(|o| if o.starts_with('{') { "*".into() } else { o }).collect();
+            cors = cors.cors_rules(
+                CorsRule::builder()
+                    .set_allowed_methods(Some(strings(rule.get("AllowedMethods"))))
+                    .set_allowed_origins(Some(if origins.is_empty() { vec!["*".into()] } else { origins }))
+                    .set_allowed_headers(Some(strings(rule.get("AllowedHeaders"))))
+                    .set_max_age_seconds(rule.get("MaxAge").and_then(Value::as_i64).map(|v| v as i32))
+                    .build()?,
+            );
+        }
+        client.put_bucket_cors().bucket(name).cors_configuration(cors.build()?).send().await?;
+    }
+    Ok(())
+}
+
 /// Everything the local cloud created, as a resolver for function environments.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
@@ -202,6 +243,23 @@ pub async fn provision(
             return Err("queues with unresolvable redrive targets".into());
         }
         pending = next;
+    }
+
+    let s3 = s3_client(sdk);
+    for bucket in template.resources_of("AWS::S3::Bucket") {
+        let name = naming.bucket(&bucket.logical_id);
+        create_bucket(&s3, bucket, &name).await?;
+        resolver.refs.insert(bucket.logical_id.clone(), name.clone());
+        resolver.attributes.insert((bucket.logical_id.clone(), "Arn".into()), format!("arn:aws:s3:::{name}"));
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").unwrap_or_else(|_| "https://s3.amazonaws.com".into());
+        resolver.attributes.insert(
+            (bucket.logical_id.clone(), "DomainName".into()),
+            format!("{}/{name}", endpoint.trim_end_matches('/').trim_start_matches("http://").trim_start_matches("https://")),
+        );
+        resolver.attributes.insert(
+            (bucket.logical_id.clone(), "RegionalDomainName".into()),
+            format!("{}/{name}", endpoint.trim_end_matches('/').trim_start_matches("http://").trim_start_matches("https://")),
+        );
     }
 
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);

@@ -63,6 +63,16 @@ pub async fn queue(logical_id: &str) -> (aws_sdk_sqs::Client, String) {
     (client, url)
 }
 
+/// A new bucket shaped like the template's `logical_id` (CORS included), with a unique name.
+/// Returns a path-style client and the bucket name.
+pub async fn bucket(logical_id: &str) -> (aws_sdk_s3::Client, String) {
+    let client = sam_model::local::s3_client(sdk().await);
+    let resource = template().resource(logical_id).unwrap_or_else(|| panic!("no {logical_id} in template.yaml"));
+    let name = unique(&logical_id.to_lowercase());
+    sam_model::local::create_bucket(&client, resource, &name).await.expect("create bucket");
+    (client, name)
+}
+
 /// Every message body waiting on a queue (drains it).
 pub async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
     let mut out = Vec::new();

@@ -1,6 +1,7 @@
 //! One module per resource; each handler carries its OpenAPI description.
 
 pub mod categories;
+pub mod images;
 pub mod products;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -18,6 +19,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(products::product_by_slug))
         .routes(routes!(products::product_by_sku))
         .routes(routes!(products::get_product, products::update_product, products::delete_product))
+        .routes(routes!(images::upload_url))
+        .routes(routes!(images::delete_image))
 }
 
 /// Parses an id path segment; a malformed id names the parameter.

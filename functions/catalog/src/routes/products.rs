@@ -21,7 +21,7 @@ fn not_found() -> ApiError {
     ApiError::not_found("Product not found.")
 }
 
-fn clash(c: Clash) -> ApiError {
+pub(crate) fn clash(c: Clash) -> ApiError {
     match c {
         Clash::Sku => ApiError::conflict("sku_taken", "A product with this SKU already exists.").with_errors(vec![FieldError::new(
             "sku",
@@ -46,7 +46,7 @@ fn storefront(product: Option<Product>) -> ApiResult<Json<Product>> {
 }
 
 /// A product the caller may change: not deleted, and theirs unless they are an admin (403).
-fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<Product> {
+pub(crate) fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<Product> {
     claims.require_role(&[Role::Seller, Role::Admin])?;
     let product = product.filter(|p| p.deleted_at.is_none()).ok_or_else(not_found)?;
     if !claims.is_admin() && product.seller_id != claims.sub {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod categories;
+mod images;
 mod products;
 
 use axum::Router;
@@ -18,7 +19,10 @@ pub async fn state() -> catalog::AppState {
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let cache = shop_cache::Cache::connect(&redis, shop_testkit::redis_prefix()).await;
     assert!(cache.is_enabled(), "Redis runs in the local cloud");
-    catalog::AppState::new(catalog::store::Store::new(ddb, table), cache)
+    let (_, bucket) = shop_testkit::bucket("ImagesBucket").await;
+    let moto = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
+    let images = catalog::Images::new(shop_testkit::sdk().await, &bucket, &format!("{moto}/{bucket}"));
+    catalog::AppState::new(catalog::store::Store::new(ddb, table), cache, images)
 }
 
 pub async fn app() -> App {

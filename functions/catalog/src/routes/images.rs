@@ -1,0 +1,160 @@
+//! Product images: a presigned S3 upload (the bytes never pass through Lambda or API Gateway)
+//! and removal. Only JPEG, PNG, WebP and GIF up to 5 MB are accepted — checked before any URL is
+//! issued, and enforced by S3 through the signed `Content-Type` and `Content-Length`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shop_core::auth::Claims;
+use shop_core::extract::ValidJson;
+use shop_core::problem::Problem;
+use shop_core::{ApiError, ApiResult, FieldError};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::Image;
+use crate::routes::parse_id;
+use crate::routes::products::{clash, editable};
+
+/// The largest image accepted: 5 MB.
+pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
+/// How long an upload URL stays valid.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// At most this many images per product.
+pub const MAX_IMAGES: usize = 20;
+
+const TYPES: &[(&str, &str)] = &[("image/jpeg", "jpg"), ("image/png", "png"), ("image/webp", "webp"), ("image/gif", "gif")];
+
+fn allowed_type(value: &str, _: &()) -> garde::Result {
+    if TYPES.iter().any(|(t, _)| *t == value) {
+        Ok(())
+    } else {
+        Err(garde::Error::new("must be image/jpeg, image/png, image/webp or image/gif"))
+    }
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadUrlRequest {
+    /// `image/jpeg`, `image/png`, `image/webp` or `image/gif`.
+    #[garde(custom(allowed_type))]
+    pub content_type: String,
+    /// Size of the file in bytes, at most 5 MB (5,242,880).
+    #[garde(range(min = 1, max = MAX_IMAGE_BYTES))]
+    pub content_length: u64,
+}
+
+/// Upload the image with `PUT uploadUrl`, sending exactly these headers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadUrl {
+    pub image_id: Uuid,
+    pub upload_url: String,
+    pub method: String,
+    /// Headers the upload must carry (they are part of the signature).
+    #[schema(value_type = Object)]
+    pub headers: serde_json::Value,
+    /// Where the image is served once uploaded (it is already on the product).
+    pub url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Get a presigned upload URL for a new product image (the product's seller or an admin). The
+/// image is added to the product at once.
+#[utoipa::path(post, path = "/api/products/{id}/images/upload-url", tag = "products", security(("bearer" = ["seller", "admin"])),
+    request_body = UploadUrlRequest, params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 201, body = UploadUrl),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`image_limit`: 20 images already", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong type or over 5 MB", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn upload_url(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<UploadUrlRequest>,
+) -> ApiResult<(StatusCode, Json<UploadUrl>)> {
+    let id = parse_id(&id)?;
+    let old = editable(state.store.product(id).await?, &claims)?;
+    if old.images.len() >= MAX_IMAGES {
+        return Err(ApiError::conflict("image_limit", format!("A product holds at most {MAX_IMAGES} images.")));
+    }
+    let ext = TYPES.iter().find(|(t, _)| *t == body.content_type).map(|(_, e)| *e).unwrap_or("bin");
+    let image_id = shop_core::id::new_id();
+    let key = format!("products/{id}/{image_id}.{ext}");
+    let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(UPLOAD_URL_TTL).map_err(|e| ApiError::internal(&e))?;
+    let presigned = state
+        .images
+        .s3
+        .put_object()
+        .bucket(&state.images.bucket)
+        .key(&key)
+        .content_type(&body.content_type)
+        .content_length(body.content_length as i64)
+        .presigned(config)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let url = format!("{}/{key}", state.images.base_url);
+    let mut new = old.clone();
+    new.images.push(Image { id: image_id, url: url.clone() });
+    new.updated_at = OffsetDateTime::now_utc();
+    new.version = old.version + 1;
+    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    state.product_written().await;
+    let response = UploadUrl {
+        image_id,
+        upload_url: presigned.uri().to_owned(),
+        method: "PUT".into(),
+        headers: serde_json::json!({"content-type": body.content_type, "content-length": body.content_length.to_string()}),
+        url,
+        expires_at: OffsetDateTime::now_utc() + UPLOAD_URL_TTL,
+    };
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Remove an image from a product (and its file).
+#[utoipa::path(delete, path = "/api/products/{id}/images/{imageId}", tag = "products", security(("bearer" = ["seller", "admin"])),
+    params(("id" = Uuid, Path, description = "Product id"), ("imageId" = Uuid, Path, description = "Image id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_image(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path((id, image_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id)?;
+    let image_id = Uuid::parse_str(&image_id).map_err(|_| ApiError::invalid_param("imageId", "must be a UUID"))?;
+    let old = editable(state.store.product(id).await?, &claims)?;
+    let Some(image) = old.images.iter().find(|i| i.id == image_id).cloned() else {
+        return Err(ApiError::not_found("Image not found.").with_errors(vec![FieldError::new(
+            "imageId",
+            "unknown",
+            "is not an image of this product",
+        )]));
+    };
+    let mut new = old.clone();
+    new.images.retain(|i| i.id != image_id);
+    new.updated_at = OffsetDateTime::now_utc();
+    new.version = old.version + 1;
+    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    state.product_written().await;
+    // Uploaded files live under our prefix; images given as external URLs have no file here.
+    if let Some(key) = image.url.strip_prefix(&format!("{}/", state.images.base_url))
+        && let Err(e) = state.images.s3.delete_object().bucket(&state.images.bucket).key(key).send().await
+    {
+        tracing::warn!(error = %shop_core::problem::ErrorChain(&e), "could not delete an image file; it stays orphaned");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
