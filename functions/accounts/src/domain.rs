@@ -156,10 +156,7 @@ pub struct AddressInput {
     pub is_default: Option<bool>,
 }
 
-/// garde rule: the string is not only whitespace.
-pub fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
-}
+pub use shop_core::extract::not_blank;
 
 /// A stored address.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,14 +18,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use shop_aws::events::Publisher;
-use shop_core::ApiError;
 use shop_core::problem::ErrorChain;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::keys::SigningKeys;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// Everything a handler needs, built once per Lambda sandbox.
 #[derive(Clone)]
@@ -85,12 +84,6 @@ impl AppState {
             audience: config.jwt_audience.clone(),
             frontend_url: config.frontend_url.clone(),
         }))
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        ApiError::internal(&err)
     }
 }
 

@@ -10,46 +10,20 @@
 //! | `RESET#<sha256>` | `RESET` | [`ResetRecord`] (TTL) |
 //! | `THROTTLE#<kind>#<key>#<window>` | `THROTTLE` | failed-login counter (TTL) |
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shop_aws::dynamo::{ConditionFailed, transaction_outcome, write_outcome};
+pub use shop_aws::dynamo::StoreError;
+use shop_aws::dynamo::{ConditionFailed, Item, key, n, rfc3339, s, transaction_outcome, write_outcome};
 use shop_core::auth::Role;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::{Address, MAX_ADDRESSES, RefreshRecord, ResetRecord, Session, User};
 
-type Item = HashMap<String, AttributeValue>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("DynamoDB request failed")]
-    Dynamo(#[from] aws_sdk_dynamodb::Error),
-    #[error("item (de)serialization failed")]
-    Serde(#[from] serde_dynamo::Error),
-    #[error("could not build a DynamoDB request")]
-    Build(#[from] aws_sdk_dynamodb::error::BuildError),
-}
-
-fn dynamo<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
-where
-    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
-{
-    StoreError::Dynamo(err.into())
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
 fn ts(value: OffsetDateTime) -> AttributeValue {
-    s(value.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
+    s(rfc3339(value))
 }
 
 pub fn user_pk(id: Uuid) -> String {
@@ -69,10 +43,6 @@ fn session_sk(id: Uuid) -> String {
 }
 fn address_sk(id: Uuid) -> String {
     format!("ADDRESS#{id}")
-}
-
-fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
 fn item<T: Serialize>(pk: impl Into<String>, sk: impl Into<String>, value: &T) -> Result<Item, StoreError> {
@@ -102,7 +72,7 @@ async fn query_all<T: DeserializeOwned>(
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let page = query.clone().set_exclusive_start_key(start).send().await.map_err(dynamo)?;
+        let page = query.clone().set_exclusive_start_key(start).send().await?;
         for it in page.items.unwrap_or_default() {
             out.push(serde_dynamo::from_item(it)?);
         }
@@ -126,8 +96,7 @@ impl Store {
     }
 
     async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
-        let out =
-            self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await.map_err(dynamo)?;
+        let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await?;
         parse(out.item)
     }
 
@@ -165,8 +134,7 @@ impl Store {
             .set_key(Some(key(email_pk(email), "EMAIL")))
             .consistent_read(true)
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         let Some(user_id) = out.item.as_ref().and_then(|i| i.get("userId")).and_then(|v| v.as_s().ok()) else {
             return Ok(None);
         };
@@ -230,7 +198,7 @@ impl Store {
         match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
             Ok(out) => parse(out.attributes),
             Err(err) if err.is_condition_failed() => Ok(None),
-            Err(err) => Err(dynamo(err)),
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -258,8 +226,7 @@ impl Store {
             .transact_items(self.put(item(user_pk(session.user_id), session_sk(session.id), session)?, None)?)
             .transact_items(self.put(item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(())
     }
 
@@ -342,8 +309,7 @@ impl Store {
             .transact_items(self.put(item(reset_pk(hash), "RESET", record)?, Some("attribute_not_exists(pk)"))?)
             .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(())
     }
 
@@ -393,8 +359,7 @@ impl Store {
             .expression_attribute_values(":p", s(password_hash))
             .expression_attribute_values(":now", ts(now))
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(())
     }
 
@@ -410,8 +375,7 @@ impl Store {
             .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
             .consistent_read(true)
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(out.item.and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())).unwrap_or(0))
     }
 
@@ -428,8 +392,7 @@ impl Store {
             .expression_attribute_values(":exp", n(expires_at))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(out.attributes.and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())).unwrap_or(1))
     }
 
@@ -440,8 +403,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(())
     }
 

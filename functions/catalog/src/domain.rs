@@ -46,10 +46,7 @@ pub fn valid_slug(value: &str, _: &()) -> garde::Result {
     }
 }
 
-/// garde rule: the string is not only whitespace.
-pub fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
-}
+pub use shop_core::extract::not_blank;
 
 /// A category; `parentId` makes the tree (any depth).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

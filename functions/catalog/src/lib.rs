@@ -15,12 +15,11 @@ pub mod store;
 use std::sync::Arc;
 
 use axum::Router;
-use shop_core::ApiError;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -68,12 +67,6 @@ impl AppState {
 
     pub fn new(store: Store, cache: shop_cache::Cache, images: Images) -> Self {
         Self(Arc::new(Inner { store, cache, images }))
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        ApiError::internal(&err)
     }
 }
 

@@ -11,45 +11,16 @@
 //! as the child or product, so "delete refused while it has children or products" holds under
 //! concurrency.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shop_aws::dynamo::cancellation_reasons;
+pub use shop_aws::dynamo::StoreError;
+use shop_aws::dynamo::{Item, cancellation_reasons, key, n, rfc3339, s};
 use uuid::Uuid;
 
 use crate::domain::{Category, Product};
 
-type Item = HashMap<String, AttributeValue>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("DynamoDB request failed")]
-    Dynamo(#[from] aws_sdk_dynamodb::Error),
-    #[error("item (de)serialization failed")]
-    Serde(#[from] serde_dynamo::Error),
-    #[error("could not build a DynamoDB request")]
-    Build(#[from] aws_sdk_dynamodb::error::BuildError),
-}
-
-fn dynamo<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
-where
-    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
-{
-    StoreError::Dynamo(err.into())
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn key(pk: impl Into<String>, sk: &str) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
 fn category_pk(id: Uuid) -> String {
     format!("CATEGORY#{id}")
 }
@@ -57,7 +28,7 @@ fn product_pk(id: Uuid) -> String {
     format!("PRODUCT#{id}")
 }
 fn ts(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    rfc3339(t)
 }
 
 /// Which uniqueness guard a write lost to.
@@ -102,7 +73,7 @@ impl Tx {
                         }
                     }
                 }
-                Err(dynamo(err))
+                Err(err.into())
             }
         }
     }
@@ -149,21 +120,12 @@ impl Store {
     }
 
     async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
-        let out =
-            self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await.map_err(dynamo)?;
+        let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await?;
         out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
     }
 
     async fn guarded_id(&self, pk: String) -> Result<Option<Uuid>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, "GUARD")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo)?;
+        let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).consistent_read(true).send().await?;
         Ok(out.item.as_ref().and_then(|i| i.get("id")).and_then(|v| v.as_s().ok()).and_then(|v| Uuid::parse_str(v).ok()))
     }
 
@@ -192,8 +154,7 @@ impl Store {
                 .expression_attribute_values(":c", s("CATEGORIES"))
                 .set_exclusive_start_key(start)
                 .send()
-                .await
-                .map_err(dynamo)?;
+                .await?;
             for item in page.items.unwrap_or_default() {
                 out.push(serde_dynamo::from_item(item)?);
             }
@@ -387,8 +348,7 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit as i32)
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         page.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).map_err(StoreError::from)).collect()
     }
 }

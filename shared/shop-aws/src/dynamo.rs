@@ -1,4 +1,9 @@
-//! DynamoDB error classification.
+//! DynamoDB helpers shared by every function's store: the store error (mapped once to a 500),
+//! attribute-value shorthands, and classification of conditional failures.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
@@ -78,4 +83,53 @@ where
         Err(err) if err.is_condition_failed() => Ok(Outcome::ConditionFailed),
         Err(err) => Err(err.into()),
     }
+}
+
+/// An item: attribute name → value.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Why a store call failed (all of them are server-side errors for the caller).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed")]
+    Dynamo(#[from] aws_sdk_dynamodb::Error),
+    #[error("item (de)serialization failed")]
+    Serde(#[from] serde_dynamo::Error),
+    #[error("could not build a DynamoDB request")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        StoreError::Dynamo(err.into())
+    }
+}
+
+impl From<StoreError> for shop_core::ApiError {
+    fn from(err: StoreError) -> Self {
+        shop_core::ApiError::internal(&err)
+    }
+}
+
+/// A string attribute.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute.
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The `{pk, sk}` key of an item.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// RFC 3339 text of a time (how items store times).
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -96,6 +96,11 @@ fn camel_case_path(path: &str) -> String {
     out
 }
 
+/// garde rule: the string is not only whitespace (`#[garde(custom(shop_core::extract::not_blank))]`).
+pub fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
+}
+
 /// serde helper: deserializes a string trimmed of surrounding whitespace
 /// (`#[serde(deserialize_with = "shop_core::extract::trimmed")]`).
 pub fn trimmed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
