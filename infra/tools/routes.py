@@ -38,6 +38,7 @@ ROUTES = [
   ("ProductGet", "GET", "/api/products/{id}", "Catalog", None),
   ("ProductPut", "PUT", "/api/products/{id}", "Catalog", ["seller", "admin"]),
   ("ProductDelete", "DELETE", "/api/products/{id}", "Catalog", ["seller", "admin"]),
+  ("SellerProducts", "GET", "/api/seller/products", "Catalog", ["seller", "admin"]),
   ("ProductImageUploadUrl", "POST", "/api/products/{id}/images/upload-url", "Catalog", ["seller", "admin"]),
   ("ProductImageDelete", "DELETE", "/api/products/{id}/images/{imageId}", "Catalog", ["seller", "admin"]),
 ]

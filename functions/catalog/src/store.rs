@@ -351,6 +351,33 @@ impl Store {
             .await?;
         page.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).map_err(StoreError::from)).collect()
     }
+
+    /// Every product of a seller (deleted ones included), newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn seller_products(&self, seller_id: Uuid) -> Result<Vec<Product>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :s")
+                .expression_attribute_values(":s", s(format!("SELLER#{seller_id}")))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                out.push(serde_dynamo::from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
 }
 
 /// A category as stored, with its counters.

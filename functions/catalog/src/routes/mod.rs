@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(products::product_by_slug))
         .routes(routes!(products::product_by_sku))
         .routes(routes!(products::get_product, products::update_product, products::delete_product))
+        .routes(routes!(products::seller_products))
         .routes(routes!(images::upload_url))
         .routes(routes!(images::delete_image))
 }

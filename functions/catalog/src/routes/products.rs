@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::pagination::{Page, PageQuery};
 use shop_core::problem::Problem;
 use shop_core::{ApiError, ApiResult, FieldError};
 use time::OffsetDateTime;
@@ -241,4 +242,52 @@ pub async fn delete_product(State(state): State<AppState>, claims: Claims, Path(
     state.store.update_product(&old, &new).await?.map_err(clash)?;
     state.product_written().await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SellerProductsQuery {
+    /// ADMIN only: whose products (default: the caller's).
+    pub seller_id: Option<uuid::Uuid>,
+    /// Only active (`true`) or inactive (`false`) products.
+    pub is_active: Option<bool>,
+    #[param(minimum = 1)]
+    pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// A seller's own products, inactive ones included (deleted ones excluded), newest first. The
+/// storefront routes show active products only; this is where a seller (or an admin, with
+/// `sellerId`) sees everything they manage.
+#[utoipa::path(get, path = "/api/seller/products", tag = "products", security(("bearer" = ["seller", "admin"])), params(SellerProductsQuery),
+    responses(
+        (status = 200, body = Page<Product>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn seller_products(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<SellerProductsQuery>,
+) -> ApiResult<Json<Page<Product>>> {
+    claims.require_role(&[Role::Seller, Role::Admin])?;
+    let page = PageQuery { page: query.page, limit: query.limit }.checked()?;
+    let seller = match query.seller_id {
+        Some(other) if other != claims.sub => {
+            claims.require_role(&[Role::Admin])?;
+            other
+        }
+        _ => claims.sub,
+    };
+    let products: Vec<Product> = state
+        .store
+        .seller_products(seller)
+        .await?
+        .into_iter()
+        .filter(|p| p.deleted_at.is_none())
+        .filter(|p| query.is_active.is_none_or(|a| p.is_active == a))
+        .collect();
+    Ok(Json(page.slice(products)))
 }

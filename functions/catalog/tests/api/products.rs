@@ -166,3 +166,30 @@ async fn storefront_reads_are_cached_and_every_write_invalidates_them() {
     assert_eq!(after.as_array().unwrap().len(), 2);
     assert_eq!(after.as_array().unwrap().iter().find(|x| x["name"] == "Phones").unwrap()["productCount"], 2);
 }
+
+#[tokio::test]
+async fn sellers_see_all_their_own_products_and_admins_anyones() {
+    let app = app().await;
+    let admin = admin();
+    let cat = app.category(&admin, "Phones", None).await;
+    let c = cat["id"].as_str().unwrap();
+    let owner = seller();
+    app.product(&owner, c, "MINE-1", json!({})).await.expect(201);
+    app.product(&owner, c, "MINE-2", json!({"isActive": false})).await.expect(201);
+    let gone = app.product(&owner, c, "MINE-3", json!({})).await.expect(201);
+    app.send_as(&owner, Req::delete(&format!("/api/products/{}", gone["id"].as_str().unwrap()))).await.expect(204);
+    app.product(&seller(), c, "THEIRS-1", json!({})).await.expect(201);
+
+    let mine = app.send_as(&owner, Req::get("/api/seller/products")).await.expect(200);
+    let skus: Vec<&str> = mine["data"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap()).collect();
+    assert_eq!(skus, ["MINE-2", "MINE-1"], "newest first, the inactive one included, the deleted one not");
+    assert_eq!(mine["meta"]["total"], 2);
+    let inactive = app.send_as(&owner, Req::get("/api/seller/products?isActive=false")).await.expect(200);
+    assert_eq!(inactive["meta"]["total"], 1);
+    // Another seller's list is for admins only.
+    let path = format!("/api/seller/products?sellerId={}", owner.0);
+    app.send_as(&seller(), Req::get(&path)).await.expect_problem(403, "forbidden");
+    assert_eq!(app.send_as(&admin, Req::get(&path)).await.expect(200)["meta"]["total"], 2);
+    app.send_as(&customer(), Req::get("/api/seller/products")).await.expect_problem(403, "forbidden");
+    app.send_as(&owner, Req::get("/api/seller/products?limit=0")).await.expect_problem(400, "invalid_parameter");
+}
