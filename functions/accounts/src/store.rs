@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{ConditionFailed, Item, key, n, rfc3339, s, transaction_outcome, write_outcome};
+use shop_aws::dynamo::{ConditionFailed, Item, key, n, query_all, rfc3339, s, transact_put, transaction_outcome, write_outcome};
 use shop_core::auth::Role;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -65,24 +65,6 @@ fn parse<T: DeserializeOwned>(item: Option<Item>) -> Result<Option<T>, StoreErro
 
 pub use shop_aws::dynamo::Outcome;
 
-/// Runs a query to the end, page by page.
-async fn query_all<T: DeserializeOwned>(
-    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<Vec<T>, StoreError> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = query.clone().set_exclusive_start_key(start).send().await?;
-        for it in page.items.unwrap_or_default() {
-            out.push(serde_dynamo::from_item(it)?);
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
 /// DynamoDB access for accounts.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -113,9 +95,7 @@ impl Store {
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-        let put =
-            Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(str::to_owned)).build()?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        transact_put(&self.table, item, condition)
     }
 
     // ---- users ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Up
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{Item, cancellation_reasons, key, n, rfc3339, s};
+use shop_aws::dynamo::{Item, cancellation_reasons, key, n, query_all, rfc3339, s, transact_put};
 use uuid::Uuid;
 
 use crate::domain::{Category, Product};
@@ -91,9 +91,7 @@ impl Store {
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-        let put =
-            Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(str::to_owned)).build()?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        transact_put(&self.table, item, condition)
     }
 
     fn guard(&self, pk: String, id: Uuid) -> Result<TransactWriteItem, StoreError> {
@@ -142,27 +140,14 @@ impl Store {
     /// Every category (the tree is small: read whole).
     #[tracing::instrument(skip_all)]
     pub async fn categories(&self) -> Result<Vec<CategoryRecord>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :c")
-                .expression_attribute_values(":c", s("CATEGORIES"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                out.push(serde_dynamo::from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :c")
+            .expression_attribute_values(":c", s("CATEGORIES"));
+        query_all(query).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -355,28 +340,15 @@ impl Store {
     /// Every product of a seller (deleted ones included), newest first.
     #[tracing::instrument(skip_all)]
     pub async fn seller_products(&self, seller_id: Uuid) -> Result<Vec<Product>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :s")
-                .expression_attribute_values(":s", s(format!("SELLER#{seller_id}")))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                out.push(serde_dynamo::from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :s")
+            .expression_attribute_values(":s", s(format!("SELLER#{seller_id}")))
+            .scan_index_forward(false);
+        query_all(query).await
     }
 }
 
