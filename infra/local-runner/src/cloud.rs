@@ -242,11 +242,6 @@ pub fn generate_password() -> String {
     format!("Sky-{}-{}", &id[..8], &id[8..16].to_uppercase())
 }
 
-/// The resolved value of a function's environment variable (for printing).
-pub fn env_value(cloud: &LocalCloud, function: &str, name: &str) -> Option<String> {
-    cloud.environments.get(function).and_then(|e| e.get(name)).cloned()
-}
-
 /// `signing-key list|add|activate <kid> --secret-id <id>`.
 pub async fn signing_key_command(args: &[String]) -> Result<(), BoxError> {
     let secret_id = args.iter().position(|a| a == "--secret-id").and_then(|i| args.get(i + 1)).ok_or("--secret-id <id> is required")?;

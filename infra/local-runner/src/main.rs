@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use local_runner::cloud::{ADMIN_EMAIL, LocalCloud, Options, env_value};
+use local_runner::cloud::{ADMIN_EMAIL, LocalCloud, Options};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -71,13 +71,17 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     for (source, _) in &cloud.sqs_sources {
         println!("  event source     SQS {} -> {}", source.queue_url, source.function);
     }
+    for (source, _) in &cloud.stream_sources {
+        println!("  event source     stream {} -> {}", source.stream_arn, source.function);
+    }
+    for (function, rule, period, _) in &cloud.schedules {
+        println!("  event source     schedule {rule} every {}s -> {function}", period.as_secs());
+    }
+    println!("  Redis (cache)    {}", std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()));
     println!("  DynamoDB Local   {}", std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default());
     println!("  moto (SQS/SES/S3/Secrets) {}", std::env::var("SKYSHOP_MOTO_URL").unwrap_or_default());
     println!("  admin            {ADMIN_EMAIL} / {}", cloud.admin_password);
     println!("  demo seller      {} / {}", local_runner::cloud::SELLER_EMAIL, cloud.admin_password);
-    if let Some(table) = env_value(&cloud, "AccountsFunction", "ACCOUNTS_TABLE") {
-        tracing::debug!(table, "accounts table");
-    }
     println!("Press Ctrl-C to stop.");
     let app = local_runner::gateway::app(cloud.gateway.clone());
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())

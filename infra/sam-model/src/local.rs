@@ -155,8 +155,7 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &Resource, name:
         };
         let mut cors = CorsConfiguration::builder();
         for rule in rules {
-            let origins: Vec<String> =
-                strings(rule.get("AllowedOrigins")).into_iter().map(|o| if o.starts_with('{') { "*".into() } else { o }).collect();
+            let origins = strings(rule.get("AllowedOrigins"));
             cors = cors.cors_rules(
                 CorsRule::builder()
                     .set_allowed_methods(Some(strings(rule.get("AllowedMethods"))))
@@ -248,7 +247,9 @@ pub async fn provision(
     let s3 = s3_client(sdk);
     for bucket in template.resources_of("AWS::S3::Bucket") {
         let name = naming.bucket(&bucket.logical_id);
-        create_bucket(&s3, bucket, &name).await?;
+        // Intrinsics in the bucket's properties (CORS origins) resolve against local values.
+        let resolved = Resource { properties: resolver.resolve(&bucket.properties), ..bucket.clone() };
+        create_bucket(&s3, &resolved, &name).await?;
         resolver.refs.insert(bucket.logical_id.clone(), name.clone());
         resolver.attributes.insert((bucket.logical_id.clone(), "Arn".into()), format!("arn:aws:s3:::{name}"));
         let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").unwrap_or_else(|_| "https://s3.amazonaws.com".into());
