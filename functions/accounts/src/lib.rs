@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use shop_aws::events::Publisher;
+use shop_core::http::BearerAuth;
 use shop_core::problem::ErrorChain;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -110,19 +111,6 @@ impl AppState {
     )
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
 
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())

@@ -15,6 +15,7 @@ pub mod store;
 use std::sync::Arc;
 
 use axum::Router;
+use shop_core::http::BearerAuth;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -74,6 +75,7 @@ impl AppState {
 #[openapi(
     info(title = "Skyshop catalog", description = "Products and categories."),
     components(schemas(shop_core::problem::Problem, shop_core::problem::FieldError)),
+    modifiers(&BearerAuth),
     tags(
         (name = "categories", description = "The category tree"),
         (name = "products", description = "Products (money in integer cents)"),

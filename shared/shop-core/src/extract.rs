@@ -96,6 +96,11 @@ fn camel_case_path(path: &str) -> String {
     out
 }
 
+/// Parses a UUID path segment; a malformed one is a 400 naming the parameter.
+pub fn parse_uuid(param: &str, raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::invalid_param(param, "must be a UUID"))
+}
+
 /// garde rule: the string is not only whitespace (`#[garde(custom(shop_core::extract::not_blank))]`).
 pub fn not_blank(value: &str, _: &()) -> garde::Result {
     if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }

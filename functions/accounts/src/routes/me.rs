@@ -39,7 +39,7 @@ pub async fn current_user(state: &AppState, claims: &Claims) -> ApiResult<User> 
 
 /// Parses an id path segment; a malformed id names the parameter.
 pub fn parse_id(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::invalid_param("id", "must be a UUID"))
+    shop_core::extract::parse_uuid("id", raw)
 }
 
 #[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),

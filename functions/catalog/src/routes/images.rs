@@ -135,7 +135,7 @@ pub async fn delete_image(
     Path((id, image_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
-    let image_id = Uuid::parse_str(&image_id).map_err(|_| ApiError::invalid_param("imageId", "must be a UUID"))?;
+    let image_id = shop_core::extract::parse_uuid("imageId", &image_id)?;
     let old = editable(state.store.product(id).await?, &claims)?;
     let Some(image) = old.images.iter().find(|i| i.id == image_id).cloned() else {
         return Err(ApiError::not_found("Image not found.").with_errors(vec![FieldError::new(

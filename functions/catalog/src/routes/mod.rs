@@ -26,5 +26,5 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Parses an id path segment; a malformed id names the parameter.
 pub fn parse_id(raw: &str) -> shop_core::ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw).map_err(|_| shop_core::ApiError::invalid_param("id", "must be a UUID"))
+    shop_core::extract::parse_uuid("id", raw)
 }
