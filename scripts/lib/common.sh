@@ -466,7 +466,12 @@ template_gate() {
   _skyshop_offline_aws "$SKYSHOP_VENV/bin/cfn-lint" --non-zero-exit-code error -- "$template" ||
     skyshop_die "cfn-lint found errors in $template"
 
-  # 2. sam validate --lint (runs offline: checked in a network namespace with no network).
+  # 2. dependency cycles after the SAM transform, which CloudFormation rejects at deploy time
+  # but neither linter reports (e.g. a role policy naming a domain whose policy names the role).
+  _skyshop_offline_aws "$SKYSHOP_VENV/bin/python" "$REPO_ROOT/infra/tools/sam_cycles.py" "$template" >/dev/null ||
+    skyshop_die "$template has resource dependency cycles (see above)"
+
+  # 3. sam validate --lint (runs offline: checked in a network namespace with no network).
   # It fails on ANY cfn-lint match, warnings included, and takes no config; warnings were
   # already printed above, so only error matches ([[E....:) fail the gate here.
   out="$(_skyshop_offline_aws "$SKYSHOP_VENV/bin/sam" validate --lint -t "$template" \

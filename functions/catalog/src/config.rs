@@ -14,6 +14,9 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `CACHE_PREFIX`: prefix of every cache key (default `catalog:`).
     pub cache_prefix: String,
+    /// `SEARCH_ENGINE`, `OPENSEARCH_ENDPOINT`, `SEARCH_INDEX`, `SEARCH_INDEX_DIR`: the product
+    /// index (see [`shop_search::connect`]).
+    pub search: shop_search::EngineConfig,
 }
 
 impl Config {
@@ -28,6 +31,7 @@ impl Config {
             images_base_url: require(env, "IMAGES_BASE_URL")?.trim_end_matches('/').to_owned(),
             redis_url: env("REDIS_URL").filter(|v| !v.trim().is_empty()),
             cache_prefix: or_default(env, "CACHE_PREFIX", "catalog:"),
+            search: shop_search::EngineConfig::from_lookup(env).map_err(|e| MissingEnv(format!("{} ({})", e.name, e.reason)))?,
         })
     }
 }

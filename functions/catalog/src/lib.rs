@@ -2,13 +2,15 @@
 //! own products) and admins (everything), with SKU and slug uniqueness, soft delete, and reads
 //! for the storefront.
 //!
-//! Listing and search (`GET /api/products`) come with the search index (catalog-indexer and the
-//! tantivy / OpenSearch engines); this crate owns the source of truth in `CatalogTable`.
+//! Listing and search (`GET /api/products`) are served from the search index, which the
+//! `catalog-indexer` function keeps current from `CatalogTable`'s stream; this crate owns the
+//! source of truth in `CatalogTable`.
 
 pub mod cached;
 pub mod config;
 pub mod domain;
 pub mod routes;
+pub mod search;
 pub mod seed;
 pub mod store;
 
@@ -29,6 +31,8 @@ pub struct Inner {
     pub store: Store,
     pub cache: shop_cache::Cache,
     pub images: Images,
+    /// The product index (read side; `catalog-indexer` writes it from the table's stream).
+    pub search: Arc<dyn shop_search::SearchEngine>,
 }
 
 /// Where product images go.
@@ -57,17 +61,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub async fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+    /// Connects the state's clients; fails only if the search engine cannot be opened.
+    pub async fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, shop_search::SearchError> {
         let cache = match &config.redis_url {
             Some(url) => shop_cache::Cache::connect(url, &config.cache_prefix).await,
             None => shop_cache::Cache::disabled(),
         };
         let images = Images::new(sdk, &config.images_bucket, &config.images_base_url);
-        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table), cache, images)
+        let search = shop_search::connect(&config.search, sdk).await?;
+        Ok(Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table), cache, images, search))
     }
 
-    pub fn new(store: Store, cache: shop_cache::Cache, images: Images) -> Self {
-        Self(Arc::new(Inner { store, cache, images }))
+    pub fn new(store: Store, cache: shop_cache::Cache, images: Images, search: Arc<dyn shop_search::SearchEngine>) -> Self {
+        Self(Arc::new(Inner { store, cache, images, search }))
     }
 }
 

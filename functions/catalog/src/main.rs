@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
         let config = config.clone();
         async move {
             let sdk = shop_aws::config::load().await;
-            Ok::<_, std::convert::Infallible>(catalog::router(catalog::AppState::from_config(&config, &sdk).await))
+            catalog::AppState::from_config(&config, &sdk).await.map(catalog::router)
         }
     });
     lambda_http::run(service).await

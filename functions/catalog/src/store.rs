@@ -3,7 +3,7 @@
 //! | pk | sk | item |
 //! |---|---|---|
 //! | `CATEGORY#<id>` | `CATEGORY` | [`Category`] + `childCount`, `productCount`; `gsi1pk = CATEGORIES` |
-//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`]; `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted |
+//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`]; `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted; `gsi3pk = CATEGORY#<categoryId>` while not deleted |
 //! | `SKU#<sku>`, `SLUG#<slug>` | `GUARD` | product uniqueness guards → `id` |
 //! | `CATSLUG#<slug>`, `CATNAME#<lower name>` | `GUARD` | category uniqueness guards → `id` |
 //!
@@ -12,7 +12,9 @@
 //! concurrency.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
@@ -241,6 +243,10 @@ impl Store {
         let sort = format!("{}#{}", ts(p.created_at), p.id);
         item.insert("gsi1pk".into(), s(format!("SELLER#{}", p.seller_id)));
         item.insert("gsi1sk".into(), s(sort.clone()));
+        if p.deleted_at.is_none() {
+            item.insert("gsi3pk".into(), s(format!("CATEGORY#{}", p.category_id)));
+            item.insert("gsi3sk".into(), s(sort.clone()));
+        }
         if p.is_active && p.is_featured && p.deleted_at.is_none() {
             item.insert("gsi2pk".into(), s("FEATURED"));
             item.insert("gsi2sk".into(), s(sort));
@@ -350,7 +356,172 @@ impl Store {
             .scan_index_forward(false);
         query_all(query).await
     }
+
+    // ---- bulk loading (synthetic catalogs) ----------------------------------------------------
+
+    /// What the table holds under the keys of each of `products` (same order): the product
+    /// item, and the ids its SKU and slug guards name. BatchGetItem with 33 products (99 keys)
+    /// per request, up to `concurrency` requests in flight; unprocessed keys are retried with
+    /// backoff, and `Err(Unprocessed)` says how many were still unread after the last attempt.
+    #[tracing::instrument(skip_all, fields(products = products.len()))]
+    pub async fn bulk_presence(&self, products: &[Product], concurrency: usize) -> Result<Result<Vec<Presence>, Unprocessed>, StoreError> {
+        use futures::StreamExt;
+        let requests = products.chunks(33).map(|chunk| {
+            let keys = chunk
+                .iter()
+                .flat_map(|p| {
+                    [
+                        key(product_pk(p.id), "PRODUCT"),
+                        key(format!("SKU#{}", p.sku.to_uppercase()), "GUARD"),
+                        key(format!("SLUG#{}", p.slug), "GUARD"),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            self.batch_get(keys)
+        });
+        let pages: Vec<_> = futures::stream::iter(requests).buffer_unordered(concurrency.max(1)).collect().await;
+        let mut found: HashMap<String, Option<Uuid>> = HashMap::new();
+        let mut unread = 0;
+        for page in pages {
+            match page? {
+                Ok(items) => found.extend(items),
+                Err(Unprocessed(n)) => unread += n,
+            }
+        }
+        if unread > 0 {
+            return Ok(Err(Unprocessed(unread)));
+        }
+        Ok(Ok(products
+            .iter()
+            .map(|p| Presence {
+                item: found.contains_key(&product_pk(p.id)),
+                sku: found.get(&format!("SKU#{}", p.sku.to_uppercase())).copied().flatten(),
+                slug: found.get(&format!("SLUG#{}", p.slug)).copied().flatten(),
+            })
+            .collect()))
+    }
+
+    /// One BatchGetItem (≤ 100 keys) to its end: `pk` → the `id` the item names.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Result<Vec<(String, Option<Uuid>)>, Unprocessed>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .projection_expression("#pk, #id")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#id", "id")
+            .consistent_read(true)
+            .build()?;
+        for attempt in 0..=BULK_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let page = self.client.batch_get_item().request_items(&self.table, pending.clone()).send().await?;
+            for item in page.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) else { continue };
+                let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| Uuid::parse_str(v).ok());
+                out.push((pk.clone(), id));
+            }
+            match page.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty()) {
+                Some(rest) => pending = rest,
+                None => return Ok(Ok(out)),
+            }
+        }
+        Ok(Err(Unprocessed(pending.keys().len())))
+    }
+
+    /// Writes `products` with their SKU and slug guards by BatchWriteItem — unconditional puts,
+    /// 8 products (24 items) per request, up to `concurrency` requests in flight, unprocessed
+    /// items retried with backoff. For bulk loads only: the caller checks with
+    /// [`Store::bulk_presence`] that the SKUs and slugs are free (or already the product's own),
+    /// and counts new products on their categories with [`Store::add_product_counts`].
+    /// `Err(Unprocessed)` says how many items were still unwritten after the last attempt.
+    #[tracing::instrument(skip_all, fields(products = products.len()))]
+    pub async fn bulk_put_products(&self, products: &[Product], concurrency: usize) -> Result<Result<(), Unprocessed>, StoreError> {
+        use futures::StreamExt;
+        let mut requests = Vec::with_capacity(products.len().div_ceil(8));
+        for chunk in products.chunks(8) {
+            let mut writes = Vec::with_capacity(chunk.len() * 3);
+            for p in chunk {
+                let mut sku = key(format!("SKU#{}", p.sku.to_uppercase()), "GUARD");
+                sku.insert("id".into(), s(p.id.to_string()));
+                let mut slug = key(format!("SLUG#{}", p.slug), "GUARD");
+                slug.insert("id".into(), s(p.id.to_string()));
+                for item in [Self::product_item(p)?, sku, slug] {
+                    writes.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build());
+                }
+            }
+            requests.push(self.batch_write(writes));
+        }
+        let results: Vec<_> = futures::stream::iter(requests).buffer_unordered(concurrency.max(1)).collect().await;
+        let mut unwritten = 0;
+        for result in results {
+            if let Err(Unprocessed(n)) = result? {
+                unwritten += n;
+            }
+        }
+        Ok(if unwritten == 0 { Ok(()) } else { Err(Unprocessed(unwritten)) })
+    }
+
+    /// One BatchWriteItem (≤ 25 items) to its end.
+    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<Result<(), Unprocessed>, StoreError> {
+        let mut pending = writes;
+        for attempt in 0..=BULK_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let out = self.client.batch_write_item().request_items(&self.table, pending).send().await?;
+            match out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).filter(|w| !w.is_empty()) {
+                Some(rest) => pending = rest,
+                None => return Ok(Ok(())),
+            }
+        }
+        Ok(Err(Unprocessed(pending.len())))
+    }
+
+    /// Adds `delta` to the `productCount` of each category (one UpdateItem `ADD` per category;
+    /// the category must exist). The bulk load's counterpart of the per-product counting that
+    /// [`Store::create_product`] does in its transaction.
+    #[tracing::instrument(skip_all, fields(categories = counts.len()))]
+    pub async fn add_product_counts(&self, counts: &BTreeMap<Uuid, i64>) -> Result<(), StoreError> {
+        for (category, delta) in counts.iter().filter(|(_, d)| **d != 0) {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(category_pk(*category), "CATEGORY")))
+                .update_expression("ADD productCount :d")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":d", n(*delta))
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
 }
+
+/// Attempts after the first for a bulk request's unprocessed keys or items.
+const BULK_RETRIES: u32 = 10;
+
+/// 25 ms doubling per attempt, at most 2 s.
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis((25u64 << attempt.min(7)).min(2_000))
+}
+
+/// What the table holds under a product's keys (see [`Store::bulk_presence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Presence {
+    /// The product item (`PRODUCT#<id>`) exists.
+    pub item: bool,
+    /// The product the SKU guard names, if the guard exists.
+    pub sku: Option<Uuid>,
+    /// The product the slug guard names, if the guard exists.
+    pub slug: Option<Uuid>,
+}
+
+/// A bulk request still had this many keys or items unprocessed after its retries (DynamoDB
+/// kept throttling); nothing else went wrong, so running the load again continues it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} keys or items were still unprocessed after {BULK_RETRIES} retries")]
+pub struct Unprocessed(pub usize);
 
 /// A category as stored, with its counters.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]

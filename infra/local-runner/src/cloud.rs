@@ -83,10 +83,20 @@ impl LocalCloud {
 
         let mut environments = BTreeMap::new();
         let mut registry: Registry = BTreeMap::new();
+        let search_dir = match template.resources_of("AWS::DynamoDB::Table").find(|t| t.logical_id == "CatalogTable") {
+            Some(table) => Some(local_search_dir(&sdk, &naming.name(&table.logical_id)).await?),
+            None => None,
+        };
         for function in template.functions() {
             // Variables that resolve to nothing (`!Ref AWS::NoValue`) are not set, as in Lambda.
-            let env: BTreeMap<String, String> =
+            let mut env: BTreeMap<String, String> =
                 function.environment.iter().map(|(k, v)| (k.clone(), resolver.resolve_string(v))).filter(|(_, v)| !v.is_empty()).collect();
+            // OpenSearch's local stand-in is the embedded tantivy index.
+            if let (true, Some(dir)) = (env.contains_key("SEARCH_ENGINE"), &search_dir) {
+                env.insert("SEARCH_ENGINE".into(), "tantivy".into());
+                env.insert("SEARCH_INDEX_DIR".into(), dir.display().to_string());
+                env.remove("OPENSEARCH_ENDPOINT");
+            }
             let built = functions::build(&function.logical_id, &env, &sdk).await.map_err(|e| format!("{}: {e}", function.logical_id))?;
             registry.insert(function.logical_id.clone(), built);
             environments.insert(function.logical_id.clone(), env);
@@ -153,6 +163,7 @@ impl LocalCloud {
                     starting_position,
                     maximum_retry_attempts,
                     on_failure,
+                    filter_patterns,
                 } = event
                 {
                     let Some(stream_arn) = resolver.attributes.get(&(table.clone(), "StreamArn".into())).cloned() else {
@@ -167,6 +178,7 @@ impl LocalCloud {
                         maximum_retry_attempts: *maximum_retry_attempts,
                         on_failure_queue: on_failure.as_ref().and_then(|q| resolver.refs.get(q).cloned()),
                         timeout: Duration::from_secs(function.timeout_secs),
+                        filters: streams::parse_filters(filter_patterns).map_err(|e| format!("{}: {e}", function.logical_id))?,
                     };
                     stream_sources.push((source, handler.clone()));
                 }
@@ -212,7 +224,7 @@ impl LocalCloud {
         for (source, handler) in &self.sqs_sources {
             tokio::spawn(pollers::run(sqs.clone(), source.clone(), handler.clone()));
         }
-        let streams_client = aws_sdk_dynamodbstreams::Client::new(&self.sdk);
+        let streams_client = streams::local_client(&self.sdk);
         for (source, handler) in &self.stream_sources {
             tokio::spawn(streams::run(streams_client.clone(), sqs.clone(), source.clone(), handler.clone()));
         }
@@ -220,6 +232,33 @@ impl LocalCloud {
             tokio::spawn(streams::run_schedule(function.clone(), rule.clone(), *period, handler.clone()));
         }
     }
+}
+
+/// Where the local search index of the catalog table `table` lives:
+/// `$SKYSHOP_SEARCH_DIR` (default `$SKYSHOP_HOME/data/search`, else the temp dir) `/<table>-<created>`.
+///
+/// The index mirrors the table, and DynamoDB Local runs in memory: a table created anew (a
+/// restarted DynamoDB Local, every test's own table) gets a new, empty index, filled from the
+/// table's stream; indexes of earlier incarnations of the same table are removed.
+pub async fn local_search_dir(sdk: &aws_config::SdkConfig, table: &str) -> Result<std::path::PathBuf, BoxError> {
+    let described = aws_sdk_dynamodb::Client::new(sdk).describe_table().table_name(table).send().await?;
+    let created = described.table().and_then(|t| t.creation_date_time()).map(|t| t.as_nanos()).unwrap_or_default();
+    let root = match std::env::var_os("SKYSHOP_SEARCH_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::env::var_os("SKYSHOP_HOME")
+            .map_or_else(|| std::env::temp_dir().join("skyshop"), std::path::PathBuf::from)
+            .join("data/search"),
+    };
+    std::fs::create_dir_all(&root)?;
+    let current = format!("{table}-{created}");
+    for entry in std::fs::read_dir(&root)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let earlier = name.rsplit_once('-').is_some_and(|(t, ts)| t == table && ts.bytes().all(|b| b.is_ascii_digit()));
+        if earlier && name != current {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(root.join(current))
 }
 
 /// Makes sure the signing-key secret holds at least one key; generates one if it is empty.
@@ -287,7 +326,7 @@ impl LocalCloud {
     pub async fn catalog_state(&self) -> Option<catalog::AppState> {
         let env = self.environments.get("CatalogFunction")?;
         let config = catalog::config::Config::from_lookup(&|name: &str| env.get(name).cloned()).ok()?;
-        Some(catalog::AppState::from_config(&config, &self.sdk).await)
+        catalog::AppState::from_config(&config, &self.sdk).await.ok()
     }
 
     /// Seeds the DummyJSON catalog for the demo seller; with `only_if_empty`, only when the
@@ -303,5 +342,17 @@ impl LocalCloud {
         }
         let data = std::fs::read_to_string(seed_data_path())?;
         Ok(Some(catalog::seed::seed(&state, &data, seller, progress).await?))
+    }
+
+    /// Seeds the DummyJSON catalog and `options.count` synthetic products made from it for the
+    /// demo seller (see [`catalog::seed::seed_synthetic`]). `progress(done, total)` reports each step.
+    pub async fn seed_synthetic(
+        &self,
+        options: &catalog::seed::SyntheticOptions,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<Option<catalog::seed::SyntheticReport>, BoxError> {
+        let (Some(state), Some(seller)) = (self.catalog_state().await, self.seller_id) else { return Ok(None) };
+        let data = std::fs::read_to_string(seed_data_path())?;
+        Ok(Some(catalog::seed::seed_synthetic(&state, &data, seller, options, progress).await?))
     }
 }

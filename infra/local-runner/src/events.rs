@@ -1,5 +1,6 @@
-//! Writes `events/`: one API Gateway v2 request per template route and one SQS batch per queue
-//! consumer — the samples `sam local invoke -e` takes and the events round-trip test replays.
+//! Writes `events/`: one API Gateway v2 request per template route, one SQS batch per queue
+//! consumer, the catalog indexer's stream batch and reindex request — the samples
+//! `sam local invoke -e` takes and the events round-trip test replays.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -125,6 +126,76 @@ pub fn notifications_event() -> Value {
     }]})
 }
 
+/// A product as `CatalogTable` holds it, in DynamoDB JSON (the stream's image format).
+fn product_image(id: &str, name: &str, price: i64, deleted: bool) -> Value {
+    let at = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+    let id: uuid::Uuid = id.parse().unwrap_or_default();
+    let product = catalog::domain::Product {
+        id,
+        seller_id: SAMPLE_USER.parse().unwrap_or_default(),
+        name: name.into(),
+        slug: catalog::domain::slugify(name),
+        sku: format!("APL-{}", &id.simple().to_string()[28..]),
+        description: "A phone.".into(),
+        price,
+        compare_price: None,
+        currency: "USD".into(),
+        category_id: "0190a000-0000-7000-8000-0000000000c1".parse().unwrap_or_default(),
+        brand: Some("Apple".into()),
+        images: vec![],
+        tags: vec!["smartphones".into(), "apple".into()],
+        attributes: Default::default(),
+        is_active: true,
+        is_featured: false,
+        rating_average: 0.0,
+        rating_count: 0,
+        created_at: at,
+        updated_at: at,
+        deleted_at: deleted.then_some(at),
+        version: 1,
+    };
+    let mut item: serde_dynamo::Item = serde_dynamo::to_item(&product).unwrap_or_default();
+    for (k, v) in [("pk", format!("PRODUCT#{id}")), ("sk", "PRODUCT".into()), ("gsi1pk", format!("SELLER#{SAMPLE_USER}"))] {
+        item.insert(k.into(), serde_dynamo::AttributeValue::S(v));
+    }
+    serde_json::to_value(item).unwrap_or_default()
+}
+
+/// The other product of the indexer sample.
+const SAMPLE_ID_2: &str = "0190a000-0000-7000-8000-000000000002";
+
+/// A sample `CatalogTable` stream batch for the indexer: a product created, then renamed and
+/// repriced; another one soft-deleted (only product items pass the mapping's filter).
+pub fn catalog_indexer_event() -> Value {
+    let record = |n: u64, name: &str, id: &str, change: Value| {
+        let mut dynamodb = json!({
+            "ApproximateCreationDateTime": 1_764_072_000 + n,
+            "Keys": {"pk": {"S": format!("PRODUCT#{id}")}, "sk": {"S": "PRODUCT"}},
+            "SequenceNumber": format!("1000000000000000000000{n}"),
+            "SizeBytes": 812,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        });
+        if let (Some(target), Some(change)) = (dynamodb.as_object_mut(), change.as_object()) {
+            target.extend(change.clone());
+        }
+        json!({
+            "eventID": format!("c4ca4238a0b923820dcc509a6f75849{n}"),
+            "eventName": name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": dynamodb,
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/CatalogTable/stream/2026-11-25T00:00:00.000"
+        })
+    };
+    let (a, b) = (SAMPLE_ID, SAMPLE_ID_2);
+    json!({"Records": [
+        record(1, "INSERT", a, json!({"NewImage": product_image(a, "iPhone 15 Pro", 99_900, false)})),
+        record(2, "MODIFY", a, json!({"OldImage": product_image(a, "iPhone 15 Pro", 99_900, false), "NewImage": product_image(a, "iPhone 15 Pro Max", 94_900, false)})),
+        record(3, "MODIFY", b, json!({"OldImage": product_image(b, "Galaxy S24", 79_900, false), "NewImage": product_image(b, "Galaxy S24", 79_900, true)})),
+    ]})
+}
+
 /// Every sample: (relative path, event).
 pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::TemplateError> {
     let mut out = Vec::new();
@@ -132,6 +203,8 @@ pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::Templ
         out.push((format!("api/{}.json", route.logical_id), route_event(&route)));
     }
     out.push(("sqs/notifications-user-registered.json".into(), notifications_event()));
+    out.push(("dynamodb/catalog-indexer-product-changes.json".into(), catalog_indexer_event()));
+    out.push(("invoke/catalog-indexer-reindex.json".into(), json!({"action": "reindex"})));
     Ok(out)
 }
 

@@ -24,8 +24,12 @@ pub enum Function {
 pub type Registry = BTreeMap<String, Function>;
 
 /// The function logical ids this runner knows how to build, with their Cargo binary names.
-pub const KNOWN: &[(&str, &str)] =
-    &[("AccountsFunction", "accounts"), ("CatalogFunction", "catalog"), ("NotificationsFunction", "notifications")];
+pub const KNOWN: &[(&str, &str)] = &[
+    ("AccountsFunction", "accounts"),
+    ("CatalogFunction", "catalog"),
+    ("CatalogIndexerFunction", "catalog-indexer"),
+    ("NotificationsFunction", "notifications"),
+];
 
 /// Builds one function from its resolved environment.
 pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Result<Function, String> {
@@ -39,7 +43,19 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
         }
         "CatalogFunction" => {
             let config = catalog::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
-            Ok(Function::Http(catalog::router(catalog::AppState::from_config(&config, sdk).await)))
+            let state = catalog::AppState::from_config(&config, sdk).await.map_err(|e| e.to_string())?;
+            Ok(Function::Http(catalog::router(state)))
+        }
+        "CatalogIndexerFunction" => {
+            // The engine is opened on the first event, as in Lambda: one-shot commands that
+            // build every function (`seed`) never touch the index.
+            let config = catalog_indexer::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let indexer = catalog_indexer::LazyIndexer::with_sdk(config, sdk.clone());
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let indexer = indexer.clone();
+                Box::pin(async move { indexer.invoke(event, None).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })
+            });
+            Ok(Function::Events(handler))
         }
         "NotificationsFunction" => {
             let config = notifications::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;

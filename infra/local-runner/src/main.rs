@@ -3,7 +3,11 @@
 //! - `skyshop-local serve` (default): provision the template on the stand-ins and serve the
 //!   API on `127.0.0.1:$PORT` (3000), with event sources running.
 //! - `skyshop-local provision`: only create tables, queues, secret and SES identity.
-//! - `skyshop-local seed`: load the DummyJSON catalog (194 products) for the demo seller.
+//! - `skyshop-local seed [--synthetic N] [--concurrency C]`: load the DummyJSON catalog (194
+//!   products) for the demo seller; with `--synthetic`, also N generated products (`SYN-1` …
+//!   `SYN-N`, up to 1,000,000) written in bulk with C requests in flight (default 16).
+//! - `skyshop-local reindex`: rebuild the local search index from the catalog table (stop
+//!   `serve` first: the embedded index has one writer).
 //! - `skyshop-local events`: rewrite the sample events under `events/` from the template.
 //! - `skyshop-local signing-key list|add|activate <kid> --secret-id <id>`: manage the
 //!   signing-key secret (works against AWS too: without endpoint overrides it uses your AWS
@@ -22,7 +26,8 @@ async fn main() -> ExitCode {
         "provision" => serve(false).await,
         "signing-key" => local_runner::cloud::signing_key_command(&args[1..]).await,
         "events" => write_events(),
-        "seed" => seed().await,
+        "reindex" => reindex().await,
+        "seed" => seed(&args[1..]).await,
         other => Err(format!("unknown command {other}; use serve, provision or signing-key").into()),
     };
     match result {
@@ -92,6 +97,30 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     Ok(())
 }
 
+async fn reindex() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use std::io::Write;
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false }).await?;
+    let env = cloud.environments.get("CatalogIndexerFunction").ok_or("the template has no CatalogIndexerFunction")?;
+    let config = catalog_indexer::Config::from_lookup(&|name| env.get(name).cloned())?;
+    let indexer = catalog_indexer::Indexer::connect(&config, &cloud.sdk)
+        .await
+        .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
+    let started = std::time::Instant::now();
+    let progress = |c: catalog_indexer::Counts| {
+        eprint!("\r  {} products read: {} indexed, {} removed, {} invalid", c.scanned, c.upserted, c.deleted, c.invalid);
+        let _ = std::io::stderr().flush();
+    };
+    let report = indexer.reindex(catalog_indexer::ReindexOptions::default(), &progress).await?;
+    eprintln!();
+    let c = report.counts;
+    println!("reindexed in {:.1} s: {} indexed, {} removed (deleted products)", started.elapsed().as_secs_f64(), c.upserted, c.deleted);
+    if c.invalid > 0 {
+        return Err(format!("{} product items are not valid products (see the log)", c.invalid).into());
+    }
+    Ok(())
+}
+
 fn write_events() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let template = sam_model::Template::load_repo()?;
     let dir = sam_model::repo_root().join("events");
@@ -100,18 +129,59 @@ fn write_events() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
 
-async fn seed() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn seed(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use std::io::Write;
+    let flag = |name: &str| -> Result<Option<u64>, String> {
+        match args.iter().position(|a| a == name) {
+            None => Ok(None),
+            Some(i) => {
+                args.get(i + 1).and_then(|v| v.replace('_', "").parse().ok()).map(Some).ok_or_else(|| format!("{name} needs a number"))
+            }
+        }
+    };
+    if let Some(unknown) = args.iter().step_by(2).find(|a| !matches!(a.as_str(), "--synthetic" | "--concurrency")) {
+        return Err(format!("unknown seed option {unknown}; use --synthetic N and --concurrency C").into());
+    }
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let admin_password = std::env::var("SKYSHOP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: false }).await?;
     let started = std::time::Instant::now();
+    let bar = |done: u64, total: u64, unit: &str| {
+        let filled = (done * 30 / total.max(1)) as usize;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        eprint!("\r  [{}{}] {done}/{total} {unit} ({rate:.0}/s)  ", "#".repeat(filled), " ".repeat(30 - filled));
+        let _ = std::io::stderr().flush();
+    };
+    if let Some(count) = flag("--synthetic")? {
+        let mut options = catalog::seed::SyntheticOptions::new(count);
+        if let Some(c) = flag("--concurrency")? {
+            options.concurrency = c.clamp(1, 256) as usize;
+        }
+        let concurrency = options.concurrency;
+        eprintln!("  seeding the data set, then {count} synthetic products ({concurrency} requests in flight)");
+        let report = cloud
+            .seed_synthetic(&options, |done, total| bar(done, total, "synthetic products"))
+            .await?
+            .ok_or("the template has no catalog or accounts function")?;
+        eprintln!();
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "seeded in {seconds:.1} s: {} categories and {} products of the data set created ({} already there); \
+             synthetic: {} created ({:.0}/s), {} already there, {} repaired, {} skipped (SKU or slug taken); {} active",
+            report.base.categories_created,
+            report.base.products_created,
+            report.base.products_existing,
+            report.created,
+            report.created as f64 / report.synthetic_time.as_secs_f64().max(1e-3),
+            report.existing,
+            report.repaired,
+            report.clashed,
+            report.active
+        );
+        return Ok(());
+    }
     let report = cloud
-        .seed_catalog(false, |done, total| {
-            let filled = done * 30 / total.max(1);
-            eprint!("\r  [{}{}] {done}/{total} products", "#".repeat(filled), " ".repeat(30 - filled));
-            let _ = std::io::stderr().flush();
-        })
+        .seed_catalog(false, |done, total| bar(done as u64, total as u64, "products"))
         .await?
         .ok_or("the template has no catalog or accounts function")?;
     eprintln!();

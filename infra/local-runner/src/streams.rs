@@ -5,7 +5,8 @@
 //! OldImage, SequenceNumber, ...}}]}`) and handed to the function. With
 //! `ReportBatchItemFailures` the batch is retried from the first failed sequence number; after
 //! `MaximumRetryAttempts` the batch is skipped and, when the mapping has an on-failure
-//! destination, a failure record is sent to that queue — as Lambda does.
+//! destination, a failure record is sent to that queue — as Lambda does. `FilterCriteria`
+//! patterns are applied as Lambda applies them: records matching none are not delivered.
 //!
 //! Schedules: `rate(N unit)` expressions fire an EventBridge "Scheduled Event".
 
@@ -13,6 +14,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -31,6 +40,161 @@ pub struct StreamSource {
     /// Queue URL of the on-failure destination.
     pub on_failure_queue: Option<String>,
     pub timeout: Duration,
+    /// Parsed `FilterCriteria` patterns ([`parse_filters`]); empty delivers every record.
+    pub filters: Vec<Value>,
+}
+
+/// Parses `FilterCriteria.Filters[].Pattern` strings, refusing what Lambda would refuse: a
+/// pattern must be a JSON object whose leaves are arrays of values or operators.
+pub fn parse_filters(patterns: &[String]) -> Result<Vec<Value>, String> {
+    fn check(pattern: &Value) -> Result<(), String> {
+        let map = pattern.as_object().ok_or("a filter pattern level must be an object")?;
+        for (key, value) in map {
+            match value {
+                Value::Object(_) => check(value)?,
+                Value::Array(_) => {}
+                _ => return Err(format!("filter pattern field {key:?} must be an object or an array")),
+            }
+        }
+        Ok(())
+    }
+    patterns
+        .iter()
+        .map(|p| {
+            let pattern: Value = serde_json::from_str(p).map_err(|e| format!("filter pattern {p} is not JSON: {e}"))?;
+            check(&pattern)?;
+            Ok(pattern)
+        })
+        .collect()
+}
+
+/// Whether `event` matches an event-filtering `pattern` (Lambda's subset of EventBridge
+/// patterns): every field of the pattern must match; a leaf array matches when any of its
+/// entries does — a literal, or `prefix`, `suffix`, `equals-ignore-case`, `exists`,
+/// `anything-but` (literals or a prefix) or `numeric` (DynamoDB `N` strings count as numbers).
+pub fn matches_filter(pattern: &Value, event: &Value) -> bool {
+    let Some(fields) = pattern.as_object() else { return false };
+    fields.iter().all(|(key, expected)| {
+        let actual = event.get(key);
+        match expected {
+            Value::Object(_) => matches_filter(expected, actual.unwrap_or(&Value::Null)),
+            Value::Array(rules) => rules.iter().any(|rule| leaf_matches(rule, actual)),
+            _ => false,
+        }
+    })
+}
+
+fn leaf_matches(rule: &Value, actual: Option<&Value>) -> bool {
+    let values: Vec<&Value> = match actual {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(value) => vec![value],
+        None => vec![],
+    };
+    let Some(operator) = rule.as_object() else { return values.contains(&rule) };
+    let Some((name, arg)) = operator.iter().next().filter(|_| operator.len() == 1) else { return false };
+    let text = |v: &&Value| v.as_str().map(str::to_owned);
+    let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    match (name.as_str(), arg) {
+        ("exists", Value::Bool(wanted)) => values.is_empty() != *wanted,
+        ("prefix", Value::String(p)) => values.iter().filter_map(text).any(|v| v.starts_with(p.as_str())),
+        ("suffix", Value::String(p)) => values.iter().filter_map(text).any(|v| v.ends_with(p.as_str())),
+        ("equals-ignore-case", Value::String(p)) => values.iter().filter_map(text).any(|v| v.eq_ignore_ascii_case(p)),
+        ("anything-but", Value::Object(inner)) => match inner.get("prefix") {
+            Some(Value::String(p)) => !values.is_empty() && values.iter().filter_map(text).all(|v| !v.starts_with(p.as_str())),
+            _ => false,
+        },
+        ("anything-but", Value::Array(excluded)) => !values.is_empty() && values.iter().all(|v| !excluded.contains(v)),
+        ("anything-but", excluded) => !values.is_empty() && values.iter().all(|v| *v != excluded),
+        ("numeric", Value::Array(conditions)) => values.iter().filter_map(|v| number(v)).any(|n| {
+            conditions.chunks(2).all(|c| match (c.first().and_then(Value::as_str), c.get(1).and_then(Value::as_f64)) {
+                (Some("<"), Some(x)) => n < x,
+                (Some("<="), Some(x)) => n <= x,
+                (Some("="), Some(x)) => n == x,
+                (Some(">"), Some(x)) => n > x,
+                (Some(">="), Some(x)) => n >= x,
+                _ => false,
+            })
+        }),
+        _ => false,
+    }
+}
+
+/// A DynamoDB Streams client for DynamoDB Local.
+///
+/// DynamoDB Local (3.x) writes an empty map attribute into stream records as `{}` instead of
+/// `{"M": {}}` (its `GetItem` answers correctly; AWS's streams too). The SDK refuses such a
+/// record, so one item with an empty map — a product without `attributes` — would stall its
+/// shard for good. This client's connector rewrites those values in `GetRecords` responses
+/// before the SDK parses them.
+pub fn local_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
+    // The SDK's own default client when the configuration names none.
+    let inner = sdk.http_client().unwrap_or_else(|| {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https()
+    });
+    let config = aws_sdk_dynamodbstreams::config::Builder::from(sdk).http_client(EmptyMapFix(inner));
+    aws_sdk_dynamodbstreams::Client::from_conf(config.build())
+}
+
+#[derive(Debug)]
+struct EmptyMapFix(SharedHttpClient);
+
+impl HttpClient for EmptyMapFix {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(EmptyMapFixConnector(self.0.http_connector(settings, components)))
+    }
+}
+
+#[derive(Debug)]
+struct EmptyMapFixConnector(SharedHttpConnector);
+
+impl HttpConnector for EmptyMapFixConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let get_records = request.headers().get("x-amz-target").is_some_and(|t| t.ends_with(".GetRecords"));
+        let response = self.0.call(request);
+        if !get_records {
+            return response;
+        }
+        HttpConnectorFuture::new(async move {
+            let mut response = response.await?;
+            let body = ByteStream::new(response.take_body()).collect().await.map_err(|e| ConnectorError::io(e.into()))?.into_bytes();
+            let fixed = match serde_json::from_slice::<Value>(&body) {
+                Ok(mut page) => {
+                    fix_empty_maps(&mut page);
+                    serde_json::to_vec(&page).unwrap_or_else(|_| body.to_vec())
+                }
+                Err(_) => body.to_vec(),
+            };
+            // The checksum and length were of the original body.
+            response.headers_mut().remove("x-amz-crc32");
+            response.headers_mut().insert("content-length", fixed.len().to_string());
+            *response.body_mut() = SdkBody::from(fixed);
+            Ok(response)
+        })
+    }
+}
+
+/// Rewrites `{}` attribute values (DynamoDB Local's empty maps) as `{"M": {}}` in the images of a
+/// `GetRecords` response. Public for tests.
+pub fn fix_empty_maps(page: &mut Value) {
+    fn attribute(value: &mut Value) {
+        let Value::Object(map) = value else { return };
+        if map.is_empty() {
+            *value = json!({ "M": {} });
+        } else if let Some(Value::Object(inner)) = map.get_mut("M") {
+            inner.values_mut().for_each(attribute);
+        } else if let Some(Value::Array(items)) = map.get_mut("L") {
+            items.iter_mut().for_each(attribute);
+        }
+    }
+    let Some(records) = page.get_mut("Records").and_then(Value::as_array_mut) else { return };
+    for record in records {
+        for image in ["Keys", "NewImage", "OldImage"] {
+            if let Some(Value::Object(item)) = record.get_mut("dynamodb").and_then(|d| d.get_mut(image)) {
+                item.values_mut().for_each(attribute);
+            }
+        }
+    }
 }
 
 /// DynamoDB JSON (`{"S": "x"}`) of a stream attribute value.
@@ -143,14 +307,25 @@ pub async fn poll_shards(
     let ids: Vec<String> = iterators.keys().cloned().collect();
     for id in ids {
         let Some(Some(iterator)) = iterators.get(&id).cloned() else { continue };
-        let page = client
-            .get_records()
-            .shard_iterator(&iterator)
-            .limit(source.batch_size.clamp(1, 1000) as i32)
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        let records = page.records().to_vec();
+        let page = match client.get_records().shard_iterator(&iterator).limit(source.batch_size.clamp(1, 1000) as i32).send().await {
+            Ok(page) => page,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_trimmed_data_access_exception()) => {
+                // DynamoDB Local refuses a TRIM_HORIZON iterator taken on an empty shard once the
+                // shard's first records come from a transaction; a fresh one reads them. (In AWS:
+                // the records aged out, and the shard's horizon is where reading resumes.)
+                tracing::debug!(function = %source.function, shard = %id, "stream iterator refused; taking a new one");
+                iterators.remove(&id);
+                continue;
+            }
+            Err(err) => return Err(format!("{err:?}")),
+        };
+        // Records no filter pattern matches are dropped, as Lambda drops them.
+        let records: Vec<Record> = page
+            .records()
+            .iter()
+            .filter(|r| source.filters.is_empty() || source.filters.iter().any(|f| matches_filter(f, &record_json(r, &source.stream_arn))))
+            .cloned()
+            .collect();
         if !records.is_empty() {
             deliver(sqs, source, handler, &records).await;
             delivered += records.len();
@@ -252,6 +427,53 @@ mod tests {
         assert_eq!(rate_period("rate(2 hours)"), Some(Duration::from_secs(7200)));
         assert_eq!(rate_period("rate(0 minutes)"), None);
         assert_eq!(rate_period("cron(0 12 * * ? *)"), None);
+    }
+
+    #[test]
+    fn filter_patterns_match_as_lambda_event_filtering() {
+        let products =
+            parse_filters(&[r#"{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "PRODUCT#"}]}, "sk": {"S": ["PRODUCT"]}}}}"#.into()])
+                .unwrap();
+        let record = |pk: &str, sk: &str| json!({"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": pk}, "sk": {"S": sk}}}});
+        assert!(matches_filter(&products[0], &record("PRODUCT#1", "PRODUCT")));
+        assert!(!matches_filter(&products[0], &record("PRODUCT#1", "GUARD")));
+        assert!(!matches_filter(&products[0], &record("CATEGORY#1", "CATEGORY")));
+        assert!(!matches_filter(&products[0], &json!({"eventName": "INSERT"})), "a missing field does not match");
+
+        let [events, price, no_image, not_removed] = [
+            r#"{"eventName": ["INSERT", "MODIFY"]}"#,
+            r#"{"dynamodb": {"NewImage": {"price": {"N": [{"numeric": [">", 100, "<=", 500]}]}}}}"#,
+            r#"{"dynamodb": {"NewImage": [{"exists": false}]}}"#,
+            r#"{"eventName": [{"anything-but": ["REMOVE"]}]}"#,
+        ]
+        .map(|p| parse_filters(&[p.to_owned()]).unwrap().remove(0));
+        let modify = json!({"eventName": "MODIFY", "dynamodb": {"NewImage": {"price": {"N": "250"}}}});
+        let remove = json!({"eventName": "REMOVE", "dynamodb": {"OldImage": {"price": {"N": "50"}}}});
+        assert!(matches_filter(&events, &modify) && !matches_filter(&events, &remove));
+        assert!(matches_filter(&price, &modify) && !matches_filter(&price, &remove));
+        assert!(!matches_filter(&no_image, &modify) && matches_filter(&no_image, &remove));
+        assert!(matches_filter(&not_removed, &modify) && !matches_filter(&not_removed, &remove));
+
+        assert!(parse_filters(&["not json".into()]).is_err());
+        assert!(parse_filters(&[r#"{"eventName": "INSERT"}"#.into()]).is_err(), "leaves must be arrays");
+    }
+
+    #[test]
+    fn empty_maps_of_dynamodb_local_are_repaired() {
+        let mut page = json!({"Records": [{"dynamodb": {
+            "Keys": {"pk": {"S": "a"}},
+            "NewImage": {"pk": {"S": "a"}, "attributes": {}, "nested": {"M": {"x": {}, "l": {"L": [{}, {"S": "y"}]}}}},
+            "OldImage": {"attributes": {"M": {}}}
+        }}], "NextShardIterator": "it"});
+        fix_empty_maps(&mut page);
+        assert_eq!(
+            page,
+            json!({"Records": [{"dynamodb": {
+                "Keys": {"pk": {"S": "a"}},
+                "NewImage": {"pk": {"S": "a"}, "attributes": {"M": {}}, "nested": {"M": {"x": {"M": {}}, "l": {"L": [{"M": {}}, {"S": "y"}]}}}},
+                "OldImage": {"attributes": {"M": {}}}
+            }}], "NextShardIterator": "it"})
+        );
     }
 
     #[test]

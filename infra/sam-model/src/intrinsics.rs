@@ -70,6 +70,11 @@ pub fn sub_variables(text: &str) -> Vec<String> {
 
 /// Resolves intrinsics against local values: parameters, pseudo parameters, and each logical
 /// id's `Ref` value and attributes (as the local cloud created them).
+///
+/// Resources the local cloud does not create (the VPC, the OpenSearch domain, the ElastiCache
+/// cache, the CDN, ...) have no local values: a `Ref` or `Fn::GetAtt` of one resolves to an empty
+/// string, and so does a whole `Fn::Sub` that names one (`https://${SearchDomain.DomainEndpoint}`
+/// gives `""`, not `"https://"`), so the variable is left unset rather than set to half a URL.
 #[derive(Debug, Clone, Default)]
 pub struct Resolver {
     pub parameters: BTreeMap<String, String>,
@@ -123,12 +128,23 @@ impl Resolver {
                             _ => String::new(),
                         })
                     }
-                    "Fn::Sub" => Value::String(self.sub(v)),
+                    "Fn::Sub" => Value::String(self.sub(v).unwrap_or_default()),
                     "Fn::If" => {
                         let parts = v.as_array().cloned().unwrap_or_default();
                         let cond = parts.first().and_then(Value::as_str).map(|c| self.condition(c)).unwrap_or(false);
                         let pick = if cond { parts.get(1) } else { parts.get(2) };
                         pick.map(|p| self.resolve(p)).unwrap_or(Value::Null)
+                    }
+                    "Fn::Select" => {
+                        let parts = v.as_array().cloned().unwrap_or_default();
+                        let index = parts.first().map(|i| self.resolve_string(i)).and_then(|i| i.parse::<usize>().ok());
+                        let items = parts.get(1).map(|l| self.resolve(l)).and_then(|l| l.as_array().cloned()).unwrap_or_default();
+                        index.and_then(|i| items.get(i).cloned()).unwrap_or_else(|| Value::String(String::new()))
+                    }
+                    // The local "region" has three zones, named as AWS names them.
+                    "Fn::GetAZs" => {
+                        let region = self.parameters.get("AWS::Region").cloned().unwrap_or_default();
+                        Value::Array(["a", "b", "c"].iter().map(|z| Value::String(format!("{region}{z}"))).collect())
                     }
                     "Fn::Join" => {
                         let parts = v.as_array().cloned().unwrap_or_default();
@@ -154,27 +170,28 @@ impl Resolver {
         }
     }
 
-    fn sub(&self, v: &Value) -> String {
+    /// `None` when a variable names something without a local value.
+    fn sub(&self, v: &Value) -> Option<String> {
         let (text, vars) = match v {
             Value::String(s) => (s.clone(), Map::new()),
             Value::Array(a) => (
                 a.first().and_then(Value::as_str).unwrap_or_default().to_owned(),
                 a.get(1).and_then(Value::as_object).cloned().unwrap_or_default(),
             ),
-            _ => return String::new(),
+            _ => return None,
         };
         let mut out = text.clone();
         for name in sub_variables(&text) {
             let value = if let Some(local) = vars.get(&name) {
                 self.resolve_string(local)
             } else if let Some((id, attr)) = name.split_once('.').filter(|(id, _)| !id.starts_with("AWS:")) {
-                self.lookup_attr(id, attr).unwrap_or_default()
+                self.lookup_attr(id, attr)?
             } else {
-                self.lookup_ref(&name).unwrap_or_default()
+                self.lookup_ref(&name)?
             };
             out = out.replace(&format!("${{{name}}}"), &value);
         }
-        out
+        Some(out)
     }
 
     /// Evaluates a named condition.
@@ -228,5 +245,70 @@ Resources:
         assert_eq!(r.resolve_string(&f.environment["B"]), "arn:q");
         r.parameters.insert("IssuerUrl".into(), "https://api.example.com".into());
         assert_eq!(r.resolve_string(&f.environment["A"]), "https://api.example.com");
+    }
+
+    /// The shape of the catalog's data plane: a VPC function whose environment names an
+    /// OpenSearch domain and a conditional ElastiCache cache, none of which exist locally.
+    const DATA_PLANE: &str = r#"
+Parameters:
+  CacheUrl: {Type: String, Default: ""}
+  Environment: {Type: String, Default: dev}
+Conditions:
+  HasCacheUrl: !Not [!Equals [!Ref CacheUrl, ""]]
+  CreateCache: !Equals [!Ref CacheUrl, ""]
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.40.0.0/16}}
+  PrivateSubnetB:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      AvailabilityZone: !Select [1, !GetAZs ""]
+  SearchDomain: {Type: AWS::OpenSearchService::Domain}
+  CatalogCache: {Type: AWS::ElastiCache::ServerlessCache, Condition: CreateCache}
+  CatalogTable: {Type: AWS::DynamoDB::Table}
+  CatalogFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      VpcConfig:
+        SecurityGroupIds: [!Ref LambdaSecurityGroup]
+        SubnetIds: [!Ref PrivateSubnetB]
+      Environment:
+        Variables:
+          CATALOG_TABLE: !Ref CatalogTable
+          REDIS_URL: !If [HasCacheUrl, !Ref CacheUrl, !Sub "rediss://${CatalogCache.Endpoint.Address}:${CatalogCache.Endpoint.Port}"]
+          SEARCH_ENGINE: opensearch
+          OPENSEARCH_ENDPOINT: !Sub "https://${SearchDomain.DomainEndpoint}"
+          SEARCH_HOST: !GetAtt SearchDomain.DomainEndpoint
+          SEARCH_DOMAIN: !Ref SearchDomain
+          LOG_GROUP: !Sub "/skyshop/${Environment}/catalog"
+"#;
+
+    #[test]
+    fn resources_missing_locally_leave_variables_unset() {
+        let t = crate::Template::parse(DATA_PLANE).expect("parses");
+        let f = t.functions().into_iter().find(|f| f.logical_id == "CatalogFunction").expect("the VPC function is a function");
+        let mut r = Resolver::new(&t);
+        // What the local cloud provisions: the table, not the VPC, domain or cache.
+        r.refs.insert("CatalogTable".into(), "CatalogTable-local".into());
+        let env = |r: &Resolver, k: &str| r.resolve_string(&f.environment[k]);
+
+        assert_eq!(env(&r, "CATALOG_TABLE"), "CatalogTable-local");
+        assert_eq!(env(&r, "SEARCH_ENGINE"), "opensearch");
+        assert_eq!(env(&r, "OPENSEARCH_ENDPOINT"), "", "a Sub naming a missing resource is unset, not half a URL");
+        assert_eq!(env(&r, "SEARCH_HOST"), "");
+        assert_eq!(env(&r, "SEARCH_DOMAIN"), "");
+        assert_eq!(env(&r, "LOG_GROUP"), "/skyshop/dev/catalog", "a Sub of known values still resolves");
+        // No CacheUrl: the AWS cache is chosen, which does not exist here, so no cache at all.
+        assert_eq!(env(&r, "REDIS_URL"), "");
+        // The local runner's override points the catalog at the local Redis.
+        r.parameters.insert("CacheUrl".into(), "redis://127.0.0.1:6379".into());
+        assert_eq!(env(&r, "REDIS_URL"), "redis://127.0.0.1:6379");
+        // Once a value exists (as for provisioned resources), the same Sub resolves in full.
+        r.attributes.insert(("SearchDomain".into(), "DomainEndpoint".into()), "vpc-search.example".into());
+        assert_eq!(env(&r, "OPENSEARCH_ENDPOINT"), "https://vpc-search.example");
+
+        let subnet = t.resource("PrivateSubnetB").expect("subnet");
+        assert_eq!(r.resolve_string(&subnet.properties["AvailabilityZone"]), "us-east-1b");
+        assert_eq!(r.resolve_string(&subnet.properties["VpcId"]), "");
     }
 }

@@ -93,6 +93,9 @@ pub enum EventSource {
         maximum_retry_attempts: u32,
         /// Logical id of the on-failure destination queue, if any.
         on_failure: Option<String>,
+        /// `FilterCriteria.Filters[].Pattern`: JSON event patterns; a record is delivered when it
+        /// matches any of them (all records when there are none).
+        filter_patterns: Vec<String>,
     },
     Schedule {
         expression: String,
@@ -285,6 +288,11 @@ impl Template {
                                         on_failure: ep
                                             .pointer("/DestinationConfig/OnFailure/Destination")
                                             .and_then(|d| referenced_ids(d).into_iter().next()),
+                                        filter_patterns: ep
+                                            .pointer("/FilterCriteria/Filters")
+                                            .and_then(Value::as_array)
+                                            .map(|f| f.iter().filter_map(|f| f.get("Pattern")?.as_str().map(str::to_owned)).collect())
+                                            .unwrap_or_default(),
                                     });
                                 }
                             }
@@ -393,5 +401,14 @@ mod tests {
         assert!(
             matches!(&notifications.events[0], EventSource::Sqs { queue, report_batch_item_failures: true, .. } if queue == "NotificationsQueue")
         );
+        // The catalog's AWS-only data plane (VPC, OpenSearch, ElastiCache) has no local values:
+        // its endpoint variables resolve to nothing, the local overrides win.
+        let catalog = t.functions().into_iter().find(|f| f.logical_id == "CatalogFunction").expect("catalog");
+        let mut r = Resolver::new(&t);
+        r.parameters.insert("CacheUrl".into(), "redis://127.0.0.1:6379".into());
+        assert_eq!(r.resolve_string(&catalog.environment["SEARCH_ENGINE"]), "opensearch");
+        assert_eq!(r.resolve_string(&catalog.environment["OPENSEARCH_ENDPOINT"]), "");
+        assert_eq!(r.resolve_string(&catalog.environment["REDIS_URL"]), "redis://127.0.0.1:6379");
+        assert!(t.resources_of("AWS::OpenSearchService::Domain").any(|d| d.logical_id == "SearchDomain"));
     }
 }

@@ -33,8 +33,9 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// Connects to `url` (`redis://host:port`). Connection errors leave the cache disabled (logged):
-    /// the function works without it.
+    /// Connects to `url`: `redis://host:port`, or `rediss://host:port` for TLS (ElastiCache
+    /// Serverless; certificates checked against the built-in Mozilla roots). Connection errors
+    /// leave the cache disabled (logged): the function works without it.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
         let config = ConnectionManagerConfig::new()
@@ -191,6 +192,29 @@ mod tests {
         one.invalidate("ns").await;
         assert_eq!(one.version("ns").await, 1);
         assert_eq!(two.version("ns").await, 0);
+    }
+
+    #[tokio::test]
+    async fn rediss_urls_connect_over_tls() {
+        use tokio::io::AsyncReadExt;
+        // A server that records the first bytes the client sends: a TLS client opens with a
+        // handshake record (0x16, protocol major version 3), a plain Redis client with RESP (`*`).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut first = [0u8; 3];
+            socket.read_exact(&mut first).await.map(|_| first)
+        });
+        let cache = Cache::connect(&format!("rediss://127.0.0.1:{port}"), "x:").await;
+        assert!(!cache.is_enabled(), "the server never completes the handshake");
+        let first = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the client dialled the rediss:// endpoint (TLS support compiled in)")
+            .unwrap()
+            .expect("the client sent a first record");
+        assert_eq!(first[0], 0x16, "TLS handshake record, got {first:?}");
+        assert_eq!(first[1], 0x03, "TLS record version, got {first:?}");
     }
 
     #[tokio::test]

@@ -21,10 +21,16 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod connect;
+#[cfg(feature = "opensearch")]
 pub mod opensearch_engine;
+#[cfg(feature = "tantivy")]
 mod tantivy_engine;
 
+pub use connect::{ConfigError, EngineConfig, connect};
+#[cfg(feature = "opensearch")]
 pub use opensearch_engine::OpenSearchEngine;
+#[cfg(feature = "tantivy")]
 pub use tantivy_engine::TantivyEngine;
 
 /// Largest page size an engine serves; larger `limit`s are clamped.
@@ -54,6 +60,10 @@ pub struct ProductDoc {
     pub is_featured: bool,
     pub in_stock: bool,
     pub seller_id: Uuid,
+    /// The product as the API shows it (compact JSON text), stored but not indexed and returned
+    /// with each hit, so a listing is served from the index in one round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Whitelisted sort orders.
@@ -159,6 +169,9 @@ pub struct Hit {
     pub id: Uuid,
     /// Relevance score for `Sort::Relevance`, 0 for the other sorts.
     pub score: f32,
+    /// [`ProductDoc::source`] as indexed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,6 +301,7 @@ mod tests {
             is_featured: false,
             in_stock: true,
             seller_id: Uuid::from_u128(9),
+            source: None,
         }
     }
 

@@ -2,18 +2,25 @@
 //! `aws-auth` feature, TLS via rustls).
 //!
 //! The request bodies and the response parsing are plain functions ([`index_definition`],
-//! [`search_body`], [`parse_search_response`]) so they are tested without a cluster.
-//! Semantics match the tantivy engine:
+//! [`search_body`], [`parse_search_response`], [`bulk_failures`]) so they are tested without a
+//! cluster (against response bodies published from real clusters, see
+//! `tests/fixtures/opensearch/SOURCES.md`). Semantics match the tantivy engine:
 //! - per query word a `multi_match` on `name^3, brand.text^2, tags.text^1.5, description` with
 //!   `fuzziness: "AUTO:4,8"` (0 edits ≤ 3 chars, 1 for 4–7, 2 for ≥ 8; transpositions cost 1),
 //!   all words required (AND across words, OR across fields); an exact `multi_match` and a
 //!   `bool_prefix` one as `should` clauses rank exact and prefix matches above fuzzy ones;
 //! - filters in `bool.filter` (no effect on scores); brand and tags are `keyword`s with a lowercase
 //!   normalizer and the values are lowercased here too;
-//! - facets are `terms`/`range` aggregations over all matches; `track_total_hits: true`;
-//! - writes use the bulk API with `refresh=wait_for`, so they are searchable when the call returns.
+//! - facets are `terms`/`range` aggregations over all matches; `track_total_hits: true`; a response
+//!   that timed out or missed shards is an error, since its total and facets would not cover all
+//!   matches;
+//! - [`ProductDoc::source`] is kept as a string in `product`, an `enabled: false` object field
+//!   (stored in `_source`, never parsed or indexed), and a search fetches only that field of
+//!   `_source`, so [`Hit::source`] is the indexed text byte for byte;
+//! - writes use the bulk API with `refresh=wait_for`, so they are searchable when the call returns,
+//!   in requests of at most [`MAX_BULK_DOCS`] documents and about [`MAX_BULK_BYTES`]; every failed
+//!   item is reported (a `delete` of a missing id is not a failure).
 
-use opensearch::http::request::JsonBody;
 use opensearch::http::transport::{SingleNodeConnectionPool, Transport, TransportBuilder};
 use opensearch::http::{StatusCode, Url};
 use opensearch::indices::{IndicesCreateParts, IndicesExistsParts};
@@ -28,6 +35,12 @@ use crate::{
 
 /// Largest number of distinct brands / categories returned as facets.
 const FACET_SIZE: u32 = 100;
+/// Most documents (actions) in one bulk request.
+pub const MAX_BULK_DOCS: usize = 1_000;
+/// Soft limit on the body of one bulk request; a single larger document is sent alone.
+pub const MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
+/// Failed bulk items named in an error message (all are counted and logged).
+const MAX_REPORTED_FAILURES: usize = 5;
 const MAX_QUERY_WORDS: usize = 10;
 
 fn engine_err(e: impl std::fmt::Display) -> SearchError {
@@ -67,19 +80,22 @@ pub fn index_definition() -> Value {
                 "is_active": { "type": "boolean" },
                 "is_featured": { "type": "boolean" },
                 "in_stock": { "type": "boolean" },
-                "seller_id": { "type": "keyword" }
+                "seller_id": { "type": "keyword" },
+                "product": { "type": "object", "enabled": false }
             }
         }
     })
 }
 
-/// The indexed `_source` of a product (its id is the document `_id`).
+/// The indexed `_source` of a product (its id is the document `_id`). [`ProductDoc::source`] goes
+/// into `product` as a string: an `enabled: false` field accepts any JSON value without parsing it,
+/// and a string comes back unchanged (key order and whitespace included).
 pub fn source(doc: &ProductDoc) -> Value {
     let mut path: Vec<String> = doc.category_path.iter().map(Uuid::to_string).collect();
     if !doc.category_path.contains(&doc.category_id) {
         path.push(doc.category_id.to_string());
     }
-    json!({
+    let mut source = json!({
         "name": doc.name,
         "description": doc.description,
         "brand": doc.brand.as_deref().map(str::trim).filter(|b| !b.is_empty()),
@@ -93,7 +109,11 @@ pub fn source(doc: &ProductDoc) -> Value {
         "is_featured": doc.is_featured,
         "in_stock": doc.in_stock,
         "seller_id": doc.seller_id.to_string(),
-    })
+    });
+    if let (Some(product), Some(map)) = (&doc.source, source.as_object_mut()) {
+        map.insert("product".into(), Value::String(product.clone()));
+    }
+    source
 }
 
 /// Lowercased alphanumeric words of a text query (at most 10, deduplicated).
@@ -181,7 +201,7 @@ pub fn search_body(q: &SearchQuery) -> Result<Value, SearchError> {
         "from": offset,
         "size": limit,
         "track_total_hits": true,
-        "_source": false,
+        "_source": ["product"],
         "query": { "bool": { "must": must, "should": should, "filter": filter } },
         "sort": sort,
         "aggs": {
@@ -192,15 +212,18 @@ pub fn search_body(q: &SearchQuery) -> Result<Value, SearchError> {
     }))
 }
 
-fn buckets(aggs: &Value, name: &str) -> Vec<(String, u64)> {
-    aggs[name]["buckets"]
+/// `(key, doc_count)` of the buckets of a `terms` aggregation result; numeric keys become their
+/// decimal text.
+pub fn terms_buckets(agg: &Value) -> Vec<(String, u64)> {
+    agg["buckets"]
         .as_array()
         .map(|b| {
             b.iter()
                 .filter_map(|b| {
                     let key = match &b["key"] {
                         Value::String(s) => s.clone(),
-                        other => other.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
                     };
                     Some((key, b["doc_count"].as_u64()?))
                 })
@@ -209,8 +232,35 @@ fn buckets(aggs: &Value, name: &str) -> Vec<(String, u64)> {
         .unwrap_or_default()
 }
 
-/// Parses a `_search` response produced for [`search_body`].
+/// `doc_count` of each bucket of a `range` aggregation result, in the order of the requested ranges.
+pub fn range_counts(agg: &Value) -> Vec<u64> {
+    agg["buckets"].as_array().map(|b| b.iter().map(|b| b["doc_count"].as_u64().unwrap_or(0)).collect()).unwrap_or_default()
+}
+
+/// Fails on a response that does not cover every shard (timed out, or shard failures): its total
+/// and facets would silently undercount.
+fn check_complete(body: &Value) -> Result<(), SearchError> {
+    if body["timed_out"].as_bool() == Some(true) {
+        return Err(engine_err("search timed out: partial results"));
+    }
+    let shards = &body["_shards"];
+    let failed = shards["failed"].as_u64().unwrap_or(0);
+    if failed > 0 {
+        let reason = &shards["failures"][0]["reason"];
+        return Err(engine_err(format!(
+            "search failed on {failed} of {} shards: {}: {}",
+            shards["total"],
+            reason["type"].as_str().unwrap_or("unknown"),
+            reason["reason"].as_str().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a `_search` response produced for [`search_body`]: hits (with the stored product JSON),
+/// the exact total, and the brand, category and price-band facets.
 pub fn parse_search_response(body: &Value, relevance: bool) -> Result<SearchResults, SearchError> {
+    check_complete(body)?;
     let hits_obj = &body["hits"];
     let total = hits_obj["total"]["value"]
         .as_u64()
@@ -221,50 +271,123 @@ pub fn parse_search_response(body: &Value, relevance: bool) -> Result<SearchResu
         .ok_or_else(|| engine_err("response without hits.hits"))?
         .iter()
         .map(|h| {
-            let id = h["_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| engine_err("hit without a uuid _id"))?;
+            let id = h["_id"]
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or_else(|| engine_err(format!("hit _id {} is not a product uuid", h["_id"])))?;
+            // Field sorts return `"_score": null`.
             let score = if relevance { h["_score"].as_f64().unwrap_or(0.0) as f32 } else { 0.0 };
-            Ok(Hit { id, score })
+            let source = h["_source"]["product"].as_str().map(str::to_owned);
+            Ok(Hit { id, score, source })
         })
         .collect::<Result<Vec<_>, SearchError>>()?;
     let aggs = &body["aggregations"];
     let mut brands: Vec<Facet> = Vec::new();
-    for (value, count) in buckets(aggs, "brands") {
+    for (value, count) in terms_buckets(&aggs["brands"]) {
         match brands.iter_mut().find(|f| f.value.to_lowercase() == value.to_lowercase()) {
             Some(f) => f.count += count,
             None => brands.push(Facet { value, count }),
         }
     }
-    let mut categories: Vec<Facet> = buckets(aggs, "categories").into_iter().map(|(value, count)| Facet { value, count }).collect();
+    let mut categories: Vec<Facet> = terms_buckets(&aggs["categories"]).into_iter().map(|(value, count)| Facet { value, count }).collect();
     for v in [&mut brands, &mut categories] {
         v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     }
     let mut bands = [0_u64; 6];
-    if let Some(b) = aggs["price_bands"]["buckets"].as_array() {
-        for (slot, bucket) in bands.iter_mut().zip(b) {
-            *slot = bucket["doc_count"].as_u64().unwrap_or(0);
-        }
+    for (slot, count) in bands.iter_mut().zip(range_counts(&aggs["price_bands"])) {
+        *slot = count;
     }
     Ok(SearchResults { hits, total, facets: Facets { brands, categories, price_bands: price_bands(bands) } })
 }
 
-/// Fails with the first item error of a bulk response (a `delete` of a missing id is not an error).
-pub fn check_bulk_response(body: &Value) -> Result<(), SearchError> {
-    if body["errors"].as_bool() != Some(true) {
-        return Ok(());
+/// One failed item of a bulk request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkItemFailure {
+    /// `index`, `create`, `update` or `delete`.
+    pub action: String,
+    /// The document `_id`.
+    pub id: String,
+    pub status: u16,
+    /// `error.type`, e.g. `mapper_parsing_exception`, `version_conflict_engine_exception`.
+    pub error_type: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BulkItemFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {} {}: {}", self.action, self.id, self.status, self.error_type, self.reason)
     }
+}
+
+/// The failed items of a bulk response, in request order. A `delete` of a missing id (404,
+/// `not_found`) is not a failure.
+pub fn bulk_failures(body: &Value) -> Vec<BulkItemFailure> {
     let items = body["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut failures = Vec::new();
     for item in items {
         for (action, result) in item.as_object().into_iter().flatten() {
             let status = result["status"].as_u64().unwrap_or(0);
-            if action == "delete" && status == 404 {
+            if action == "delete" && status == 404 && result["error"].is_null() {
                 continue;
             }
-            if status >= 300 || !result["error"].is_null() {
-                return Err(engine_err(format!("bulk {action} of {} failed: {}", result["_id"], result["error"])));
+            if (200..300).contains(&status) && result["error"].is_null() {
+                continue;
             }
+            let error = &result["error"];
+            failures.push(BulkItemFailure {
+                action: action.clone(),
+                id: result["_id"].as_str().unwrap_or_default().to_owned(),
+                status: u16::try_from(status).unwrap_or(0),
+                error_type: error["type"].as_str().unwrap_or("unknown").to_owned(),
+                reason: error["reason"].as_str().unwrap_or_default().to_owned(),
+            });
         }
     }
-    Ok(())
+    failures
+}
+
+fn failures_error(failures: &[BulkItemFailure], items: usize) -> SearchError {
+    let named: Vec<String> = failures.iter().take(MAX_REPORTED_FAILURES).map(ToString::to_string).collect();
+    let more = failures.len().saturating_sub(MAX_REPORTED_FAILURES);
+    let more = if more > 0 { format!("; and {more} more") } else { String::new() };
+    engine_err(format!("bulk: {} of {items} items failed: {}{more}", failures.len(), named.join("; ")))
+}
+
+/// Fails naming the failed items of one bulk response (see [`bulk_failures`]).
+pub fn check_bulk_response(body: &Value) -> Result<(), SearchError> {
+    let failures = bulk_failures(body);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let items = body["items"].as_array().map_or(failures.len(), Vec::len);
+    Err(failures_error(&failures, items))
+}
+
+/// Splits bulk actions (each one or two NDJSON lines) into request bodies of at most
+/// [`MAX_BULK_DOCS`] actions and, unless one action alone is larger, [`MAX_BULK_BYTES`] bytes.
+fn bulk_chunks(actions: Vec<Vec<String>>) -> Vec<Vec<Vec<String>>> {
+    let mut chunks: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut current: Vec<Vec<String>> = Vec::new();
+    let mut bytes = 0_usize;
+    for action in actions {
+        let size: usize = action.iter().map(|l| l.len() + 1).sum();
+        if !current.is_empty() && (current.len() == MAX_BULK_DOCS || bytes + size > MAX_BULK_BYTES) {
+            chunks.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(action);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// `error.type` of an OpenSearch error body, if it is one.
+pub fn error_type(body: &str) -> Option<String> {
+    let body: Value = serde_json::from_str(body).ok()?;
+    body["error"]["type"].as_str().map(str::to_owned)
 }
 
 /// OpenSearch-backed [`SearchEngine`].
@@ -287,6 +410,18 @@ impl OpenSearchEngine {
         Self { client: OpenSearch::new(transport), index: index.into() }
     }
 
+    /// A client for an Amazon OpenSearch Service domain: requests are SigV4-signed (service `es`)
+    /// with the region, credentials and clock (time source) of `sdk`.
+    pub fn aws(endpoint: &str, index: impl Into<String>, sdk: &aws_config::SdkConfig) -> Result<Self, SearchError> {
+        let url = Url::parse(endpoint).map_err(engine_err)?;
+        let credentials = opensearch::auth::Credentials::try_from(sdk).map_err(engine_err)?;
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url)).auth(credentials).service_name("es");
+        if let Some(time_source) = sdk.time_source() {
+            builder = builder.sigv4_time_source(time_source);
+        }
+        Ok(Self::new(builder.build().map_err(engine_err)?, index))
+    }
+
     /// An unauthenticated client for one node (local clusters and tests).
     pub fn with_url(url: &str, index: impl Into<String>) -> Result<Self, SearchError> {
         let url = Url::parse(url).map_err(engine_err)?;
@@ -294,11 +429,15 @@ impl OpenSearchEngine {
         Ok(Self::new(transport, index))
     }
 
-    /// Creates the index with [`index_definition`] if it does not exist.
+    /// Creates the index with [`index_definition`] if it does not exist. Losing a creation race to
+    /// another instance (`resource_already_exists_exception`, status 400 today, 409 once
+    /// opensearch-project/OpenSearch#20072 lands) is success.
     pub async fn ensure_index(&self) -> Result<(), SearchError> {
         let exists = self.client.indices().exists(IndicesExistsParts::Index(&[&self.index])).send().await.map_err(engine_err)?;
-        if exists.status_code() == StatusCode::OK {
-            return Ok(());
+        match exists.status_code() {
+            StatusCode::OK => return Ok(()),
+            StatusCode::NOT_FOUND => {}
+            status => return Err(engine_err(format!("checking index {}: {status}", self.index))),
         }
         let response = self
             .client
@@ -313,23 +452,45 @@ impl OpenSearchEngine {
             return Ok(());
         }
         let body = response.text().await.map_err(engine_err)?;
-        // Lost a creation race with another instance: fine.
-        if body.contains("resource_already_exists_exception") {
+        if error_type(&body).as_deref() == Some("resource_already_exists_exception") {
             return Ok(());
         }
         Err(engine_err(format!("creating index {}: {status}: {body}", self.index)))
     }
 
-    async fn bulk(&self, lines: Vec<JsonBody<Value>>) -> Result<(), SearchError> {
-        let response =
-            self.client.bulk(BulkParts::Index(&self.index)).refresh(Refresh::WaitFor).body(lines).send().await.map_err(engine_err)?;
-        let status = response.status_code();
-        let body: Value = response.json().await.map_err(engine_err)?;
-        if !status.is_success() {
-            return Err(engine_err(format!("bulk: {status}: {body}")));
+    /// Sends `actions` in as many bulk requests as [`MAX_BULK_DOCS`] / [`MAX_BULK_BYTES`] need. A
+    /// request that fails as a whole stops the write; item failures are collected over all requests
+    /// (the other items are written) and reported together.
+    async fn bulk(&self, actions: Vec<Vec<String>>) -> Result<(), SearchError> {
+        let total = actions.len();
+        let chunks = bulk_chunks(actions);
+        let requests = chunks.len();
+        let mut failures: Vec<BulkItemFailure> = Vec::new();
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let lines: Vec<String> = chunk.into_iter().flatten().collect();
+            let response =
+                self.client.bulk(BulkParts::Index(&self.index)).refresh(Refresh::WaitFor).body(lines).send().await.map_err(engine_err)?;
+            let status = response.status_code();
+            let body = response.text().await.map_err(engine_err)?;
+            if !status.is_success() {
+                return Err(engine_err(format!("bulk request {} of {requests}: {status}: {body}", n + 1)));
+            }
+            let body: Value = serde_json::from_str(&body).map_err(|e| engine_err(format!("bulk response is not JSON: {e}")))?;
+            failures.extend(bulk_failures(&body));
         }
-        check_bulk_response(&body)
+        if failures.is_empty() {
+            return Ok(());
+        }
+        for failure in failures.iter().take(100) {
+            tracing::warn!(index = %self.index, action = %failure.action, id = %failure.id, status = failure.status,
+                error_type = %failure.error_type, reason = %failure.reason, "bulk item failed");
+        }
+        Err(failures_error(&failures, total))
     }
+}
+
+fn to_line(value: &Value) -> Result<String, SearchError> {
+    serde_json::to_string(value).map_err(engine_err)
 }
 
 impl SearchEngine for OpenSearchEngine {
@@ -338,12 +499,11 @@ impl SearchEngine for OpenSearchEngine {
             if docs.is_empty() {
                 return Ok(());
             }
-            let mut lines = Vec::with_capacity(docs.len() * 2);
-            for d in &docs {
-                lines.push(JsonBody::new(json!({ "index": { "_id": d.id.to_string() } })));
-                lines.push(JsonBody::new(source(d)));
-            }
-            self.bulk(lines).await
+            let actions = docs
+                .iter()
+                .map(|d| Ok(vec![to_line(&json!({ "index": { "_id": d.id.to_string() } }))?, to_line(&source(d))?]))
+                .collect::<Result<Vec<_>, SearchError>>()?;
+            self.bulk(actions).await
         })
     }
 
@@ -352,8 +512,11 @@ impl SearchEngine for OpenSearchEngine {
             if ids.is_empty() {
                 return Ok(());
             }
-            let lines = ids.iter().map(|id| JsonBody::new(json!({ "delete": { "_id": id.to_string() } }))).collect();
-            self.bulk(lines).await
+            let actions = ids
+                .iter()
+                .map(|id| Ok(vec![to_line(&json!({ "delete": { "_id": id.to_string() } }))?]))
+                .collect::<Result<Vec<_>, SearchError>>()?;
+            self.bulk(actions).await
         })
     }
 

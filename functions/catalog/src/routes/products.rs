@@ -291,3 +291,17 @@ pub async fn seller_products(
         .collect();
     Ok(Json(page.slice(products)))
 }
+
+/// One product the caller manages, inactive included: a seller's own (403 for another seller's),
+/// any for an ADMIN. Deleted products are gone (404).
+#[utoipa::path(get, path = "/api/seller/products/{id}", tag = "products", security(("bearer" = ["seller", "admin"])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, body = Product),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn seller_product(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<Json<Product>> {
+    let id = parse_id(&id)?;
+    editable(state.store.product(id).await?, &claims).map(Json)
+}

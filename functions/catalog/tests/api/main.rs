@@ -4,7 +4,9 @@
 
 mod categories;
 mod images;
+mod listing;
 mod products;
+mod synthetic;
 
 use axum::Router;
 use serde_json::{Value, json};
@@ -22,7 +24,25 @@ pub async fn state() -> catalog::AppState {
     let (_, bucket) = shop_testkit::bucket("ImagesBucket").await;
     let moto = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
     let images = catalog::Images::new(shop_testkit::sdk().await, &bucket, &format!("{moto}/{bucket}"));
-    catalog::AppState::new(catalog::store::Store::new(ddb, table), cache, images)
+    let search = std::sync::Arc::new(shop_search::TantivyEngine::in_memory().unwrap());
+    catalog::AppState::new(catalog::store::Store::new(ddb, table), cache, images, search)
+}
+
+/// What catalog-indexer does from the table's stream: puts products (API responses) in the index.
+pub async fn index(state: &catalog::AppState, products: &[Value]) {
+    let mut docs = Vec::new();
+    let mut gone = Vec::new();
+    for p in products {
+        let product: catalog::domain::Product = serde_json::from_value(p.clone()).unwrap();
+        if catalog::search::indexable(&product) {
+            docs.push(catalog::search::product_doc(&product));
+        } else {
+            gone.push(product.id);
+        }
+    }
+    state.search.upsert(docs).await.unwrap();
+    state.search.delete(gone).await.unwrap();
+    state.cache.invalidate(catalog::routes::listing::LISTINGS).await;
 }
 
 pub async fn app() -> App {

@@ -193,3 +193,22 @@ async fn sellers_see_all_their_own_products_and_admins_anyones() {
     app.send_as(&customer(), Req::get("/api/seller/products")).await.expect_problem(403, "forbidden");
     app.send_as(&owner, Req::get("/api/seller/products?limit=0")).await.expect_problem(400, "invalid_parameter");
 }
+
+#[tokio::test]
+async fn an_inactive_product_is_readable_by_its_seller_and_admins_only() {
+    let app = app().await;
+    let admin = admin();
+    let cat = app.category(&admin, "Phones", None).await;
+    let owner = seller();
+    let hidden = app.product(&owner, cat["id"].as_str().unwrap(), "HIDDEN-1", json!({"isActive": false})).await.expect(201);
+    let id = hidden["id"].as_str().unwrap();
+    app.send(Req::get(&format!("/api/products/{id}"))).await.expect_problem(404, "not_found");
+    let path = format!("/api/seller/products/{id}");
+    assert_eq!(app.send_as(&owner, Req::get(&path)).await.expect(200)["isActive"], false);
+    assert_eq!(app.send_as(&admin, Req::get(&path)).await.expect(200)["id"], id);
+    app.send_as(&seller(), Req::get(&path)).await.expect_problem(403, "forbidden");
+    app.send_as(&customer(), Req::get(&path)).await.expect_problem(403, "forbidden");
+    app.send_as(&owner, Req::get("/api/seller/products/not-a-uuid")).await.expect_problem(400, "invalid_parameter");
+    app.send_as(&owner, Req::delete(&format!("/api/products/{id}"))).await.expect(204);
+    app.send_as(&owner, Req::get(&path)).await.expect_problem(404, "not_found");
+}

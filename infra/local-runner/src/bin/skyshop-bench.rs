@@ -2,6 +2,9 @@
 //!
 //! ```text
 //! skyshop-bench init --function <bootstrap> --baseline <bootstrap> [--runs 30]
+//! skyshop-bench argon2
+//! skyshop-bench search [--docs 1000000] [--dir DIR] [--reuse] [--queries 8000] [--data FILE]
+//! skyshop-bench index-synthetic --from A --to B [--chunk 50000]
 //! ```
 //!
 //! For each run it starts the process, measures the time until it first asks the Runtime API
@@ -25,6 +28,12 @@ async fn main() -> Result<(), BoxError> {
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     if args.first().map(String::as_str) == Some("argon2") {
         return argon2_cost().await;
+    }
+    if args.first().map(String::as_str) == Some("search") {
+        return search_bench::run(&args[1..]).await;
+    }
+    if args.first().map(String::as_str) == Some("index-synthetic") {
+        return index_synthetic::run(&args[1..]).await;
     }
     if args.first().map(String::as_str) != Some("init") {
         return Err(
@@ -101,4 +110,388 @@ async fn argon2_cost() -> Result<(), BoxError> {
     let report = json!({"argon2id": "m=19456 KiB, t=2, p=1", "runs": runs, "hash_ms": {"min": times[0], "p50": times[runs / 2], "max": times[runs - 1]}});
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// `skyshop-bench search`: the embedded tantivy engine over a synthetic catalog of `--docs`
+/// products (default 1,000,000) made from the 194 DummyJSON products, at engine level (no HTTP,
+/// no Redis). Builds the index in `--dir` (or reuses it with `--reuse` when it holds `--docs`
+/// products), then runs the seed's search-benchmark query shapes — text, brand filter, price
+/// range, text + brand + price + price_asc; page 1, limit 20, total and facets — with one
+/// client and with two concurrent clients, and prints JSON: per shape and overall q/s and
+/// p50/p95/p99 latency.
+mod search_bench {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::{Value, json};
+    use shop_search::{ProductDoc, SearchEngine, SearchQuery, Sort, TantivyEngine};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::BoxError;
+
+    /// The text terms of the seed's search-benchmark.
+    const TERMS: [&str; 20] = [
+        "laptop",
+        "phone",
+        "watch",
+        "shoes",
+        "lipstick",
+        "perfume",
+        "sofa",
+        "chair",
+        "lamp",
+        "bag",
+        "dress",
+        "shirt",
+        "sunglasses",
+        "bottle",
+        "knife",
+        "mascara",
+        "headphones",
+        "tablet",
+        "apple",
+        "chicken",
+    ];
+    /// The seed's eight brands, then brands of the data set.
+    const BRANDS: [&str; 14] =
+        ["Apple", "Samsung", "Sony", "Dell", "HP", "Lenovo", "LG", "Asus", "Rolex", "Oppo", "Vivo", "Nike", "Gucci", "Calvin Klein"];
+    const SHAPES: [&str; 4] = ["text", "brand", "price_range", "combined"];
+
+    fn flag(args: &[String], name: &str) -> Option<String> {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    }
+
+    fn splitmix64(mut x: u64) -> u64 {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    }
+
+    fn named_uuid(kind: &str, name: &str) -> Uuid {
+        Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("skyshop:{kind}:{name}").as_bytes())
+    }
+
+    /// The 194 DummyJSON products as the catalog indexes them: `category_path` is the product's
+    /// own category only (descendants are expanded at query time).
+    fn base_docs(path: &Path) -> Result<Vec<ProductDoc>, BoxError> {
+        let raw: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let epoch = OffsetDateTime::from_unix_timestamp(1_735_689_600)?;
+        let products = raw["products"].as_array().ok_or("no products array")?;
+        products
+            .iter()
+            .map(|p| {
+                let n = p["id"].as_i64().ok_or("id")?;
+                let category = named_uuid("category", p["category"].as_str().ok_or("category")?);
+                Ok(ProductDoc {
+                    id: named_uuid("product", p["sku"].as_str().ok_or("sku")?),
+                    name: p["title"].as_str().ok_or("title")?.to_owned(),
+                    description: p["description"].as_str().ok_or("description")?.to_owned(),
+                    brand: p["brand"].as_str().map(str::to_owned),
+                    category_id: category,
+                    category_path: vec![category],
+                    tags: p["tags"].as_array().ok_or("tags")?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+                    price_cents: (p["price"].as_f64().ok_or("price")? * 100.0).round() as i64,
+                    rating: p["rating"].as_f64().ok_or("rating")?,
+                    created_at: epoch + time::Duration::minutes((n * 7919) % 10_007),
+                    is_active: true,
+                    is_featured: n % 7 == 0,
+                    in_stock: p["stock"].as_i64().ok_or("stock")? > 0,
+                    seller_id: named_uuid("seller", &(n % 5).to_string()),
+                    source: None,
+                })
+            })
+            .collect()
+    }
+
+    /// The product JSON the API would show, stored with each document.
+    fn with_source(mut d: ProductDoc) -> ProductDoc {
+        let source = json!({
+            "id": d.id, "name": d.name, "slug": d.name.to_lowercase().replace(' ', "-"), "description": d.description,
+            "brand": d.brand, "categoryId": d.category_id, "tags": d.tags, "price": d.price_cents, "ratingAverage": d.rating,
+            "isActive": d.is_active, "isFeatured": d.is_featured, "sellerId": d.seller_id,
+            "images": [{"id": d.id, "url": format!("https://cdn.example/products/{}/1.webp", d.id)}],
+        });
+        d.source = Some(source.to_string());
+        d
+    }
+
+    fn dir_size(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    }
+
+    /// `--shape K`: run only shape K (profiling).
+    static ONLY_SHAPE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
+    /// Query `i` of the mix: shape `i % 4`, parameters from a seeded generator.
+    fn query(i: u64) -> (usize, SearchQuery) {
+        let h = splitmix64(i ^ 0x5EED);
+        let shape = ONLY_SHAPE.get().copied().flatten().unwrap_or((i % 4) as usize);
+        let term = TERMS[(h % TERMS.len() as u64) as usize];
+        let brand = BRANDS[((h >> 16) % BRANDS.len() as u64) as usize];
+        let base = SearchQuery { limit: 20, ..SearchQuery::default() };
+        let q = match shape {
+            0 => SearchQuery { q: Some(term.into()), ..base },
+            1 => SearchQuery { brands: vec![brand.into()], ..base },
+            2 => {
+                let min_dollars = ((h >> 24) % 500) as i64;
+                let width = 100 + ((h >> 40) % 1_000) as i64;
+                SearchQuery { min_price_cents: Some(min_dollars * 100), max_price_cents: Some((min_dollars + width) * 100), ..base }
+            }
+            _ => SearchQuery {
+                q: Some(term.into()),
+                brands: vec![brand.into()],
+                min_price_cents: Some(5_000),
+                max_price_cents: Some(200_000),
+                sort: Sort::PriceAsc,
+                ..base
+            },
+        };
+        (shape, q)
+    }
+
+    struct Sample {
+        shape: usize,
+        latency: Duration,
+        total: u64,
+    }
+
+    /// Runs queries `from..from + n` on `clients` concurrent sequential clients.
+    async fn run_mix(engine: &Arc<TantivyEngine>, from: u64, n: u64, clients: u64) -> Result<(Vec<Sample>, Duration), BoxError> {
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let engine = Arc::clone(engine);
+                tokio::spawn(async move {
+                    let mut samples = Vec::new();
+                    for i in (from + c..from + n).step_by(clients as usize) {
+                        let (shape, q) = query(i);
+                        let t0 = Instant::now();
+                        let r = engine.search(&q).await?;
+                        samples.push(Sample { shape, latency: t0.elapsed(), total: r.total });
+                        if q.limit > 0 && r.total > 0 && r.hits.iter().any(|h| h.source.is_none()) {
+                            return Err::<_, BoxError>("a hit came back without its stored source".into());
+                        }
+                    }
+                    Ok(samples)
+                })
+            })
+            .collect();
+        let mut samples = Vec::new();
+        for task in tasks {
+            samples.extend(task.await??);
+        }
+        Ok((samples, started.elapsed()))
+    }
+
+    fn stats(samples: &[&Sample], wall: Duration) -> Value {
+        let mut ms: Vec<f64> = samples.iter().map(|s| s.latency.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        if ms.is_empty() {
+            return json!(null);
+        }
+        let at = |q: f64| (ms[((ms.len() as f64 - 1.0) * q).round() as usize] * 1000.0).round() / 1000.0;
+        let mean = ms.iter().sum::<f64>() / ms.len() as f64;
+        json!({
+            "queries": ms.len(),
+            "qps": (samples.len() as f64 / wall.as_secs_f64()).round(),
+            "mean_ms": (mean * 1000.0).round() / 1000.0,
+            "p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0),
+            "avg_total": samples.iter().map(|s| s.total).sum::<u64>() / samples.len() as u64,
+        })
+    }
+
+    /// Per-shape q/s is the shape's share of the mix's wall time (shapes are interleaved).
+    fn report(samples: &[Sample], wall: Duration) -> Value {
+        let busy: f64 = samples.iter().map(|s| s.latency.as_secs_f64()).sum();
+        let mut shapes = serde_json::Map::new();
+        for (k, name) in SHAPES.iter().enumerate() {
+            let of: Vec<&Sample> = samples.iter().filter(|s| s.shape == k).collect();
+            let share = of.iter().map(|s| s.latency.as_secs_f64()).sum::<f64>() / busy.max(f64::MIN_POSITIVE);
+            shapes.insert((*name).into(), stats(&of, wall.mul_f64(share)));
+        }
+        json!({"overall": stats(&samples.iter().collect::<Vec<_>>(), wall), "shapes": shapes})
+    }
+
+    pub async fn run(args: &[String]) -> Result<(), BoxError> {
+        let docs: usize = flag(args, "--docs").map(|v| v.parse()).transpose()?.unwrap_or(1_000_000);
+        let queries: u64 = flag(args, "--queries").map(|v| v.parse()).transpose()?.unwrap_or(8_000);
+        let dir = flag(args, "--dir").map_or_else(|| std::env::temp_dir().join(format!("skyshop-search-{docs}")), PathBuf::from);
+        let data = flag(args, "--data")
+            .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../seed/dummyjson-products.json"), PathBuf::from);
+        let reuse = args.iter().any(|a| a == "--reuse");
+        let base = base_docs(&data)?;
+
+        let mut build = json!(null);
+        if !(reuse && dir.exists() && TantivyEngine::open(&dir)?.count().await? == docs as u64) {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            let engine = TantivyEngine::open(&dir)?;
+            let started = Instant::now();
+            let all: Vec<ProductDoc> = shop_search::synthetic(&base, docs).map(with_source).collect();
+            let generated = started.elapsed();
+            for chunk in all.chunks(100_000) {
+                engine.upsert(chunk.to_vec()).await?;
+                eprintln!("indexed {} docs in {:.1?}", engine.count().await?, started.elapsed());
+            }
+            let indexed = started.elapsed();
+            engine.compact().await?;
+            let total = started.elapsed();
+            build = json!({
+                "docs": docs,
+                "seconds": (total.as_secs_f64() * 10.0).round() / 10.0,
+                "generate_seconds": (generated.as_secs_f64() * 10.0).round() / 10.0,
+                "index_seconds": ((indexed - generated).as_secs_f64() * 10.0).round() / 10.0,
+                "merge_seconds": ((total - indexed).as_secs_f64() * 10.0).round() / 10.0,
+                "segments": engine.segment_count(),
+                "index_bytes": dir_size(&dir),
+            });
+            eprintln!("build: {build}");
+        }
+
+        let engine = Arc::new(TantivyEngine::open(&dir)?);
+        if let Some(shape) = flag(args, "--shape") {
+            // Profiling: one shape, one client, caches as `--uncached` says.
+            let _ = ONLY_SHAPE.set(Some(shape.parse()?));
+            engine.set_result_caching(!args.iter().any(|a| a == "--uncached"));
+            run_mix(&engine, 2_000_000, 200, 1).await?;
+            let (samples, wall) = run_mix(&engine, 0, queries, 1).await?;
+            println!("{}", serde_json::to_string_pretty(&report(&samples, wall))?);
+            return Ok(());
+        }
+        let opened = Instant::now();
+        let warmup = queries / 4;
+        let (first, _) = run_mix(&engine, 1_000_000, 4, 1).await?;
+        let first_ms: Vec<f64> = first.iter().map(|s| (s.latency.as_secs_f64() * 10_000.0).round() / 10.0).collect();
+        run_mix(&engine, 2_000_000, warmup, 2).await?;
+        let warm_seconds = opened.elapsed().as_secs_f64();
+        let (one, one_wall) = run_mix(&engine, 0, queries, 1).await?;
+        let (two, two_wall) = run_mix(&engine, queries, queries, 2).await?;
+        // The same mix with the engine's result caches off: every query pays in full.
+        engine.set_result_caching(false);
+        let (one_uncached, one_uncached_wall) = run_mix(&engine, 2 * queries, queries / 2, 1).await?;
+        let (two_uncached, two_uncached_wall) = run_mix(&engine, 3 * queries, queries / 2, 2).await?;
+        engine.set_result_caching(true);
+        let out = json!({
+            "benchmark": "skyshop-bench search (engine level: TantivyEngine::search, no HTTP, no Redis)",
+            "docs": engine.count().await?,
+            "index_dir": dir.display().to_string(),
+            "index_bytes": dir_size(&dir),
+            "segments": engine.segment_count(),
+            "build": build,
+            "first_query_ms_per_shape_after_open": first_ms,
+            "warmup": {"queries": warmup + 4, "seconds_incl_first": (warm_seconds * 10.0).round() / 10.0},
+            "mix": "equal shares of text (20 terms), brand (14 brands), price range (min $0-499, width $100-1,099), text+brand+$50-2,000+price_asc; page 1, limit 20",
+            "one_client": report(&one, one_wall),
+            "two_clients": report(&two, two_wall),
+            "uncached": {
+                "note": "result caches (text matches, total + facets per query) off; segment snapshots and sort permutations stay",
+                "one_client": report(&one_uncached, one_uncached_wall),
+                "two_clients": report(&two_uncached, two_uncached_wall),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        Ok(())
+    }
+}
+
+/// `skyshop-bench index-synthetic --from A --to B [--chunk 50000]`: puts the synthetic products
+/// `SYN-A` … `SYN-B` (made as `skyshop-local seed --synthetic` makes them) straight into the local
+/// runner's search index, not into the table, so that benchmarks get a larger catalog index than
+/// DynamoDB Local can be loaded with in reasonable time (scripts/bench search). The index is
+/// compacted at the end. Stop `skyshop-local serve` first (tantivy has one writer per index); the
+/// data set must have been seeded (its categories and the demo seller). Prints a JSON report.
+mod index_synthetic {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use catalog::search::product_doc;
+    use catalog::seed::{dataset_products, synthetic_product};
+    use local_runner::cloud::{LocalCloud, Options, seed_data_path};
+    use serde_json::json;
+    use shop_search::{SearchEngine, TantivyEngine};
+    use time::OffsetDateTime;
+
+    use super::BoxError;
+
+    fn number(args: &[String], name: &str) -> Result<Option<u64>, BoxError> {
+        match args.iter().position(|a| a == name) {
+            None => Ok(None),
+            Some(i) => Ok(Some(args.get(i + 1).and_then(|v| v.replace('_', "").parse().ok()).ok_or(format!("{name} needs a number"))?)),
+        }
+    }
+
+    fn dir_size(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| match e.metadata() {
+                        Ok(m) if m.is_dir() => dir_size(&e.path()),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    pub async fn run(args: &[String]) -> Result<(), BoxError> {
+        use std::io::Write;
+        let from = number(args, "--from")?.ok_or("--from is required")?.max(1);
+        let to = number(args, "--to")?.ok_or("--to is required")?;
+        let chunk = number(args, "--chunk")?.unwrap_or(50_000).max(1);
+        let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+        let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false })
+            .await
+            .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
+        let state = cloud.catalog_state().await.ok_or("the template has no catalog function")?;
+        let seller = cloud.seller_id.ok_or("no demo seller")?;
+        let dir =
+            cloud.environments.get("CatalogFunction").and_then(|e| e.get("SEARCH_INDEX_DIR")).ok_or("the catalog has no local index")?;
+        let bases = dataset_products(&state, &std::fs::read_to_string(seed_data_path())?, seller).await?;
+        let engine = TantivyEngine::shared(Path::new(dir))?;
+        let before = engine.count().await?;
+        let now = OffsetDateTime::now_utc();
+        let started = Instant::now();
+        let (mut next, mut active) = (from, 0u64);
+        while next <= to {
+            let last = (next + chunk - 1).min(to);
+            let products: Vec<_> = (next..=last).filter_map(|n| synthetic_product(&bases, seller, n, now)).collect();
+            active += products.iter().filter(|p| p.is_active).count() as u64;
+            engine.upsert(products.iter().map(product_doc).collect()).await?;
+            let rate = (last + 1 - from) as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            eprint!("\r  {}/{} synthetic products indexed ({rate:.0}/s)  ", last + 1 - from, to + 1 - from);
+            let _ = std::io::stderr().flush();
+            next = last + 1;
+        }
+        eprintln!();
+        let indexed = started.elapsed();
+        engine.compact().await?;
+        let total = started.elapsed();
+        let docs = to.saturating_sub(from) + 1;
+        let round = |s: f64| (s * 10.0).round() / 10.0;
+        let report = json!({
+            "benchmark": "skyshop-bench index-synthetic (direct build of the local runner's index, no table)",
+            "from": from,
+            "to": to,
+            "docs": docs,
+            "active": active,
+            "index_docs_before": before,
+            "index_docs": engine.count().await?,
+            "seconds": round(total.as_secs_f64()),
+            "index_seconds": round(indexed.as_secs_f64()),
+            "merge_seconds": round((total - indexed).as_secs_f64()),
+            "docs_per_second": (docs as f64 / indexed.as_secs_f64().max(1e-3)).round(),
+            "index_dir": dir,
+            "index_bytes": dir_size(Path::new(dir)),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        Ok(())
+    }
 }

@@ -41,7 +41,8 @@ fn there_is_one_current_sample_event_per_route() {
 }
 
 /// Each API sample goes through its function's real binary (`lambda_http` entry point) under a
-/// Lambda Runtime API emulator, and the SQS sample through the notifications binary.
+/// Lambda Runtime API emulator, the SQS sample through the notifications binary, and the
+/// stream and reindex samples through the catalog-indexer binary.
 #[tokio::test]
 async fn every_sample_event_goes_through_the_real_entry_point() {
     let app = start(false).await;
@@ -74,4 +75,25 @@ async fn every_sample_event_goes_through_the_real_entry_point() {
     let response = rie.invoke(event, Duration::from_secs(20)).await.unwrap().expect("the batch is handled");
     assert!(response["batchItemFailures"].is_array(), "{response}");
     rie.stop().await;
+
+    // The indexer's stream sample and reindex request, on an index of its own.
+    let dir = std::env::temp_dir().join(shop_testkit::unique("indexer-roundtrip"));
+    let mut env = app.cloud.environments["CatalogIndexerFunction"].clone();
+    env.insert("SEARCH_INDEX_DIR".into(), dir.display().to_string());
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let mut rie = Rie::spawn(&binary("catalog-indexer"), &env).await.unwrap();
+    rie.wait_ready(Duration::from_secs(30)).await.expect("catalog-indexer starts");
+    let event = read(&events_dir().join("dynamodb/catalog-indexer-product-changes.json"));
+    let response = rie.invoke(event, Duration::from_secs(20)).await.unwrap().expect("the batch is handled");
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+    let report = rie.invoke(read(&events_dir().join("invoke/catalog-indexer-reindex.json")), Duration::from_secs(20)).await.unwrap();
+    let report = report.expect("reindex runs");
+    assert_eq!(report["complete"], true, "{report}");
+    rie.stop().await;
+    let engine = shop_search::TantivyEngine::open(&dir).unwrap();
+    let search = |q: &str| shop_search::SearchQuery { q: Some(q.into()), include_inactive: true, ..Default::default() };
+    let hits = shop_search::SearchEngine::search(&engine, &search("iphone max")).await.unwrap().hits;
+    assert_eq!(hits.iter().map(|h| h.id.to_string()).collect::<Vec<_>>(), [local_runner::events::SAMPLE_ID]);
+    assert!(shop_search::SearchEngine::search(&engine, &search("galaxy")).await.unwrap().hits.is_empty(), "soft-deleted");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,5 +7,6 @@ mod edge;
 mod events_roundtrip;
 mod flow;
 mod parity;
+mod search;
 mod sqs;
 mod streams;

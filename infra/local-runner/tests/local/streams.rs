@@ -53,6 +53,7 @@ fn source(arn: &str, retries: u32, on_failure: Option<String>) -> StreamSource {
         maximum_retry_attempts: retries,
         on_failure_queue: on_failure,
         timeout: Duration::from_secs(10),
+        filters: vec![],
     }
 }
 
@@ -120,4 +121,91 @@ async fn a_batch_that_keeps_failing_is_skipped_and_reported_to_the_on_failure_qu
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
     assert_eq!(failures[0]["DDBStreamBatchInfo"]["batchSize"], 1);
+}
+
+#[tokio::test]
+async fn records_that_match_no_filter_pattern_are_not_delivered() {
+    let (ddb, table, arn) = stream_table().await;
+    let sdk = shop_testkit::sdk().await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let (handler, seen) = recorder(|_, _| Ok(json!({"batchItemFailures": []})));
+    for pk in ["PRODUCT#1", "CATEGORY#1", "PRODUCT#2"] {
+        ddb.put_item().table_name(&table).item("pk", AttributeValue::S(pk.into())).send().await.unwrap();
+    }
+    let mut only_products = source(&arn, 3, None);
+    only_products.filters =
+        local_runner::streams::parse_filters(&[r#"{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "PRODUCT#"}]}}}}"#.into()]).unwrap();
+    pump(&streams, &sqs, &only_products, &handler, 2).await;
+    let delivered: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["Records"].as_array().unwrap().clone())
+        .map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered, ["PRODUCT#1", "PRODUCT#2"]);
+}
+
+/// A transaction into a shard that was empty when its iterator was taken. DynamoDB Local
+/// sometimes refuses such an iterator (TrimmedDataAccessException; timing-dependent, seen
+/// reliably through the runner in `search::a_product_created_...`): the runner then takes a new
+/// one, and every record still arrives exactly once.
+#[tokio::test]
+async fn records_written_after_an_empty_shard_iterator_was_taken_are_delivered_once() {
+    let (ddb, table, arn) = stream_table().await;
+    let sdk = shop_testkit::sdk().await;
+    let streams = local_runner::streams::local_client(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let (handler, seen) = recorder(|_, _| Ok(json!({"batchItemFailures": []})));
+    let described = streams.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let shard = described.stream_description().unwrap().shards()[0].shard_id().unwrap().to_owned();
+    let iterator = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let mut iterators = BTreeMap::from([(shard, iterator.shard_iterator().map(str::to_owned))]);
+    let put = |pk: &str| {
+        let item = aws_sdk_dynamodb::types::Put::builder().table_name(&table).item("pk", AttributeValue::S(pk.into())).build().unwrap();
+        aws_sdk_dynamodb::types::TransactWriteItem::builder().put(item).build()
+    };
+    ddb.transact_write_items().transact_items(put("a")).transact_items(put("b")).send().await.unwrap();
+    let source = source(&arn, 3, None);
+    let mut delivered = 0;
+    for _ in 0..40 {
+        delivered += poll_shards(&streams, &sqs, &source, &handler, &mut iterators, false).await.unwrap();
+        if delivered >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered, 2);
+    assert_eq!(seen.lock().unwrap().iter().map(|e| e["Records"].as_array().unwrap().len()).sum::<usize>(), 2, "delivered once");
+}
+
+/// DynamoDB Local writes empty maps into stream records as `{}`, which the SDK refuses; the
+/// runner's client repairs them, so such an item neither stalls its shard nor arrives changed.
+#[tokio::test]
+async fn an_item_with_an_empty_map_is_delivered_as_it_was_written() {
+    let (ddb, table, arn) = stream_table().await;
+    let sdk = shop_testkit::sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let (handler, seen) = recorder(|_, _| Ok(json!({"batchItemFailures": []})));
+    let empty = || AttributeValue::M(Default::default());
+    let nested = AttributeValue::M([("inner".to_owned(), empty())].into_iter().collect());
+    ddb.put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("x".into()))
+        .item("attributes", empty())
+        .item("nested", nested)
+        .send()
+        .await
+        .unwrap();
+    pump(&local_runner::streams::local_client(sdk), &sqs, &source(&arn, 3, None), &handler, 1).await;
+    let image = seen.lock().unwrap()[0]["Records"][0]["dynamodb"]["NewImage"].clone();
+    assert_eq!(image, json!({"pk": {"S": "x"}, "attributes": {"M": {}}, "nested": {"M": {"inner": {"M": {}}}}}));
 }
