@@ -55,6 +55,9 @@ pub struct LocalCloud {
     pub seller_id: Option<uuid::Uuid>,
     pub sdk: aws_config::SdkConfig,
     pub issuer: String,
+    /// The local search index could not be opened (built by an older version of the engine)
+    /// and was removed: it must be rebuilt from the table ([`LocalCloud::reindex`]).
+    pub search_index_reset: bool,
 }
 
 impl LocalCloud {
@@ -87,6 +90,16 @@ impl LocalCloud {
             Some(table) => Some(local_search_dir(&sdk, &naming.name(&table.logical_id)).await?),
             None => None,
         };
+        // An index written by an older engine version cannot be opened: it is only a mirror of
+        // the table, so it is removed and rebuilt (`reindex`) once the functions are up.
+        let mut search_index_reset = false;
+        if let Some(dir) = search_dir.as_ref().filter(|d| d.exists())
+            && let Err(e) = shop_search::TantivyEngine::open(dir)
+        {
+            tracing::warn!(error = %e, dir = %dir.display(), "the local search index cannot be opened; rebuilding it from the table");
+            std::fs::remove_dir_all(dir)?;
+            search_index_reset = true;
+        }
         for function in template.functions() {
             // Variables that resolve to nothing (`!Ref AWS::NoValue`) are not set, as in Lambda.
             let mut env: BTreeMap<String, String> =
@@ -215,6 +228,7 @@ impl LocalCloud {
             seller_id,
             sdk,
             issuer,
+            search_index_reset,
         })
     }
 
@@ -354,5 +368,19 @@ impl LocalCloud {
         let (Some(state), Some(seller)) = (self.catalog_state().await, self.seller_id) else { return Ok(None) };
         let data = std::fs::read_to_string(seed_data_path())?;
         Ok(Some(catalog::seed::seed_synthetic(&state, &data, seller, options, progress).await?))
+    }
+}
+
+impl LocalCloud {
+    /// Rebuilds the local search index from the catalog table (what `{"action":"reindex"}` does
+    /// in AWS), in this process: the index's one writer is shared with the running functions.
+    pub async fn reindex(
+        &self,
+        progress: &(dyn Fn(catalog_indexer::Counts) + Send + Sync),
+    ) -> Result<catalog_indexer::ReindexReport, BoxError> {
+        let env = self.environments.get("CatalogIndexerFunction").ok_or("the template has no CatalogIndexerFunction")?;
+        let config = catalog_indexer::Config::from_lookup(&|name| env.get(name).cloned())?;
+        let indexer = catalog_indexer::Indexer::connect(&config, &self.sdk).await?;
+        Ok(indexer.reindex(catalog_indexer::ReindexOptions::default(), progress).await?)
     }
 }

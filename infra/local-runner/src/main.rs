@@ -56,6 +56,10 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     }
     let listener =
         tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    if cloud.search_index_reset {
+        let report = cloud.reindex(&|_| {}).await?;
+        println!("rebuilt the local search index from the table: {} products", report.counts.upserted);
+    }
     cloud.start_pollers();
     let routes = cloud.gateway.routes.len();
     println!();
@@ -101,17 +105,15 @@ async fn reindex() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use std::io::Write;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false }).await?;
-    let env = cloud.environments.get("CatalogIndexerFunction").ok_or("the template has no CatalogIndexerFunction")?;
-    let config = catalog_indexer::Config::from_lookup(&|name| env.get(name).cloned())?;
-    let indexer = catalog_indexer::Indexer::connect(&config, &cloud.sdk)
-        .await
-        .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
     let started = std::time::Instant::now();
     let progress = |c: catalog_indexer::Counts| {
         eprint!("\r  {} products read: {} indexed, {} removed, {} invalid", c.scanned, c.upserted, c.deleted, c.invalid);
         let _ = std::io::stderr().flush();
     };
-    let report = indexer.reindex(catalog_indexer::ReindexOptions::default(), &progress).await?;
+    let report = cloud
+        .reindex(&progress)
+        .await
+        .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
     eprintln!();
     let c = report.counts;
     println!("reindexed in {:.1} s: {} indexed, {} removed (deleted products)", started.elapsed().as_secs_f64(), c.upserted, c.deleted);

@@ -663,7 +663,8 @@ async fn a_text_query_with_filters_returns_exactly_the_filtered_text_matches() {
         SearchQuery { categories: vec![category_uuid("fashion")], ..SearchQuery::default() },
         SearchQuery { tags: vec!["smartphones".into()], featured: Some(false), ..SearchQuery::default() },
     ];
-    for word in ["iphone", "watch", "essence", "chargr"] {
+    for (word, caching) in [("iphone", true), ("watch", false), ("essence", true), ("chargr", false), ("iphone", false)] {
+        engine.set_result_caching(caching);
         let unfiltered = all_hits(&engine, SearchQuery { include_inactive: true, ..text(word) }).await;
         assert!(!unfiltered.is_empty(), "{word}");
         for f in &filters {
@@ -676,6 +677,15 @@ async fn a_text_query_with_filters_returns_exactly_the_filtered_text_matches() {
             assert_eq!(r.total, expected.len() as u64, "{q:?}");
             assert!(r.hits.windows(2).all(|w| by_id[&w[0].id].price_cents >= by_id[&w[1].id].price_cents), "{q:?}");
         }
+    }
+    // Cached and uncached answers are the same, scores included.
+    for q in [text("iphone"), SearchQuery { page: 2, limit: 7, ..text("phone") }, SearchQuery { sort: Sort::NameAsc, ..text("watch") }] {
+        engine.set_result_caching(true);
+        let cached = [search(&engine, q.clone()).await, search(&engine, q.clone()).await];
+        engine.set_result_caching(false);
+        let uncached = search(&engine, q.clone()).await;
+        assert_eq!(cached[0], uncached, "{q:?}");
+        assert_eq!(cached[1], uncached, "{q:?}");
     }
 }
 

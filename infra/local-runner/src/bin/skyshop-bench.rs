@@ -354,6 +354,8 @@ mod search_bench {
             eprintln!("build: {build}");
         }
 
+        let load_at_start =
+            std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
         let engine = Arc::new(TantivyEngine::open(&dir)?);
         if let Some(shape) = flag(args, "--shape") {
             // Profiling: one shape, one client, caches as `--uncached` says.
@@ -377,8 +379,11 @@ mod search_bench {
         let (one_uncached, one_uncached_wall) = run_mix(&engine, 2 * queries, queries / 2, 1).await?;
         let (two_uncached, two_uncached_wall) = run_mix(&engine, 3 * queries, queries / 2, 2).await?;
         engine.set_result_caching(true);
+        let load = || std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).ok();
         let out = json!({
             "benchmark": "skyshop-bench search (engine level: TantivyEngine::search, no HTTP, no Redis)",
+            "cpus": std::thread::available_parallelism().map(usize::from).ok(),
+            "load_average_at_start_and_end": [load_at_start, load()],
             "docs": engine.count().await?,
             "index_dir": dir.display().to_string(),
             "index_bytes": dir_size(&dir),
@@ -403,8 +408,9 @@ mod search_bench {
 /// `skyshop-bench index-synthetic --from A --to B [--chunk 50000]`: puts the synthetic products
 /// `SYN-A` … `SYN-B` (made as `skyshop-local seed --synthetic` makes them) straight into the local
 /// runner's search index, not into the table, so that benchmarks get a larger catalog index than
-/// DynamoDB Local can be loaded with in reasonable time (scripts/bench search). The index is
-/// compacted at the end. Stop `skyshop-local serve` first (tantivy has one writer per index); the
+/// DynamoDB Local can be loaded with in reasonable time (scripts/bench search). They are dated a
+/// year earlier than the table's, so the newest listing pages show products the table has (their
+/// details open). The index is compacted at the end. Stop `skyshop-local serve` first (tantivy has one writer per index); the
 /// data set must have been seeded (its categories and the demo seller). Prints a JSON report.
 mod index_synthetic {
     use std::path::Path;
@@ -457,7 +463,9 @@ mod index_synthetic {
         let bases = dataset_products(&state, &std::fs::read_to_string(seed_data_path())?, seller).await?;
         let engine = TantivyEngine::shared(Path::new(dir))?;
         let before = engine.count().await?;
-        let now = OffsetDateTime::now_utc();
+        // Dated the year before the table's synthetic products (which spread over the last year):
+        // the newest listing pages, whose products browsing opens, show products the table has.
+        let now = OffsetDateTime::now_utc() - time::Duration::days(366);
         let started = Instant::now();
         let (mut next, mut active) = (from, 0u64);
         while next <= to {

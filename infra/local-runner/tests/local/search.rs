@@ -75,7 +75,8 @@ async fn the_seeded_catalog_is_searchable_as_the_readme_shows() {
     let app = start(true).await;
     let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(local_runner::cloud::seed_data_path()).unwrap()).unwrap();
     let wanted = ["smartphones", "laptops", "fragrances"];
-    let products: Vec<_> = data["products"].as_array().unwrap().iter().filter(|p| wanted.contains(&p["category"].as_str().unwrap())).cloned().collect();
+    let products: Vec<_> =
+        data["products"].as_array().unwrap().iter().filter(|p| wanted.contains(&p["category"].as_str().unwrap())).cloned().collect();
     let count = products.len();
     let subset = json!({ "products": products }).to_string();
     let state = app.cloud.catalog_state().await.expect("the runner has a catalog");
@@ -108,6 +109,7 @@ async fn the_seeded_catalog_is_searchable_as_the_readme_shows() {
     let facets = &perfume.body["facets"];
     let fragrances = facets["categories"].as_array().unwrap().iter().find(|c| c["slug"] == "fragrances").expect("fragrances facet");
     assert!(fragrances["count"].as_u64().unwrap() > 0);
-    let beauty = facets["categories"].as_array().unwrap().iter().find(|c| c["slug"] == "beauty-personal-care").expect("its parent, rolled up");
+    let beauty =
+        facets["categories"].as_array().unwrap().iter().find(|c| c["slug"] == "beauty-personal-care").expect("its parent, rolled up");
     assert_eq!(beauty["count"], fragrances["count"], "the subset's only beauty products are fragrances");
 }
