@@ -422,6 +422,8 @@ export_local_aws_env() {
   export AWS_ENDPOINT_URL_DYNAMODB="$ddb"
   export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$ddb"
   export AWS_ENDPOINT_URL_SQS="$moto"
+  # Only for the internal client's "no such function" path: locally every function is called in-process.
+  export AWS_ENDPOINT_URL_LAMBDA="$moto"
   export AWS_ENDPOINT_URL_SESV2="$moto"
   export AWS_ENDPOINT_URL_SES="$moto"
   export AWS_ENDPOINT_URL_S3="$moto"

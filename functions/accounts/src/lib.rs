@@ -116,10 +116,12 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
 }
 
-/// The function's router: every route of the accounts group.
+/// The function's router: every route of the accounts group, and the internal routes
+/// (`/internal/users/*`, reachable only through a `shop_internal::InternalClient`, not part of
+/// the OpenAPI document).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    shop_core::http::finish(router.with_state(state))
+    shop_core::http::finish(router.merge(routes::internal::router()).with_state(state))
 }
 
 /// The OpenAPI 3.1 document of the accounts routes, generated from the handlers.

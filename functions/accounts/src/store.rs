@@ -2,7 +2,7 @@
 //!
 //! | pk | sk | item |
 //! |---|---|---|
-//! | `USER#<id>` | `PROFILE` | [`User`] (+ `gsi1pk = USERS`, `gsi1sk = <createdAt>#<id>` for the admin list) |
+//! | `USER#<id>` | `PROFILE` | [`User`] (+ `gsi1pk = USERS`, `gsi1sk = <createdAt>#<id>` for the admin list; `gsi2pk = ADMINS`, `gsi2sk = <id>` while the role is ADMIN, written in the same put/update as the role) |
 //! | `EMAIL#<normalised email>` | `EMAIL` | uniqueness guard → `userId` |
 //! | `USER#<id>` | `SESSION#<sid>` | [`Session`] (TTL `expiresAt`) |
 //! | `USER#<id>` | `ADDRESS#<id>` | [`Address`] |
@@ -56,8 +56,15 @@ fn user_item(user: &User) -> Result<Item, StoreError> {
     it.insert("gsi1pk".into(), s("USERS"));
     let created = user.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     it.insert("gsi1sk".into(), s(format!("{created}#{}", user.id)));
+    if user.role == Role::Admin {
+        it.insert("gsi2pk".into(), s(ADMINS));
+        it.insert("gsi2sk".into(), s(user.id.to_string()));
+    }
     Ok(it)
 }
+
+/// `gsi2pk` of every ADMIN user (a sparse index: other users carry no `gsi2pk`).
+const ADMINS: &str = "ADMINS";
 
 fn parse<T: DeserializeOwned>(item: Option<Item>) -> Result<Option<T>, StoreError> {
     item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
@@ -167,15 +174,27 @@ impl Store {
             sets.push("lastName = :last".into());
             request = request.expression_attribute_values(":last", s(last.clone()));
         }
+        let mut removes = Vec::new();
         if let Some(role) = changes.role {
             sets.push("#role = :role".into());
             request = request.expression_attribute_names("#role", "role").expression_attribute_values(":role", s(role.as_str()));
+            // The admin index follows the role in this very write.
+            if role == Role::Admin {
+                sets.push("gsi2pk = :admins, gsi2sk = :uid".into());
+                request = request.expression_attribute_values(":admins", s(ADMINS)).expression_attribute_values(":uid", s(id.to_string()));
+            } else {
+                removes.push("gsi2pk, gsi2sk");
+            }
         }
         if let Some(active) = changes.is_active {
             sets.push("isActive = :active".into());
             request = request.expression_attribute_values(":active", AttributeValue::Bool(active));
         }
-        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        match request.update_expression(expression).send().await {
             Ok(out) => parse(out.attributes),
             Err(err) if err.is_condition_failed() => Ok(None),
             Err(err) => Err(err.into()),
@@ -193,6 +212,20 @@ impl Store {
             .key_condition_expression("gsi1pk = :users")
             .expression_attribute_values(":users", s("USERS"))
             .scan_index_forward(false);
+        query_all(query).await
+    }
+
+    /// Every ADMIN, active or not (the caller filters). Reads the sparse `gsi2` index, which
+    /// holds admins only, never the whole user list.
+    #[tracing::instrument(skip_all)]
+    pub async fn admins(&self) -> Result<Vec<User>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :admins")
+            .expression_attribute_values(":admins", s(ADMINS));
         query_all(query).await
     }
 

@@ -45,6 +45,12 @@ impl AppState {
         tokio::join!(self.cache.invalidate(PRODUCTS), self.cache.invalidate(CATEGORIES));
     }
 
+    /// After inventory reported stock: product reads (by id, slug, SKU, featured) are stale;
+    /// category counts are not.
+    pub async fn availability_written(&self) {
+        self.cache.invalidate(PRODUCTS).await;
+    }
+
     /// After a category write.
     pub async fn category_written(&self) {
         self.cache.invalidate(CATEGORIES).await;

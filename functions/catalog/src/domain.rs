@@ -206,6 +206,14 @@ pub struct Product {
     pub is_featured: bool,
     pub rating_average: f64,
     pub rating_count: u32,
+    /// Whether the inventory function reports stock (`available > 0`). `false` for a product
+    /// inventory has never reported: inventory is the only stock source.
+    #[serde(default)]
+    pub in_stock: bool,
+    /// Units left, shown only while at or below the product's low-stock threshold (the
+    /// storefront's "only 3 left"); `null` otherwise.
+    #[serde(default)]
+    pub available: Option<u32>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -218,6 +226,30 @@ pub struct Product {
     pub deleted_at: Option<OffsetDateTime>,
     /// Optimistic-concurrency version, incremented by every write.
     pub version: u64,
+}
+
+/// Stock as the inventory function reports it (`PUT /internal/products/{id}/availability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Availability {
+    /// Units available to sell.
+    #[garde(skip)]
+    pub available: u32,
+    /// At or below this many units the product counts as low on stock.
+    #[garde(skip)]
+    pub low_stock_threshold: u32,
+}
+
+impl Availability {
+    /// `available <= lowStockThreshold`.
+    pub fn is_low(&self) -> bool {
+        self.available <= self.low_stock_threshold
+    }
+
+    /// What the product shows: `inStock`, and `available` only while low.
+    pub fn shown(&self) -> (bool, Option<u32>) {
+        (self.available > 0, self.is_low().then_some(self.available))
+    }
 }
 
 fn valid_tags(tags: &[String], _: &()) -> garde::Result {

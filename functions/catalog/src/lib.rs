@@ -93,10 +93,11 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
 }
 
-/// The function's router.
+/// The function's router: the public routes and the internal ones (`/internal/*`, reachable
+/// only through a `shop_internal::InternalClient`, not part of the OpenAPI document).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    shop_core::http::finish(router.with_state(state))
+    shop_core::http::finish(router.merge(routes::internal::router()).with_state(state))
 }
 
 /// The OpenAPI 3.1 document of the catalog routes.

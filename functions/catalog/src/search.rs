@@ -28,8 +28,9 @@ pub fn product_doc(product: &Product) -> ProductDoc {
         created_at: product.created_at,
         is_active: product.is_active,
         is_featured: product.is_featured,
-        // Stock arrives with the inventory function; until then every product counts as in stock.
-        in_stock: true,
+        // As inventory last reported it (PUT /internal/products/{id}/availability); a product
+        // inventory never reported is out of stock.
+        in_stock: product.in_stock,
         seller_id: product.seller_id,
         source: serde_json::to_string(product).ok(),
     }

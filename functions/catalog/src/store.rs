@@ -3,9 +3,16 @@
 //! | pk | sk | item |
 //! |---|---|---|
 //! | `CATEGORY#<id>` | `CATEGORY` | [`Category`] + `childCount`, `productCount`; `gsi1pk = CATEGORIES` |
-//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`]; `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted; `gsi3pk = CATEGORY#<categoryId>` while not deleted |
+//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`] + `stockAvailable`, `lowStockThreshold`; `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted; `gsi3pk = CATEGORY#<categoryId>` while not deleted; `gsi4pk = LOWSTOCK` (`gsi4sk = <available, 10 digits>#<id>`) while `stockAvailable <= lowStockThreshold` and not deleted |
 //! | `SKU#<sku>`, `SLUG#<slug>` | `GUARD` | product uniqueness guards → `id` |
 //! | `CATSLUG#<slug>`, `CATNAME#<lower name>` | `GUARD` | category uniqueness guards → `id` |
+//!
+//! Availability (from the inventory function) and product edits write disjoint attributes:
+//! [`Store::set_availability`] sets `stockAvailable`, `lowStockThreshold`, the shown `inStock` /
+//! `available` and the sparse `gsi4` keys with one UpdateItem, without touching `version` or
+//! `updatedAt`; [`Store::update_product`] (seller/admin edits, conditional on `version`) sets
+//! every other attribute and never those, so neither write can lose the other's and a stock
+//! change never makes a seller's edit fail as concurrent.
 //!
 //! Counters on the category item (`childCount`, `productCount`) change in the same transaction
 //! as the child or product, so "delete refused while it has children or products" holds under
@@ -14,14 +21,16 @@
 use aws_sdk_dynamodb::Client;
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
 use shop_aws::dynamo::{Item, cancellation_reasons, key, n, query_all, rfc3339, s, transact_put};
 use uuid::Uuid;
 
-use crate::domain::{Category, Product};
+use crate::domain::{Availability, Category, Product};
 
 fn category_pk(id: Uuid) -> String {
     format!("CATEGORY#{id}")
@@ -286,17 +295,39 @@ impl Store {
         tx.send(&self.client).await
     }
 
-    /// Replaces a product read at `old.version`, moving guards and category counts.
+    /// Rewrites a product read at `old.version` (every attribute except the availability ones,
+    /// which [`Store::set_availability`] owns), moving guards and category counts. Deleting a
+    /// product also takes it out of the low-stock index.
     #[tracing::instrument(skip_all)]
     pub async fn update_product(&self, old: &Product, new: &Product) -> Result<Result<(), Clash>, StoreError> {
         let mut tx = Tx::new();
-        let put = Put::builder()
+        let mut item = Self::product_item(new)?;
+        for owned in ["pk", "sk", "inStock", "available", "stockAvailable", "lowStockThreshold"] {
+            item.remove(owned);
+        }
+        let mut removed: Vec<&str> =
+            ["gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "deletedAt"].into_iter().filter(|k| !item.contains_key(*k)).collect();
+        if new.deleted_at.is_some() {
+            removed.extend(["gsi4pk", "gsi4sk"]);
+        }
+        let sets: Vec<String> = item.keys().map(|k| format!("#{k} = :{k}")).collect();
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removed.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removed.iter().map(|k| format!("#{k}")).collect::<Vec<_>>().join(", ")));
+        }
+        let mut update = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::product_item(new)?))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(old.version))
-            .build()?;
-        tx.push(TransactWriteItem::builder().put(put).build(), Some(Clash::Stale));
+            .set_key(Some(key(product_pk(new.id), "PRODUCT")))
+            .update_expression(expression)
+            .condition_expression("#version = :expectedVersion")
+            .expression_attribute_values(":expectedVersion", n(old.version));
+        for k in &removed {
+            update = update.expression_attribute_names(format!("#{k}"), *k);
+        }
+        for (k, v) in item {
+            update = update.expression_attribute_names(format!("#{k}"), &k).expression_attribute_values(format!(":{k}"), v);
+        }
+        tx.push(TransactWriteItem::builder().update(update.build()?).build(), Some(Clash::Stale));
         if old.sku.to_uppercase() != new.sku.to_uppercase() {
             tx.push(self.drop_guard(format!("SKU#{}", old.sku.to_uppercase()))?, None);
             tx.push(self.guard(format!("SKU#{}", new.sku.to_uppercase()), new.id)?, Some(Clash::Sku));
@@ -324,6 +355,65 @@ impl Store {
             tx.push(TransactWriteItem::builder().condition_check(check).build(), Some(Clash::MissingCategory));
         }
         tx.send(&self.client).await
+    }
+
+    /// Stores the stock inventory reports for a product: the raw figures, what the product shows
+    /// (`inStock`, `available` while low) and its place in the sparse low-stock index. One
+    /// UpdateItem, idempotent, `version` and `updatedAt` untouched (see the module docs).
+    #[tracing::instrument(skip_all, fields(product = %id))]
+    pub async fn set_availability(&self, id: Uuid, stock: Availability) -> Result<AvailabilityWrite, StoreError> {
+        let (in_stock, shown) = stock.shown();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(product_pk(id), "PRODUCT")))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deletedAt)")
+            .expression_attribute_values(":a", n(stock.available))
+            .expression_attribute_values(":t", n(stock.low_stock_threshold))
+            .expression_attribute_values(":in", AttributeValue::Bool(in_stock))
+            .expression_attribute_values(":shown", shown.map_or(AttributeValue::Null(true), n));
+        let sets = "SET stockAvailable = :a, lowStockThreshold = :t, inStock = :in, #available = :shown";
+        update = update.expression_attribute_names("#available", "available");
+        update = if stock.is_low() {
+            update
+                .update_expression(format!("{sets}, gsi4pk = :lp, gsi4sk = :ls"))
+                .expression_attribute_values(":lp", s(LOW_STOCK))
+                .expression_attribute_values(":ls", s(low_stock_sk(stock.available, id)))
+        } else {
+            update.update_expression(format!("{sets} REMOVE gsi4pk, gsi4sk"))
+        };
+        match update.send().await {
+            Ok(_) => Ok(AvailabilityWrite::Stored),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(match self.product(id).await? {
+                    None => AvailabilityWrite::Unknown,
+                    Some(_) => AvailabilityWrite::Deleted,
+                })
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Products low on stock (`stockAvailable <= lowStockThreshold`), active and not deleted,
+    /// fewest available first; one seller's when `seller` is given. Reads the sparse `gsi4`
+    /// index, which holds low-stock products only, never the catalog.
+    #[tracing::instrument(skip_all)]
+    pub async fn low_stock(&self, seller: Option<Uuid>) -> Result<Vec<ProductRecord>, StoreError> {
+        let mut filter = "isActive = :active AND attribute_not_exists(deletedAt)".to_owned();
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi4")
+            .key_condition_expression("gsi4pk = :low")
+            .expression_attribute_values(":low", s(LOW_STOCK))
+            .expression_attribute_values(":active", AttributeValue::Bool(true));
+        if let Some(seller) = seller {
+            filter.push_str(" AND sellerId = :seller");
+            query = query.expression_attribute_values(":seller", s(seller.to_string()));
+        }
+        query_all(query.filter_expression(filter)).await
     }
 
     /// Active featured products, newest first.
@@ -496,6 +586,36 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// `gsi4pk` of every product low on stock.
+const LOW_STOCK: &str = "LOWSTOCK";
+
+/// `gsi4sk`: available units zero-padded (so the index sorts by them), then the id.
+fn low_stock_sk(available: u32, id: Uuid) -> String {
+    format!("{available:010}#{id}")
+}
+
+/// How [`Store::set_availability`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvailabilityWrite {
+    Stored,
+    /// The product was deleted; the update is ignored.
+    Deleted,
+    /// No such product.
+    Unknown,
+}
+
+/// A product as stored, with the stock figures inventory last reported.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductRecord {
+    #[serde(flatten)]
+    pub product: Product,
+    #[serde(default)]
+    pub stock_available: Option<u32>,
+    #[serde(default)]
+    pub low_stock_threshold: Option<u32>,
 }
 
 /// Attempts after the first for a bulk request's unprocessed keys or items.

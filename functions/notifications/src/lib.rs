@@ -11,6 +11,13 @@
 //! 3. send — on failure the claim is released and the record reported in `batchItemFailures`
 //!    so the retry may send; on success the claim is marked `sent` with the SES message id.
 //!
+//! `StockLow` (from inventory) has no recipient of its own: the product's seller (when the event
+//! names one and accounts knows them as active) and every active admin are looked up through
+//! accounts' internal routes (`ACCOUNTS_FUNCTION`), deduplicated by user id, and each gets one
+//! email, claimed as `MSG#<id>#<userId>` — at most once per message id **and recipient**. A
+//! failed send releases that recipient's claim and fails the record, so the retry sends only to
+//! the recipients still unsent; accounts being unavailable fails the record before any claim.
+//!
 //! Logs name the message id and type, never addresses, names or tokens.
 //!
 //! [`Notifier::handle`] is what Lambda runs, what the local runner calls and what the tests drive.
@@ -21,12 +28,20 @@ pub mod templates;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shop_aws::config::{Lookup, MissingEnv, or_default, process_env, require};
-use shop_aws::events::Envelope;
+use shop_aws::events::{Envelope, Event};
 use shop_core::problem::ErrorChain;
 
 use crate::mailer::{Mailer, SendError};
 use crate::store::{Claim, ClaimStore, StoreError};
-use crate::templates::{Links, RenderError};
+use crate::templates::{Email, Links, Recipient, RenderError};
+use shop_aws::messages::StockLow;
+use shop_internal::InternalClient;
+
+/// `{items}` of `GET /internal/users/admins`.
+#[derive(Debug, serde::Deserialize)]
+struct Recipients {
+    items: Vec<Recipient>,
+}
 
 /// Typed configuration, read once at start-up.
 #[derive(Debug, Clone)]
@@ -37,6 +52,9 @@ pub struct Config {
     pub mail_from: String,
     /// `FRONTEND_URL`: base of links in emails (default `http://localhost:3000`).
     pub frontend_url: String,
+    /// `ACCOUNTS_FUNCTION`: the accounts function (`!Ref AccountsFunction`), asked for the
+    /// recipients of emails whose event names none (low stock).
+    pub accounts_function: String,
 }
 
 impl Config {
@@ -51,6 +69,7 @@ impl Config {
             table: require(env, "NOTIFICATIONS_TABLE")?,
             mail_from: require(env, "MAIL_FROM")?,
             frontend_url: or_default(env, "FRONTEND_URL", "http://localhost:3000"),
+            accounts_function: require(env, "ACCOUNTS_FUNCTION")?,
         })
     }
 }
@@ -61,6 +80,7 @@ pub struct Notifier {
     store: ClaimStore,
     mailer: Mailer,
     links: Links,
+    accounts: InternalClient,
 }
 
 /// How one record ended when it is acknowledged.
@@ -68,6 +88,8 @@ pub struct Notifier {
 enum Outcome {
     Sent,
     AlreadyClaimed,
+    /// Nobody to write to (a low-stock event with no active seller or admin).
+    NoRecipients,
 }
 
 /// Why one record is reported as failed.
@@ -82,6 +104,9 @@ enum Failure {
     Claim(#[source] StoreError),
     #[error(transparent)]
     Send(#[from] SendError),
+    /// The recipients could not be looked up (accounts unavailable or answering unexpectedly).
+    #[error("could not look up the recipients")]
+    Recipients(#[source] shop_internal::CallError),
 }
 
 /// Longest `type` value put into logs (the body may be anything).
@@ -95,6 +120,7 @@ impl Notifier {
             aws_sdk_sesv2::Client::new(sdk),
             config.mail_from,
             &config.frontend_url,
+            InternalClient::new(sdk, config.accounts_function, "notifications"),
         )
     }
 
@@ -104,8 +130,9 @@ impl Notifier {
         ses: aws_sdk_sesv2::Client,
         mail_from: impl Into<String>,
         frontend_url: &str,
+        accounts: InternalClient,
     ) -> Self {
-        Self { store: ClaimStore::new(dynamo, table), mailer: Mailer::new(ses, mail_from), links: Links::new(frontend_url) }
+        Self { store: ClaimStore::new(dynamo, table), mailer: Mailer::new(ses, mail_from), links: Links::new(frontend_url), accounts }
     }
 
     /// Processes every record of the batch (concurrently) and reports the ones to retry by their
@@ -118,7 +145,7 @@ impl Notifier {
         for (record, outcome) in event.records.iter().zip(outcomes) {
             match outcome {
                 Ok(Outcome::Sent) => sent += 1,
-                Ok(Outcome::AlreadyClaimed) => skipped += 1,
+                Ok(Outcome::AlreadyClaimed | Outcome::NoRecipients) => skipped += 1,
                 Err(_) => response.add_failure(record.message_id.clone().unwrap_or_default()),
             }
         }
@@ -135,6 +162,7 @@ impl Notifier {
         match &result {
             Ok(Outcome::Sent) => tracing::info!("email sent"),
             Ok(Outcome::AlreadyClaimed) => tracing::info!("message id already claimed; not sent again"),
+            Ok(Outcome::NoRecipients) => tracing::info!("no recipients; nothing sent"),
             Err(Failure::Send(err)) => tracing::error!(error = %ErrorChain(err), "email not sent; will retry"),
             Err(err) => tracing::error!(error = %ErrorChain(err), "message rejected; will retry, then go to the DLQ"),
         }
@@ -162,23 +190,81 @@ impl Notifier {
         span.record("message_id", message_id.as_str());
         span.record("kind", truncate(&envelope.kind));
 
+        if envelope.kind == StockLow::KIND {
+            return self.stock_low(&message_id, envelope.data).await;
+        }
         let email = templates::render(&envelope.kind, envelope.data, &self.links)?;
+        self.claim_and_send(&message_id, &envelope.kind, &email).await
+    }
 
-        match self.store.claim(&message_id, &envelope.kind).await.map_err(Failure::Claim)? {
+    /// One email per recipient of a low-stock event: the seller (when named and active) and
+    /// every active admin, each claimed under `<message id>#<user id>`. Every recipient is tried;
+    /// the first failure (after all were tried) fails the record.
+    async fn stock_low(&self, message_id: &str, data: serde_json::Value) -> Result<Outcome, Failure> {
+        let event: StockLow = templates::parse(data)?;
+        let recipients = self.stock_low_recipients(&event).await?;
+        tracing::info!(recipients = recipients.len(), "low-stock recipients");
+        if recipients.is_empty() {
+            return Ok(Outcome::NoRecipients);
+        }
+        let mut outcome = Outcome::AlreadyClaimed;
+        let mut failure = None;
+        for to in &recipients {
+            let email = templates::stock_low(&event, to, &self.links);
+            match self.claim_and_send(&format!("{message_id}#{}", to.user_id), StockLow::KIND, &email).await {
+                Ok(Outcome::Sent) => outcome = Outcome::Sent,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = %ErrorChain(&err), "low-stock email to one recipient not sent; will retry");
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(outcome),
+        }
+    }
+
+    /// The seller's contact (skipped when accounts does not know them as active: 404) and the
+    /// active admins, each user once.
+    async fn stock_low_recipients(&self, event: &StockLow) -> Result<Vec<Recipient>, Failure> {
+        let mut recipients: Vec<Recipient> = Vec::new();
+        if let Some(seller) = event.seller_id {
+            match self.accounts.get::<Recipient>(&format!("/internal/users/{seller}/contact")).await {
+                Ok(contact) => recipients.push(contact),
+                Err(err) if err.status().map(|s| s.as_u16()) == Some(404) => {
+                    tracing::info!("the seller has no active account; only admins are told");
+                }
+                Err(err) => return Err(Failure::Recipients(err)),
+            }
+        }
+        let admins: Recipients = self.accounts.get("/internal/users/admins").await.map_err(Failure::Recipients)?;
+        for admin in admins.items {
+            if !recipients.iter().any(|r| r.user_id == admin.user_id) {
+                recipients.push(admin);
+            }
+        }
+        Ok(recipients)
+    }
+
+    /// Claims `message_id`, sends, and marks the claim sent (or releases it when the send failed).
+    async fn claim_and_send(&self, message_id: &str, kind: &str, email: &Email) -> Result<Outcome, Failure> {
+        match self.store.claim(message_id, kind).await.map_err(Failure::Claim)? {
             Claim::AlreadyClaimed => return Ok(Outcome::AlreadyClaimed),
             Claim::Claimed => {}
         }
 
-        match self.mailer.send(&email).await {
+        match self.mailer.send(email).await {
             Ok(ses_message_id) => {
-                if let Err(err) = self.store.mark_sent(&message_id, &ses_message_id).await {
+                if let Err(err) = self.store.mark_sent(message_id, &ses_message_id).await {
                     // The email is out and the claim still blocks a resend: acknowledge.
                     tracing::warn!(error = %ErrorChain(&err), "sent, but the claim could not be marked sent");
                 }
                 Ok(Outcome::Sent)
             }
             Err(err) => {
-                if let Err(release) = self.store.release(&message_id).await {
+                if let Err(release) = self.store.release(message_id).await {
                     tracing::error!(
                         error = %ErrorChain(&release),
                         "could not release the claim; the retry will skip this message and it is lost"

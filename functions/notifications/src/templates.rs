@@ -6,7 +6,8 @@
 
 use serde::de::DeserializeOwned;
 use shop_aws::events::Event;
-use shop_aws::messages::{PasswordChanged, PasswordResetRequested, UserRegistered};
+use shop_aws::messages::{PasswordChanged, PasswordResetRequested, StockLow, UserRegistered};
+use uuid::Uuid;
 
 /// The product name in subjects and bodies.
 pub const BRAND: &str = "Skyshop";
@@ -45,6 +46,21 @@ impl Links {
     pub fn reset_password(&self, token: &str) -> String {
         format!("{}/reset-password?token={}", self.base, encode_query_value(token))
     }
+
+    /// Where a seller (or an admin) manages one product.
+    pub fn seller_product(&self, id: Uuid) -> String {
+        format!("{}/seller/products/{id}", self.base)
+    }
+}
+
+/// Someone an email about an event goes to, when the event does not name them itself (the
+/// low-stock email's seller and admins, from accounts' `/internal/users/*` routes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    pub user_id: Uuid,
+    pub email: String,
+    pub first_name: String,
 }
 
 /// Why a message could not be rendered. Neither variant carries payload values.
@@ -73,7 +89,8 @@ fn with<E: Event>(data: serde_json::Value, links: &Links, template: fn(&E, &Link
     Ok(template(&payload, links))
 }
 
-fn parse<T: DeserializeOwned>(data: serde_json::Value) -> Result<T, RenderError> {
+/// Deserializes an event payload; an error names the field, never the value.
+pub fn parse<T: DeserializeOwned>(data: serde_json::Value) -> Result<T, RenderError> {
     serde_path_to_error::deserialize(data).map_err(|err| {
         let field = err.path().to_string();
         // serde's messages can quote the offending value (an address, a token): keep only its kind.
@@ -165,6 +182,42 @@ pub fn password_changed(event: &PasswordChanged, _links: &Links) -> Email {
     );
     let subject = format!("Your Password Has Been Changed - {BRAND}");
     Email { to: event.email.clone(), html: layout(&subject, &body), subject, text }
+}
+
+/// `StockLow` → "Low stock: <product> (<n> left) - Skyshop", to one recipient (the product's
+/// seller or an admin), with a link to manage the product.
+pub fn stock_low(event: &StockLow, to: &Recipient, links: &Links) -> Email {
+    let url = links.seller_product(event.product_id);
+    // Subjects are one line: control characters of a product name become spaces.
+    let product: String = event.product_name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let sku = event.sku.as_deref().map(|s| format!(" (SKU {s})")).unwrap_or_default();
+    let left = if event.available == 0 { "none left".to_owned() } else { format!("{} left", event.available) };
+    let text = format!(
+        "Hi {name},
+
+         {product}{sku} is running low: {left}, at or below its low-stock threshold of {threshold}.
+
+         Restock or manage it: {url}
+
+         The {BRAND} team
+",
+        name = to.first_name,
+        threshold = event.threshold,
+    );
+    let body = format!(
+        "<p>Hi {name},</p>
+         <p><strong>{product}</strong>{sku} is running low: <strong>{left}</strong>, at or below its low-stock          threshold of {threshold}.</p>
+         {button}
+         <p>The {BRAND} team</p>",
+        name = escape_html(&to.first_name),
+        product = escape_html(&product),
+        sku = escape_html(&sku),
+        left = escape_html(&left),
+        threshold = event.threshold,
+        button = button(&url, "Manage the product"),
+    );
+    let subject = format!("Low stock: {product} ({left}) - {BRAND}");
+    Email { to: to.email.clone(), html: layout(&subject, &body), subject, text }
 }
 
 /// The HTML document around a template's body. `title` is escaped here.
@@ -301,6 +354,28 @@ mod tests {
         let changed = render(PasswordChanged::KIND, user, &links()).expect("renders");
         assert!(changed.text.contains(SUPPORT_EMAIL));
         assert!(!changed.html.contains("<Ann>"));
+    }
+
+    #[test]
+    fn the_low_stock_email_names_the_product_its_stock_and_links_to_it() {
+        let event = StockLow {
+            product_id: Uuid::from_u128(7),
+            seller_id: None,
+            product_name: "<Lamp>\r\nBcc: x".into(),
+            sku: Some("LMP-1".into()),
+            available: 2,
+            threshold: 5,
+        };
+        let to = Recipient { user_id: Uuid::from_u128(1), email: "sam@example.com".into(), first_name: "Sam".into() };
+        let email = stock_low(&event, &to, &links());
+        assert_eq!(email.to, "sam@example.com");
+        assert_eq!(email.subject, "Low stock: <Lamp>  Bcc: x (2 left) - Skyshop", "one line");
+        assert!(email.text.starts_with("Hi Sam,\n"), "{}", email.text);
+        assert!(email.text.contains("(SKU LMP-1) is running low: 2 left, at or below its low-stock threshold of 5."), "{}", email.text);
+        assert!(email.text.contains("https://shop.example.com/seller/products/00000000-0000-0000-0000-000000000007"), "{}", email.text);
+        assert!(email.html.contains("&lt;Lamp&gt;") && !email.html.contains("<Lamp>"), "{}", email.html);
+        let none = stock_low(&StockLow { available: 0, sku: None, ..event }, &to, &links());
+        assert!(none.subject.contains("(none left)") && !none.text.contains("SKU"), "{}", none.text);
     }
 
     #[test]

@@ -73,6 +73,9 @@ impl LocalCloud {
             ("IssuerUrl".to_owned(), issuer.clone()),
             ("CacheUrl".to_owned(), redis),
             ("CachePrefix".to_owned(), format!("local{}:", options.suffix)),
+            // Carts in the machine's Redis too, under their own prefix per local cloud.
+            ("CartCacheUrl".to_owned(), std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
+            ("CartPrefix".to_owned(), format!("local{}:cart:", options.suffix)),
             // No CDN locally: images are served by the S3 stand-in itself.
             ("ImagesBaseUrl".to_owned(), format!("{moto}/{}", naming.bucket("ImagesBucket"))),
         ];
@@ -111,6 +114,10 @@ impl LocalCloud {
                 env.remove("OPENSEARCH_ENDPOINT");
             }
             let built = functions::build(&function.logical_id, &env, &sdk).await.map_err(|e| format!("{}: {e}", function.logical_id))?;
+            // Internal calls to this function (shop-internal) are served in-process, by name.
+            if let (Function::Http(router), Some(name)) = (&built, resolver.refs.get(&function.logical_id)) {
+                shop_internal::register_local(name, router.clone());
+            }
             registry.insert(function.logical_id.clone(), built);
             environments.insert(function.logical_id.clone(), env);
         }
@@ -368,6 +375,27 @@ impl LocalCloud {
         let (Some(state), Some(seller)) = (self.catalog_state().await, self.seller_id) else { return Ok(None) };
         let data = std::fs::read_to_string(seed_data_path())?;
         Ok(Some(catalog::seed::seed_synthetic(&state, &data, seller, options, progress).await?))
+    }
+
+    /// Gives the data set's products (seeded by [`Self::seed_catalog`]) their stock from the
+    /// data set, where they have none yet (see [`inventory::seed::seed_stock`]).
+    pub async fn seed_stock(&self) -> Result<Option<inventory::seed::SeedReport>, BoxError> {
+        let (Some(state), Some(env)) = (self.catalog_state().await, self.environments.get("InventoryFunction")) else { return Ok(None) };
+        let config = inventory::config::Config::from_lookup(&|name: &str| env.get(name).cloned())?;
+        let store = inventory::store::Store::new(aws_sdk_dynamodb::Client::new(&self.sdk), &config.table);
+        let mut rows = Vec::new();
+        for (sku, available) in inventory::seed::stock_by_sku(&std::fs::read_to_string(seed_data_path())?)? {
+            if let Some(p) = state.store.product_by_sku(&sku).await? {
+                rows.push(inventory::seed::SeedRow {
+                    product_id: p.id,
+                    seller_id: p.seller_id,
+                    product_name: p.name,
+                    sku: p.sku,
+                    available,
+                });
+            }
+        }
+        Ok(Some(inventory::seed::seed_stock(&store, rows).await?))
     }
 }
 

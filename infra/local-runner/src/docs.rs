@@ -7,6 +7,8 @@ use utoipa::openapi::OpenApi;
 pub fn openapi() -> OpenApi {
     let mut doc = accounts::openapi();
     doc.merge(catalog::openapi());
+    doc.merge(inventory::openapi());
+    doc.merge(cart::openapi());
     doc.info.title = "Skyshop API".into();
     doc.info.description = Some(
         "The Skyshop HTTP API. Errors are RFC 9457 application/problem+json with a stable `code`. \

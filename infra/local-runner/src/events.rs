@@ -39,6 +39,14 @@ fn sample_body(route: &Route) -> Option<Value> {
         }),
         ("PUT", "/api/products/{id}") => json!({"price": 94_900}),
         ("POST", "/api/products/{id}/images/upload-url") => json!({"contentType": "image/webp", "contentLength": 48_213}),
+        ("POST", "/api/cart/items") => json!({"productId": SAMPLE_ID, "quantity": 2}),
+        ("PUT", "/api/cart/items/{productId}") => json!({"quantity": 3}),
+        ("POST", "/api/cart/coupon") => json!({"code": "SAVE10"}),
+        ("POST", "/api/coupons") => json!({"code": "WELCOME15", "type": "percent", "value": 15, "minSubtotal": 5_000, "perUserLimit": 1}),
+        ("PUT", "/api/coupons/{code}") => json!({"active": false}),
+        // PUT and bulk samples stay `{}` (422): a valid one asks the catalog, which the
+        // round-trip's standalone binary cannot reach.
+        ("POST", "/api/inventory/{productId}/adjust") => json!({"delta": -2, "reason": "Damaged in storage"}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
         _ => return None,
     };
@@ -50,6 +58,7 @@ fn sample_param(name: &str) -> &'static str {
     match name {
         "slug" => "sample-slug",
         "sku" => "SAMPLE-SKU-1",
+        "code" => "SAVE10",
         _ => SAMPLE_ID,
     }
 }
@@ -149,6 +158,8 @@ fn product_image(id: &str, name: &str, price: i64, deleted: bool) -> Value {
         is_featured: false,
         rating_average: 0.0,
         rating_count: 0,
+        in_stock: false,
+        available: None,
         created_at: at,
         updated_at: at,
         deleted_at: deleted.then_some(at),
@@ -196,6 +207,47 @@ pub fn catalog_indexer_event() -> Value {
     ]})
 }
 
+/// A sample `InventoryTable` stream batch for inventory-events: a product's stock drops from 12
+/// to 8 (threshold 10: the catalog hears of it and one `StockLow` is published).
+pub fn inventory_events_event() -> Value {
+    let at = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+    let image = |available: i64, version: u64| {
+        let stock = inventory::domain::Stock {
+            product_id: SAMPLE_ID.parse().unwrap_or_default(),
+            available,
+            reserved: 12 - available,
+            low_stock_threshold: 10,
+            seller_id: SAMPLE_USER.parse().ok(),
+            product_name: "iPhone 15 Pro".into(),
+            sku: Some("APL-IP15-PRO".into()),
+            updated_at: at,
+            version,
+        };
+        let mut item: serde_dynamo::Item = serde_dynamo::to_item(&stock).unwrap_or_default();
+        for (k, v) in [("pk", format!("PRODUCT#{SAMPLE_ID}")), ("sk", "STOCK".into())] {
+            item.insert(k.into(), serde_dynamo::AttributeValue::S(v));
+        }
+        serde_json::to_value(item).unwrap_or_default()
+    };
+    json!({"Records": [{
+        "eventID": "c81e728d9d4c2f636f067f89cc14862c",
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_764_072_000,
+            "Keys": {"pk": {"S": format!("PRODUCT#{SAMPLE_ID}")}, "sk": {"S": "STOCK"}},
+            "OldImage": image(12, 1),
+            "NewImage": image(8, 2),
+            "SequenceNumber": "2000000000000000000001",
+            "SizeBytes": 320,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/InventoryTable/stream/2026-11-25T00:00:00.000"
+    }]})
+}
+
 /// Every sample: (relative path, event).
 pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::TemplateError> {
     let mut out = Vec::new();
@@ -205,6 +257,15 @@ pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::Templ
     out.push(("sqs/notifications-user-registered.json".into(), notifications_event()));
     out.push(("dynamodb/catalog-indexer-product-changes.json".into(), catalog_indexer_event()));
     out.push(("invoke/catalog-indexer-reindex.json".into(), json!({"action": "reindex"})));
+    out.push(("dynamodb/inventory-events-stock-changes.json".into(), inventory_events_event()));
+    out.push((
+        "invoke/inventory-events-schedule.json".into(),
+        json!({
+            "version": "0", "id": "0190a000-0000-7000-8000-0000000000e2", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-25T12:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/InventoryEventsFunction-schedule"], "detail": {}
+        }),
+    ));
     Ok(out)
 }
 

@@ -28,6 +28,9 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("AccountsFunction", "accounts"),
     ("CatalogFunction", "catalog"),
     ("CatalogIndexerFunction", "catalog-indexer"),
+    ("InventoryFunction", "inventory"),
+    ("InventoryEventsFunction", "inventory-events"),
+    ("CartFunction", "cart"),
     ("NotificationsFunction", "notifications"),
 ];
 
@@ -46,6 +49,13 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
             let state = catalog::AppState::from_config(&config, sdk).await.map_err(|e| e.to_string())?;
             Ok(Function::Http(catalog::router(state)))
         }
+        "CartFunction" => {
+            let config = cart::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let state = cart::AppState::from_config(&config, sdk).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
+            // The seed's coupons (SAVE10, SAVE20, FLAT50, FLAT100), created once.
+            state.coupons.seed().await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
+            Ok(Function::Http(cart::router(state)))
+        }
         "CatalogIndexerFunction" => {
             // The engine is opened on the first event, as in Lambda: one-shot commands that
             // build every function (`seed`) never touch the index.
@@ -54,6 +64,19 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
             let handler: EventHandler = Arc::new(move |event: Value| {
                 let indexer = indexer.clone();
                 Box::pin(async move { indexer.invoke(event, None).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })
+            });
+            Ok(Function::Events(handler))
+        }
+        "InventoryFunction" => {
+            let config = inventory::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            Ok(Function::Http(inventory::router(inventory::AppState::from_config(&config, sdk))))
+        }
+        "InventoryEventsFunction" => {
+            let config = inventory::config::EventsConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let events = inventory::events::LazyEvents::with_sdk(config, sdk.clone());
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let events = events.clone();
+                Box::pin(async move { events.invoke(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })
             });
             Ok(Function::Events(handler))
         }

@@ -180,6 +180,7 @@ async fn seed(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + 
             report.clashed,
             report.active
         );
+        print_stock(&cloud).await?;
         return Ok(());
     }
     let report = cloud
@@ -194,5 +195,14 @@ async fn seed(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + 
         report.products_created,
         report.products_existing
     );
+    print_stock(&cloud).await?;
+    Ok(())
+}
+
+/// Seeds the data set's stock (inventory) and says what it did.
+async fn print_stock(cloud: &LocalCloud) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if let Some(stock) = cloud.seed_stock().await? {
+        println!("stock: {} products stocked from the data set, {} already had stock", stock.created, stock.existing);
+    }
     Ok(())
 }

@@ -266,11 +266,18 @@ pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Clie
     let mut iterators: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut first_describe = true;
     loop {
-        if let Err(e) = poll_shards(&client, &sqs, &source, &handler, &mut iterators, first_describe).await {
-            tracing::warn!(function = %source.function, error = %e, "stream poll failed");
-        }
+        // Like Lambda's poller: read again at once while records keep coming, pause when idle.
+        let delivered = match poll_shards(&client, &sqs, &source, &handler, &mut iterators, first_describe).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(function = %source.function, error = %e, "stream poll failed");
+                0
+            }
+        };
         first_describe = false;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if delivered == 0 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 }
 

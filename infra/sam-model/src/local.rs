@@ -286,12 +286,14 @@ pub async fn provision(
         resolver.refs.insert(identity.logical_id.clone(), email);
     }
 
+    // Function names carry the suffix too: internal clients find in-process functions by the
+    // name `!Ref` gives them, and several local clouds may share one process (tests).
     for function in template.functions() {
-        resolver.refs.insert(function.logical_id.clone(), function.logical_id.clone());
-        resolver.attributes.insert(
-            (function.logical_id.clone(), "Arn".into()),
-            format!("arn:aws:lambda:{region}:{account}:function:{}", function.logical_id),
-        );
+        let name = naming.name(&function.logical_id);
+        resolver
+            .attributes
+            .insert((function.logical_id.clone(), "Arn".into()), format!("arn:aws:lambda:{region}:{account}:function:{name}"));
+        resolver.refs.insert(function.logical_id.clone(), name);
     }
     resolver.refs.insert("ShopApi".into(), "local".into());
     Ok(Provisioned { resolver, streams, queues })

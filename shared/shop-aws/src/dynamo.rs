@@ -93,6 +93,9 @@ pub type Item = HashMap<String, AttributeValue>;
 pub enum StoreError {
     #[error("DynamoDB request failed")]
     Dynamo(#[from] aws_sdk_dynamodb::Error),
+    /// No answer: the request timed out or could not be sent (after the SDK's own retries).
+    #[error("DynamoDB did not answer")]
+    Unreachable(#[source] aws_sdk_dynamodb::Error),
     #[error("item (de)serialization failed")]
     Serde(#[from] serde_dynamo::Error),
     #[error("could not build a DynamoDB request")]
@@ -104,13 +107,38 @@ where
     aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
 {
     fn from(err: SdkError<E, R>) -> Self {
-        StoreError::Dynamo(err.into())
+        match err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => StoreError::Unreachable(err.into()),
+            err => StoreError::Dynamo(err.into()),
+        }
     }
 }
 
+impl StoreError {
+    /// A failure the caller may retry: DynamoDB throttled, failed internally, timed out or could
+    /// not be reached. (Whether a timed-out write happened is unknown; Skyshop's writes are
+    /// conditional or keyed so that a retry cannot apply them twice.)
+    pub fn is_transient(&self) -> bool {
+        use aws_sdk_dynamodb::Error as E;
+        matches!(
+            self,
+            StoreError::Unreachable(_)
+                | StoreError::Dynamo(
+                    E::ProvisionedThroughputExceededException(_)
+                        | E::RequestLimitExceeded(_)
+                        | E::ThrottlingException(_)
+                        | E::InternalServerError(_)
+                        | E::TransactionInProgressException(_),
+                )
+        )
+    }
+}
+
+/// Transient failures are a 503 (retry later); anything else is our bug, an opaque 500. The
+/// cause is logged either way.
 impl From<StoreError> for shop_core::ApiError {
     fn from(err: StoreError) -> Self {
-        shop_core::ApiError::internal(&err)
+        if err.is_transient() { shop_core::ApiError::unavailable(&err) } else { shop_core::ApiError::internal(&err) }
     }
 }
 
@@ -160,4 +188,25 @@ pub fn transact_put(table: &str, item: Item, condition: Option<&str>) -> Result<
         .set_condition_expression(condition.map(str::to_owned))
         .build()?;
     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_runtime_api::http::Response;
+
+    #[test]
+    fn timeouts_and_throttles_are_transient_and_bugs_are_not() {
+        let timeout: StoreError = SdkError::<GetItemError, Response>::timeout_error("slow").into();
+        assert!(timeout.is_transient(), "{timeout:?}");
+        let unsent: StoreError = SdkError::<GetItemError, Response>::construction_failure("bad request").into();
+        assert!(!unsent.is_transient(), "a request we could not build is our bug");
+        let throttled = StoreError::Dynamo(aws_sdk_dynamodb::Error::ThrottlingException(
+            aws_sdk_dynamodb::types::error::ThrottlingException::builder().build(),
+        ));
+        assert!(throttled.is_transient());
+        assert_eq!(shop_core::ApiError::from(timeout).status().as_u16(), 503);
+        assert_eq!(shop_core::ApiError::from(unsent).status().as_u16(), 500);
+    }
 }

@@ -69,7 +69,15 @@ impl Publisher {
     /// Publishes one event; returns its message id.
     #[tracing::instrument(skip_all, fields(kind = T::KIND))]
     pub async fn publish<T: Event>(&self, data: T) -> Result<Uuid, PublishError> {
-        let envelope = Envelope::new(self.source, data);
+        self.publish_with_id(shop_core::id::new_id(), data).await
+    }
+
+    /// Publishes one event under `id`. A deterministic id (derived from what happened, e.g. a
+    /// UUIDv5 of the item and its version) makes a retried publish a duplicate the consumer
+    /// drops (consumers process each id at most once).
+    #[tracing::instrument(skip_all, fields(kind = T::KIND, id = %id))]
+    pub async fn publish_with_id<T: Event>(&self, id: Uuid, data: T) -> Result<Uuid, PublishError> {
+        let envelope = Envelope { id, ..Envelope::new(self.source, data) };
         let body = serde_json::to_string(&envelope)?;
         self.client
             .send_message()

@@ -45,3 +45,21 @@ pub struct PasswordChanged {
 impl Event for PasswordChanged {
     const KIND: &'static str = "PasswordChanged";
 }
+
+/// A product's available stock fell to or below its low-stock threshold. Published by the
+/// inventory function once per crossing (a stock change that takes `available` from above the
+/// threshold to at or below it); tell the product's seller and the admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockLow {
+    pub product_id: Uuid,
+    /// The product's seller, when inventory knows it.
+    pub seller_id: Option<Uuid>,
+    pub product_name: String,
+    pub sku: Option<String>,
+    pub available: u32,
+    pub threshold: u32,
+}
+impl Event for StockLow {
+    const KIND: &'static str = "StockLow";
+}

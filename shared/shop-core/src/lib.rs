@@ -5,12 +5,14 @@
 //! - [`auth`]: claims read from the API Gateway v2 JWT-authorizer request context, role guards.
 //! - [`pagination`], [`money`], [`id`]: the wire conventions every endpoint shares.
 //! - [`telemetry`]: JSON `tracing` set-up and the per-request span.
+//! - [`jwt`]: access-token verification as the HttpApi JWT authorizer does it.
 //! - [`http`]: the layers and fallbacks every function router gets.
 
 pub mod auth;
 pub mod extract;
 pub mod http;
 pub mod id;
+pub mod jwt;
 pub mod metrics;
 pub mod money;
 pub mod pagination;

@@ -27,6 +27,11 @@ pub fn template() -> &'static Template {
 
 /// The SDK configuration for the local stand-ins. Panics with advice when the endpoints are
 /// not configured (run the tests through `scripts/test`).
+///
+/// Timeouts are longer than the functions' (5 s per attempt, 12 s per operation): one DynamoDB
+/// Local serves the whole parallel test run and serialises transactions, so under the heaviest
+/// tests a request can queue for many seconds. Tests check behaviour, not latency (that is
+/// `scripts/bench`'s job).
 pub async fn sdk() -> &'static aws_config::SdkConfig {
     static SDK: OnceCell<aws_config::SdkConfig> = OnceCell::const_new();
     SDK.get_or_init(|| async {
@@ -34,7 +39,12 @@ pub async fn sdk() -> &'static aws_config::SdkConfig {
             std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
             "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local and moto"
         );
-        shop_aws::config::load().await
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .operation_attempt_timeout(std::time::Duration::from_secs(60))
+            .operation_timeout(std::time::Duration::from_secs(120))
+            .build();
+        shop_aws::config::load().await.into_builder().timeout_config(timeouts).build()
     })
     .await
 }

@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod admin;
 pub mod auth;
+pub mod internal;
 pub mod me;
 pub mod wellknown;
 

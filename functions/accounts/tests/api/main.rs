@@ -8,6 +8,7 @@ mod addresses;
 mod admin;
 mod auth;
 mod bad_input;
+mod internal;
 mod openapi;
 mod password;
 mod sessions;

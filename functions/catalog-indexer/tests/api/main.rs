@@ -91,6 +91,8 @@ impl Ctx {
             is_featured: false,
             rating_average: 4.5,
             rating_count: 2,
+            in_stock: false,
+            available: None,
             created_at: now,
             updated_at: now,
             deleted_at: None,

@@ -204,3 +204,36 @@ async fn an_indexed_batch_invalidates_the_catalogs_cached_listings() {
     assert!(indexer.handle_stream(batch(records)).await.batch_item_failures.is_empty());
     assert_eq!(cache.version(listings).await, after);
 }
+
+#[tokio::test]
+async fn availability_from_inventory_reaches_the_index_through_the_stream() {
+    let mut ctx = ctx().await;
+    let product = ctx.product("Quokka Desk Lamp");
+    let (product, created) = ctx.create(product).await;
+    assert!(ctx.indexer.handle_stream(batch(created)).await.batch_item_failures.is_empty());
+    let in_stock = |value: bool| SearchQuery { q: Some("quokka".into()), in_stock: Some(value), ..SearchQuery::default() };
+    assert_eq!(ctx.engine.search(&in_stock(true)).await.unwrap().total, 0, "never reported: out of stock");
+
+    let stock = catalog::domain::Availability { available: 3, low_stock_threshold: 5 };
+    assert_eq!(ctx.store.set_availability(product.id, stock).await.unwrap(), catalog::store::AvailabilityWrite::Stored);
+    let records = ctx.stream.read(1).await;
+    assert_eq!(records[0]["eventName"], "MODIFY");
+    assert!(ctx.indexer.handle_stream(batch(records)).await.batch_item_failures.is_empty());
+    let hits = ctx.engine.search(&in_stock(true)).await.unwrap().hits;
+    assert_eq!(hits.len(), 1);
+    let shown: Product = serde_json::from_str(hits[0].source.as_deref().unwrap()).unwrap();
+    assert_eq!((shown.in_stock, shown.available, shown.version), (true, Some(3), product.version), "stock is not an edit");
+
+    // A seller's edit afterwards keeps the stock in the item and so in the index.
+    let (_, edited) = ctx.update(&product, 1, |p| p.price = 5_999).await;
+    assert!(ctx.indexer.handle_stream(batch(edited)).await.batch_item_failures.is_empty());
+    let hits = ctx.engine.search(&in_stock(true)).await.unwrap().hits;
+    let shown: Product = serde_json::from_str(hits[0].source.as_deref().unwrap()).unwrap();
+    assert_eq!((shown.price, shown.in_stock, shown.available), (5_999, true, Some(3)));
+
+    ctx.store.set_availability(product.id, catalog::domain::Availability { available: 0, low_stock_threshold: 5 }).await.unwrap();
+    let records = ctx.stream.read(1).await;
+    assert!(ctx.indexer.handle_stream(batch(records)).await.batch_item_failures.is_empty());
+    assert_eq!(ctx.engine.search(&in_stock(true)).await.unwrap().total, 0);
+    assert_eq!(ctx.engine.search(&in_stock(false)).await.unwrap().total, 1);
+}

@@ -2,6 +2,7 @@
 
 pub mod categories;
 pub mod images;
+pub mod internal;
 pub mod listing;
 pub mod products;
 
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(categories::get_category, categories::update_category, categories::delete_category))
         .routes(routes!(listing::list_products, products::create_product))
         .routes(routes!(products::featured_products))
+        .routes(routes!(products::low_stock_products))
         .routes(routes!(products::product_by_slug))
         .routes(routes!(products::product_by_sku))
         .routes(routes!(products::get_product, products::update_product, products::delete_product))

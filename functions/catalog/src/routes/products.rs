@@ -4,14 +4,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
 use shop_core::problem::Problem;
 use shop_core::{ApiError, ApiResult, FieldError};
 use time::OffsetDateTime;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::domain::{Product, ProductInput, ProductUpdate, images_from_urls, normalize_tags, slugify};
@@ -139,6 +139,8 @@ pub async fn create_product(
         is_featured: body.is_featured.unwrap_or(false),
         rating_average: 0.0,
         rating_count: 0,
+        in_stock: false,
+        available: None,
         created_at: now,
         updated_at: now,
         deleted_at: None,
@@ -288,6 +290,68 @@ pub async fn seller_products(
         .into_iter()
         .filter(|p| p.deleted_at.is_none())
         .filter(|p| query.is_active.is_none_or(|a| p.is_active == a))
+        .collect();
+    Ok(Json(page.slice(products)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LowStockQuery {
+    /// ADMIN only: one seller's products (default for an admin: every seller's).
+    pub seller_id: Option<uuid::Uuid>,
+    #[param(minimum = 1)]
+    pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// A product low on stock, with the threshold it is at or below.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LowStockProduct {
+    #[serde(flatten)]
+    pub product: Product,
+    /// Units left (also in `available`).
+    pub stock_available: u32,
+    pub low_stock_threshold: u32,
+}
+
+/// Active products at or below their low-stock threshold (`available <= lowStockThreshold`, as
+/// inventory last reported), fewest available first. A SELLER sees their own; an ADMIN sees
+/// every seller's, or one seller's with `sellerId`. Read from a sparse index of low-stock
+/// products only.
+#[utoipa::path(get, path = "/api/products/low-stock", tag = "products", security(("bearer" = ["seller", "admin"])), params(LowStockQuery),
+    responses(
+        (status = 200, body = Page<LowStockProduct>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn low_stock_products(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<LowStockQuery>,
+) -> ApiResult<Json<Page<LowStockProduct>>> {
+    claims.require_role(&[Role::Seller, Role::Admin])?;
+    let page = PageQuery { page: query.page, limit: query.limit }.checked()?;
+    let seller = match query.seller_id {
+        Some(other) if other != claims.sub => {
+            claims.require_role(&[Role::Admin])?;
+            Some(other)
+        }
+        Some(own) => Some(own),
+        None if claims.is_admin() => None,
+        None => Some(claims.sub),
+    };
+    let products: Vec<LowStockProduct> = state
+        .store
+        .low_stock(seller)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            Some(LowStockProduct { stock_available: r.stock_available?, low_stock_threshold: r.low_stock_threshold?, product: r.product })
+        })
         .collect();
     Ok(Json(page.slice(products)))
 }

@@ -6,6 +6,7 @@ mod categories;
 mod images;
 mod listing;
 mod products;
+mod stock;
 mod synthetic;
 
 use axum::Router;

@@ -7,6 +7,8 @@
 //! therefore asserted on the request as it left the SDK (a capturing interceptor).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod stock_low;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -104,6 +106,7 @@ struct World {
     sender: String,
     to: String,
     captured: Captured,
+    accounts_function: String,
 }
 
 impl World {
@@ -124,8 +127,11 @@ impl World {
         let ses = aws_sdk_sesv2::Client::from_conf(ses_config);
         let sender = format!("{}@skyshop.example.com", shop_testkit::unique("sender"));
         let to = format!("{}@example.com", shop_testkit::unique("customer"));
-        let notifier = Notifier::from_parts(dynamo.clone(), &table, ses.clone(), &sender, FRONTEND_URL);
-        Self { notifier, dynamo, table, ses, sender, to, captured }
+        // Accounts answers under this name once a test registers its router (stock_low.rs).
+        let accounts_function = shop_testkit::unique("accounts");
+        let accounts = shop_internal::InternalClient::new(sdk, accounts_function.clone(), "notifications");
+        let notifier = Notifier::from_parts(dynamo.clone(), &table, ses.clone(), &sender, FRONTEND_URL, accounts);
+        Self { notifier, dynamo, table, ses, sender, to, captured, accounts_function }
     }
 
     /// moto treats any identity created with SES v2 CreateEmailIdentity as verified for sending.
@@ -154,25 +160,30 @@ impl World {
 
     /// Mail moto accepted for this world's recipient, oldest first.
     async fn inbox(&self) -> Vec<Value> {
-        let moto = std::env::var("SKYSHOP_MOTO_URL").expect("SKYSHOP_MOTO_URL is set (run the tests with scripts/test)");
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto.trim_end_matches('/')))
-            .await
-            .expect("moto answers")
-            .json()
-            .await
-            .expect("data.json is JSON");
-        data["ses"]["Message"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|a| a.iter().any(|t| *t == self.to.as_str())))
-            .collect()
+        inbox_of(&self.to).await
     }
 
     fn welcome(&self, first_name: &str) -> Envelope<UserRegistered> {
         Envelope::new("accounts", UserRegistered { user_id: new_id(), email: self.to.clone(), first_name: first_name.to_owned() })
     }
+}
+
+/// Mail moto accepted for `to`, oldest first.
+async fn inbox_of(to: &str) -> Vec<Value> {
+    let moto = std::env::var("SKYSHOP_MOTO_URL").expect("SKYSHOP_MOTO_URL is set (run the tests with scripts/test)");
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto.trim_end_matches('/')))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("data.json is JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|a| a.iter().any(|t| *t == to)))
+        .collect()
 }
 
 /// An SQS record with this `messageId` and body.

@@ -5,6 +5,7 @@
 //! skyshop-bench argon2
 //! skyshop-bench search [--docs 1000000] [--dir DIR] [--reuse] [--queries 8000] [--data FILE]
 //! skyshop-bench index-synthetic --from A --to B [--chunk 50000]
+//! skyshop-bench reserve [--products 1000] [--clients 16] [--seconds 20]
 //! ```
 //!
 //! For each run it starts the process, measures the time until it first asks the Runtime API
@@ -31,6 +32,9 @@ async fn main() -> Result<(), BoxError> {
     }
     if args.first().map(String::as_str) == Some("search") {
         return search_bench::run(&args[1..]).await;
+    }
+    if args.first().map(String::as_str) == Some("reserve") {
+        return reserve_bench::run(&args[1..]).await;
     }
     if args.first().map(String::as_str) == Some("index-synthetic") {
         return index_synthetic::run(&args[1..]).await;
@@ -500,6 +504,127 @@ mod index_synthetic {
             "index_bytes": dir_size(Path::new(dir)),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
+        Ok(())
+    }
+}
+
+/// `skyshop-bench reserve`: stock reservations against DynamoDB Local, the way the orders
+/// function will make them — through inventory's internal routes (`POST /internal/reservations`
+/// then `POST /internal/reservations/{orderId}/release`) with an internal client, in-process.
+/// A fresh `InventoryTable` holds `--products` products with ample stock; `--clients` concurrent
+/// clients run for `--seconds` twice: `spread` (1–3 random lines per order over all products)
+/// and `hot` (every order takes one unit of the same product: the contended case). Prints JSON:
+/// reservations/s, releases/s and latency percentiles per mode.
+mod reserve_bench {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    use super::BoxError;
+
+    fn number(args: &[String], name: &str, default: u64) -> Result<u64, BoxError> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => Ok(args.get(i + 1).ok_or(format!("{name} needs a value"))?.parse()?),
+            None => Ok(default),
+        }
+    }
+
+    fn percentiles(mut ms: Vec<f64>, wall: Duration) -> Value {
+        if ms.is_empty() {
+            return Value::Null;
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| (ms[((ms.len() as f64 - 1.0) * q).round() as usize] * 100.0).round() / 100.0;
+        json!({"count": ms.len(), "per_s": (ms.len() as f64 / wall.as_secs_f64()).round(), "p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0)})
+    }
+
+    pub async fn run(args: &[String]) -> Result<(), BoxError> {
+        let products = number(args, "--products", 1000)?.max(1) as usize;
+        let clients = number(args, "--clients", 16)?.max(1);
+        let seconds = number(args, "--seconds", 20)?.max(1);
+        let sdk = shop_aws::config::load().await;
+        let template = sam_model::Template::load_repo()?;
+        let resource = template.resource("InventoryTable").ok_or("no InventoryTable in template.yaml")?;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = format!("InventoryTable-bench-{}", &Uuid::now_v7().simple().to_string()[20..]);
+        sam_model::local::create_table(&ddb, resource, &table).await?;
+        let store = inventory::store::Store::new(ddb, &table);
+        let ids: Vec<Uuid> = (0..products).map(|_| Uuid::now_v7()).collect();
+        let rows = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| inventory::seed::SeedRow {
+                product_id: *id,
+                seller_id: Uuid::nil(),
+                product_name: format!("Bench product {i}"),
+                sku: format!("BENCH-{i}"),
+                available: 10_000_000,
+            })
+            .collect();
+        inventory::seed::seed_stock(&store, rows).await?;
+        // The catalog is never called on these routes; the name only has to be unique.
+        let catalog = shop_internal::InternalClient::new(&sdk, format!("{table}-catalog"), "bench");
+        let state = inventory::AppState::new(store, inventory::catalog::Catalog::new(catalog));
+        let function = format!("{table}-function");
+        shop_internal::register_local(&function, inventory::router(state));
+        let client = shop_internal::InternalClient::new(&sdk, function, "bench");
+        let ids = Arc::new(ids);
+
+        let mut report = serde_json::Map::new();
+        for mode in ["spread", "hot"] {
+            let deadline = Instant::now() + Duration::from_secs(seconds);
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for worker in 0..clients {
+                let client = client.clone();
+                let ids = ids.clone();
+                tasks.push(tokio::spawn(async move {
+                    let (mut reserve, mut release, mut refused) = (Vec::new(), Vec::new(), 0u64);
+                    let mut n = worker.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    while Instant::now() < deadline {
+                        n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                        let lines: Vec<Value> = if mode == "hot" {
+                            vec![json!({"productId": ids[0], "quantity": 1})]
+                        } else {
+                            let count = 1 + (n >> 60) as usize % 3;
+                            let first = (n >> 16) as usize % ids.len();
+                            (0..count).map(|k| json!({"productId": ids[(first + k * 7919) % ids.len()], "quantity": 1})).collect()
+                        };
+                        let order = Uuid::now_v7();
+                        let t = Instant::now();
+                        let reserved: Result<Value, _> =
+                            client.post("/internal/reservations", &json!({"orderId": order, "lines": lines, "ttlSeconds": 900})).await;
+                        reserve.push(t.elapsed().as_secs_f64() * 1000.0);
+                        if reserved.is_err() {
+                            refused += 1;
+                            continue;
+                        }
+                        let t = Instant::now();
+                        let released: Result<Value, _> = client.post(&format!("/internal/reservations/{order}/release"), &json!({})).await;
+                        if released.is_ok() {
+                            release.push(t.elapsed().as_secs_f64() * 1000.0);
+                        }
+                    }
+                    (reserve, release, refused)
+                }));
+            }
+            let (mut reserve, mut release, mut refused) = (Vec::new(), Vec::new(), 0);
+            for task in tasks {
+                let (a, b, c) = task.await?;
+                reserve.extend(a);
+                release.extend(b);
+                refused += c;
+            }
+            let wall = started.elapsed();
+            report.insert(
+                mode.into(),
+                json!({"reserve": percentiles(reserve, wall), "release": percentiles(release, wall), "failed_reservations": refused}),
+            );
+        }
+        let out = json!({"products": products, "clients": clients, "seconds_per_mode": seconds, "table": table, "modes": report});
+        println!("{}", serde_json::to_string_pretty(&out)?);
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cart;
 mod edge;
 mod events_roundtrip;
 mod flow;

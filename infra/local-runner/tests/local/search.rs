@@ -113,3 +113,45 @@ async fn the_seeded_catalog_is_searchable_as_the_readme_shows() {
         facets["categories"].as_array().unwrap().iter().find(|c| c["slug"] == "beauty-personal-care").expect("its parent, rolled up");
     assert_eq!(beauty["count"], fragrances["count"], "the subset's only beauty products are fragrances");
 }
+
+/// `scripts/seed` stocks the seeded products through inventory; inventory's stream handler
+/// reports each to the catalog (`PUT /internal/products/{id}/availability`), and the catalog's
+/// stream reindexes it: the storefront shows availability and `inStock` filters correctly.
+#[tokio::test]
+async fn seeded_stock_reaches_the_storefront_the_in_stock_filter_and_the_low_stock_list() {
+    let app = start(true).await;
+    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(local_runner::cloud::seed_data_path()).unwrap()).unwrap();
+    let phones: Vec<_> = data["products"].as_array().unwrap().iter().filter(|p| p["category"] == "smartphones").cloned().collect();
+    let stocked = phones.iter().filter(|p| p["stock"].as_u64().unwrap() > 0).count();
+    let low = phones.iter().filter(|p| p["stock"].as_u64().unwrap() <= 10).count();
+    let state = app.cloud.catalog_state().await.expect("the runner has a catalog");
+    let seller = app.cloud.seller_id.expect("the runner has a demo seller");
+    catalog::seed::seed(&state, &json!({ "products": phones }).to_string(), seller, |_, _| {}).await.unwrap();
+    let report = app.cloud.seed_stock().await.unwrap().expect("the runner has inventory");
+    assert_eq!(report.created, phones.len(), "only the seeded products get stock");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let in_stock = app.call("GET", "/api/products?inStock=true&limit=1", None, None).await;
+        if in_stock.body["meta"]["total"] == stocked {
+            break;
+        }
+        assert!(Instant::now() < deadline, "seeded stock did not reach the index: {}", in_stock.body["meta"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = app.call("GET", "/api/products?inStock=false", None, None).await;
+    assert_eq!(out.body["meta"]["total"], phones.len() - stocked, "{}", out.body["meta"]);
+    assert!(out.body["data"].as_array().unwrap().iter().all(|p| p["inStock"] == false && p["available"] == 0));
+
+    let admin = app.admin_token().await;
+    let listed = app.call("GET", "/api/products/low-stock", Some(&admin), None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["meta"]["total"], low, "{}", listed.body);
+    let first = &listed.body["data"][0];
+    assert_eq!((first["stockAvailable"].clone(), first["lowStockThreshold"].clone()), (json!(0), json!(10)), "fewest first");
+    let detail = app.call("GET", &format!("/api/products/{}", listed.body["data"][1]["id"].as_str().unwrap()), None, None).await;
+    assert_eq!(
+        (detail.body["inStock"].clone(), detail.body["available"].clone()),
+        (json!(true), listed.body["data"][1]["stockAvailable"].clone())
+    );
+}

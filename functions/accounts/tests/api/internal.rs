@@ -1,0 +1,83 @@
+//! `/internal/users/*`: contacts for other functions (the low-stock emails), through a real
+//! internal client against the router registered in-process.
+
+use accounts::routes::internal::{Contact, Contacts};
+use accounts::store::UserChanges;
+use serde_json::Value;
+use shop_core::auth::Role;
+use shop_internal::InternalClient;
+use shop_testkit::Req;
+
+use crate::helpers::{App, app, email};
+
+async fn client(app: &App) -> InternalClient {
+    let name = shop_testkit::unique("accounts");
+    shop_internal::register_local(&name, app.router.clone());
+    InternalClient::new(shop_testkit::sdk().await, name, "notifications")
+}
+
+fn status(err: shop_internal::CallError) -> u16 {
+    err.status().map_or(0, |s| s.as_u16())
+}
+
+#[tokio::test]
+async fn a_users_contact_is_its_id_email_and_first_name_and_only_while_active() {
+    let app = app().await;
+    let internal = client(&app).await;
+    let address = email();
+    let user = app.register(&address).await;
+    let id: uuid::Uuid = user["user"]["id"].as_str().or(user["id"].as_str()).unwrap().parse().unwrap();
+    let contact: Contact = internal.get(&format!("/internal/users/{id}/contact")).await.unwrap();
+    assert_eq!(contact, Contact { user_id: id, email: address.clone(), first_name: "Ada".into() });
+    let raw: Value = internal.get(&format!("/internal/users/{id}/contact")).await.unwrap();
+    assert_eq!(raw.as_object().unwrap().len(), 3, "nothing else (no hash, no role): {raw}");
+
+    let now = time::OffsetDateTime::now_utc();
+    app.state.store.update_user(id, &UserChanges { is_active: Some(false), ..UserChanges::default() }, now).await.unwrap();
+    assert_eq!(status(internal.get::<Contact>(&format!("/internal/users/{id}/contact")).await.unwrap_err()), 404, "deactivated");
+    let unknown = uuid::Uuid::now_v7();
+    assert_eq!(status(internal.get::<Contact>(&format!("/internal/users/{unknown}/contact")).await.unwrap_err()), 404);
+    assert_eq!(status(internal.get::<Contact>("/internal/users/not-a-uuid/contact").await.unwrap_err()), 400);
+}
+
+#[tokio::test]
+async fn admins_are_the_active_users_whose_role_is_admin_and_follow_role_changes() {
+    let app = app().await;
+    let internal = client(&app).await;
+    let none: Contacts = internal.get("/internal/users/admins").await.unwrap();
+    assert!(none.items.is_empty());
+
+    let first = accounts::admin::ensure_admin(&app.state, &email(), crate::helpers::PASSWORD).await.unwrap();
+    let second =
+        accounts::admin::ensure_account(&app.state, &email(), crate::helpers::PASSWORD, Role::Customer, ("Grace", "Hopper")).await.unwrap();
+    accounts::admin::ensure_account(&app.state, &email(), crate::helpers::PASSWORD, Role::Seller, ("Sam", "Seller")).await.unwrap();
+    app.register(&email()).await;
+    let ids = |c: &Contacts| c.items.iter().map(|c| c.user_id).collect::<Vec<_>>();
+    let admins: Contacts = internal.get("/internal/users/admins").await.unwrap();
+    assert_eq!(ids(&admins), [first], "created as ADMIN: in the index; customers and sellers are not");
+    assert_eq!(admins.items[0].first_name, "Local");
+
+    // Promoted: in; demoted: out; deactivated: not emailed.
+    let now = time::OffsetDateTime::now_utc();
+    let store = &app.state.store;
+    store.update_user(second, &UserChanges { role: Some(Role::Admin), ..UserChanges::default() }, now).await.unwrap();
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(ids(&internal.get("/internal/users/admins").await.unwrap()), expected);
+    store.update_user(first, &UserChanges { role: Some(Role::Seller), ..UserChanges::default() }, now).await.unwrap();
+    assert_eq!(ids(&internal.get("/internal/users/admins").await.unwrap()), [second]);
+    store.update_user(second, &UserChanges { is_active: Some(false), ..UserChanges::default() }, now).await.unwrap();
+    assert!(ids(&internal.get("/internal/users/admins").await.unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn the_internal_routes_are_not_reachable_through_the_public_api() {
+    let app = app().await;
+    let user = app.register(&email()).await;
+    let id = user["user"]["id"].as_str().or(user["id"].as_str()).unwrap().to_owned();
+    for path in [format!("/internal/users/{id}/contact"), "/internal/users/admins".to_owned()] {
+        let r = app.send(Req::get(&path)).await;
+        assert_eq!(r.status.as_u16(), 404, "{path}");
+        assert!(!r.json().to_string().contains("@example.com"), "{path}");
+    }
+}

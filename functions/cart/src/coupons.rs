@@ -1,0 +1,387 @@
+//! Every DynamoDB call of the cart function: coupons and their redemptions in `PromotionsTable`.
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `COUPON#<CODE>` | `COUPON` | [`Coupon`] + `version`; `gsi1pk = COUPONS`, `gsi1sk = <CODE>` (listing) |
+//! | `COUPON#<CODE>` | `USER#<userId>` | `count`: the user's redemptions of the coupon |
+//! | `REDEMPTION#<orderId>` | `REDEMPTION` | [`Redemption`] (one per order: redeeming is idempotent by order) |
+//!
+//! A redemption is one transaction of three conditional writes: the redemption item (absent),
+//! the coupon's `redemptionCount` (`< maxRedemptions`, active) and the user's counter
+//! (`< perUserLimit`). Transaction conflicts are retried a bounded number of times, so the limits
+//! hold under any concurrency. Releasing deletes the redemption item in the same transaction as
+//! the decrements, so a release counts once.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+pub use shop_aws::dynamo::StoreError;
+use shop_aws::dynamo::{Item, Outcome, cancellation_reasons, key, n, query_all, rfc3339, s, transact_put, write_outcome};
+use time::OffsetDateTime;
+use tracing::instrument;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{Coupon, CouponType, Rejection};
+
+/// Attempts of a redemption or release that lost to a concurrent transaction.
+const ATTEMPTS: u32 = 40;
+
+fn coupon_pk(code: &str) -> String {
+    format!("COUPON#{code}")
+}
+fn redemption_pk(order: Uuid) -> String {
+    format!("REDEMPTION#{order}")
+}
+
+/// A coupon redeemed for one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Redemption {
+    pub redemption_id: Uuid,
+    pub order_id: Uuid,
+    pub code: String,
+    pub user_id: Uuid,
+    /// The discount in cents on the order's subtotal.
+    pub discount: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a redemption did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("the coupon does not apply: {}", .0.code())]
+    Rejected(Rejection),
+    #[error("the coupon stayed contended after {ATTEMPTS} attempts")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone)]
+pub struct CouponStore {
+    client: Client,
+    table: String,
+}
+
+/// True when a cancelled transaction lost to another one (retry) rather than to a condition.
+fn is_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    if matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionInProgressException(_))) {
+        return true;
+    }
+    cancellation_reasons(err).is_some_and(|reasons| reasons.iter().flatten().any(|r| r == "TransactionConflict"))
+}
+
+fn failed_at(reasons: &[Option<String>], index: usize) -> bool {
+    reasons.get(index).cloned().flatten().is_some_and(|r| r == "ConditionalCheckFailed")
+}
+
+async fn backoff(attempt: u32) {
+    let jitter = (Uuid::new_v4().as_u128() % 20) as u64;
+    tokio::time::sleep(Duration::from_millis(5 + u64::from(attempt.min(8)) * 5 + jitter)).await;
+}
+
+impl CouponStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn coupon_item(&self, coupon: &Coupon, version: u64) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(coupon)?;
+        item.extend(key(coupon_pk(&coupon.code), "COUPON"));
+        item.insert("gsi1pk".into(), s("COUPONS"));
+        item.insert("gsi1sk".into(), s(&coupon.code));
+        item.insert("version".into(), n(version));
+        Ok(item)
+    }
+
+    fn read_coupon(item: Item) -> Result<(Coupon, u64), StoreError> {
+        let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok((serde_dynamo::from_item(item)?, version))
+    }
+
+    /// The coupon with this (upper-case) code and its version.
+    #[instrument(skip_all)]
+    pub async fn coupon(&self, code: &str) -> Result<Option<(Coupon, u64)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(coupon_pk(code), "COUPON")))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(Self::read_coupon).transpose()
+    }
+
+    /// Every coupon, by code.
+    #[instrument(skip_all)]
+    pub async fn coupons(&self) -> Result<Vec<Coupon>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s("COUPONS"));
+        query_all(query).await
+    }
+
+    /// Creates a coupon; `ConditionFailed` when the code is taken.
+    #[instrument(skip_all)]
+    pub async fn create(&self, coupon: &Coupon) -> Result<Outcome, StoreError> {
+        let item = self.coupon_item(coupon, 1)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        Ok(write_outcome(result)?)
+    }
+
+    /// Writes the admin-editable fields of `coupon` if it is still at `version` (never the
+    /// redemption count, which redemptions change concurrently). `ConditionFailed`: changed or gone.
+    #[instrument(skip_all)]
+    pub async fn update(&self, coupon: &Coupon, version: u64) -> Result<Outcome, StoreError> {
+        let mut set =
+            vec!["#type = :type", "#value = :value", "minSubtotal = :min", "active = :active", "updatedAt = :updated", "version = :next"];
+        let mut remove = Vec::new();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(coupon_pk(&coupon.code), "COUPON")))
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_names("#value", "value")
+            .expression_attribute_values(":type", s(if coupon.kind == CouponType::Percent { "percent" } else { "fixed" }))
+            .expression_attribute_values(":value", n(coupon.value))
+            .expression_attribute_values(":min", n(coupon.min_subtotal))
+            .expression_attribute_values(":active", AttributeValue::Bool(coupon.active))
+            .expression_attribute_values(":updated", s(rfc3339(coupon.updated_at)))
+            .expression_attribute_values(":next", n(version + 1))
+            .expression_attribute_values(":version", n(version))
+            .condition_expression("attribute_exists(pk) AND version = :version");
+        let optional: [(&str, &str, Option<AttributeValue>); 4] = [
+            ("startsAt", ":starts", coupon.starts_at.map(|t| s(rfc3339(t)))),
+            ("endsAt", ":ends", coupon.ends_at.map(|t| s(rfc3339(t)))),
+            ("maxRedemptions", ":max", coupon.max_redemptions.map(n)),
+            ("perUserLimit", ":per", coupon.per_user_limit.map(n)),
+        ];
+        let mut clauses = Vec::new();
+        for (name, placeholder, value) in optional {
+            match value {
+                Some(v) => {
+                    clauses.push(format!("{name} = {placeholder}"));
+                    request = request.expression_attribute_values(placeholder, v);
+                }
+                None => remove.push(name),
+            }
+        }
+        let mut expression = format!("SET {}", set.drain(..).map(str::to_owned).chain(clauses).collect::<Vec<_>>().join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let result = request.update_expression(expression).return_values(ReturnValue::None).send().await;
+        Ok(write_outcome(result)?)
+    }
+
+    /// Deletes a coupon; `ConditionFailed` when there was none. Redemptions stay (order history).
+    #[instrument(skip_all)]
+    pub async fn delete(&self, code: &str) -> Result<Outcome, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(coupon_pk(code), "COUPON")))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        Ok(write_outcome(result)?)
+    }
+
+    /// How often `user` has redeemed `code`.
+    #[instrument(skip_all)]
+    pub async fn used_by(&self, code: &str, user: Uuid) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(coupon_pk(code), format!("USER#{user}"))))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.and_then(|i| i.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())).unwrap_or(0))
+    }
+
+    /// The redemption made for `order`.
+    #[instrument(skip_all)]
+    pub async fn redemption(&self, order: Uuid) -> Result<Option<Redemption>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(redemption_pk(order), "REDEMPTION")))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// Redeems `code` for `order`: idempotent by order (a repeat returns the first redemption);
+    /// the overall and per-user limits hold under concurrency.
+    #[instrument(skip_all, fields(order = %order))]
+    pub async fn redeem(&self, code: &str, order: Uuid, user: Uuid, subtotal: i64) -> Result<Redemption, RedeemError> {
+        for attempt in 0..ATTEMPTS {
+            if let Some(existing) = self.redemption(order).await? {
+                return Ok(existing);
+            }
+            let Some((coupon, _)) = self.coupon(code).await? else {
+                return Err(RedeemError::Rejected(Rejection::Unknown));
+            };
+            let now = OffsetDateTime::now_utc();
+            let used = self.used_by(code, user).await?;
+            coupon.check(now, subtotal, used).map_err(|r| {
+                // An order always has a subtotal; "nothing to discount" is below the minimum.
+                RedeemError::Rejected(if r == Rejection::EmptyCart { Rejection::MinSubtotal } else { r })
+            })?;
+            let redemption = Redemption {
+                redemption_id: shop_core::id::new_id(),
+                order_id: order,
+                code: coupon.code.clone(),
+                user_id: user,
+                discount: coupon.terms().discount(subtotal),
+                created_at: now,
+            };
+            let mut item: Item = serde_dynamo::to_item(&redemption).map_err(StoreError::from)?;
+            item.extend(key(redemption_pk(order), "REDEMPTION"));
+            let count = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(coupon_pk(code), "COUPON")))
+                .update_expression("SET redemptionCount = redemptionCount + :one")
+                .condition_expression("attribute_exists(pk) AND active = :true AND (attribute_not_exists(maxRedemptions) OR redemptionCount < maxRedemptions)")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .build()
+                .map_err(StoreError::from)?;
+            let mut per_user = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(coupon_pk(code), format!("USER#{user}"))))
+                .update_expression("ADD #count :one")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1));
+            if let Some(limit) = coupon.per_user_limit {
+                per_user = per_user
+                    .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+                    .expression_attribute_values(":limit", n(limit));
+            }
+            let items = vec![
+                transact_put(&self.table, item, Some("attribute_not_exists(pk)"))?,
+                TransactWriteItem::builder().update(count).build(),
+                TransactWriteItem::builder().update(per_user.build().map_err(StoreError::from)?).build(),
+            ];
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(redemption),
+                Err(err) if is_conflict(&err) => backoff(attempt).await,
+                Err(err) => match cancellation_reasons(&err) {
+                    // A concurrent call redeemed this order, or the coupon changed: the next
+                    // pass returns that redemption or the reason.
+                    Some(reasons) if failed_at(&reasons, 0) || failed_at(&reasons, 1) => {}
+                    Some(reasons) if failed_at(&reasons, 2) => return Err(RedeemError::Rejected(Rejection::LimitReached)),
+                    _ => return Err(StoreError::from(err).into()),
+                },
+            }
+        }
+        Err(RedeemError::Busy)
+    }
+
+    /// Releases the redemption of `order` once (the counters go back down); true when there
+    /// was one to release. Idempotent.
+    #[instrument(skip_all, fields(order = %order))]
+    pub async fn release(&self, order: Uuid) -> Result<bool, RedeemError> {
+        for attempt in 0..ATTEMPTS {
+            let Some(redemption) = self.redemption(order).await? else {
+                return Ok(false);
+            };
+            let code = &redemption.code;
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(redemption_pk(order), "REDEMPTION")))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(StoreError::from)?;
+            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            let decrement = |sk: String, attr: &str| {
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(coupon_pk(code), sk)))
+                    .update_expression("SET #c = #c - :one")
+                    .condition_expression("#c > :zero")
+                    .expression_attribute_names("#c", attr)
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":zero", n(0))
+                    .build()
+                    .map(|u| TransactWriteItem::builder().update(u).build())
+                    .map_err(StoreError::from)
+            };
+            // A coupon deleted since keeps no counters to give back.
+            if self.coupon(code).await?.is_some() {
+                items.push(decrement("COUPON".into(), "redemptionCount")?);
+            }
+            if self.used_by(code, redemption.user_id).await? > 0 {
+                items.push(decrement(format!("USER#{}", redemption.user_id), "count")?);
+            }
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(true),
+                Err(err) if is_conflict(&err) => backoff(attempt).await,
+                Err(err) => match cancellation_reasons(&err) {
+                    // Released concurrently, or a counter changed under us: look again.
+                    Some(_) => backoff(attempt).await,
+                    None => return Err(StoreError::from(err).into()),
+                },
+            }
+        }
+        Err(RedeemError::Busy)
+    }
+
+    /// Creates the seed's coupons unless they exist: SAVE10 and SAVE20 (percent), FLAT50 and
+    /// FLAT100 (fixed $50 and $100, capped at the subtotal). Returns how many were created.
+    #[instrument(skip_all)]
+    pub async fn seed(&self) -> Result<usize, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let mut created = 0;
+        for (code, kind, value) in [
+            ("SAVE10", CouponType::Percent, 10),
+            ("SAVE20", CouponType::Percent, 20),
+            ("FLAT50", CouponType::Fixed, 5_000),
+            ("FLAT100", CouponType::Fixed, 10_000),
+        ] {
+            let coupon = Coupon {
+                code: code.into(),
+                kind,
+                value,
+                min_subtotal: 0,
+                starts_at: None,
+                ends_at: None,
+                max_redemptions: None,
+                per_user_limit: None,
+                active: true,
+                redemption_count: 0,
+                created_at: now,
+                updated_at: now,
+            };
+            if self.create(&coupon).await? == Outcome::Done {
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+}

@@ -1,0 +1,564 @@
+//! Cart and coupon types and rules, no I/O: lines, totals in integer cents, coupon terms and
+//! the reasons a coupon does not apply, guest cart tokens.
+
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use shop_core::money::Cents;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Most units of one product in a cart line.
+pub const MAX_QUANTITY: u32 = 99;
+/// Free estimated shipping from this (pre-discount) subtotal on: $100.00.
+pub const FREE_SHIPPING_FROM: i64 = 10_000;
+/// Estimated shipping below [`FREE_SHIPPING_FROM`]: $9.99.
+pub const SHIPPING: i64 = 999;
+/// Estimated tax: 8% (in basis points) of subtotal − discount; shipping is not taxed.
+pub const TAX_BP: i64 = 800;
+/// Most distinct products in one cart.
+pub const MAX_LINES: usize = 100;
+
+/// One product in a cart, with the catalog data snapshotted when it was added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Line {
+    pub product_id: Uuid,
+    pub name: String,
+    /// Unit price in cents at the time the line was added.
+    pub price: i64,
+    pub quantity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl Line {
+    pub fn total(&self) -> i64 {
+        self.price.saturating_mul(i64::from(self.quantity))
+    }
+}
+
+/// Percent (of the subtotal) or fixed (cents, capped at the subtotal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CouponType {
+    Percent,
+    Fixed,
+}
+
+/// What a cart keeps of an applied coupon: enough to recompute the discount on every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedCoupon {
+    pub code: String,
+    #[serde(rename = "type")]
+    pub kind: CouponType,
+    pub value: i64,
+    #[serde(default)]
+    pub min_subtotal: i64,
+}
+
+impl AppliedCoupon {
+    /// The discount on `subtotal`: percent rounded half up to cents, fixed capped at the
+    /// subtotal; 0 while the subtotal is below the coupon's minimum.
+    pub fn discount(&self, subtotal: i64) -> i64 {
+        if subtotal <= 0 || subtotal < self.min_subtotal {
+            return 0;
+        }
+        match self.kind {
+            CouponType::Percent => Cents(subtotal).percent_bp(self.value.saturating_mul(100)).0.min(subtotal),
+            CouponType::Fixed => self.value.min(subtotal),
+        }
+    }
+}
+
+/// A cart as stored (the wire shape is [`CartView`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cart {
+    pub id: Uuid,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    /// SHA-256 (hex) of a guest cart's token; never the token itself.
+    #[serde(default)]
+    pub token_hash: Option<String>,
+    pub items: Vec<Line>,
+    #[serde(default)]
+    pub coupon: Option<AppliedCoupon>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Totals of a cart in cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+impl Cart {
+    pub fn new(user_id: Option<Uuid>, token_hash: Option<String>, now: OffsetDateTime) -> Self {
+        Self { id: shop_core::id::new_id(), user_id, token_hash, items: Vec::new(), coupon: None, created_at: now, updated_at: now }
+    }
+
+    pub fn line(&self, product: Uuid) -> Option<&Line> {
+        self.items.iter().find(|l| l.product_id == product)
+    }
+
+    pub fn quantity_of(&self, product: Uuid) -> u32 {
+        self.line(product).map_or(0, |l| l.quantity)
+    }
+
+    /// Sets a line's quantity (0 removes it), refreshing its catalog snapshot when given.
+    pub fn set_line(&mut self, line: Line) {
+        match self.items.iter_mut().position(|l| l.product_id == line.product_id) {
+            Some(i) if line.quantity == 0 => {
+                self.items.remove(i);
+            }
+            Some(i) => self.items[i] = line,
+            None if line.quantity == 0 => {}
+            None => self.items.push(line),
+        }
+    }
+
+    /// Empties the cart. The coupon goes too, and with it the discount (the seed kept a stale
+    /// discount here and could total below zero).
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.coupon = None;
+    }
+
+    pub fn subtotal(&self) -> i64 {
+        self.items.iter().fold(0i64, |sum, l| sum.saturating_add(l.total()))
+    }
+
+    /// Subtotal, coupon discount, estimated shipping (0 from $100.00 of pre-discount subtotal
+    /// and for an empty cart, else $9.99), estimated tax (8% of subtotal − discount, rounded
+    /// half up) and total, recomputed from the lines every time.
+    pub fn totals(&self) -> Totals {
+        let subtotal = self.subtotal();
+        let discount = self.coupon.as_ref().map_or(0, |c| c.discount(subtotal));
+        let shipping = if self.items.is_empty() || subtotal >= FREE_SHIPPING_FROM { 0 } else { SHIPPING };
+        let tax = Cents(subtotal - discount).percent_bp(TAX_BP).0;
+        Totals { subtotal, discount, shipping, tax, total: subtotal - discount + shipping + tax }
+    }
+
+    pub fn view(&self) -> CartView {
+        let t = self.totals();
+        CartView {
+            id: self.id,
+            user_id: self.user_id,
+            items: self
+                .items
+                .iter()
+                .map(|l| LineView {
+                    product_id: l.product_id,
+                    name: l.name.clone(),
+                    price: l.price,
+                    quantity: l.quantity,
+                    image: l.image.clone(),
+                    line_total: l.total(),
+                })
+                .collect(),
+            subtotal: t.subtotal,
+            discount: t.discount,
+            estimated_shipping: t.shipping,
+            estimated_tax: t.tax,
+            total: t.total,
+            coupon_code: self.coupon.as_ref().map(|c| c.code.clone()),
+            currency: "usd".into(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            cart_token: None,
+        }
+    }
+}
+
+/// A cart line on the wire.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LineView {
+    pub product_id: Uuid,
+    pub name: String,
+    /// Unit price in cents.
+    pub price: i64,
+    pub quantity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `price × quantity` in cents.
+    pub line_total: i64,
+}
+
+/// A cart on the wire. Money is integer cents.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CartView {
+    pub id: Uuid,
+    /// The owner; absent for guest carts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    pub items: Vec<LineView>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub estimated_shipping: i64,
+    pub estimated_tax: i64,
+    pub total: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    pub currency: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+    /// Only in the response of the `POST /api/cart` that creates a guest cart: the secret the
+    /// client sends back as `X-Cart-Token`. It is not stored and cannot be shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart_token: Option<String>,
+}
+
+/// Guest cart tokens: `<cart id, 32 hex>.<256 random bits, 64 hex>`. Only the SHA-256 of the
+/// whole token is stored; it is compared in constant time.
+pub mod token {
+    use aws_lc_rs::rand::SecureRandom;
+    use uuid::Uuid;
+
+    fn hex(bytes: &[u8]) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
+        out
+    }
+
+    /// A new token for cart `id`.
+    pub fn generate(id: Uuid) -> Result<String, aws_lc_rs::error::Unspecified> {
+        let mut secret = [0u8; 32];
+        aws_lc_rs::rand::SystemRandom::new().fill(&mut secret)?;
+        Ok(format!("{}.{}", id.simple(), hex(&secret)))
+    }
+
+    /// SHA-256 of a token, hex.
+    pub fn hash(token: &str) -> String {
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
+    }
+
+    /// The cart id of a well-formed token; `None` for anything else.
+    pub fn cart_id(token: &str) -> Option<Uuid> {
+        let (id, secret) = token.split_once('.')?;
+        if id.len() != 32 || secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return None;
+        }
+        Uuid::try_parse(id).ok()
+    }
+
+    /// Whether `token` hashes to `stored`, compared in constant time.
+    pub fn matches(token: &str, stored: &str) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(hash(token).as_bytes(), stored.as_bytes()).is_ok()
+    }
+}
+
+/// Why a coupon does not apply (the `code` of the field error naming `code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Unknown,
+    Inactive,
+    Expired,
+    NotStarted,
+    MinSubtotal,
+    LimitReached,
+    /// The cart has no items (nothing to discount).
+    EmptyCart,
+}
+
+impl Rejection {
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::Unknown => "unknown",
+            Rejection::Inactive => "inactive",
+            Rejection::Expired => "expired",
+            Rejection::NotStarted => "not_started",
+            Rejection::MinSubtotal => "min_subtotal",
+            Rejection::LimitReached => "limit_reached",
+            Rejection::EmptyCart => "empty_cart",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Rejection::Unknown => "no coupon has this code",
+            Rejection::Inactive => "this coupon is not active",
+            Rejection::Expired => "this coupon has expired",
+            Rejection::NotStarted => "this coupon is not valid yet",
+            Rejection::MinSubtotal => "the subtotal is below this coupon's minimum",
+            Rejection::LimitReached => "this coupon has been used up",
+            Rejection::EmptyCart => "the cart is empty",
+        }
+    }
+}
+
+/// A coupon (admin-managed, `PromotionsTable`). Money in cents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Coupon {
+    /// Upper-case; unique regardless of case.
+    pub code: String,
+    #[serde(rename = "type")]
+    pub kind: CouponType,
+    /// Percent: 1–100. Fixed: cents, > 0.
+    pub value: i64,
+    /// Smallest subtotal (cents) the coupon applies to.
+    #[serde(default)]
+    pub min_subtotal: i64,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<OffsetDateTime>,
+    /// Most redemptions overall; absent: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_redemptions: Option<u32>,
+    /// Most redemptions per user; absent: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_user_limit: Option<u32>,
+    pub active: bool,
+    /// Redemptions so far (orders placed with it, minus released ones).
+    #[serde(default)]
+    pub redemption_count: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Coupon {
+    pub fn terms(&self) -> AppliedCoupon {
+        AppliedCoupon { code: self.code.clone(), kind: self.kind, value: self.value, min_subtotal: self.min_subtotal }
+    }
+
+    /// Whether the coupon applies now to `subtotal` (limits counted so far; redemption checks
+    /// them again atomically).
+    pub fn check(&self, now: OffsetDateTime, subtotal: i64, used_by_user: u32) -> Result<(), Rejection> {
+        if !self.active {
+            return Err(Rejection::Inactive);
+        }
+        if self.starts_at.is_some_and(|s| now < s) {
+            return Err(Rejection::NotStarted);
+        }
+        if self.ends_at.is_some_and(|e| now >= e) {
+            return Err(Rejection::Expired);
+        }
+        if self.max_redemptions.is_some_and(|m| self.redemption_count >= m) || self.per_user_limit.is_some_and(|m| used_by_user >= m) {
+            return Err(Rejection::LimitReached);
+        }
+        if subtotal <= 0 {
+            return Err(Rejection::EmptyCart);
+        }
+        if subtotal < self.min_subtotal {
+            return Err(Rejection::MinSubtotal);
+        }
+        Ok(())
+    }
+
+    /// Checks the rules that span fields (value by type, window order).
+    pub fn validate_terms(&self) -> Result<(), shop_core::ApiError> {
+        let mut errors = Vec::new();
+        match self.kind {
+            CouponType::Percent if !(1..=100).contains(&self.value) => {
+                errors.push(shop_core::FieldError::new("value", "invalid", "a percent coupon's value is 1 to 100"));
+            }
+            CouponType::Fixed if !(1..=MAX_FIXED).contains(&self.value) => {
+                errors.push(shop_core::FieldError::new("value", "invalid", "a fixed coupon's value is 1 to 100000000 cents"));
+            }
+            _ => {}
+        }
+        if let (Some(s), Some(e)) = (self.starts_at, self.ends_at)
+            && e <= s
+        {
+            errors.push(shop_core::FieldError::new("endsAt", "invalid", "must be after startsAt"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(shop_core::ApiError::validation(errors)) }
+    }
+}
+
+/// Largest fixed discount: $1,000,000.00.
+pub const MAX_FIXED: i64 = 100_000_000;
+
+/// garde rule for coupon codes: 2–32 letters, digits, `-` and `_`.
+pub fn valid_code(value: &str, _: &()) -> garde::Result {
+    if (2..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        Ok(())
+    } else {
+        Err(garde::Error::new("2 to 32 letters, digits, '-' or '_'"))
+    }
+}
+
+/// `POST /api/coupons`.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CouponInput {
+    /// Case-insensitive; stored upper-case.
+    #[garde(custom(valid_code))]
+    pub code: String,
+    #[serde(rename = "type")]
+    #[garde(skip)]
+    pub kind: CouponType,
+    /// Percent: 1–100. Fixed: cents.
+    #[garde(skip)]
+    pub value: i64,
+    #[garde(inner(range(min = 0, max = MAX_FIXED)))]
+    pub min_subtotal: Option<i64>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[garde(skip)]
+    pub starts_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[garde(skip)]
+    pub ends_at: Option<OffsetDateTime>,
+    #[garde(inner(range(min = 1)))]
+    pub max_redemptions: Option<u32>,
+    #[garde(inner(range(min = 1)))]
+    pub per_user_limit: Option<u32>,
+    /// Default true.
+    #[garde(skip)]
+    pub active: Option<bool>,
+}
+
+/// `PUT /api/coupons/{code}`: absent fields stay; `null` clears an optional one. The code and
+/// the redemption count cannot be changed.
+#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CouponUpdate {
+    #[serde(rename = "type")]
+    #[garde(skip)]
+    pub kind: Option<CouponType>,
+    #[garde(skip)]
+    pub value: Option<i64>,
+    #[garde(inner(range(min = 0, max = MAX_FIXED)))]
+    pub min_subtotal: Option<i64>,
+    #[serde(default, deserialize_with = "nullable_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[garde(skip)]
+    pub starts_at: Option<Option<OffsetDateTime>>,
+    #[serde(default, deserialize_with = "nullable_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[garde(skip)]
+    pub ends_at: Option<Option<OffsetDateTime>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    #[garde(inner(inner(range(min = 1))))]
+    pub max_redemptions: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    #[garde(inner(inner(range(min = 1))))]
+    pub per_user_limit: Option<Option<u32>>,
+    #[garde(skip)]
+    pub active: Option<bool>,
+}
+
+/// Present-but-null → `Some(None)`; absent → `None` (with `#[serde(default)]`).
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn nullable_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<OffsetDateTime>>, D::Error> {
+    time::serde::rfc3339::option::deserialize(d).map(Some)
+}
+
+impl CouponUpdate {
+    /// `coupon` with this update applied.
+    pub fn apply(self, mut coupon: Coupon) -> Coupon {
+        if let Some(v) = self.kind {
+            coupon.kind = v;
+        }
+        if let Some(v) = self.value {
+            coupon.value = v;
+        }
+        if let Some(v) = self.min_subtotal {
+            coupon.min_subtotal = v;
+        }
+        if let Some(v) = self.starts_at {
+            coupon.starts_at = v;
+        }
+        if let Some(v) = self.ends_at {
+            coupon.ends_at = v;
+        }
+        if let Some(v) = self.max_redemptions {
+            coupon.max_redemptions = v;
+        }
+        if let Some(v) = self.per_user_limit {
+            coupon.per_user_limit = v;
+        }
+        if let Some(v) = self.active {
+            coupon.active = v;
+        }
+        coupon
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(price: i64, quantity: u32) -> Line {
+        Line { product_id: Uuid::now_v7(), name: "x".into(), price, quantity, image: None }
+    }
+
+    fn cart(lines: Vec<Line>, coupon: Option<AppliedCoupon>) -> Cart {
+        let mut c = Cart::new(None, None, OffsetDateTime::UNIX_EPOCH);
+        c.items = lines;
+        c.coupon = coupon;
+        c
+    }
+
+    fn save10() -> AppliedCoupon {
+        AppliedCoupon { code: "SAVE10".into(), kind: CouponType::Percent, value: 10, min_subtotal: 0 }
+    }
+
+    #[test]
+    fn totals_follow_the_seed_rules() {
+        // $59.97 + $49.99 = $109.96; SAVE10 → $11.00 (10.996 rounded); free shipping; tax 8% of $98.96.
+        let t = cart(vec![line(1999, 3), line(4999, 1)], Some(save10())).totals();
+        assert_eq!(t, Totals { subtotal: 10_996, discount: 1_100, shipping: 0, tax: 792, total: 10_688 });
+        // Below $100 (pre-discount): $9.99 shipping.
+        let t = cart(vec![line(2500, 2)], None).totals();
+        assert_eq!(t, Totals { subtotal: 5_000, discount: 0, shipping: 999, tax: 400, total: 6_399 });
+        // Fixed coupons are capped at the subtotal; the total never goes below shipping.
+        let flat100 = AppliedCoupon { code: "FLAT100".into(), kind: CouponType::Fixed, value: 10_000, min_subtotal: 0 };
+        let t = cart(vec![line(4000, 1)], Some(flat100)).totals();
+        assert_eq!(t, Totals { subtotal: 4_000, discount: 4_000, shipping: 999, tax: 0, total: 999 });
+        assert_eq!(cart(vec![], None).totals().total, 0);
+    }
+
+    #[test]
+    fn clearing_drops_coupon_and_discount() {
+        let mut c = cart(vec![line(1999, 3)], Some(save10()));
+        c.clear();
+        assert_eq!(c.totals(), Totals { subtotal: 0, discount: 0, shipping: 0, tax: 0, total: 0 });
+        assert!(c.coupon.is_none());
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_garbage() {
+        let id = Uuid::now_v7();
+        let t = token::generate(id).unwrap();
+        assert_eq!(token::cart_id(&t), Some(id));
+        assert!(token::matches(&t, &token::hash(&t)));
+        assert!(!token::matches(&format!("{t}0"), &token::hash(&t)));
+        for bad in ["", "abc", &format!("{}.xyz", id.simple()), &t.to_uppercase(), &format!("{id}.{}", "0".repeat(64))] {
+            assert_eq!(token::cart_id(bad), None, "{bad}");
+        }
+    }
+}

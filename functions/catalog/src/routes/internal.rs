@@ -1,0 +1,59 @@
+//! `/internal/products/*`: what other functions ask the catalog (never on the public API; see
+//! [`shop_internal::internal_only`]). Idempotent, as every internal route must be.
+//!
+//! - `GET /internal/products/{id}`: the product as `GET /api/products/{id}` shows it, in any state
+//!   (inactive, deleted), with `deletedAt` (`null` unless deleted); 404 if it never existed.
+//! - `PUT /internal/products/{id}/availability {available, lowStockThreshold}` → 204: the
+//!   inventory function reports stock. Stored on the product (`inStock = available > 0`,
+//!   `available` shown while `available <= lowStockThreshold`), and from there the table stream
+//!   carries it to the search index. An update for a deleted product is ignored (204).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use http::StatusCode;
+use shop_core::extract::ValidJson;
+use shop_core::{ApiError, ApiResult};
+
+use crate::AppState;
+use crate::domain::Availability;
+use crate::routes::parse_id;
+use crate::store::AvailabilityWrite;
+
+/// The internal routes, behind [`shop_internal::internal_only`].
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/internal/products/{id}", get(internal_product))
+        .route("/internal/products/{id}/availability", put(set_availability))
+        .route_layer(shop_internal::internal_only())
+}
+
+/// The product in any state, with `deletedAt`.
+#[tracing::instrument(skip_all)]
+pub async fn internal_product(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let product = state.product_cached(parse_id(&id)?).await?.ok_or_else(|| ApiError::not_found("Product not found."))?;
+    let mut value = serde_json::to_value(&product).map_err(|e| ApiError::internal(&e))?;
+    if let Some(object) = value.as_object_mut() {
+        object.entry("deletedAt").or_insert(serde_json::Value::Null);
+    }
+    Ok(Json(value))
+}
+
+/// Stores the stock inventory reports and invalidates the cached product reads.
+#[tracing::instrument(skip_all)]
+pub async fn set_availability(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<Availability>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id)?;
+    match state.store.set_availability(id, body).await? {
+        AvailabilityWrite::Stored => {
+            state.availability_written().await;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        AvailabilityWrite::Deleted => Ok(StatusCode::NO_CONTENT),
+        AvailabilityWrite::Unknown => Err(ApiError::not_found("Product not found.")),
+    }
+}

@@ -1,0 +1,316 @@
+//! The `inventory-events` function: `InventoryTable`'s stream and the expiry schedule.
+//!
+//! **Stream** ([`Events::handle_stream`], stock items only — the template's `FilterCriteria`
+//! drops reservations and audit entries, and so does the handler): per record, in order,
+//!
+//! 1. when what the catalog shows changed ([`Visible`]: `inStock`, `available` while at or below
+//!    the threshold, the threshold), `PUT /internal/products/{id}/availability` on the catalog;
+//! 2. when `available` crossed from above the threshold to at or below it, `StockLow` on
+//!    `NotificationsQueue` with the envelope id UUIDv5(productId:version) — a retried batch
+//!    publishes the same id, which the notifications function sends at most once;
+//! 3. the sparse low-stock index flag is made to agree with the row (after reservations, which
+//!    change stock relatively).
+//!
+//! Every step is idempotent, so a retry from the first failed record is safe. The response
+//! reports failures the `ReportBatchItemFailures` way: every record from the first failure on;
+//! after `MaximumRetryAttempts` Lambda sends the batch's description to `InventoryEventsDLQ`.
+//!
+//! **Schedule** (EventBridge `rate(1 minute)`, [`Events::expire_due`]): reservations past
+//! their expiry go from `reserved` to `expired` and their units back to `available`, each in a
+//! conditional transaction, so overlapping runs release a reservation exactly once.
+
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Serialize;
+use serde_json::Value;
+use shop_aws::dynamo::Outcome;
+use shop_aws::events::Publisher;
+use shop_aws::messages::StockLow;
+use shop_aws::streams::{StreamEvent, event_name, image, raw_image, sequence_number, string_key};
+use shop_core::problem::ErrorChain;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::catalog::Catalog;
+use crate::config::EventsConfig;
+use crate::domain::{Stock, Visible};
+use crate::store::{STOCK_SK, Store, StoreError, Transition};
+
+/// Namespace of `StockLow` envelope ids (UUIDv5 of `<productId>:<version>`).
+pub const STOCK_LOW_NAMESPACE: Uuid = Uuid::from_u128(0x6b1c_5e2a_9f4d_4c1e_8a37_2d5b_90e4_7f13);
+/// Most reservations one scheduled run expires (the next run takes the rest).
+pub const MAX_EXPIRED_PER_RUN: usize = 500;
+
+/// The deterministic envelope id of the `StockLow` a stock change at `version` publishes.
+pub fn stock_low_id(product_id: Uuid, version: u64) -> Uuid {
+    Uuid::new_v5(&STOCK_LOW_NAMESPACE, format!("{product_id}:{version}").as_bytes())
+}
+
+/// What a stock change asks of the catalog and the notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effects {
+    /// The catalog's view of the product changed.
+    pub catalog: bool,
+    /// `available` crossed from above the threshold to at or below it.
+    pub stock_low: bool,
+}
+
+/// The effects of the change `old` → `new` (`old` is `None` for a new row: the catalog hears
+/// of it, but starting low is not a crossing).
+pub fn effects(old: Option<&Stock>, new: &Stock) -> Effects {
+    let now = Visible::of(new.available, new.low_stock_threshold);
+    match old {
+        None => Effects { catalog: true, stock_low: false },
+        Some(old) => {
+            Effects { catalog: Visible::of(old.available, old.low_stock_threshold) != now, stock_low: !old.is_low() && new.is_low() }
+        }
+    }
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("unrecognised event: {0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one scheduled run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryReport {
+    /// Reservations found past their expiry.
+    pub due: usize,
+    /// Released by this run.
+    pub expired: usize,
+}
+
+/// Why one record failed (it and the records after it are retried).
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error("the record's NewImage is not a stock row")]
+    Decode(#[from] shop_aws::streams::ImageError),
+    #[error("{0} record without NewImage (the stream must carry NEW_AND_OLD_IMAGES)")]
+    NoImage(String),
+    #[error("the catalog is unavailable")]
+    Catalog(#[source] shop_internal::CallError),
+    #[error("StockLow could not be published")]
+    Publish(#[from] shop_aws::events::PublishError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The stream consumer and the expiry job. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Events {
+    store: Store,
+    catalog: Catalog,
+    publisher: Publisher,
+}
+
+impl Events {
+    pub fn new(store: Store, catalog: Catalog, publisher: Publisher) -> Self {
+        Self { store, catalog, publisher }
+    }
+
+    pub fn from_config(config: &EventsConfig, sdk: &aws_config::SdkConfig) -> Self {
+        let catalog = Catalog::new(shop_internal::InternalClient::new(sdk, &config.base.catalog_function, crate::CALLER));
+        let publisher = Publisher::new(aws_sdk_sqs::Client::new(sdk), &config.notifications_queue_url, crate::CALLER);
+        Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.base.table), catalog, publisher)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// One Lambda invocation: a stream batch (`{"Records": [...]}`) answers with
+    /// `{"batchItemFailures": [...]}`; a scheduled event (`"source": "aws.events"`) expires due
+    /// reservations and answers with an [`ExpiryReport`].
+    pub async fn invoke(&self, payload: Value) -> Result<Value, EventsError> {
+        if payload.get("Records").is_some() {
+            let event: StreamEvent = serde_json::from_value(payload)
+                .map_err(|e| EventsError::BadEvent(format!("a stream batch needs a Records array ({e})")))?;
+            let response = self.handle_stream(event).await;
+            return serde_json::to_value(response).map_err(|e| EventsError::BadEvent(e.to_string()));
+        }
+        if payload.get("source").and_then(Value::as_str) == Some("aws.events") {
+            let report = self.expire_due(OffsetDateTime::now_utc()).await?;
+            return serde_json::to_value(report).map_err(|e| EventsError::BadEvent(e.to_string()));
+        }
+        Err(EventsError::BadEvent(r#"expected a DynamoDB stream batch {"Records": [...]} or a scheduled event"#.into()))
+    }
+
+    /// Applies a stream batch in order; reports every record from the first that failed.
+    #[tracing::instrument(skip_all, fields(records = event.records.len()))]
+    pub async fn handle_stream(&self, event: StreamEvent) -> DynamoDbEventResponse {
+        let records = event.records;
+        let mut first_failed = None;
+        let (mut catalog_calls, mut published) = (0usize, 0usize);
+        for (index, record) in records.iter().enumerate() {
+            match self.apply(record).await {
+                Ok(effects) => {
+                    catalog_calls += usize::from(effects.catalog);
+                    published += usize::from(effects.stock_low);
+                }
+                Err(err) => {
+                    tracing::error!(
+                        sequence_number = sequence_number(record).unwrap_or_default(),
+                        pk = string_key(record, "pk").unwrap_or_default(),
+                        error = %ErrorChain(&err),
+                        "stream record failed; it and the rest of the batch will be retried"
+                    );
+                    first_failed = Some(index);
+                    break;
+                }
+            }
+        }
+        let mut response = DynamoDbEventResponse::default();
+        if let Some(from) = first_failed {
+            for record in &records[from..] {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence_number(record).unwrap_or_default());
+                response.batch_item_failures.push(failure);
+            }
+        }
+        tracing::info!(catalog_calls, published, failed = response.batch_item_failures.len(), "stream batch applied");
+        response
+    }
+
+    /// One record; returns what it caused.
+    async fn apply(&self, record: &Value) -> Result<Effects, RecordError> {
+        let none = Effects { catalog: false, stock_low: false };
+        let is_stock = string_key(record, "pk").is_some_and(|pk| pk.starts_with("PRODUCT#")) && string_key(record, "sk") == Some(STOCK_SK);
+        let name = event_name(record);
+        if !is_stock || name == "REMOVE" {
+            return Ok(none);
+        }
+        let new: Stock = image(record, "NewImage")?.ok_or_else(|| RecordError::NoImage(name.chars().take(16).collect()))?;
+        let old: Option<Stock> = image(record, "OldImage")?;
+        let effects = effects(old.as_ref(), &new);
+        if effects.catalog {
+            let available = u32::try_from(new.available.max(0)).unwrap_or(u32::MAX);
+            let threshold = u32::try_from(new.low_stock_threshold.max(0)).unwrap_or(u32::MAX);
+            match self.catalog.set_availability(new.product_id, available, threshold).await {
+                Ok(()) => {}
+                // The catalog answered and refused (unknown product, a bad request): retrying
+                // cannot help. Anything else (unavailable, 5xx) is retried.
+                Err(err) if err.status().is_some_and(|s| s.is_client_error()) => {
+                    tracing::warn!(product_id = %new.product_id, error = %ErrorChain(&err), "the catalog refused an availability update");
+                }
+                Err(err) => return Err(RecordError::Catalog(err)),
+            }
+        }
+        if effects.stock_low {
+            let message = StockLow {
+                product_id: new.product_id,
+                seller_id: new.seller_id,
+                product_name: new.product_name.clone(),
+                sku: new.sku.clone(),
+                available: u32::try_from(new.available.max(0)).unwrap_or(0),
+                threshold: u32::try_from(new.low_stock_threshold.max(0)).unwrap_or(0),
+            };
+            self.publisher.publish_with_id(stock_low_id(new.product_id, new.version), message).await?;
+        }
+        let flagged = raw_image(record, "NewImage").is_some_and(|i| i.get("gsi1pk").is_some());
+        if flagged != new.is_low() {
+            // Outcome::ConditionFailed: a later change is on its way and gets its own record.
+            let _: Outcome = self.store.sync_low_flag(&new).await?;
+        }
+        Ok(effects)
+    }
+
+    /// Expires every reservation past its expiry at `now` (at most [`MAX_EXPIRED_PER_RUN`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn expire_due(&self, now: OffsetDateTime) -> Result<ExpiryReport, StoreError> {
+        let due = self.store.due_reservations(now, MAX_EXPIRED_PER_RUN).await?;
+        let mut report = ExpiryReport { due: due.len(), expired: 0 };
+        for order_id in due {
+            match self.store.expire(order_id, now).await {
+                Ok(Transition::Done(_)) => report.expired += 1,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(order_id = %order_id, error = %ErrorChain(&err), "could not expire a reservation; next run retries")
+                }
+            }
+        }
+        tracing::info!(due = report.due, expired = report.expired, "expired reservations");
+        Ok(report)
+    }
+}
+
+/// An [`Events`] built on first use (Lambda init reads configuration only). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LazyEvents {
+    config: EventsConfig,
+    sdk: Option<aws_config::SdkConfig>,
+    events: std::sync::Arc<tokio::sync::OnceCell<Events>>,
+}
+
+impl LazyEvents {
+    /// Loads the SDK configuration from the environment on first use.
+    pub fn new(config: EventsConfig) -> Self {
+        Self { config, sdk: None, events: Default::default() }
+    }
+
+    /// Uses `sdk` (the local runner's stand-in endpoints).
+    pub fn with_sdk(config: EventsConfig, sdk: aws_config::SdkConfig) -> Self {
+        Self { config, sdk: Some(sdk), events: Default::default() }
+    }
+
+    /// [`Events::invoke`] on the lazily built handler.
+    pub async fn invoke(&self, payload: Value) -> Result<Value, EventsError> {
+        let events = self
+            .events
+            .get_or_init(|| async {
+                let sdk = match &self.sdk {
+                    Some(sdk) => sdk.clone(),
+                    None => shop_aws::config::load().await,
+                };
+                Events::from_config(&self.config, &sdk)
+            })
+            .await;
+        events.invoke(payload).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stock(available: i64, threshold: i64, version: u64) -> Stock {
+        Stock {
+            product_id: Uuid::from_u128(1),
+            available,
+            reserved: 0,
+            low_stock_threshold: threshold,
+            seller_id: None,
+            product_name: "p".into(),
+            sku: None,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            version,
+        }
+    }
+
+    #[test]
+    fn only_catalog_visible_changes_and_downward_crossings_count() {
+        let e = |old: Option<Stock>, new: Stock| effects(old.as_ref(), &new);
+        assert_eq!(e(None, stock(5, 10, 1)), Effects { catalog: true, stock_low: false });
+        assert_eq!(e(Some(stock(50, 10, 1)), stock(40, 10, 2)), Effects { catalog: false, stock_low: false });
+        assert_eq!(e(Some(stock(11, 10, 1)), stock(10, 10, 2)), Effects { catalog: true, stock_low: true });
+        assert_eq!(e(Some(stock(10, 10, 1)), stock(9, 10, 2)), Effects { catalog: true, stock_low: false });
+        assert_eq!(e(Some(stock(9, 10, 1)), stock(50, 10, 2)), Effects { catalog: true, stock_low: false });
+        assert_eq!(e(Some(stock(50, 10, 1)), stock(50, 20, 2)), Effects { catalog: true, stock_low: false });
+        assert_eq!(
+            e(Some(stock(15, 10, 1)), stock(15, 20, 2)),
+            Effects { catalog: true, stock_low: true },
+            "a raised threshold crosses too"
+        );
+    }
+
+    #[test]
+    fn stock_low_ids_are_deterministic_per_version() {
+        let id = Uuid::now_v7();
+        assert_eq!(stock_low_id(id, 3), stock_low_id(id, 3));
+        assert_ne!(stock_low_id(id, 3), stock_low_id(id, 4));
+    }
+}

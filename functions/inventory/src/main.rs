@@ -1,0 +1,18 @@
+//! Lambda entry point of the inventory function. Init reads configuration only; the SDK clients
+//! are built on the first request.
+
+use lambda_http::Error;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shop_core::telemetry::init();
+    let config = inventory::config::Config::from_env()?;
+    let service = shop_core::http::LazyRouter::new(move || {
+        let config = config.clone();
+        async move {
+            let sdk = shop_aws::config::load().await;
+            Ok::<_, std::convert::Infallible>(inventory::router(inventory::AppState::from_config(&config, &sdk)))
+        }
+    });
+    lambda_http::run(service).await
+}

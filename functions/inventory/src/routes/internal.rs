@@ -1,0 +1,93 @@
+//! Internal routes for other functions (behind [`shop_internal::internal_only`]): availability,
+//! and reservations that are all-or-nothing and idempotent by order id.
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use shop_core::extract::{ValidJson, parse_uuid};
+use shop_core::{ApiError, ApiResult, FieldError};
+
+use crate::AppState;
+use crate::domain::{
+    Availability, AvailabilityList, AvailabilityRequest, DEFAULT_RESERVATION_TTL_SECONDS, Reservation, ReservationState, ReservationStatus,
+    ReserveRequest, first_duplicate,
+};
+use crate::store::{ReserveOutcome, Transition};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/internal/availability", post(availability))
+        .route("/internal/reservations", post(reserve))
+        .route("/internal/reservations/{order_id}/commit", post(commit))
+        .route("/internal/reservations/{order_id}/release", post(release))
+}
+
+fn no_reservation() -> ApiError {
+    ApiError::not_found("No reservation for this order.")
+}
+
+/// `POST /internal/availability {productIds}` → `{items: [{productId, available, inStock}]}`
+/// in request order; a product without stock has 0.
+pub async fn availability(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<AvailabilityRequest>,
+) -> ApiResult<Json<AvailabilityList>> {
+    let found = state.store.stocks(&body.product_ids).await?;
+    let items = body
+        .product_ids
+        .iter()
+        .map(|id| {
+            let available = found.get(id).map_or(0, |s| s.view().available);
+            Availability { product_id: *id, available, in_stock: available > 0 }
+        })
+        .collect();
+    Ok(Json(AvailabilityList { items }))
+}
+
+/// `POST /internal/reservations {orderId, lines, ttlSeconds?}` → the reservation. 409
+/// `insufficient_stock` names each line short of stock (`lines[i].quantity`); nothing is held then.
+pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<ReserveRequest>) -> ApiResult<Json<Reservation>> {
+    if let Some(i) = first_duplicate(body.lines.iter().map(|l| l.product_id)) {
+        return Err(ApiError::validation(vec![FieldError::new(format!("lines[{i}].productId"), "duplicate", "is listed twice")]));
+    }
+    let ttl = time::Duration::seconds(i64::from(body.ttl_seconds.unwrap_or(DEFAULT_RESERVATION_TTL_SECONDS)));
+    match state.store.reserve(body.order_id, &body.lines, ttl).await? {
+        ReserveOutcome::Reserved(r) | ReserveOutcome::Existing(r) => Ok(Json(r)),
+        ReserveOutcome::Insufficient(lines) => {
+            let errors = lines
+                .into_iter()
+                .map(|i| FieldError::new(format!("lines[{i}].quantity"), "insufficient_stock", "exceeds the available stock"))
+                .collect();
+            Err(ApiError::conflict("insufficient_stock", "Not enough stock for every line; nothing was reserved.").with_errors(errors))
+        }
+    }
+}
+
+/// `POST /internal/reservations/{orderId}/commit` → `{orderId, status: "committed"}`.
+pub async fn commit(State(state): State<AppState>, Path(order_id): Path<String>) -> ApiResult<Json<ReservationState>> {
+    let order_id = parse_uuid("orderId", &order_id)?;
+    match state.store.commit(order_id).await? {
+        Transition::Done(r) | Transition::Already(r) => Ok(Json(ReservationState { order_id: r.order_id, status: r.status })),
+        Transition::Refused(r) => Err(ApiError::conflict(
+            "reservation_released",
+            match r.status {
+                ReservationStatus::Reserved | ReservationStatus::Expired => "The reservation expired; its stock was or is being returned.",
+                _ => "The reservation was released; its stock was returned.",
+            },
+        )),
+        Transition::NotFound => Err(no_reservation()),
+    }
+}
+
+/// `POST /internal/reservations/{orderId}/release` → `{orderId, status: "released"}` (also for
+/// a reservation that expired: its stock went back too).
+pub async fn release(State(state): State<AppState>, Path(order_id): Path<String>) -> ApiResult<Json<ReservationState>> {
+    let order_id = parse_uuid("orderId", &order_id)?;
+    match state.store.release(order_id).await? {
+        Transition::Done(r) | Transition::Already(r) => {
+            Ok(Json(ReservationState { order_id: r.order_id, status: ReservationStatus::Released }))
+        }
+        Transition::Refused(_) => Err(ApiError::conflict("reservation_committed", "The reservation was committed; it cannot be released.")),
+        Transition::NotFound => Err(no_reservation()),
+    }
+}

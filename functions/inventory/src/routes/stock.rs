@@ -1,0 +1,281 @@
+//! `/api/inventory*`: stock for SELLERs (products whose stored seller is theirs) and ADMINs
+//! (all). Customers get 403.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use futures::StreamExt;
+use serde::Deserialize;
+use shop_aws::dynamo::Outcome;
+use shop_core::auth::{Claims, Role};
+use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::pagination::{Page, PageQuery};
+use shop_core::problem::Problem;
+use shop_core::{ApiError, ApiResult, FieldError};
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::catalog::CatalogProduct;
+use crate::domain::{Adjust, Bulk, DEFAULT_LOW_STOCK_THRESHOLD, MAX_IDS, SetStock, Stock, StockList, StockView, first_duplicate};
+use crate::routes::parse_product_id;
+
+/// Attempts of a read-modify-write that loses to concurrent stock changes.
+const MAX_WRITE_ATTEMPTS: u32 = 10;
+/// Catalog look-ups in flight for a bulk upsert.
+const CATALOG_CONCURRENCY: usize = 8;
+
+fn no_stock() -> ApiError {
+    ApiError::not_found("This product has no stock row.")
+}
+
+fn no_product() -> ApiError {
+    ApiError::not_found("Product not found.")
+}
+
+fn not_yours() -> ApiError {
+    ApiError::forbidden("This product belongs to another seller.")
+}
+
+fn busy() -> ApiError {
+    ApiError::conflict("concurrent_update", "The stock changed while it was being written; retry.")
+}
+
+fn staff(claims: &Claims) -> ApiResult<()> {
+    claims.require_role(&[Role::Seller, Role::Admin])
+}
+
+/// 403 unless the caller is an admin or the row's seller.
+fn check_owner(claims: &Claims, seller: Option<Uuid>) -> ApiResult<()> {
+    if claims.is_admin() || seller == Some(claims.sub) { Ok(()) } else { Err(not_yours()) }
+}
+
+async fn pause(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+}
+
+/// A catalog product that exists and is not deleted.
+async fn live_product(state: &AppState, id: Uuid) -> ApiResult<Option<CatalogProduct>> {
+    Ok(state.catalog.product(id).await?.filter(|p| p.deleted_at.is_none()))
+}
+
+/// Sets a product's stock from the catalog's facts (seller, name, SKU), creating the row or
+/// replacing it at the version read (retried on concurrent changes).
+async fn upsert(state: &AppState, claims: &Claims, product: &CatalogProduct, available: u32, threshold: Option<u32>) -> ApiResult<Stock> {
+    for attempt in 0..MAX_WRITE_ATTEMPTS {
+        let existing = state.store.stock(product.id).await?;
+        if let Some(existing) = &existing {
+            check_owner(claims, existing.seller_id)?;
+        }
+        let stock = Stock {
+            product_id: product.id,
+            available: i64::from(available),
+            reserved: existing.as_ref().map_or(0, |e| e.reserved),
+            low_stock_threshold: threshold
+                .map(i64::from)
+                .or(existing.as_ref().map(|e| e.low_stock_threshold))
+                .unwrap_or(i64::from(DEFAULT_LOW_STOCK_THRESHOLD)),
+            seller_id: Some(product.seller_id),
+            product_name: product.name.clone(),
+            sku: Some(product.sku.clone()),
+            updated_at: OffsetDateTime::now_utc(),
+            version: existing.as_ref().map_or(1, |e| e.version + 1),
+        };
+        match state.store.put_stock(&stock, existing.as_ref().map(|e| e.version)).await? {
+            Outcome::Done => return Ok(stock),
+            Outcome::ConditionFailed => pause(attempt).await,
+        }
+    }
+    Err(busy())
+}
+
+/// A product's stock.
+#[utoipa::path(get, path = "/api/inventory/{productId}", tag = "inventory", security(("bearer" = ["seller", "admin"])),
+    params(("productId" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, body = StockView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stock row for the product", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_stock(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<Json<StockView>> {
+    staff(&claims)?;
+    let id = parse_product_id(&id)?;
+    let stock = state.store.stock(id).await?.ok_or_else(no_stock)?;
+    check_owner(&claims, stock.seller_id)?;
+    Ok(Json(stock.view()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IdsQuery {
+    /// 1 to 100 comma-separated product ids.
+    pub ids: Option<String>,
+}
+
+/// The stock of several products (those without a row are left out).
+#[utoipa::path(get, path = "/api/inventory", tag = "inventory", security(("bearer" = ["seller", "admin"])), params(IdsQuery),
+    responses(
+        (status = 200, body = StockList),
+        (status = 400, description = "`ids` missing, malformed or more than 100", body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_stock(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<IdsQuery>,
+) -> ApiResult<Json<StockList>> {
+    staff(&claims)?;
+    let raw = query.ids.unwrap_or_default();
+    let parts: Vec<&str> = raw.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() || parts.len() > MAX_IDS {
+        return Err(ApiError::invalid_param("ids", format!("give 1 to {MAX_IDS} comma-separated product ids")));
+    }
+    let ids = parts
+        .iter()
+        .map(|p| Uuid::parse_str(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ApiError::invalid_param("ids", "must be comma-separated UUIDs"))?;
+    let found = state.store.stocks(&ids).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::new();
+    for id in ids {
+        if let Some(stock) = found.get(&id).filter(|_| seen.insert(id)) {
+            check_owner(&claims, stock.seller_id)?;
+            items.push(stock.view());
+        }
+    }
+    Ok(Json(StockList { items }))
+}
+
+/// Set a product's stock; creates the row (the product must exist in the catalog). The seller,
+/// name and SKU come from the catalog.
+#[utoipa::path(put, path = "/api/inventory/{productId}", tag = "inventory", security(("bearer" = ["seller", "admin"])),
+    request_body = SetStock, params(("productId" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, body = StockView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product in the catalog", body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_stock(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<SetStock>,
+) -> ApiResult<Json<StockView>> {
+    staff(&claims)?;
+    let id = parse_product_id(&id)?;
+    let product = live_product(&state, id).await?.ok_or_else(no_product)?;
+    check_owner(&claims, Some(product.seller_id))?;
+    Ok(Json(upsert(&state, &claims, &product, body.available, body.low_stock_threshold).await?.view()))
+}
+
+/// Add or remove units atomically; audited. Never below zero (409 `insufficient_stock`).
+#[utoipa::path(post, path = "/api/inventory/{productId}/adjust", tag = "inventory", security(("bearer" = ["seller", "admin"])),
+    request_body = Adjust, params(("productId" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, body = StockView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`insufficient_stock`: the adjustment would go below zero", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn adjust_stock(
+    State(state): State<AppState>,
+    claims: Claims,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<Adjust>,
+) -> ApiResult<Json<StockView>> {
+    staff(&claims)?;
+    let id = parse_product_id(&id)?;
+    let reason = body.reason.trim();
+    for attempt in 0..MAX_WRITE_ATTEMPTS {
+        let stock = state.store.stock(id).await?.ok_or_else(no_stock)?;
+        check_owner(&claims, stock.seller_id)?;
+        if stock.available + body.delta < 0 {
+            return Err(ApiError::conflict("insufficient_stock", format!("Only {} units are available.", stock.available)).with_errors(
+                vec![FieldError::new("delta", "below_zero", format!("would take available below 0 (available {})", stock.available))],
+            ));
+        }
+        match state.store.adjust(&stock, body.delta, claims.sub, reason).await? {
+            Some(after) => return Ok(Json(after.view())),
+            None => pause(attempt).await,
+        }
+    }
+    Err(busy())
+}
+
+/// Set the stock of up to 100 products at once (each as `PUT` would). Every row is checked
+/// (product exists, caller may change it) before any is written.
+#[utoipa::path(post, path = "/api/inventory/bulk", tag = "inventory", security(("bearer" = ["seller", "admin"])), request_body = Bulk,
+    responses(
+        (status = 200, body = StockList),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows; unknown or duplicate products", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn bulk_stock(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<Bulk>) -> ApiResult<Json<StockList>> {
+    staff(&claims)?;
+    if let Some(i) = first_duplicate(body.items.iter().map(|i| i.product_id)) {
+        return Err(ApiError::validation(vec![FieldError::new(format!("items[{i}].productId"), "duplicate", "is listed twice")]));
+    }
+    let ids: Vec<Uuid> = body.items.iter().map(|i| i.product_id).collect();
+    let lookups: Vec<ApiResult<Option<CatalogProduct>>> = futures::stream::iter(ids)
+        .map(|id| {
+            let state = state.clone();
+            async move { live_product(&state, id).await }
+        })
+        .buffered(CATALOG_CONCURRENCY)
+        .collect()
+        .await;
+    let mut products = Vec::with_capacity(lookups.len());
+    let mut unknown = Vec::new();
+    for (i, found) in lookups.into_iter().enumerate() {
+        match found? {
+            Some(p) => {
+                check_owner(&claims, Some(p.seller_id))?;
+                products.push(p);
+            }
+            None => unknown.push(FieldError::new(format!("items[{i}].productId"), "unknown_product", "does not exist")),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::validation(unknown));
+    }
+    let written: Vec<ApiResult<Stock>> = futures::stream::iter(body.items.into_iter().zip(products))
+        .map(|(item, product)| {
+            let (state, claims) = (state.clone(), claims.clone());
+            async move { upsert(&state, &claims, &product, item.available, item.low_stock_threshold).await }
+        })
+        .buffered(CATALOG_CONCURRENCY)
+        .collect()
+        .await;
+    let items = written.into_iter().map(|r| r.map(|s| s.view())).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(StockList { items }))
+}
+
+/// Products at or below their low-stock threshold: an admin's are all, a seller's their own.
+#[utoipa::path(get, path = "/api/inventory/low-stock", tag = "inventory", security(("bearer" = ["seller", "admin"])), params(PageQuery),
+    responses(
+        (status = 200, body = Page<StockView>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn low_stock(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<StockView>>> {
+    staff(&claims)?;
+    let page = query.checked()?;
+    let seller = (!claims.is_admin()).then_some(claims.sub);
+    let rows = state.store.low_stock(seller).await?;
+    // The index is updated after relative changes (reservations) by the stream consumer: trust
+    // the row's own numbers.
+    let views: Vec<StockView> = rows.into_iter().filter(Stock::is_low).map(|s| s.view()).collect();
+    Ok(Json(page.slice(views)))
+}

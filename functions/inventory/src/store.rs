@@ -1,0 +1,568 @@
+//! Every DynamoDB call of the inventory function. One table, `InventoryTable`:
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `PRODUCT#<id>` | `STOCK` | [`Stock`]; `gsi1pk = LOW`, `gsi1sk = <sellerId>#<id>` while `available <= lowStockThreshold` (sparse) |
+//! | `PRODUCT#<id>` | `AUDIT#<at>#<uuid>` | [`AuditEntry`] of an adjustment; `ttl` a year later |
+//! | `RESERVATION#<orderId>` | `RESERVATION` | [`Reservation`] + `createdAt`, `updatedAt`; `gsi2pk = RESERVED`, `gsi2sk = expiresAt` (epoch s) while reserved (sparse); `ttl` 30 days after expiry |
+//!
+//! Stock never goes negative: a reservation decrements `available` per line under the condition
+//! `available >= :qty`, all lines and the reservation item (which must not exist yet: the order
+//! id is the idempotency key) in one `TransactWriteItems`. Commit, release and expiry move a
+//! reservation out of `reserved` under the condition that it is still `reserved`, in the same
+//! transaction that moves its units, so each happens at most once.
+//!
+//! The low-stock flag (`gsi1pk`) is written with the absolute stock (set, adjust); after the
+//! relative updates of reservations the stream consumer sets it ([`Store::sync_low_flag`]).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use shop_aws::dynamo::{Item, Outcome, cancellation_reasons, key, n, query_all, s, transact_put, write_outcome};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{AuditEntry, Line, Reservation, ReservationStatus, Stock};
+
+/// Sort key of stock items.
+pub const STOCK_SK: &str = "STOCK";
+const RESERVATION_SK: &str = "RESERVATION";
+/// How long a transaction keeps retrying while it only loses to concurrent transactions on the
+/// same items (a hot product during a sale): a time budget rather than a count, so a burst of
+/// buyers is served in turn instead of failing after a fixed number of collisions. Well under
+/// the function's and the internal client's timeouts.
+const TX_RETRY_BUDGET: Duration = Duration::from_secs(2);
+/// Finished reservations stay this long after their expiry (then TTL removes them).
+const RESERVATION_RETENTION: time::Duration = time::Duration::days(30);
+/// Audit entries stay this long.
+const AUDIT_RETENTION: time::Duration = time::Duration::days(365);
+
+pub fn stock_pk(id: Uuid) -> String {
+    format!("PRODUCT#{id}")
+}
+fn reservation_pk(order_id: Uuid) -> String {
+    format!("RESERVATION#{order_id}")
+}
+fn epoch(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+fn ts(t: OffsetDateTime) -> String {
+    shop_aws::dynamo::rfc3339(t)
+}
+
+/// A random delay in `[0, cap)` with `cap` doubling per attempt (full jitter).
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = (5u64 << attempt.min(6)).min(250);
+    let random = u64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default());
+    Duration::from_millis(random % cap_ms.max(1))
+}
+
+/// How a transaction ended.
+#[derive(Debug)]
+enum TxResult {
+    Done,
+    /// Cancelled: per item, the reason code (`ConditionalCheckFailed`, ...) or `None`.
+    Cancelled(Vec<Option<String>>),
+}
+
+impl TxResult {
+    fn failed_at(&self, index: usize) -> bool {
+        matches!(self, TxResult::Cancelled(r) if r.get(index).cloned().flatten().as_deref() == Some("ConditionalCheckFailed"))
+    }
+}
+
+/// Why a reservation was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    Reserved(Reservation),
+    /// The order already has a reservation (returned as stored, whatever its status).
+    Existing(Reservation),
+    /// These lines (indexes) did not have enough available units; nothing was reserved.
+    Insufficient(Vec<usize>),
+}
+
+/// What a status transition (commit, release, expire) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Done now, by this call.
+    Done(Reservation),
+    /// Already in the wanted state (an idempotent repeat; nothing changed).
+    Already(Reservation),
+    /// The reservation is in a state the transition cannot leave.
+    Refused(Reservation),
+    NotFound,
+}
+
+/// The stock update of a reservation's line in a transition.
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    /// `available` → `reserved`.
+    Reserve,
+    /// `reserved` → sold.
+    Commit,
+    /// `reserved` → `available`.
+    Return,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    tx_retry_budget: Duration,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), tx_retry_budget: TX_RETRY_BUDGET }
+    }
+
+    /// The same store with another retry budget for contended transactions (default 2 s).
+    pub fn with_tx_retry_budget(mut self, budget: Duration) -> Self {
+        self.tx_retry_budget = budget;
+        self
+    }
+
+    /// Sends a transaction, retrying with jittered backoff within the retry budget:
+    /// - while it only lost to concurrent transactions on the same items (it was not applied):
+    ///   again with a new client request token; when the budget is spent, [`StoreError::Contended`];
+    /// - after a transient failure (timeout, throttle, internal error, the same request still in
+    ///   progress), when it is unknown whether it was applied: again with the **same** client
+    ///   request token, so DynamoDB applies it at most once; when the budget is spent, the error.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxResult, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        let mut token = Uuid::new_v4().to_string();
+        loop {
+            let result =
+                self.client.transact_write_items().set_transact_items(Some(items.clone())).client_request_token(&token).send().await;
+            let err = match result {
+                Ok(_) => return Ok(TxResult::Done),
+                Err(err) => err,
+            };
+            let within_budget = started.elapsed() < self.tx_retry_budget;
+            attempt += 1;
+            let reasons = cancellation_reasons(&err);
+            if let Some(reasons) = reasons {
+                let lost = |c: &str| reasons.iter().flatten().any(|r| r == c);
+                if lost("TransactionConflict") && !lost("ConditionalCheckFailed") {
+                    if !within_budget {
+                        return Err(StoreError::Contended(started.elapsed()));
+                    }
+                    token = Uuid::new_v4().to_string();
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                return Ok(TxResult::Cancelled(reasons));
+            }
+            let in_progress = matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionInProgressException(_)));
+            let err = shop_aws::dynamo::StoreError::from(err);
+            if (in_progress || err.is_transient()) && within_budget {
+                tracing::warn!(attempt, error = %shop_core::problem::ErrorChain(&err), "transaction failed transiently; retrying with the same token");
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            return Err(err.into());
+        }
+    }
+
+    // ---- stock ---------------------------------------------------------------------------------
+
+    fn stock_item(stock: &Stock) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(stock)?;
+        item.extend(key(stock_pk(stock.product_id), STOCK_SK));
+        if stock.is_low() {
+            item.insert("gsi1pk".into(), s("LOW"));
+            item.insert("gsi1sk".into(), s(low_sort(stock)));
+        }
+        Ok(item)
+    }
+
+    /// One product's stock (consistent read).
+    #[tracing::instrument(skip_all)]
+    pub async fn stock(&self, product_id: Uuid) -> Result<Option<Stock>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(stock_pk(product_id), STOCK_SK)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    /// The stock rows of `ids` that exist (at most 100 ids; unprocessed keys are retried).
+    #[tracing::instrument(skip_all, fields(ids = ids.len()))]
+    pub async fn stocks(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Stock>, StoreError> {
+        let mut out = HashMap::new();
+        let mut keys: Vec<Item> = ids.iter().map(|id| key(stock_pk(*id), STOCK_SK)).collect();
+        keys.sort_by(|a, b| format!("{:?}", a.get("pk")).cmp(&format!("{:?}", b.get("pk"))));
+        keys.dedup();
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build()?;
+            let page = self.client.batch_get_item().request_items(&self.table, request).send().await?;
+            for item in page.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                let stock: Stock = serde_dynamo::from_item(item)?;
+                out.insert(stock.product_id, stock);
+            }
+            keys = page.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+            if !keys.is_empty() {
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes a product's whole stock row: created when `expected_version` is `None` (and the
+    /// row does not exist), else replaced if still at that version. `ConditionFailed`: retry
+    /// from a fresh read.
+    #[tracing::instrument(skip_all)]
+    pub async fn put_stock(&self, stock: &Stock, expected_version: Option<u64>) -> Result<Outcome, StoreError> {
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(Self::stock_item(stock)?));
+        put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
+        };
+        Ok(write_outcome(put.send().await)?)
+    }
+
+    /// Applies `delta` to `before.available` if the row is still at `before.version`, with its
+    /// audit entry, in one transaction. `Ok(None)`: the row changed; re-read and retry.
+    #[tracing::instrument(skip_all)]
+    pub async fn adjust(&self, before: &Stock, delta: i64, actor: Uuid, reason: &str) -> Result<Option<Stock>, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let after = Stock { available: before.available + delta, updated_at: now, version: before.version + 1, ..before.clone() };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(stock_pk(before.product_id), STOCK_SK)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(before.version))
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(ts(now)));
+        update = if after.is_low() {
+            update
+                .update_expression("ADD available :d, version :one SET updatedAt = :now, gsi1pk = :low, gsi1sk = :lowsk")
+                .expression_attribute_values(":low", s("LOW"))
+                .expression_attribute_values(":lowsk", s(low_sort(&after)))
+        } else {
+            update.update_expression("ADD available :d, version :one SET updatedAt = :now REMOVE gsi1pk, gsi1sk")
+        };
+        let entry = AuditEntry {
+            product_id: before.product_id,
+            actor,
+            delta,
+            reason: reason.to_owned(),
+            before: before.available,
+            after: after.available,
+            at: now,
+        };
+        let mut audit: Item = serde_dynamo::to_item(&entry)?;
+        audit.extend(key(stock_pk(before.product_id), format!("AUDIT#{}#{}", ts(now), Uuid::now_v7())));
+        audit.insert("ttl".into(), n(epoch(now + AUDIT_RETENTION)));
+        let items = vec![TransactWriteItem::builder().update(update.build()?).build(), transact_put(&self.table, audit, None)?];
+        match self.transact(items).await? {
+            TxResult::Done => Ok(Some(after)),
+            r if r.failed_at(0) => Ok(None),
+            TxResult::Cancelled(reasons) => Err(unexpected(&format!("adjust cancelled: {reasons:?}"))),
+        }
+    }
+
+    /// A product's audit entries, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn audit(&self, product_id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :a)")
+            .expression_attribute_values(":pk", s(stock_pk(product_id)))
+            .expression_attribute_values(":a", s("AUDIT#"));
+        Ok(query_all(query).await?)
+    }
+
+    /// Products at or below their threshold (by seller, then product id): all of them, or one
+    /// seller's.
+    #[tracing::instrument(skip_all)]
+    pub async fn low_stock(&self, seller: Option<Uuid>) -> Result<Vec<Stock>, StoreError> {
+        let mut query = self.client.query().table_name(&self.table).index_name("gsi1").expression_attribute_values(":low", s("LOW"));
+        query = match seller {
+            Some(seller) => query
+                .key_condition_expression("gsi1pk = :low AND begins_with(gsi1sk, :seller)")
+                .expression_attribute_values(":seller", s(format!("{seller}#"))),
+            None => query.key_condition_expression("gsi1pk = :low"),
+        };
+        Ok(query_all(query).await?)
+    }
+
+    /// Makes the low-stock flag agree with `stock` if the row is still at its version (a later
+    /// change gets its own call). Does not change the version.
+    #[tracing::instrument(skip_all)]
+    pub async fn sync_low_flag(&self, stock: &Stock) -> Result<Outcome, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(stock_pk(stock.product_id), STOCK_SK)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(stock.version));
+        update = if stock.is_low() {
+            update
+                .update_expression("SET gsi1pk = :low, gsi1sk = :lowsk")
+                .expression_attribute_values(":low", s("LOW"))
+                .expression_attribute_values(":lowsk", s(low_sort(stock)))
+        } else {
+            update.update_expression("REMOVE gsi1pk, gsi1sk")
+        };
+        Ok(write_outcome(update.send().await)?)
+    }
+
+    // ---- reservations --------------------------------------------------------------------------
+
+    fn line_update(&self, line: &Line, movement: Move, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
+        let q = i64::from(line.quantity);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(stock_pk(line.product_id), STOCK_SK)))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(ts(now)));
+        update = match movement {
+            Move::Reserve => update
+                .update_expression("ADD available :minus, reserved :q, version :one SET updatedAt = :now")
+                .condition_expression("available >= :q")
+                .expression_attribute_values(":q", n(q))
+                .expression_attribute_values(":minus", n(-q)),
+            Move::Commit => update
+                .update_expression("ADD reserved :minus, version :one SET updatedAt = :now")
+                .expression_attribute_values(":minus", n(-q)),
+            Move::Return => update
+                .update_expression("ADD available :q, reserved :minus, version :one SET updatedAt = :now")
+                .expression_attribute_values(":q", n(q))
+                .expression_attribute_values(":minus", n(-q)),
+        };
+        Ok(TransactWriteItem::builder().update(update.build()?).build())
+    }
+
+    /// The reservation of an order (consistent read).
+    #[tracing::instrument(skip_all)]
+    pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(reservation_pk(order_id), RESERVATION_SK)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    /// Reserves every line or none (one transaction); a repeat of the order id returns the
+    /// reservation that exists. Lines name distinct products.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, lines = lines.len()))]
+    pub async fn reserve(&self, order_id: Uuid, lines: &[Line], ttl: time::Duration) -> Result<ReserveOutcome, StoreError> {
+        if let Some(existing) = self.reservation(order_id).await? {
+            return Ok(ReserveOutcome::Existing(existing));
+        }
+        let now = OffsetDateTime::now_utc();
+        // Whole seconds: the index sort key and the wire agree.
+        let expires_at = OffsetDateTime::from_unix_timestamp(epoch(now + ttl)).unwrap_or(now + ttl);
+        let reservation = Reservation { order_id, status: ReservationStatus::Reserved, expires_at, lines: lines.to_vec() };
+        let mut item: Item = serde_dynamo::to_item(&reservation)?;
+        item.extend(key(reservation_pk(order_id), RESERVATION_SK));
+        item.insert("createdAt".into(), s(ts(now)));
+        item.insert("updatedAt".into(), s(ts(now)));
+        item.insert("gsi2pk".into(), s("RESERVED"));
+        item.insert("gsi2sk".into(), n(epoch(expires_at)));
+        item.insert("ttl".into(), n(epoch(expires_at + RESERVATION_RETENTION)));
+        let mut items = vec![transact_put(&self.table, item, Some("attribute_not_exists(pk)"))?];
+        for line in lines {
+            items.push(self.line_update(line, Move::Reserve, now)?);
+        }
+        match self.transact(items).await? {
+            TxResult::Done => Ok(ReserveOutcome::Reserved(reservation)),
+            r if r.failed_at(0) => match self.reservation(order_id).await? {
+                Some(existing) => Ok(ReserveOutcome::Existing(existing)),
+                None => Err(unexpected("the reservation existed but cannot be read")),
+            },
+            r => Ok(ReserveOutcome::Insufficient((0..lines.len()).filter(|i| r.failed_at(i + 1)).collect())),
+        }
+    }
+
+    /// `reserved` → `committed` (the units are sold). Refused once released or expired, or
+    /// when past its expiry (the schedule will release it).
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn commit(&self, order_id: Uuid) -> Result<Transition, StoreError> {
+        self.transition(order_id, ReservationStatus::Committed, OffsetDateTime::now_utc()).await
+    }
+
+    /// `reserved` → `released` (the units go back, once). Refused once committed.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn release(&self, order_id: Uuid) -> Result<Transition, StoreError> {
+        self.transition(order_id, ReservationStatus::Released, OffsetDateTime::now_utc()).await
+    }
+
+    /// `reserved` → `expired` for a reservation past its expiry at `now` (the units go back, once).
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn expire(&self, order_id: Uuid, now: OffsetDateTime) -> Result<Transition, StoreError> {
+        self.transition(order_id, ReservationStatus::Expired, now).await
+    }
+
+    async fn transition(&self, order_id: Uuid, to: ReservationStatus, now: OffsetDateTime) -> Result<Transition, StoreError> {
+        use ReservationStatus::*;
+        // Whether a reservation in `status` (expired at `now` or not) already is where `to` leads,
+        // or can never get there.
+        let settled = |r: &Reservation| -> Option<Transition> {
+            let past = r.expires_at <= now;
+            match (r.status, to) {
+                (Reserved, Committed) if past => Some(Transition::Refused(r.clone())),
+                (Reserved, Expired) if !past => Some(Transition::Refused(r.clone())),
+                (Reserved, _) => None,
+                (Committed, Committed) | (Released | Expired, Released | Expired) => Some(Transition::Already(r.clone())),
+                _ => Some(Transition::Refused(r.clone())),
+            }
+        };
+        for _ in 0..3 {
+            let Some(current) = self.reservation(order_id).await? else { return Ok(Transition::NotFound) };
+            if let Some(done) = settled(&current) {
+                return Ok(done);
+            }
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(reservation_pk(order_id), RESERVATION_SK)))
+                .update_expression("SET #status = :to, updatedAt = :now REMOVE gsi2pk, gsi2sk")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":to", s(to.as_str()))
+                .expression_attribute_values(":reserved", s(Reserved.as_str()))
+                .expression_attribute_values(":now", s(ts(now)));
+            update = match to {
+                Committed => update
+                    .condition_expression("#status = :reserved AND gsi2sk > :epoch")
+                    .expression_attribute_values(":epoch", n(epoch(now))),
+                Expired => update
+                    .condition_expression("#status = :reserved AND gsi2sk <= :epoch")
+                    .expression_attribute_values(":epoch", n(epoch(now))),
+                _ => update.condition_expression("#status = :reserved"),
+            };
+            let movement = if to == Committed { Move::Commit } else { Move::Return };
+            let mut items = vec![TransactWriteItem::builder().update(update.build()?).build()];
+            for line in &current.lines {
+                items.push(self.line_update(line, movement, now)?);
+            }
+            match self.transact(items).await? {
+                TxResult::Done => return Ok(Transition::Done(Reservation { status: to, ..current })),
+                // Another call moved it first: decide from what it is now.
+                r if r.failed_at(0) => continue,
+                TxResult::Cancelled(reasons) => return Err(unexpected(&format!("transition cancelled: {reasons:?}"))),
+            }
+        }
+        Err(unexpected("the reservation kept changing"))
+    }
+
+    /// Order ids of reservations still holding stock whose expiry is at or before `now`, soonest
+    /// first (at most `limit`).
+    #[tracing::instrument(skip_all)]
+    pub async fn due_reservations(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Uuid>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi2")
+                .key_condition_expression("gsi2pk = :r AND gsi2sk <= :now")
+                .expression_attribute_values(":r", s("RESERVED"))
+                .expression_attribute_values(":now", n(epoch(now)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                if let Some(id) = item.get("pk").and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("RESERVATION#"))
+                    && let Ok(id) = Uuid::parse_str(id)
+                {
+                    out.push(id);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() || out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// `gsi1sk` of a low stock row: `<sellerId>#<productId>` (`-` without a seller).
+fn low_sort(stock: &Stock) -> String {
+    format!("{}#{}", stock.seller_id.map(|s| s.to_string()).unwrap_or_else(|| "-".into()), stock.product_id)
+}
+
+fn unexpected(message: &str) -> StoreError {
+    StoreError::Unexpected(message.to_owned())
+}
+
+/// Why a store call failed (all of them are server-side errors for the caller).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Dynamo(#[from] shop_aws::dynamo::StoreError),
+    /// DynamoDB answered in a way the store's conditions rule out.
+    #[error("unexpected store state: {0}")]
+    Unexpected(String),
+    /// A transaction kept losing to concurrent ones on the same items for the whole retry
+    /// budget (a very hot product): nothing was written; the caller may retry.
+    #[error("the items stayed contended for {0:?}")]
+    Contended(Duration),
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        StoreError::Dynamo(err.into())
+    }
+}
+impl From<aws_sdk_dynamodb::Error> for StoreError {
+    fn from(err: aws_sdk_dynamodb::Error) -> Self {
+        StoreError::Dynamo(err.into())
+    }
+}
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(err: serde_dynamo::Error) -> Self {
+        StoreError::Dynamo(err.into())
+    }
+}
+impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
+    fn from(err: aws_sdk_dynamodb::error::BuildError) -> Self {
+        StoreError::Dynamo(err.into())
+    }
+}
+impl From<StoreError> for shop_core::ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Contended(_) => {
+                tracing::warn!(error = %err, "stock transaction contended");
+                shop_core::ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "stock_contention",
+                    "Too many concurrent changes to this stock; nothing was changed. Retry shortly.",
+                )
+                .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"))
+            }
+            StoreError::Dynamo(inner) => inner.into(),
+            StoreError::Unexpected(_) => shop_core::ApiError::internal(&err),
+        }
+    }
+}
+
+/// An attribute map as the stream delivers images (for tests and the stream consumer).
+pub fn stock_from_item(item: HashMap<String, AttributeValue>) -> Result<Stock, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}

@@ -1,0 +1,34 @@
+//! Internal calls between Skyshop functions.
+//!
+//! A function never reads another function's storage; it asks the owner. The owner serves the
+//! question on an **internal route** (`/internal/...`) of its ordinary router, and the caller
+//! uses an [`InternalClient`] for that function:
+//!
+//! - **in AWS** the client invokes the target function directly (`lambda:InvokeFunction`, allowed
+//!   by an IAM policy naming exactly that function) with an API Gateway v2 payload, so the
+//!   target's `lambda_http` router handles it like any request. Internal routes are never
+//!   declared on the HttpApi, and [`internal_only`] refuses any request that did not come through
+//!   this client (`requestContext.apiId == "internal"`, which API Gateway never sets).
+//! - **locally and in tests** a router registered with [`register_local`] under the function's
+//!   name is called in-process with the very same event.
+//!
+//! Each call has a per-attempt timeout, bounded retries with jittered exponential backoff for
+//! failures where the target did not answer (timeouts, throttles, crashes, 502/503/504), and a
+//! circuit breaker per target that fails fast while the target keeps failing. Because any call
+//! may be retried, **every internal route must be idempotent** (reservations and redemptions are
+//! keyed by order id).
+//!
+//! [`optional_bearer`] verifies an optional `Authorization: Bearer` token on routes API Gateway
+//! leaves public (the cart serves guests and signed-in users on the same paths).
+
+mod bearer;
+mod breaker;
+mod client;
+mod guard;
+mod local;
+
+pub use bearer::{OptionalBearer, TokenVerifier, optional_bearer};
+pub use breaker::CircuitBreaker;
+pub use client::{CallError, CallPolicy, InternalClient, Reply};
+pub use guard::{INTERNAL_API_ID, InternalOnly, internal_only, is_internal};
+pub use local::{register_local, unregister_local};
