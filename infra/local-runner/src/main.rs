@@ -61,6 +61,15 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
         println!("rebuilt the local search index from the table: {} products", report.counts.upserted);
     }
     cloud.start_pollers();
+    // An empty catalog (a fresh DynamoDB Local) gets the data set and its stock; the stream
+    // pollers index it in the background.
+    if let Some(report) = cloud.seed_catalog(true, |_, _| {}).await? {
+        let stock = cloud.seed_stock().await?.map(|s| s.created).unwrap_or_default();
+        println!(
+            "seeded the empty catalog: {} categories, {} products, {stock} with stock (being indexed)",
+            report.categories_created, report.products_created
+        );
+    }
     let routes = cloud.gateway.routes.len();
     println!();
     println!("Skyshop local cloud");

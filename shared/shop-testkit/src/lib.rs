@@ -5,6 +5,7 @@
 //!   environment `scripts/test` sets up).
 //! - [`Req`]: an API Gateway v2 request driven through a function's router via `lambda_http`'s
 //!   own event conversion, optionally with JWT-authorizer claims.
+//! - [`streams::StreamReader`]: a table's DynamoDB stream from its start, as Lambda delivers it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -18,6 +19,8 @@ use sam_model::apigw::{AuthorizerClaims, HttpEvent};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tower::ServiceExt;
+
+pub mod streams;
 
 /// The repository's template, parsed once.
 pub fn template() -> &'static Template {

@@ -8,16 +8,16 @@ mod invoke;
 mod reindex;
 mod stream;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use catalog::domain::{Category, Product};
 use catalog::store::Store;
 use catalog_indexer::Indexer;
 use serde_json::{Value, json};
 use shop_search::{SearchEngine, SearchQuery, TantivyEngine};
+use shop_testkit::streams::StreamReader;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub async fn ctx() -> Ctx {
     let (dynamo, table) = shop_testkit::table("CatalogTable").await;
     let described = dynamo.describe_table().table_name(&table).send().await.unwrap();
     let arn = described.table().and_then(|t| t.latest_stream_arn()).expect("CatalogTable has a stream").to_owned();
-    let mut stream = StreamReader::new(aws_sdk_dynamodbstreams::Client::new(shop_testkit::sdk().await), arn);
+    let mut stream = StreamReader::new(arn).await;
     let store = Store::new(dynamo.clone(), &table);
     let now = OffsetDateTime::now_utc();
     let category = Category {
@@ -54,7 +54,7 @@ pub async fn ctx() -> Ctx {
     };
     store.create_category(&category).await.unwrap().unwrap();
     // The category and its two guards: not products.
-    let records = stream.read(3).await;
+    let records = stream.read_exactly(3).await;
     let dir = tempfile::tempdir().unwrap();
     let engine = TantivyEngine::open(dir.path()).unwrap();
     let indexer = Indexer::new(Arc::new(engine.clone()), dynamo.clone(), &table);
@@ -104,7 +104,7 @@ impl Ctx {
     /// product, its SKU and slug guards, and the category's product count).
     pub async fn create(&mut self, product: Product) -> (Product, Vec<Value>) {
         self.store.create_product(&product).await.unwrap().unwrap();
-        let records = self.stream.read(4).await;
+        let records = self.stream.read_exactly(4).await;
         (product, records)
     }
 
@@ -116,7 +116,7 @@ impl Ctx {
         new.version = old.version + 1;
         new.updated_at = OffsetDateTime::now_utc();
         self.store.update_product(old, &new).await.unwrap().unwrap();
-        let records = self.stream.read(records).await;
+        let records = self.stream.read_exactly(records).await;
         (new, records)
     }
 
@@ -162,87 +162,6 @@ pub fn synthetic_record(event: &str, sequence: &str, pk: &str, sk: &str, image: 
     }
     json!({"eventID": Uuid::now_v7().to_string(), "eventName": event, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
            "awsRegion": "us-east-1", "dynamodb": dynamodb, "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/CatalogTable/stream/x"})
-}
-
-/// Reads a table's stream from its start, in the Lambda event's JSON form.
-pub struct StreamReader {
-    client: aws_sdk_dynamodbstreams::Client,
-    arn: String,
-    iterators: BTreeMap<String, Option<String>>,
-}
-
-impl StreamReader {
-    fn new(client: aws_sdk_dynamodbstreams::Client, arn: String) -> Self {
-        Self { client, arn, iterators: BTreeMap::new() }
-    }
-
-    /// The next `n` records (waits for them).
-    pub async fn read(&mut self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut out = Vec::new();
-        while out.len() < n {
-            assert!(Instant::now() < deadline, "only {} of {n} stream records arrived", out.len());
-            let described = self.client.describe_stream().stream_arn(&self.arn).send().await.unwrap();
-            for shard in described.stream_description().unwrap().shards() {
-                let id = shard.shard_id().unwrap().to_owned();
-                if !self.iterators.contains_key(&id) {
-                    let it = self
-                        .client
-                        .get_shard_iterator()
-                        .stream_arn(&self.arn)
-                        .shard_id(&id)
-                        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-                        .send()
-                        .await
-                        .unwrap();
-                    self.iterators.insert(id, it.shard_iterator().map(str::to_owned));
-                }
-            }
-            for (_, iterator) in self.iterators.iter_mut() {
-                let Some(current) = iterator.clone() else { continue };
-                let page = self.client.get_records().shard_iterator(current).send().await.unwrap();
-                out.extend(page.records().iter().map(|r| record_json(r, &self.arn)));
-                *iterator = page.next_shard_iterator().map(str::to_owned);
-            }
-            if out.len() < n {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        assert_eq!(out.len(), n, "exactly the expected stream records: {out:#?}");
-        out
-    }
-}
-
-fn image(item: &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>) -> Value {
-    serde_json::to_value(serde_dynamo::Item::from(item.clone())).unwrap()
-}
-
-/// The Lambda `DynamoDBEvent` record of a stream record, as Lambda (and the local runner) deliver it.
-fn record_json(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> Value {
-    let change = record.dynamodb().unwrap();
-    let mut dynamodb = json!({
-        "SequenceNumber": change.sequence_number(),
-        "SizeBytes": change.size_bytes(),
-        "StreamViewType": change.stream_view_type().map(|v| v.as_str()),
-    });
-    if let Some(keys) = change.keys() {
-        dynamodb["Keys"] = image(keys);
-    }
-    if let Some(new) = change.new_image() {
-        dynamodb["NewImage"] = image(new);
-    }
-    if let Some(old) = change.old_image() {
-        dynamodb["OldImage"] = image(old);
-    }
-    json!({
-        "eventID": record.event_id(),
-        "eventName": record.event_name().map(|n| n.as_str()),
-        "eventVersion": record.event_version(),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": record.aws_region(),
-        "dynamodb": dynamodb,
-        "eventSourceARN": arn,
-    })
 }
 
 /// An HTTP server answering like an OpenSearch domain with index `products`: while

@@ -200,7 +200,7 @@ async fn an_indexed_batch_invalidates_the_catalogs_cached_listings() {
         .await
         .unwrap()
         .unwrap();
-    let records = ctx.stream.read(3).await;
+    let records = ctx.stream.read_exactly(3).await;
     assert!(indexer.handle_stream(batch(records)).await.batch_item_failures.is_empty());
     assert_eq!(cache.version(listings).await, after);
 }
@@ -216,7 +216,7 @@ async fn availability_from_inventory_reaches_the_index_through_the_stream() {
 
     let stock = catalog::domain::Availability { available: 3, low_stock_threshold: 5 };
     assert_eq!(ctx.store.set_availability(product.id, stock).await.unwrap(), catalog::store::AvailabilityWrite::Stored);
-    let records = ctx.stream.read(1).await;
+    let records = ctx.stream.read_exactly(1).await;
     assert_eq!(records[0]["eventName"], "MODIFY");
     assert!(ctx.indexer.handle_stream(batch(records)).await.batch_item_failures.is_empty());
     let hits = ctx.engine.search(&in_stock(true)).await.unwrap().hits;
@@ -232,7 +232,7 @@ async fn availability_from_inventory_reaches_the_index_through_the_stream() {
     assert_eq!((shown.price, shown.in_stock, shown.available), (5_999, true, Some(3)));
 
     ctx.store.set_availability(product.id, catalog::domain::Availability { available: 0, low_stock_threshold: 5 }).await.unwrap();
-    let records = ctx.stream.read(1).await;
+    let records = ctx.stream.read_exactly(1).await;
     assert!(ctx.indexer.handle_stream(batch(records)).await.batch_item_failures.is_empty());
     assert_eq!(ctx.engine.search(&in_stock(true)).await.unwrap().total, 0);
     assert_eq!(ctx.engine.search(&in_stock(false)).await.unwrap().total, 1);

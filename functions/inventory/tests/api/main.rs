@@ -7,9 +7,8 @@ mod reservations;
 mod stock;
 mod stream;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -188,91 +187,6 @@ pub fn refused(err: CallError) -> (u16, Value) {
         CallError::Status { status, problem } => (status.as_u16(), problem.unwrap_or(Value::Null)),
         other => panic!("expected an answer, got {other:?}"),
     }
-}
-
-/// Reads a table's stream from its start, in the Lambda event's JSON form.
-pub struct StreamReader {
-    client: aws_sdk_dynamodbstreams::Client,
-    arn: String,
-    iterators: BTreeMap<String, Option<String>>,
-}
-
-impl StreamReader {
-    pub async fn new(ctx: &Ctx) -> Self {
-        let described = ctx.ddb.describe_table().table_name(&ctx.table).send().await.unwrap();
-        let arn = described.table().unwrap().latest_stream_arn().unwrap().to_owned();
-        Self { client: aws_sdk_dynamodbstreams::Client::new(shop_testkit::sdk().await), arn, iterators: BTreeMap::new() }
-    }
-
-    /// Every record written so far, waiting until `n` of them match `counted`.
-    pub async fn read(&mut self, n: usize, counted: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut out = Vec::new();
-        let mut matching = 0;
-        while matching < n {
-            assert!(Instant::now() < deadline, "only {matching} of {n} stream records arrived");
-            let described = self.client.describe_stream().stream_arn(&self.arn).send().await.unwrap();
-            for shard in described.stream_description().unwrap().shards() {
-                let id = shard.shard_id().unwrap().to_owned();
-                if !self.iterators.contains_key(&id) {
-                    let it = self
-                        .client
-                        .get_shard_iterator()
-                        .stream_arn(&self.arn)
-                        .shard_id(&id)
-                        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-                        .send()
-                        .await
-                        .unwrap();
-                    self.iterators.insert(id, it.shard_iterator().map(str::to_owned));
-                }
-            }
-            for iterator in self.iterators.values_mut() {
-                let Some(current) = iterator.clone() else { continue };
-                let page = self.client.get_records().shard_iterator(current).send().await.unwrap();
-                let records: Vec<Value> = page.records().iter().map(|r| record_json(r, &self.arn)).collect();
-                matching += records.iter().filter(|r| counted(r)).count();
-                out.extend(records);
-                *iterator = page.next_shard_iterator().map(str::to_owned);
-            }
-            if matching < n {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        out
-    }
-}
-
-fn image(item: &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>) -> Value {
-    serde_json::to_value(serde_dynamo::Item::from(item.clone())).unwrap()
-}
-
-/// The Lambda `DynamoDBEvent` record of a stream record, as Lambda (and the local runner) deliver it.
-fn record_json(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> Value {
-    let change = record.dynamodb().unwrap();
-    let mut dynamodb = json!({
-        "SequenceNumber": change.sequence_number(),
-        "SizeBytes": change.size_bytes(),
-        "StreamViewType": change.stream_view_type().map(|v| v.as_str()),
-    });
-    if let Some(keys) = change.keys() {
-        dynamodb["Keys"] = image(keys);
-    }
-    if let Some(new) = change.new_image() {
-        dynamodb["NewImage"] = image(new);
-    }
-    if let Some(old) = change.old_image() {
-        dynamodb["OldImage"] = image(old);
-    }
-    json!({
-        "eventID": record.event_id(),
-        "eventName": record.event_name().map(|n| n.as_str()),
-        "eventVersion": record.event_version(),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": record.aws_region(),
-        "dynamodb": dynamodb,
-        "eventSourceARN": arn,
-    })
 }
 
 #[test]

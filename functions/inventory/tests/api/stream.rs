@@ -7,9 +7,10 @@ use shop_aws::events::Publisher;
 use shop_aws::streams::StreamEvent;
 use shop_internal::InternalClient;
 use shop_testkit::Req;
+use shop_testkit::streams::StreamReader;
 use uuid::Uuid;
 
-use crate::{Ctx, StreamReader, ctx, seller};
+use crate::{Ctx, ctx, seller};
 
 fn stock_records_of(ids: &[Uuid]) -> impl Fn(&Value) -> bool + use<> {
     let pks: Vec<String> = ids.iter().map(|id| format!("PRODUCT#{id}")).collect();
@@ -47,7 +48,7 @@ async fn stock_changes_reach_the_catalog_and_a_crossing_publishes_one_stock_low(
     let p3 = ctx.stocked(&seller, 50, 10).await;
     ctx.send_as(&seller, Req::post(&format!("/api/inventory/{p3}/adjust")).json(json!({"delta": -1, "reason": "count"}))).await.expect(200);
 
-    let everything = StreamReader::new(&ctx).await.read(4 + 2 + 2, stock_records_of(&[p1, p2, p3])).await;
+    let everything = StreamReader::of_table(&ctx.ddb, &ctx.table).await.read(4 + 2 + 2, stock_records_of(&[p1, p2, p3])).await;
     // The table also streams reservations and audit entries: the consumer ignores them.
     assert!(everything.len() > 8);
     ctx.calls.lock().unwrap().clear();
@@ -107,7 +108,8 @@ async fn a_failing_catalog_fails_the_batch_from_that_record_and_publishes_nothin
     let p = ctx.stocked(&seller, 20, 10).await;
     ctx.send_as(&seller, Req::post(&format!("/api/inventory/{p}/adjust")).json(json!({"delta": -15, "reason": "x"}))).await.expect(200);
     let is_stock = stock_records_of(&[p]);
-    let records: Vec<Value> = StreamReader::new(&ctx).await.read(2, &is_stock).await.into_iter().filter(|r| is_stock(r)).collect();
+    let records: Vec<Value> =
+        StreamReader::of_table(&ctx.ddb, &ctx.table).await.read(2, &is_stock).await.into_iter().filter(|r| is_stock(r)).collect();
 
     let down = shop_testkit::unique("catalog-down");
     shop_internal::register_local(&down, axum::Router::new().fallback(|| async { http::StatusCode::SERVICE_UNAVAILABLE }));
