@@ -7,6 +7,10 @@
 //     listing cache cannot answer: this measures the index.
 //   MODE=cached: the seed's own query (q from 20 terms + brand, 160 distinct URLs), which after
 //     the first minute is answered by the Redis cache, as the seed's 800 r/s run mostly was.
+//   MODE=mix: the seed's search-benchmark shapes exactly as it draws them (load-tests/lib/catalog.js
+//     SHAPES: text from 20 terms, brand from 8, a random price range, and text + brand + price
+//     sorted by price), in turn: text, brand and combined repeat (20, 8 and 160 URLs) and are
+//     mostly cache hits; nearly every price range is new and goes to the index.
 //
 //   k6 run -e BASE_URL=http://127.0.0.1:3100 [-e RATE=2000] [-e DURATION=60s] [-e MODE=engine] load-tests/search-1m.js
 import http from 'k6/http';
@@ -24,7 +28,8 @@ export const options = {
       rate: RATE,
       timeUnit: '1s',
       duration: __ENV.DURATION || '60s',
-      preAllocatedVUs: Math.max(50, Math.ceil(RATE / 20)),
+      // Enough VUs up front that k6 does not drop iterations while it starts more.
+      preAllocatedVUs: Math.max(50, Math.ceil(RATE / 10)),
       maxVUs: Math.max(200, RATE / 2),
     },
   },
@@ -58,7 +63,10 @@ function engineUrl(shape) {
 
 export default function () {
   const shape = MODE === 'cached' ? 'seed' : ORDER[(__ITER + __VU) % ORDER.length];
-  const url = MODE === 'cached' ? query({ q: pick(SEARCH_TERMS), brand: pick(BRANDS), page: 1, limit: 20 }) : engineUrl(shape);
+  let url;
+  if (MODE === 'cached') url = query({ q: pick(SEARCH_TERMS), brand: pick(BRANDS), page: 1, limit: 20 });
+  else if (MODE === 'mix') url = SHAPES[shape]();
+  else url = engineUrl(shape);
   const res = http.get(url, { tags: { kind: 'search', shape, name: `search-${shape}` } });
   check(res, { 'search 200': (r) => r.status === 200 });
 }
