@@ -226,7 +226,10 @@ impl Events {
         let mut report = ExpiryReport { due: due.len(), expired: 0 };
         for order_id in due {
             match self.store.expire(order_id, now).await {
-                Ok(Transition::Done(_)) => report.expired += 1,
+                Ok(Transition::Done(_)) => {
+                    shop_core::metrics::count(crate::CALLER, "ReservationExpired");
+                    report.expired += 1
+                }
                 Ok(_) => {}
                 Err(err) => {
                     tracing::error!(order_id = %order_id, error = %ErrorChain(&err), "could not expire a reservation; next run retries")

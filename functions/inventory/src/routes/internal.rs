@@ -51,9 +51,20 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
         return Err(ApiError::validation(vec![FieldError::new(format!("lines[{i}].productId"), "duplicate", "is listed twice")]));
     }
     let ttl = time::Duration::seconds(i64::from(body.ttl_seconds.unwrap_or(DEFAULT_RESERVATION_TTL_SECONDS)));
-    match state.store.reserve(body.order_id, &body.lines, ttl).await? {
-        ReserveOutcome::Reserved(r) | ReserveOutcome::Existing(r) => Ok(Json(r)),
+    let outcome = state.store.reserve(body.order_id, &body.lines, ttl).await.inspect_err(|e| {
+        if matches!(e, crate::store::StoreError::Contended(_)) {
+            shop_core::metrics::count(crate::CALLER, "StockContended");
+        }
+    })?;
+    match outcome {
+        ReserveOutcome::Reserved(r) => {
+            shop_core::metrics::count(crate::CALLER, "StockReserved");
+            Ok(Json(r))
+        }
+        ReserveOutcome::Existing(r) => Ok(Json(r)),
         ReserveOutcome::Insufficient(lines) => {
+            // A stock-out seen by a buyer: the operator's signal to restock.
+            shop_core::metrics::count(crate::CALLER, "StockOut");
             let errors = lines
                 .into_iter()
                 .map(|i| FieldError::new(format!("lines[{i}].quantity"), "insufficient_stock", "exceeds the available stock"))
