@@ -85,6 +85,10 @@ pub struct Cart {
     pub items: Vec<Line>,
     #[serde(default)]
     pub coupon: Option<AppliedCoupon>,
+    /// Guest carts already merged into this one (the latest few): a repeated or concurrent
+    /// merge of the same guest cart changes nothing. Stored only, never shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_guests: Vec<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -103,7 +107,16 @@ pub struct Totals {
 
 impl Cart {
     pub fn new(user_id: Option<Uuid>, token_hash: Option<String>, now: OffsetDateTime) -> Self {
-        Self { id: shop_core::id::new_id(), user_id, token_hash, items: Vec::new(), coupon: None, created_at: now, updated_at: now }
+        Self {
+            id: shop_core::id::new_id(),
+            user_id,
+            token_hash,
+            items: Vec::new(),
+            coupon: None,
+            merged_guests: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     pub fn line(&self, product: Uuid) -> Option<&Line> {

@@ -23,6 +23,10 @@ use crate::carts::{Owner, Updated};
 use crate::deps::{availability, insufficient_stock, sellable_product};
 use crate::domain::{Cart, CartView, Line, MAX_LINES, MAX_QUANTITY, Rejection, token};
 
+/// How many merged guest cart ids a cart remembers (merges of the same guest cart that race or
+/// are retried stay no-ops).
+const MERGED_GUESTS_KEPT: usize = 8;
+
 /// The header a guest sends its cart token in.
 pub const CART_TOKEN: &str = "x-cart-token";
 
@@ -308,6 +312,11 @@ pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: 
     let result = state
         .carts
         .update(user, Some(&create), |cart| {
+            // Merged already (a retried or concurrent merge of the same guest cart): its
+            // quantities are in; adding them again would double them.
+            if cart.merged_guests.contains(&guest.id) {
+                return Ok::<_, ApiError>(());
+            }
             for line in &guest.items {
                 let base = if cart.id == guest.id { 0 } else { cart.quantity_of(line.product_id) };
                 let available = stock.get(&line.product_id).copied().unwrap_or(0);
@@ -324,7 +333,10 @@ pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: 
             if cart.coupon.is_none() {
                 cart.coupon = guest.coupon.clone();
             }
-            Ok::<_, ApiError>(())
+            cart.merged_guests.push(guest.id);
+            let keep = cart.merged_guests.len().saturating_sub(MERGED_GUESTS_KEPT);
+            cart.merged_guests.drain(..keep);
+            Ok(())
         })
         .await?;
     let merged = done(result)?;

@@ -280,6 +280,32 @@ async fn merging_sums_per_product_caps_to_stock_keeps_the_users_coupon_and_delet
     assert_eq!(merged["items"][0]["productId"], ink.as_str());
 }
 
+/// A merge retried by the client, or sent twice at once, adds the guest's quantities once.
+#[tokio::test]
+async fn concurrent_or_repeated_merges_of_one_guest_cart_add_its_lines_once() {
+    let app = app().await;
+    let mug = app.product("Mug", 1000, 50).await;
+    let pen = app.product("Pen", 300, 50).await;
+    for user_has_a_cart in [true, false] {
+        let user = customer();
+        if user_has_a_cart {
+            app.send_as(&user, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1}))).await.expect(200);
+        }
+        let (_, token) = app.guest_cart().await;
+        app.send_guest(&token, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 2}))).await.expect(200);
+        app.send_guest(&token, Req::post("/api/cart/items").json(json!({"productId": pen, "quantity": 3}))).await.expect(200);
+        let merges = (0..6).map(|_| app.send_as(&user, Req::post("/api/cart/merge").header("x-cart-token", &token)));
+        let statuses: Vec<u16> = futures::future::join_all(merges).await.iter().map(|r| r.status.as_u16()).collect();
+        assert!(statuses.iter().all(|s| *s == 200 || *s == 404), "{statuses:?}");
+        assert!(statuses.contains(&200), "{statuses:?}");
+        let cart = app.send_as(&user, Req::get("/api/cart")).await.expect(200);
+        let qty = |p: &str| cart["items"].as_array().unwrap().iter().find(|l| l["productId"] == p).map(|l| l["quantity"].as_u64().unwrap());
+        let mugs = if user_has_a_cart { 3 } else { 2 };
+        assert_eq!((qty(&mug), qty(&pen)), (Some(mugs), Some(3)), "user had a cart: {user_has_a_cart}; {cart}");
+        assert!(cart.get("mergedGuests").is_none(), "bookkeeping is not shown: {cart}");
+    }
+}
+
 #[tokio::test]
 async fn concurrent_adds_to_one_cart_never_lose_a_line() {
     let app = app().await;
