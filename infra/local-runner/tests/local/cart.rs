@@ -4,22 +4,8 @@ use crate::helpers::{R, Running, start};
 
 /// A request with an optional bearer and an optional guest cart token.
 async fn cart_call(app: &Running, method: &str, path: &str, bearer: Option<&str>, cart_token: Option<&str>, body: Option<Value>) -> R {
-    let mut req = app.http.request(method.parse().unwrap(), format!("{}{path}", app.base));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    if let Some(t) = cart_token {
-        req = req.header("x-cart-token", t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    R { status, headers, body }
+    let headers: Vec<(&str, &str)> = cart_token.map(|t| ("x-cart-token", t)).into_iter().collect();
+    app.call_with(method, path, bearer, &headers, body).await
 }
 
 async fn register(app: &Running) -> String {

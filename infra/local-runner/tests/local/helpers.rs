@@ -39,9 +39,17 @@ pub struct R {
 
 impl Running {
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> R {
+        self.call_with(method, path, token, &[], body).await
+    }
+
+    /// [`Running::call`] with extra request headers.
+    pub async fn call_with(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<Value>) -> R {
         let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if let Some(b) = body {
             req = req.json(&b);
