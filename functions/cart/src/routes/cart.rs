@@ -165,8 +165,12 @@ pub async fn add_item(
     ValidJson(body): ValidJson<AddItem>,
 ) -> ApiResult<Json<CartView>> {
     let owner = owner(&state, &claims, &headers).await?;
-    let product = sellable_product(&state.catalog, body.product_id).await?;
-    let available = availability(&state.inventory, &[product.id]).await?.get(&product.id).copied().unwrap_or(0);
+    // Product and stock are independent questions to two functions: asked at once. The
+    // product's answer decides first (a missing product is a 404 whatever the stock says).
+    let ids = [body.product_id];
+    let (product, stock) = tokio::join!(sellable_product(&state.catalog, body.product_id), availability(&state.inventory, &ids));
+    let product = product?;
+    let available = stock?.get(&product.id).copied().unwrap_or(0);
     let create = move || fresh(owner);
     let create: Option<&(dyn Fn() -> Cart + Send + Sync)> = matches!(owner, Owner::User(_)).then_some(&create);
     let result = state
