@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{ConditionFailed, Item, key, n, query_all, rfc3339, s, transact_put, transaction_outcome, write_outcome};
+use shop_aws::dynamo::{ConditionFailed, Item, Transaction, attr, key, n, query_all, rfc3339, s, write_outcome};
 use shop_core::auth::Role;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -101,10 +101,6 @@ impl Store {
         query_all(query).await
     }
 
-    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-        transact_put(&self.table, item, condition)
-    }
-
     // ---- users ------------------------------------------------------------------------------
 
     #[tracing::instrument(skip_all)]
@@ -122,11 +118,13 @@ impl Store {
             .consistent_read(true)
             .send()
             .await?;
-        let Some(user_id) = out.item.as_ref().and_then(|i| i.get("userId")).and_then(|v| v.as_s().ok()) else {
-            return Ok(None);
-        };
-        let Ok(id) = Uuid::parse_str(user_id) else { return Ok(None) };
-        self.user(id).await
+        match out.item {
+            Some(guard) => match attr::<Uuid>(&guard, "userId")? {
+                Some(id) => self.user(id).await,
+                None => Err(StoreError::unexpected("an email guard names no user")),
+            },
+            None => Ok(None),
+        }
     }
 
     /// Creates the user, its email guard, and its first session in one transaction.
@@ -141,16 +139,12 @@ impl Store {
     ) -> Result<Outcome, StoreError> {
         let mut guard = key(email_pk(&user.email), "EMAIL");
         guard.insert("userId".into(), s(user.id.to_string()));
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put(guard, Some("attribute_not_exists(pk)"))?)
-            .transact_items(self.put(user_item(user)?, Some("attribute_not_exists(pk)"))?)
-            .transact_items(self.put(item(user_pk(user.id), session_sk(session.id), session)?, None)?)
-            .transact_items(self.put(item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
-            .send()
-            .await;
-        Ok(transaction_outcome(result, &[0])?)
+        let mut tx = Transaction::new();
+        tx.put(&self.table, guard, Some("attribute_not_exists(pk)"), Some(()))?;
+        tx.put(&self.table, user_item(user)?, Some("attribute_not_exists(pk)"), None)?;
+        tx.put(&self.table, item(user_pk(user.id), session_sk(session.id), session)?, None, None)?;
+        tx.put(&self.table, item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"), None)?;
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 
     /// Sets the given profile fields; returns the updated user, `None` when it does not exist.
@@ -234,12 +228,10 @@ impl Store {
     /// Stores a new session with its first refresh token (login).
     #[tracing::instrument(skip_all)]
     pub async fn create_session(&self, session: &Session, refresh_hash: &str, refresh: &RefreshRecord) -> Result<(), StoreError> {
-        self.client
-            .transact_write_items()
-            .transact_items(self.put(item(user_pk(session.user_id), session_sk(session.id), session)?, None)?)
-            .transact_items(self.put(item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
-            .send()
-            .await?;
+        let mut tx = Transaction::<()>::new();
+        tx.put(&self.table, item(user_pk(session.user_id), session_sk(session.id), session)?, None, None)?;
+        tx.put(&self.table, item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"), None)?;
+        tx.commit(&self.client).await?;
         Ok(())
     }
 
@@ -268,14 +260,10 @@ impl Store {
             .condition_expression("currentHash = :old")
             .expression_attribute_values(":old", s(old_hash))
             .build()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_session).build())
-            .transact_items(self.put(item(refresh_pk(new_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"))?)
-            .send()
-            .await;
-        Ok(transaction_outcome(result, &[0])?)
+        let mut tx = Transaction::new();
+        tx.push(TransactWriteItem::builder().put(put_session).build(), Some(()));
+        tx.put(&self.table, item(refresh_pk(new_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"), None)?;
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 
     /// Deletes one session (its refresh tokens stop working: they point at nothing).
@@ -317,12 +305,10 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":h", s(hash))
             .build()?;
-        self.client
-            .transact_write_items()
-            .transact_items(self.put(item(reset_pk(hash), "RESET", record)?, Some("attribute_not_exists(pk)"))?)
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await?;
+        let mut tx = Transaction::<()>::new();
+        tx.put(&self.table, item(reset_pk(hash), "RESET", record)?, Some("attribute_not_exists(pk)"), None)?;
+        tx.update(update, None);
+        tx.commit(&self.client).await?;
         Ok(())
     }
 
@@ -350,14 +336,10 @@ impl Store {
             .expression_attribute_values(":h", s(hash))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .build()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        Ok(transaction_outcome(result, &[0, 1])?)
+        let mut tx = Transaction::new();
+        tx.delete(delete, Some(()));
+        tx.update(update, Some(()));
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 
     /// Sets a new password hash (change while logged in).
@@ -389,7 +371,10 @@ impl Store {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(out.item.and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())).unwrap_or(0))
+        Ok(match out.item {
+            Some(item) => attr(&item, "failures")?.unwrap_or(0),
+            None => 0,
+        })
     }
 
     /// Counts one failure atomically; returns the new count.
@@ -406,7 +391,8 @@ impl Store {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
             .await?;
-        Ok(out.attributes.and_then(|i| i.get("failures").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())).unwrap_or(1))
+        let counted = out.attributes.as_ref().map(|item| attr(item, "failures")).transpose()?.flatten();
+        counted.ok_or_else(|| StoreError::unexpected("ADD returned no failure count"))
     }
 
     #[tracing::instrument(skip_all)]
@@ -448,24 +434,18 @@ impl Store {
             .expression_attribute_values(":now", ts(now))
             .expression_attribute_values(":id", s(address.id.to_string()))
             .build()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put(item(user_pk(address.user_id), address_sk(address.id), address)?, Some("attribute_not_exists(pk)"))?)
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        Ok(transaction_outcome(result, &[1])?)
+        let mut tx = Transaction::new();
+        tx.put(&self.table, item(user_pk(address.user_id), address_sk(address.id), address)?, Some("attribute_not_exists(pk)"), None)?;
+        tx.update(update, Some(()));
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 
     /// Replaces an existing address; optionally makes it the default.
     /// `ConditionFailed`: no such address.
     #[tracing::instrument(skip_all)]
     pub async fn replace_address(&self, address: &Address, make_default: bool) -> Result<Outcome, StoreError> {
-        let mut request = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put(item(user_pk(address.user_id), address_sk(address.id), address)?, Some("attribute_exists(pk)"))?);
+        let mut tx = Transaction::new();
+        tx.put(&self.table, item(user_pk(address.user_id), address_sk(address.id), address)?, Some("attribute_exists(pk)"), Some(()))?;
         if make_default {
             let update = Update::builder()
                 .table_name(&self.table)
@@ -474,9 +454,9 @@ impl Store {
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(":id", s(address.id.to_string()))
                 .build()?;
-            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+            tx.update(update, None);
         }
-        Ok(transaction_outcome(request.send().await, &[0])?)
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 
     /// Deletes an address and decrements the count; clears the default if it was this one.
@@ -498,14 +478,10 @@ impl Store {
         } else {
             update.update_expression("SET addressCount = addressCount - :one")
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(update.build()?).build())
-            .send()
-            .await;
-        Ok(transaction_outcome(result, &[0])?)
+        let mut tx = Transaction::new();
+        tx.delete(delete, Some(()));
+        tx.update(update.build()?, None);
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 }
 

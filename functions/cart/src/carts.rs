@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use shop_core::retry::{Backoff, Contended, RetryPolicy};
 use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
@@ -23,8 +24,10 @@ use crate::domain::Cart;
 pub const TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long one Redis call may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
-/// Attempts of a read-modify-write before giving up (503).
-const ATTEMPTS: u32 = 64;
+/// Compare-and-set retries: Redis answers in well under a millisecond, so waits start at 1 ms
+/// and stay short; the time budget is the shared one.
+const CAS_RETRY: RetryPolicy =
+    RetryPolicy { backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(50)), ..RetryPolicy::CONTENDED };
 
 /// Sets `d` and bumps `v` when `v` is the expected version ('' = the key must not exist).
 const CAS: &str = r"
@@ -51,14 +54,16 @@ pub enum CartStoreError {
     Timeout,
     #[error("a stored cart does not decode")]
     Decode(#[from] serde_json::Error),
-    #[error("the cart kept changing; gave up after {ATTEMPTS} attempts")]
-    Contention,
+    /// The cart kept changing for the whole retry budget.
+    #[error(transparent)]
+    Contended(#[from] Contended),
 }
 
 impl From<CartStoreError> for shop_core::ApiError {
     fn from(err: CartStoreError) -> Self {
         match err {
             CartStoreError::Decode(_) => shop_core::ApiError::internal(&err),
+            CartStoreError::Contended(contended) => contended.into(),
             _ => shop_core::ApiError::unavailable(&err),
         }
     }
@@ -146,15 +151,16 @@ impl CartStore {
     /// Creates `cart` unless one exists; returns the cart now stored and whether it is new.
     #[instrument(skip_all)]
     pub async fn create(&self, owner: Owner, cart: Cart) -> Result<(Cart, bool), CartStoreError> {
-        for _ in 0..ATTEMPTS {
+        let mut retry = CAS_RETRY.start();
+        loop {
             if self.put_if(owner, None, &cart).await? {
                 return Ok((cart, true));
             }
             if let Some(existing) = self.load(owner).await? {
                 return Ok((existing.cart, false));
             }
+            retry.wait().await?;
         }
-        Err(CartStoreError::Contention)
     }
 
     /// Read-modify-write: applies `change` to the current cart and stores it if nobody wrote in
@@ -166,7 +172,8 @@ impl CartStore {
         create: Option<&(dyn Fn() -> Cart + Send + Sync)>,
         mut change: impl FnMut(&mut Cart) -> Result<(), E> + Send,
     ) -> Result<Updated<E>, CartStoreError> {
-        for attempt in 0..ATTEMPTS {
+        let mut retry = CAS_RETRY.start();
+        loop {
             let (mut cart, version) = match (self.load(owner).await?, create) {
                 (Some(stored), _) => (stored.cart, Some(stored.version)),
                 (None, Some(make)) => (make(), None),
@@ -179,9 +186,8 @@ impl CartStore {
             if self.put_if(owner, version, &cart).await? {
                 return Ok(Updated::Done(cart));
             }
-            backoff(attempt).await;
+            retry.wait().await?;
         }
-        Err(CartStoreError::Contention)
     }
 
     /// Deletes the cart; false when there was none.
@@ -198,10 +204,4 @@ impl CartStore {
         let mut c = self.connection.clone();
         self.timed(redis::cmd("TTL").arg(self.key(owner)).query_async(&mut c)).await
     }
-}
-
-/// A short, jittered pause between attempts that lost a race.
-async fn backoff(attempt: u32) {
-    let jitter = (Uuid::new_v4().as_u128() % 5) as u64;
-    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) + jitter)).await;
 }

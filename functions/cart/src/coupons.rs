@@ -8,28 +8,22 @@
 //!
 //! A redemption is one transaction of three conditional writes: the redemption item (absent),
 //! the coupon's `redemptionCount` (`< maxRedemptions`, active) and the user's counter
-//! (`< perUserLimit`). Transaction conflicts are retried a bounded number of times, so the limits
-//! hold under any concurrency. Releasing deletes the redemption item in the same transaction as
-//! the decrements, so a release counts once.
-
-use std::time::Duration;
+//! (`< perUserLimit`). Lost races are retried from a fresh read within the shared retry budget
+//! (`shop_core::retry`), so the limits hold under any concurrency. Releasing deletes the
+//! redemption item in the same transaction as the decrements, so a release counts once.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, Update};
 use serde::{Deserialize, Serialize};
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{Item, Outcome, cancellation_reasons, key, n, query_all, rfc3339, s, transact_put, write_outcome};
+use shop_aws::dynamo::{Item, Outcome, Transaction, TxOutcome, attr, key, n, query_all, s, set_from_item, write_outcome};
+use shop_core::retry::RetryPolicy;
 use time::OffsetDateTime;
 use tracing::instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{Coupon, CouponType, Rejection};
-
-/// Attempts of a redemption or release that lost to a concurrent transaction.
-const ATTEMPTS: u32 = 40;
 
 fn coupon_pk(code: &str) -> String {
     format!("COUPON#{code}")
@@ -58,33 +52,32 @@ pub struct Redemption {
 pub enum RedeemError {
     #[error("the coupon does not apply: {}", .0.code())]
     Rejected(Rejection),
-    #[error("the coupon stayed contended after {ATTEMPTS} attempts")]
-    Busy,
+    /// Includes `StoreError::Contended`: the coupon kept changing for the whole retry budget.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<shop_core::retry::Contended> for RedeemError {
+    fn from(err: shop_core::retry::Contended) -> Self {
+        RedeemError::Store(err.into())
+    }
+}
+
+/// The items of a redemption's (or release's) transaction whose conditions may fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The redemption item: this order redeemed already (or was released concurrently).
+    Redemption,
+    /// The coupon: gone, inactive, or at its overall limit.
+    Coupon,
+    /// The user's counter: at the per-user limit.
+    PerUser,
 }
 
 #[derive(Debug, Clone)]
 pub struct CouponStore {
     client: Client,
     table: String,
-}
-
-/// True when a cancelled transaction lost to another one (retry) rather than to a condition.
-fn is_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
-    if matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionInProgressException(_))) {
-        return true;
-    }
-    cancellation_reasons(err).is_some_and(|reasons| reasons.iter().flatten().any(|r| r == "TransactionConflict"))
-}
-
-fn failed_at(reasons: &[Option<String>], index: usize) -> bool {
-    reasons.get(index).cloned().flatten().is_some_and(|r| r == "ConditionalCheckFailed")
-}
-
-async fn backoff(attempt: u32) {
-    let jitter = (Uuid::new_v4().as_u128() % 20) as u64;
-    tokio::time::sleep(Duration::from_millis(5 + u64::from(attempt.min(8)) * 5 + jitter)).await;
 }
 
 impl CouponStore {
@@ -102,7 +95,7 @@ impl CouponStore {
     }
 
     fn read_coupon(item: Item) -> Result<(Coupon, u64), StoreError> {
-        let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let version = attr(&item, "version")?.ok_or_else(|| StoreError::unexpected("a coupon item has no version"))?;
         Ok((serde_dynamo::from_item(item)?, version))
     }
 
@@ -149,49 +142,24 @@ impl CouponStore {
     }
 
     /// Writes the admin-editable fields of `coupon` if it is still at `version` (never the
-    /// redemption count, which redemptions change concurrently). `ConditionFailed`: changed or gone.
+    /// redemption count, which redemptions change concurrently, nor the creation time).
+    /// `ConditionFailed`: changed or gone.
     #[instrument(skip_all)]
     pub async fn update(&self, coupon: &Coupon, version: u64) -> Result<Outcome, StoreError> {
-        let mut set =
-            vec!["#type = :type", "#value = :value", "minSubtotal = :min", "active = :active", "updatedAt = :updated", "version = :next"];
-        let mut remove = Vec::new();
-        let mut request = self
+        let mut item = self.coupon_item(coupon, version + 1)?;
+        for kept in ["pk", "sk", "gsi1pk", "gsi1sk", "redemptionCount", "createdAt"] {
+            item.remove(kept);
+        }
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(coupon_pk(&coupon.code), "COUPON")))
-            .expression_attribute_names("#type", "type")
-            .expression_attribute_names("#value", "value")
-            .expression_attribute_values(":type", s(if coupon.kind == CouponType::Percent { "percent" } else { "fixed" }))
-            .expression_attribute_values(":value", n(coupon.value))
-            .expression_attribute_values(":min", n(coupon.min_subtotal))
-            .expression_attribute_values(":active", AttributeValue::Bool(coupon.active))
-            .expression_attribute_values(":updated", s(rfc3339(coupon.updated_at)))
-            .expression_attribute_values(":next", n(version + 1))
-            .expression_attribute_values(":version", n(version))
-            .condition_expression("attribute_exists(pk) AND version = :version");
-        let optional: [(&str, &str, Option<AttributeValue>); 4] = [
-            ("startsAt", ":starts", coupon.starts_at.map(|t| s(rfc3339(t)))),
-            ("endsAt", ":ends", coupon.ends_at.map(|t| s(rfc3339(t)))),
-            ("maxRedemptions", ":max", coupon.max_redemptions.map(n)),
-            ("perUserLimit", ":per", coupon.per_user_limit.map(n)),
-        ];
-        let mut clauses = Vec::new();
-        for (name, placeholder, value) in optional {
-            match value {
-                Some(v) => {
-                    clauses.push(format!("{name} = {placeholder}"));
-                    request = request.expression_attribute_values(placeholder, v);
-                }
-                None => remove.push(name),
-            }
-        }
-        let mut expression = format!("SET {}", set.drain(..).map(str::to_owned).chain(clauses).collect::<Vec<_>>().join(", "));
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-        let result = request.update_expression(expression).return_values(ReturnValue::None).send().await;
-        Ok(write_outcome(result)?)
+            .condition_expression("attribute_exists(pk) AND #version = :expectedVersion")
+            .expression_attribute_values(":expectedVersion", n(version));
+        let optional = ["startsAt", "endsAt", "maxRedemptions", "perUserLimit"];
+        let update = set_from_item(update, item, &optional);
+        Ok(write_outcome(update.return_values(ReturnValue::None).send().await)?)
     }
 
     /// Deletes a coupon; `ConditionFailed` when there was none. Redemptions stay (order history).
@@ -219,7 +187,10 @@ impl CouponStore {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(out.item.and_then(|i| i.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())).unwrap_or(0))
+        Ok(match out.item {
+            Some(item) => attr(&item, "count")?.unwrap_or(0),
+            None => 0,
+        })
     }
 
     /// The redemption made for `order`.
@@ -240,7 +211,8 @@ impl CouponStore {
     /// the overall and per-user limits hold under concurrency.
     #[instrument(skip_all, fields(order = %order))]
     pub async fn redeem(&self, code: &str, order: Uuid, user: Uuid, subtotal: i64) -> Result<Redemption, RedeemError> {
-        for attempt in 0..ATTEMPTS {
+        let mut retry = RetryPolicy::CONTENDED.start();
+        loop {
             if let Some(existing) = self.redemption(order).await? {
                 return Ok(existing);
             }
@@ -283,31 +255,27 @@ impl CouponStore {
                     .condition_expression("attribute_not_exists(#count) OR #count < :limit")
                     .expression_attribute_values(":limit", n(limit));
             }
-            let items = vec![
-                transact_put(&self.table, item, Some("attribute_not_exists(pk)"))?,
-                TransactWriteItem::builder().update(count).build(),
-                TransactWriteItem::builder().update(per_user.build().map_err(StoreError::from)?).build(),
-            ];
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => return Ok(redemption),
-                Err(err) if is_conflict(&err) => backoff(attempt).await,
-                Err(err) => match cancellation_reasons(&err) {
-                    // A concurrent call redeemed this order, or the coupon changed: the next
-                    // pass returns that redemption or the reason.
-                    Some(reasons) if failed_at(&reasons, 0) || failed_at(&reasons, 1) => {}
-                    Some(reasons) if failed_at(&reasons, 2) => return Err(RedeemError::Rejected(Rejection::LimitReached)),
-                    _ => return Err(StoreError::from(err).into()),
-                },
+            let mut tx = Transaction::new();
+            tx.put(&self.table, item, Some("attribute_not_exists(pk)"), Some(Part::Redemption))?;
+            tx.update(count, Some(Part::Coupon));
+            tx.update(per_user.build().map_err(StoreError::from)?, Some(Part::PerUser));
+            match tx.commit(&self.client).await? {
+                TxOutcome::Committed => return Ok(redemption),
+                // A concurrent call redeemed this order, or the coupon changed (or reached its
+                // limit): the next pass returns that redemption or the reason.
+                r if r.refused(&Part::Redemption) || r.refused(&Part::Coupon) => {}
+                _ => return Err(RedeemError::Rejected(Rejection::LimitReached)),
             }
+            retry.wait().await?;
         }
-        Err(RedeemError::Busy)
     }
 
     /// Releases the redemption of `order` once (the counters go back down); true when there
     /// was one to release. Idempotent.
     #[instrument(skip_all, fields(order = %order))]
-    pub async fn release(&self, order: Uuid) -> Result<bool, RedeemError> {
-        for attempt in 0..ATTEMPTS {
+    pub async fn release(&self, order: Uuid) -> Result<bool, StoreError> {
+        let mut retry = RetryPolicy::CONTENDED.start();
+        loop {
             let Some(redemption) = self.redemption(order).await? else {
                 return Ok(false);
             };
@@ -316,9 +284,9 @@ impl CouponStore {
                 .table_name(&self.table)
                 .set_key(Some(key(redemption_pk(order), "REDEMPTION")))
                 .condition_expression("attribute_exists(pk)")
-                .build()
-                .map_err(StoreError::from)?;
-            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+                .build()?;
+            let mut tx = Transaction::new();
+            tx.delete(delete, Some(Part::Redemption));
             let decrement = |sk: String, attr: &str| {
                 Update::builder()
                     .table_name(&self.table)
@@ -329,27 +297,20 @@ impl CouponStore {
                     .expression_attribute_values(":one", n(1))
                     .expression_attribute_values(":zero", n(0))
                     .build()
-                    .map(|u| TransactWriteItem::builder().update(u).build())
-                    .map_err(StoreError::from)
             };
             // A coupon deleted since keeps no counters to give back.
             if self.coupon(code).await?.is_some() {
-                items.push(decrement("COUPON".into(), "redemptionCount")?);
+                tx.update(decrement("COUPON".into(), "redemptionCount")?, Some(Part::Coupon));
             }
             if self.used_by(code, redemption.user_id).await? > 0 {
-                items.push(decrement(format!("USER#{}", redemption.user_id), "count")?);
+                tx.update(decrement(format!("USER#{}", redemption.user_id), "count")?, Some(Part::PerUser));
             }
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => return Ok(true),
-                Err(err) if is_conflict(&err) => backoff(attempt).await,
-                Err(err) => match cancellation_reasons(&err) {
-                    // Released concurrently, or a counter changed under us: look again.
-                    Some(_) => backoff(attempt).await,
-                    None => return Err(StoreError::from(err).into()),
-                },
+            if tx.commit(&self.client).await?.is_committed() {
+                return Ok(true);
             }
+            // Released concurrently, or a counter changed under us: look again.
+            retry.wait().await?;
         }
-        Err(RedeemError::Busy)
     }
 
     /// Creates the seed's coupons unless they exist: SAVE10 and SAVE20 (percent), FLAT50 and

@@ -99,7 +99,7 @@ pub fn router(state: AppState) -> Router {
     let (coupons, _) = routes::coupon_router().split_for_parts();
     let verifier = shop_internal::TokenVerifier::new(state.auth.accounts.clone(), state.auth.issuer.clone(), state.auth.audiences.clone());
     let carts = carts.layer(shop_internal::optional_bearer(verifier));
-    let internal = routes::internal::router().route_layer(shop_internal::internal_only());
+    let internal = routes::internal::router();
     shop_core::http::finish(carts.merge(coupons).merge(internal).with_state(state))
 }
 

@@ -349,6 +349,54 @@ pub struct ProductUpdate {
 }
 
 /// Normalises tags: trimmed, lower-case, unique, in order.
+impl ProductUpdate {
+    /// `product` with this update's fields changed (absent fields stay). Version and
+    /// `updatedAt` are the store's to set.
+    pub fn apply(&self, product: Product) -> Product {
+        let mut new = product;
+        if let Some(v) = &self.name {
+            new.name = v.trim().to_owned();
+        }
+        if let Some(v) = &self.slug {
+            new.slug = v.clone();
+        }
+        if let Some(v) = &self.sku {
+            new.sku = v.trim().to_owned();
+        }
+        if let Some(v) = &self.description {
+            new.description = v.trim().to_owned();
+        }
+        if let Some(v) = self.price {
+            new.price = v;
+        }
+        if let Some(v) = self.compare_price {
+            new.compare_price = v;
+        }
+        if let Some(v) = self.category_id {
+            new.category_id = v;
+        }
+        if let Some(v) = &self.brand {
+            new.brand = Some(v.trim().to_owned()).filter(|b| !b.is_empty());
+        }
+        if let Some(v) = &self.images {
+            new.images = images_from_urls(v.clone());
+        }
+        if let Some(v) = &self.tags {
+            new.tags = normalize_tags(v.clone());
+        }
+        if let Some(v) = &self.attributes {
+            new.attributes = v.clone();
+        }
+        if let Some(v) = self.is_active {
+            new.is_active = v;
+        }
+        if let Some(v) = self.is_featured {
+            new.is_featured = v;
+        }
+        new
+    }
+}
+
 pub fn normalize_tags(tags: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in tags {

@@ -21,13 +21,13 @@
 use aws_sdk_dynamodb::Client;
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, PutRequest, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, KeysAndAttributes, PutRequest, Update, WriteRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{Item, cancellation_reasons, key, n, query_all, rfc3339, s, transact_put};
+use shop_aws::dynamo::{Item, Transaction, TxOutcome, attr, key, n, query_all, rfc3339, s, set_from_item};
+use shop_core::retry::RetryPolicy;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::{Availability, Category, Product};
@@ -42,51 +42,38 @@ fn ts(t: time::OffsetDateTime) -> String {
     rfc3339(t)
 }
 
-/// Which uniqueness guard a write lost to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a write was refused: the uniqueness guard or rule it lost to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Clash {
+    #[error("the SKU is taken")]
     Sku,
+    #[error("the slug is taken")]
     Slug,
+    #[error("the name is taken")]
     Name,
     /// The referenced category (or parent) does not exist.
+    #[error("the category does not exist")]
     MissingCategory,
-    /// The item changed since it was read (retry), or is gone.
-    Stale,
     /// The category still has children or products.
+    #[error("the category is not empty")]
     NotEmpty,
 }
 
-/// A transaction with labelled items, so a cancellation names what clashed.
-struct Tx {
-    items: Vec<TransactWriteItem>,
-    labels: Vec<Option<Clash>>,
+/// What an item of a catalog transaction may be refused for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Clash(Clash),
+    /// The item changed since it was read: re-read and retry (inside the store).
+    Stale,
 }
 
-impl Tx {
-    fn new() -> Self {
-        Self { items: Vec::new(), labels: Vec::new() }
-    }
-    fn push(&mut self, item: TransactWriteItem, label: Option<Clash>) {
-        self.items.push(item);
-        self.labels.push(label);
-    }
-    async fn send(self, client: &Client) -> Result<Result<(), Clash>, StoreError> {
-        let result = client.transact_write_items().set_transact_items(Some(self.items)).send().await;
-        match result {
-            Ok(_) => Ok(Ok(())),
-            Err(err) => {
-                if let Some(reasons) = cancellation_reasons(&err) {
-                    for (i, reason) in reasons.iter().enumerate() {
-                        if reason.as_deref() == Some("ConditionalCheckFailed")
-                            && let Some(Some(label)) = self.labels.get(i)
-                        {
-                            return Ok(Err(*label));
-                        }
-                    }
-                }
-                Err(err.into())
-            }
-        }
+/// The outcome of a catalog transaction: committed, or the first clash; a stale read is
+/// reported as `Err(None)` for the edit loops to retry.
+fn clash_of(outcome: TxOutcome<Refusal>) -> Result<(), Option<Clash>> {
+    match outcome.first_refusal() {
+        None => Ok(()),
+        Some(Refusal::Clash(c)) => Err(Some(c)),
+        Some(Refusal::Stale) => Err(None),
     }
 }
 
@@ -101,23 +88,21 @@ impl Store {
         Self { client, table: table.into() }
     }
 
-    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-        transact_put(&self.table, item, condition)
-    }
-
-    fn guard(&self, pk: String, id: Uuid) -> Result<TransactWriteItem, StoreError> {
+    /// Adds a uniqueness guard `pk` → `id`, refused with `clash` when taken.
+    fn guard(&self, tx: &mut Transaction<Refusal>, pk: String, id: Uuid, clash: Clash) -> Result<(), StoreError> {
         let mut item = key(pk, "GUARD");
         item.insert("id".into(), s(id.to_string()));
-        self.put(item, Some("attribute_not_exists(pk)"))
+        tx.put(&self.table, item, Some("attribute_not_exists(pk)"), Some(Refusal::Clash(clash)))
     }
 
-    fn drop_guard(&self, pk: String) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).build()?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+    fn drop_guard(&self, tx: &mut Transaction<Refusal>, pk: String) -> Result<(), StoreError> {
+        tx.delete(Delete::builder().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).build()?, None);
+        Ok(())
     }
 
-    /// `ADD <counter> :delta` on a category that must exist.
-    fn count(&self, category: Uuid, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
+    /// `ADD <counter> :delta` on a category that must exist (refused as `MissingCategory` when
+    /// `refusable`; else its absence is a broken invariant).
+    fn count(&self, tx: &mut Transaction<Refusal>, category: Uuid, counter: &str, delta: i64, refusable: bool) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(category_pk(category), "CATEGORY")))
@@ -125,7 +110,8 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":d", n(delta))
             .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        tx.update(update, refusable.then_some(Refusal::Clash(Clash::MissingCategory)));
+        Ok(())
     }
 
     async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
@@ -135,7 +121,10 @@ impl Store {
 
     async fn guarded_id(&self, pk: String) -> Result<Option<Uuid>, StoreError> {
         let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).consistent_read(true).send().await?;
-        Ok(out.item.as_ref().and_then(|i| i.get("id")).and_then(|v| v.as_s().ok()).and_then(|v| Uuid::parse_str(v).ok()))
+        match out.item {
+            Some(item) => attr(&item, "id"),
+            None => Ok(None),
+        }
     }
 
     // ---- categories ---------------------------------------------------------------------------
@@ -177,71 +166,89 @@ impl Store {
     /// Creates a category with its guards; bumps the parent's child count.
     #[tracing::instrument(skip_all)]
     pub async fn create_category(&self, c: &Category) -> Result<Result<(), Clash>, StoreError> {
-        let mut tx = Tx::new();
-        tx.push(self.put(Self::category_item(c, c.id)?, Some("attribute_not_exists(pk)"))?, Some(Clash::Stale));
-        tx.push(self.guard(format!("CATSLUG#{}", c.slug), c.id)?, Some(Clash::Slug));
-        tx.push(self.guard(format!("CATNAME#{}", c.name.to_lowercase()), c.id)?, Some(Clash::Name));
+        let mut tx = Transaction::new();
+        tx.put(&self.table, Self::category_item(c, c.id)?, Some("attribute_not_exists(pk)"), None)?;
+        self.guard(&mut tx, format!("CATSLUG#{}", c.slug), c.id, Clash::Slug)?;
+        self.guard(&mut tx, format!("CATNAME#{}", c.name.to_lowercase()), c.id, Clash::Name)?;
         if let Some(parent) = c.parent_id {
-            tx.push(self.count(parent, "childCount", 1)?, Some(Clash::MissingCategory));
+            self.count(&mut tx, parent, "childCount", 1, true)?;
         }
-        tx.send(&self.client).await
+        Ok(clash_of(tx.commit(&self.client).await?).map_err(|c| c.unwrap_or(Clash::Name)))
+    }
+
+    /// Read-modify-write of a category: `change` gets the category as stored (`None`: there is
+    /// none) and answers the new one or refuses; it is written with its guards and counters
+    /// moved, if unchanged since the read, else re-read and retried. Answers the new category.
+    #[tracing::instrument(skip_all, fields(category = %id))]
+    pub async fn edit_category<E: From<StoreError>>(
+        &self,
+        id: Uuid,
+        mut change: impl FnMut(Option<Category>) -> Result<Category, E>,
+    ) -> Result<Result<Category, Clash>, E> {
+        let mut retry = RetryPolicy::CONTENDED.start();
+        loop {
+            let old = self.category(id).await?.map(|r| r.category);
+            let mut new = change(old.clone())?;
+            let Some(old) = old else { return Err(StoreError::unexpected("edit_category changed a missing category").into()) };
+            new.updated_at = OffsetDateTime::now_utc();
+            match clash_of(self.update_category(&old, &new).await?) {
+                Ok(()) => return Ok(Ok(new)),
+                Err(Some(clash)) => return Ok(Err(clash)),
+                Err(None) => retry.wait().await.map_err(StoreError::from)?,
+            }
+        }
     }
 
     /// Replaces a category (condition: unchanged since read), moving guards and counters.
-    #[tracing::instrument(skip_all)]
-    pub async fn update_category(&self, old: &Category, new: &Category) -> Result<Result<(), Clash>, StoreError> {
-        let mut tx = Tx::new();
+    async fn update_category(&self, old: &Category, new: &Category) -> Result<TxOutcome<Refusal>, StoreError> {
+        let mut tx = Transaction::new();
         let mut item = Self::category_item(new, new.id)?;
         // Counters are maintained by other transactions; keep them out of the replacement.
-        item.remove("childCount");
-        item.remove("productCount");
-        let update_expr: Vec<String> = item.keys().filter(|k| *k != "pk" && *k != "sk").map(|k| format!("#{k} = :{k}")).collect();
-        let mut update = Update::builder()
+        for kept in ["pk", "sk", "childCount", "productCount"] {
+            item.remove(kept);
+        }
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(category_pk(new.id), "CATEGORY")))
-            .update_expression(format!("SET {}", update_expr.join(", ")))
-            .condition_expression("updatedAt = :old");
-        for (k, v) in item.into_iter().filter(|(k, _)| k != "pk" && k != "sk") {
-            update = update.expression_attribute_names(format!("#{k}"), &k).expression_attribute_values(format!(":{k}"), v);
-        }
-        update = update.expression_attribute_values(":old", s(ts(old.updated_at)));
-        tx.push(TransactWriteItem::builder().update(update.build()?).build(), Some(Clash::Stale));
+            .condition_expression("#updatedAt = :readAt")
+            .expression_attribute_values(":readAt", s(ts(old.updated_at)));
+        tx.update(set_from_item(update, item, &[]).build()?, Some(Refusal::Stale));
         if old.slug != new.slug {
-            tx.push(self.drop_guard(format!("CATSLUG#{}", old.slug))?, None);
-            tx.push(self.guard(format!("CATSLUG#{}", new.slug), new.id)?, Some(Clash::Slug));
+            self.drop_guard(&mut tx, format!("CATSLUG#{}", old.slug))?;
+            self.guard(&mut tx, format!("CATSLUG#{}", new.slug), new.id, Clash::Slug)?;
         }
         if old.name.to_lowercase() != new.name.to_lowercase() {
-            tx.push(self.drop_guard(format!("CATNAME#{}", old.name.to_lowercase()))?, None);
-            tx.push(self.guard(format!("CATNAME#{}", new.name.to_lowercase()), new.id)?, Some(Clash::Name));
+            self.drop_guard(&mut tx, format!("CATNAME#{}", old.name.to_lowercase()))?;
+            self.guard(&mut tx, format!("CATNAME#{}", new.name.to_lowercase()), new.id, Clash::Name)?;
         }
         if old.parent_id != new.parent_id {
             if let Some(p) = old.parent_id {
-                tx.push(self.count(p, "childCount", -1)?, None);
+                self.count(&mut tx, p, "childCount", -1, false)?;
             }
             if let Some(p) = new.parent_id {
-                tx.push(self.count(p, "childCount", 1)?, Some(Clash::MissingCategory));
+                self.count(&mut tx, p, "childCount", 1, true)?;
             }
         }
-        tx.send(&self.client).await
+        tx.commit(&self.client).await
     }
 
     /// Deletes an empty category and its guards.
     #[tracing::instrument(skip_all)]
     pub async fn delete_category(&self, c: &Category) -> Result<Result<(), Clash>, StoreError> {
-        let mut tx = Tx::new();
+        let mut tx = Transaction::new();
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(category_pk(c.id), "CATEGORY")))
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(childCount) OR childCount = :zero) AND (attribute_not_exists(productCount) OR productCount = :zero)")
             .expression_attribute_values(":zero", n(0))
             .build()?;
-        tx.push(TransactWriteItem::builder().delete(delete).build(), Some(Clash::NotEmpty));
-        tx.push(self.drop_guard(format!("CATSLUG#{}", c.slug))?, None);
-        tx.push(self.drop_guard(format!("CATNAME#{}", c.name.to_lowercase()))?, None);
+        tx.delete(delete, Some(Refusal::Clash(Clash::NotEmpty)));
+        self.drop_guard(&mut tx, format!("CATSLUG#{}", c.slug))?;
+        self.drop_guard(&mut tx, format!("CATNAME#{}", c.name.to_lowercase()))?;
         if let Some(p) = c.parent_id {
-            tx.push(self.count(p, "childCount", -1)?, None);
+            self.count(&mut tx, p, "childCount", -1, false)?;
         }
-        tx.send(&self.client).await
+        Ok(clash_of(tx.commit(&self.client).await?).map_err(|c| c.unwrap_or(Clash::NotEmpty)))
     }
 
     // ---- products -------------------------------------------------------------------------------
@@ -287,74 +294,85 @@ impl Store {
     /// Creates a product with its SKU and slug guards, counting it on its category.
     #[tracing::instrument(skip_all)]
     pub async fn create_product(&self, p: &Product) -> Result<Result<(), Clash>, StoreError> {
-        let mut tx = Tx::new();
-        tx.push(self.put(Self::product_item(p)?, Some("attribute_not_exists(pk)"))?, Some(Clash::Stale));
-        tx.push(self.guard(format!("SKU#{}", p.sku.to_uppercase()), p.id)?, Some(Clash::Sku));
-        tx.push(self.guard(format!("SLUG#{}", p.slug), p.id)?, Some(Clash::Slug));
-        tx.push(self.count(p.category_id, "productCount", 1)?, Some(Clash::MissingCategory));
-        tx.send(&self.client).await
+        let mut tx = Transaction::new();
+        tx.put(&self.table, Self::product_item(p)?, Some("attribute_not_exists(pk)"), None)?;
+        self.guard(&mut tx, format!("SKU#{}", p.sku.to_uppercase()), p.id, Clash::Sku)?;
+        self.guard(&mut tx, format!("SLUG#{}", p.slug), p.id, Clash::Slug)?;
+        self.count(&mut tx, p.category_id, "productCount", 1, true)?;
+        Ok(clash_of(tx.commit(&self.client).await?).map_err(|c| c.unwrap_or(Clash::Sku)))
+    }
+
+    /// Read-modify-write of a product: `change` gets the product as stored (`None`: there is
+    /// none) and answers the new one or refuses; it is written (version and `updatedAt` set
+    /// here) with guards and counts moved, if unchanged since the read, else re-read and
+    /// retried. Answers the product before and after.
+    #[tracing::instrument(skip_all, fields(product = %id))]
+    pub async fn edit_product<E: From<StoreError>>(
+        &self,
+        id: Uuid,
+        mut change: impl FnMut(Option<Product>) -> Result<Product, E>,
+    ) -> Result<Result<(Product, Product), Clash>, E> {
+        let mut retry = RetryPolicy::CONTENDED.start();
+        loop {
+            let old = self.product(id).await?;
+            let mut new = change(old.clone())?;
+            let Some(old) = old else { return Err(StoreError::unexpected("edit_product changed a missing product").into()) };
+            new.version = old.version + 1;
+            new.updated_at = OffsetDateTime::now_utc();
+            match clash_of(self.update_product(&old, &new).await?) {
+                Ok(()) => return Ok(Ok((old, new))),
+                Err(Some(clash)) => return Ok(Err(clash)),
+                Err(None) => retry.wait().await.map_err(StoreError::from)?,
+            }
+        }
     }
 
     /// Rewrites a product read at `old.version` (every attribute except the availability ones,
     /// which [`Store::set_availability`] owns), moving guards and category counts. Deleting a
     /// product also takes it out of the low-stock index.
-    #[tracing::instrument(skip_all)]
-    pub async fn update_product(&self, old: &Product, new: &Product) -> Result<Result<(), Clash>, StoreError> {
-        let mut tx = Tx::new();
+    async fn update_product(&self, old: &Product, new: &Product) -> Result<TxOutcome<Refusal>, StoreError> {
+        let mut tx = Transaction::new();
         let mut item = Self::product_item(new)?;
         for owned in ["pk", "sk", "inStock", "available", "stockAvailable", "lowStockThreshold"] {
             item.remove(owned);
         }
-        let mut removed: Vec<&str> =
-            ["gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "deletedAt"].into_iter().filter(|k| !item.contains_key(*k)).collect();
+        let mut absent = vec!["gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "deletedAt"];
         if new.deleted_at.is_some() {
-            removed.extend(["gsi4pk", "gsi4sk"]);
+            absent.extend(["gsi4pk", "gsi4sk"]);
         }
-        let sets: Vec<String> = item.keys().map(|k| format!("#{k} = :{k}")).collect();
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !removed.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", removed.iter().map(|k| format!("#{k}")).collect::<Vec<_>>().join(", ")));
-        }
-        let mut update = Update::builder()
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(product_pk(new.id), "PRODUCT")))
-            .update_expression(expression)
             .condition_expression("#version = :expectedVersion")
             .expression_attribute_values(":expectedVersion", n(old.version));
-        for k in &removed {
-            update = update.expression_attribute_names(format!("#{k}"), *k);
-        }
-        for (k, v) in item {
-            update = update.expression_attribute_names(format!("#{k}"), &k).expression_attribute_values(format!(":{k}"), v);
-        }
-        tx.push(TransactWriteItem::builder().update(update.build()?).build(), Some(Clash::Stale));
+        tx.update(set_from_item(update, item, &absent).build()?, Some(Refusal::Stale));
         if old.sku.to_uppercase() != new.sku.to_uppercase() {
-            tx.push(self.drop_guard(format!("SKU#{}", old.sku.to_uppercase()))?, None);
-            tx.push(self.guard(format!("SKU#{}", new.sku.to_uppercase()), new.id)?, Some(Clash::Sku));
+            self.drop_guard(&mut tx, format!("SKU#{}", old.sku.to_uppercase()))?;
+            self.guard(&mut tx, format!("SKU#{}", new.sku.to_uppercase()), new.id, Clash::Sku)?;
         }
         if old.slug != new.slug {
-            tx.push(self.drop_guard(format!("SLUG#{}", old.slug))?, None);
-            tx.push(self.guard(format!("SLUG#{}", new.slug), new.id)?, Some(Clash::Slug));
+            self.drop_guard(&mut tx, format!("SLUG#{}", old.slug))?;
+            self.guard(&mut tx, format!("SLUG#{}", new.slug), new.id, Clash::Slug)?;
         }
         let was_counted = old.deleted_at.is_none();
         let is_counted = new.deleted_at.is_none();
         if old.category_id != new.category_id || was_counted != is_counted {
             if was_counted {
-                tx.push(self.count(old.category_id, "productCount", -1)?, None);
+                self.count(&mut tx, old.category_id, "productCount", -1, false)?;
             }
             if is_counted {
-                tx.push(self.count(new.category_id, "productCount", 1)?, Some(Clash::MissingCategory));
+                self.count(&mut tx, new.category_id, "productCount", 1, true)?;
             }
-        } else if is_counted && old.category_id == new.category_id {
+        } else if is_counted {
             // The category must still exist for an edit to keep pointing at it.
             let check = ConditionCheck::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(category_pk(new.category_id), "CATEGORY")))
                 .condition_expression("attribute_exists(pk)")
                 .build()?;
-            tx.push(TransactWriteItem::builder().condition_check(check).build(), Some(Clash::MissingCategory));
+            tx.check(check, Some(Refusal::Clash(Clash::MissingCategory)));
         }
-        tx.send(&self.client).await
+        tx.commit(&self.client).await
     }
 
     /// Stores the stock inventory reports for a product: the raw figures, what the product shows
@@ -501,22 +519,21 @@ impl Store {
             .expression_attribute_names("#id", "id")
             .consistent_read(true)
             .build()?;
-        for attempt in 0..=BULK_RETRIES {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
+        let mut retry = RetryPolicy::BULK.start();
+        loop {
             let page = self.client.batch_get_item().request_items(&self.table, pending.clone()).send().await?;
             for item in page.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) else { continue };
-                let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| Uuid::parse_str(v).ok());
-                out.push((pk.clone(), id));
+                let pk: String = attr(&item, "pk")?.ok_or_else(|| StoreError::unexpected("a batch-read item has no pk"))?;
+                out.push((pk, attr(&item, "id")?));
             }
             match page.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty()) {
                 Some(rest) => pending = rest,
                 None => return Ok(Ok(out)),
             }
+            if retry.wait().await.is_err() {
+                return Ok(Err(Unprocessed(pending.keys().len())));
+            }
         }
-        Ok(Err(Unprocessed(pending.keys().len())))
     }
 
     /// Writes `products` with their SKU and slug guards by BatchWriteItem — unconditional puts,
@@ -555,17 +572,17 @@ impl Store {
     /// One BatchWriteItem (≤ 25 items) to its end.
     async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<Result<(), Unprocessed>, StoreError> {
         let mut pending = writes;
-        for attempt in 0..=BULK_RETRIES {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
+        let mut retry = RetryPolicy::BULK.start();
+        loop {
             let out = self.client.batch_write_item().request_items(&self.table, pending).send().await?;
             match out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).filter(|w| !w.is_empty()) {
                 Some(rest) => pending = rest,
                 None => return Ok(Ok(())),
             }
+            if retry.wait().await.is_err() {
+                return Ok(Err(Unprocessed(pending.len())));
+            }
         }
-        Ok(Err(Unprocessed(pending.len())))
     }
 
     /// Adds `delta` to the `productCount` of each category (one UpdateItem `ADD` per category;
@@ -618,14 +635,6 @@ pub struct ProductRecord {
     pub low_stock_threshold: Option<u32>,
 }
 
-/// Attempts after the first for a bulk request's unprocessed keys or items.
-const BULK_RETRIES: u32 = 10;
-
-/// 25 ms doubling per attempt, at most 2 s.
-fn backoff(attempt: u32) -> std::time::Duration {
-    std::time::Duration::from_millis((25u64 << attempt.min(7)).min(2_000))
-}
-
 /// What the table holds under a product's keys (see [`Store::bulk_presence`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Presence {
@@ -640,7 +649,7 @@ pub struct Presence {
 /// A bulk request still had this many keys or items unprocessed after its retries (DynamoDB
 /// kept throttling); nothing else went wrong, so running the load again continues it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{0} keys or items were still unprocessed after {BULK_RETRIES} retries")]
+#[error("{0} keys or items were still unprocessed after the bulk retries")]
 pub struct Unprocessed(pub usize);
 
 /// A category as stored, with its counters.

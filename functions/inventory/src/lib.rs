@@ -75,7 +75,7 @@ fn api() -> OpenApiRouter<AppState> {
 /// an internal client).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    let internal = routes::internal::router().route_layer(shop_internal::internal_only());
+    let internal = routes::internal::router();
     shop_core::http::finish(router.merge(internal).with_state(state))
 }
 

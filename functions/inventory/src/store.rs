@@ -19,8 +19,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
-use shop_aws::dynamo::{Item, Outcome, cancellation_reasons, key, n, query_all, s, transact_put, write_outcome};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
+pub use shop_aws::dynamo::StoreError;
+use shop_aws::dynamo::{Item, Outcome, Transaction, TxOutcome, attr, key, n, query_all, s, write_outcome};
+use shop_core::retry::RetryPolicy;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,11 +31,6 @@ use crate::domain::{AuditEntry, Line, Reservation, ReservationStatus, Stock};
 /// Sort key of stock items.
 pub const STOCK_SK: &str = "STOCK";
 const RESERVATION_SK: &str = "RESERVATION";
-/// How long a transaction keeps retrying while it only loses to concurrent transactions on the
-/// same items (a hot product during a sale): a time budget rather than a count, so a burst of
-/// buyers is served in turn instead of failing after a fixed number of collisions. Well under
-/// the function's and the internal client's timeouts.
-const TX_RETRY_BUDGET: Duration = Duration::from_secs(2);
 /// Finished reservations stay this long after their expiry (then TTL removes them).
 const RESERVATION_RETENTION: time::Duration = time::Duration::days(30);
 /// Audit entries stay this long.
@@ -52,25 +49,15 @@ fn ts(t: OffsetDateTime) -> String {
     shop_aws::dynamo::rfc3339(t)
 }
 
-/// A random delay in `[0, cap)` with `cap` doubling per attempt (full jitter).
-fn backoff(attempt: u32) -> Duration {
-    let cap_ms = (5u64 << attempt.min(6)).min(250);
-    let random = u64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default());
-    Duration::from_millis(random % cap_ms.max(1))
-}
-
-/// How a transaction ended.
-#[derive(Debug)]
-enum TxResult {
-    Done,
-    /// Cancelled: per item, the reason code (`ConditionalCheckFailed`, ...) or `None`.
-    Cancelled(Vec<Option<String>>),
-}
-
-impl TxResult {
-    fn failed_at(&self, index: usize) -> bool {
-        matches!(self, TxResult::Cancelled(r) if r.get(index).cloned().flatten().as_deref() == Some("ConditionalCheckFailed"))
-    }
+/// The parts of a reservation's transaction whose conditions may fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The reservation item (exists already / is no longer in the expected state).
+    Reservation,
+    /// The stock row of line `i` (not enough available units).
+    Line(usize),
+    /// A stock row no longer at the version read.
+    Stock,
 }
 
 /// Why a reservation was not made.
@@ -110,62 +97,24 @@ enum Move {
 pub struct Store {
     client: Client,
     table: String,
-    tx_retry_budget: Duration,
+    /// How long writes that lose races to concurrent ones keep trying (a hot product during a
+    /// sale is served in turn); then `StoreError::Contended`.
+    retry: RetryPolicy,
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), tx_retry_budget: TX_RETRY_BUDGET }
+        Self { client, table: table.into(), retry: RetryPolicy::CONTENDED }
     }
 
-    /// The same store with another retry budget for contended transactions (default 2 s).
-    pub fn with_tx_retry_budget(mut self, budget: Duration) -> Self {
-        self.tx_retry_budget = budget;
+    /// The same store with another time budget for writes that lose races (default 2 s).
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry = self.retry.with_budget(budget);
         self
     }
 
-    /// Sends a transaction, retrying with jittered backoff within the retry budget:
-    /// - while it only lost to concurrent transactions on the same items (it was not applied):
-    ///   again with a new client request token; when the budget is spent, [`StoreError::Contended`];
-    /// - after a transient failure (timeout, throttle, internal error, the same request still in
-    ///   progress), when it is unknown whether it was applied: again with the **same** client
-    ///   request token, so DynamoDB applies it at most once; when the budget is spent, the error.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxResult, StoreError> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
-        let mut token = Uuid::new_v4().to_string();
-        loop {
-            let result =
-                self.client.transact_write_items().set_transact_items(Some(items.clone())).client_request_token(&token).send().await;
-            let err = match result {
-                Ok(_) => return Ok(TxResult::Done),
-                Err(err) => err,
-            };
-            let within_budget = started.elapsed() < self.tx_retry_budget;
-            attempt += 1;
-            let reasons = cancellation_reasons(&err);
-            if let Some(reasons) = reasons {
-                let lost = |c: &str| reasons.iter().flatten().any(|r| r == c);
-                if lost("TransactionConflict") && !lost("ConditionalCheckFailed") {
-                    if !within_budget {
-                        return Err(StoreError::Contended(started.elapsed()));
-                    }
-                    token = Uuid::new_v4().to_string();
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                return Ok(TxResult::Cancelled(reasons));
-            }
-            let in_progress = matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionInProgressException(_)));
-            let err = shop_aws::dynamo::StoreError::from(err);
-            if (in_progress || err.is_transient()) && within_budget {
-                tracing::warn!(attempt, error = %shop_core::problem::ErrorChain(&err), "transaction failed transiently; retrying with the same token");
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
-            }
-            return Err(err.into());
-        }
+    fn transaction<L>(&self) -> Transaction<L> {
+        Transaction::with_policy(self.retry)
     }
 
     // ---- stock ---------------------------------------------------------------------------------
@@ -201,7 +150,7 @@ impl Store {
         let mut keys: Vec<Item> = ids.iter().map(|id| key(stock_pk(*id), STOCK_SK)).collect();
         keys.sort_by(|a, b| format!("{:?}", a.get("pk")).cmp(&format!("{:?}", b.get("pk"))));
         keys.dedup();
-        let mut attempt = 0;
+        let mut retry = RetryPolicy::BULK.start();
         while !keys.is_empty() {
             let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build()?;
             let page = self.client.batch_get_item().request_items(&self.table, request).send().await?;
@@ -211,8 +160,7 @@ impl Store {
             }
             keys = page.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
             if !keys.is_empty() {
-                attempt += 1;
-                tokio::time::sleep(backoff(attempt)).await;
+                retry.wait().await?;
             }
         }
         Ok(out)
@@ -231,10 +179,52 @@ impl Store {
         Ok(write_outcome(put.send().await)?)
     }
 
+    /// Read-modify-write of a product's whole stock row: `change` gets the row as it is (`None`
+    /// when there is none) and answers the row to store, or refuses; the row is created or
+    /// replaced at the version read, re-read and retried while concurrent writes win.
+    #[tracing::instrument(skip_all, fields(product = %product_id))]
+    pub async fn set_stock<E: From<StoreError>>(
+        &self,
+        product_id: Uuid,
+        mut change: impl FnMut(Option<&Stock>) -> Result<Stock, E>,
+    ) -> Result<Stock, E> {
+        let mut retry = self.retry.start();
+        loop {
+            let existing = self.stock(product_id).await?;
+            let stock = change(existing.as_ref())?;
+            if self.put_stock(&stock, existing.as_ref().map(|e| e.version)).await? == Outcome::Done {
+                return Ok(stock);
+            }
+            retry.wait().await.map_err(StoreError::from)?;
+        }
+    }
+
+    /// Adds `delta` to a product's available units with its audit entry, in one transaction, at
+    /// the version read (re-read and retried while concurrent writes win). `check` sees the row
+    /// first and may refuse (ownership, not below zero). `None`: the product has no stock row.
+    #[tracing::instrument(skip_all, fields(product = %product_id))]
+    pub async fn adjust<E: From<StoreError>>(
+        &self,
+        product_id: Uuid,
+        delta: i64,
+        actor: Uuid,
+        reason: &str,
+        check: impl Fn(&Stock) -> Result<(), E>,
+    ) -> Result<Option<Stock>, E> {
+        let mut retry = self.retry.start();
+        loop {
+            let Some(before) = self.stock(product_id).await? else { return Ok(None) };
+            check(&before)?;
+            if let Some(after) = self.adjust_at_version(&before, delta, actor, reason).await? {
+                return Ok(Some(after));
+            }
+            retry.wait().await.map_err(StoreError::from)?;
+        }
+    }
+
     /// Applies `delta` to `before.available` if the row is still at `before.version`, with its
-    /// audit entry, in one transaction. `Ok(None)`: the row changed; re-read and retry.
-    #[tracing::instrument(skip_all)]
-    pub async fn adjust(&self, before: &Stock, delta: i64, actor: Uuid, reason: &str) -> Result<Option<Stock>, StoreError> {
+    /// audit entry, in one transaction. `Ok(None)`: the row changed.
+    async fn adjust_at_version(&self, before: &Stock, delta: i64, actor: Uuid, reason: &str) -> Result<Option<Stock>, StoreError> {
         let now = OffsetDateTime::now_utc();
         let after = Stock { available: before.available + delta, updated_at: now, version: before.version + 1, ..before.clone() };
         let mut update = Update::builder()
@@ -265,12 +255,10 @@ impl Store {
         let mut audit: Item = serde_dynamo::to_item(&entry)?;
         audit.extend(key(stock_pk(before.product_id), format!("AUDIT#{}#{}", ts(now), Uuid::now_v7())));
         audit.insert("ttl".into(), n(epoch(now + AUDIT_RETENTION)));
-        let items = vec![TransactWriteItem::builder().update(update.build()?).build(), transact_put(&self.table, audit, None)?];
-        match self.transact(items).await? {
-            TxResult::Done => Ok(Some(after)),
-            r if r.failed_at(0) => Ok(None),
-            TxResult::Cancelled(reasons) => Err(unexpected(&format!("adjust cancelled: {reasons:?}"))),
-        }
+        let mut tx = self.transaction();
+        tx.update(update.build()?, Some(Part::Stock));
+        tx.put(&self.table, audit, None, None)?;
+        Ok(tx.commit(&self.client).await?.is_committed().then_some(after))
     }
 
     /// A product's audit entries, oldest first.
@@ -283,7 +271,7 @@ impl Store {
             .key_condition_expression("pk = :pk AND begins_with(sk, :a)")
             .expression_attribute_values(":pk", s(stock_pk(product_id)))
             .expression_attribute_values(":a", s("AUDIT#"));
-        Ok(query_all(query).await?)
+        query_all(query).await
     }
 
     /// Products at or below their threshold (by seller, then product id): all of them, or one
@@ -297,7 +285,7 @@ impl Store {
                 .expression_attribute_values(":seller", s(format!("{seller}#"))),
             None => query.key_condition_expression("gsi1pk = :low"),
         };
-        Ok(query_all(query).await?)
+        query_all(query).await
     }
 
     /// Makes the low-stock flag agree with `stock` if the row is still at its version (a later
@@ -324,7 +312,7 @@ impl Store {
 
     // ---- reservations --------------------------------------------------------------------------
 
-    fn line_update(&self, line: &Line, movement: Move, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
+    fn line_update(&self, line: &Line, movement: Move, now: OffsetDateTime) -> Result<Update, StoreError> {
         let q = i64::from(line.quantity);
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -345,7 +333,7 @@ impl Store {
                 .expression_attribute_values(":q", n(q))
                 .expression_attribute_values(":minus", n(-q)),
         };
-        Ok(TransactWriteItem::builder().update(update.build()?).build())
+        Ok(update.build()?)
     }
 
     /// The reservation of an order (consistent read).
@@ -380,17 +368,20 @@ impl Store {
         item.insert("gsi2pk".into(), s("RESERVED"));
         item.insert("gsi2sk".into(), n(epoch(expires_at)));
         item.insert("ttl".into(), n(epoch(expires_at + RESERVATION_RETENTION)));
-        let mut items = vec![transact_put(&self.table, item, Some("attribute_not_exists(pk)"))?];
-        for line in lines {
-            items.push(self.line_update(line, Move::Reserve, now)?);
+        let mut tx = self.transaction();
+        tx.put(&self.table, item, Some("attribute_not_exists(pk)"), Some(Part::Reservation))?;
+        for (i, line) in lines.iter().enumerate() {
+            tx.update(self.line_update(line, Move::Reserve, now)?, Some(Part::Line(i)));
         }
-        match self.transact(items).await? {
-            TxResult::Done => Ok(ReserveOutcome::Reserved(reservation)),
-            r if r.failed_at(0) => match self.reservation(order_id).await? {
+        match tx.commit(&self.client).await? {
+            TxOutcome::Committed => Ok(ReserveOutcome::Reserved(reservation)),
+            r if r.refused(&Part::Reservation) => match self.reservation(order_id).await? {
                 Some(existing) => Ok(ReserveOutcome::Existing(existing)),
-                None => Err(unexpected("the reservation existed but cannot be read")),
+                None => Err(StoreError::unexpected("the reservation existed but cannot be read")),
             },
-            r => Ok(ReserveOutcome::Insufficient((0..lines.len()).filter(|i| r.failed_at(i + 1)).collect())),
+            TxOutcome::Refused(parts) => Ok(ReserveOutcome::Insufficient(
+                parts.into_iter().filter_map(|p| if let Part::Line(i) = p { Some(i) } else { None }).collect(),
+            )),
         }
     }
 
@@ -450,18 +441,17 @@ impl Store {
                 _ => update.condition_expression("#status = :reserved"),
             };
             let movement = if to == Committed { Move::Commit } else { Move::Return };
-            let mut items = vec![TransactWriteItem::builder().update(update.build()?).build()];
+            let mut tx = self.transaction();
+            tx.update(update.build()?, Some(Part::Reservation));
             for line in &current.lines {
-                items.push(self.line_update(line, movement, now)?);
+                tx.update(self.line_update(line, movement, now)?, None);
             }
-            match self.transact(items).await? {
-                TxResult::Done => return Ok(Transition::Done(Reservation { status: to, ..current })),
-                // Another call moved it first: decide from what it is now.
-                r if r.failed_at(0) => continue,
-                TxResult::Cancelled(reasons) => return Err(unexpected(&format!("transition cancelled: {reasons:?}"))),
+            if tx.commit(&self.client).await?.is_committed() {
+                return Ok(Transition::Done(Reservation { status: to, ..current }));
             }
+            // Another call moved it first: decide from what it is now.
         }
-        Err(unexpected("the reservation kept changing"))
+        Err(StoreError::unexpected("the reservation kept changing"))
     }
 
     /// Order ids of reservations still holding stock whose expiry is at or before `now`, soonest
@@ -483,11 +473,10 @@ impl Store {
                 .send()
                 .await?;
             for item in page.items.unwrap_or_default() {
-                if let Some(id) = item.get("pk").and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("RESERVATION#"))
-                    && let Ok(id) = Uuid::parse_str(id)
-                {
-                    out.push(id);
-                }
+                // The index is KEYS_ONLY: the order id is in the key.
+                let pk: Option<String> = attr(&item, "pk")?;
+                let id = pk.as_deref().and_then(|pk| pk.strip_prefix("RESERVATION#")).and_then(|id| Uuid::parse_str(id).ok());
+                out.push(id.ok_or_else(|| StoreError::unexpected(format!("a reserved item has a malformed key {pk:?}")))?);
             }
             start = page.last_evaluated_key;
             if start.is_none() || out.len() >= limit {
@@ -501,65 +490,6 @@ impl Store {
 /// `gsi1sk` of a low stock row: `<sellerId>#<productId>` (`-` without a seller).
 fn low_sort(stock: &Stock) -> String {
     format!("{}#{}", stock.seller_id.map(|s| s.to_string()).unwrap_or_else(|| "-".into()), stock.product_id)
-}
-
-fn unexpected(message: &str) -> StoreError {
-    StoreError::Unexpected(message.to_owned())
-}
-
-/// Why a store call failed (all of them are server-side errors for the caller).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Dynamo(#[from] shop_aws::dynamo::StoreError),
-    /// DynamoDB answered in a way the store's conditions rule out.
-    #[error("unexpected store state: {0}")]
-    Unexpected(String),
-    /// A transaction kept losing to concurrent ones on the same items for the whole retry
-    /// budget (a very hot product): nothing was written; the caller may retry.
-    #[error("the items stayed contended for {0:?}")]
-    Contended(Duration),
-}
-
-impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
-where
-    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
-{
-    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        StoreError::Dynamo(err.into())
-    }
-}
-impl From<aws_sdk_dynamodb::Error> for StoreError {
-    fn from(err: aws_sdk_dynamodb::Error) -> Self {
-        StoreError::Dynamo(err.into())
-    }
-}
-impl From<serde_dynamo::Error> for StoreError {
-    fn from(err: serde_dynamo::Error) -> Self {
-        StoreError::Dynamo(err.into())
-    }
-}
-impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
-    fn from(err: aws_sdk_dynamodb::error::BuildError) -> Self {
-        StoreError::Dynamo(err.into())
-    }
-}
-impl From<StoreError> for shop_core::ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Contended(_) => {
-                tracing::warn!(error = %err, "stock transaction contended");
-                shop_core::ApiError::new(
-                    http::StatusCode::SERVICE_UNAVAILABLE,
-                    "stock_contention",
-                    "Too many concurrent changes to this stock; nothing was changed. Retry shortly.",
-                )
-                .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"))
-            }
-            StoreError::Dynamo(inner) => inner.into(),
-            StoreError::Unexpected(_) => shop_core::ApiError::internal(&err),
-        }
-    }
 }
 
 /// An attribute map as the stream delivers images (for tests and the stream consumer).

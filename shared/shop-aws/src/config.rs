@@ -2,17 +2,25 @@
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 
+/// Attempts the SDK makes per AWS call (the first included) for transport failures: timeouts,
+/// throttling, 5xx. This is the only layer that retries those; stores retry lost races only
+/// (`shop_core::retry`), and internal Lambda invokes switch this off beneath their own retries.
+pub const SDK_MAX_ATTEMPTS: u32 = 3;
+
 /// Loads the shared SDK configuration: region, credentials and endpoints from the environment,
-/// with bounded timeouts so a stuck dependency fails the request instead of the Lambda.
+/// with bounded timeouts so a stuck dependency fails the request instead of the Lambda, and the
+/// SDK's retries set explicitly (standard mode, [`SDK_MAX_ATTEMPTS`]).
 pub async fn load() -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(5))
         .operation_timeout(Duration::from_secs(12))
         .build();
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+    let retries = RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS);
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).retry_config(retries).load().await
 }
 
 /// Where configuration comes from: the process environment in Lambda, the template's resolved
@@ -35,11 +43,6 @@ pub fn require(lookup: Lookup<'_>, name: &str) -> Result<String, MissingEnv> {
 /// Reads an optional variable; missing or empty gives `default`.
 pub fn or_default(lookup: Lookup<'_>, name: &str, default: &str) -> String {
     lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
-
-/// Reads a required environment variable, naming it when it is missing.
-pub fn require_env(name: &str) -> Result<String, MissingEnv> {
-    require(&process_env, name)
 }
 
 /// A required configuration variable is missing; start-up stops with its name.

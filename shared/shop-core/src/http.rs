@@ -1,5 +1,11 @@
 //! What every function router gets: a problem+json fallback for unknown routes and methods,
-//! panic safety, and the per-request span with latency.
+//! panic safety, the per-request span with latency, and the guard of internal routes.
+//!
+//! **Internal routes** (what one function asks another, through `shop_internal`'s client) live
+//! under [`INTERNAL_PREFIX`] and are guarded here, in [`finish`], for every function at once: a
+//! request under that prefix that did not come through an internal client gets the same 404 as
+//! a path no route serves. A function cannot register an unguarded internal route, because
+//! the guard looks at the path, not at how the route was added.
 
 use std::time::Instant;
 
@@ -16,17 +22,49 @@ use crate::problem::ApiError;
 /// The `code` of the 404 for a path no handler serves. The route-parity test looks for it.
 pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 
-/// Adds the fallback, the request span and panic safety to a function's router.
+/// Every internal route's path starts with this.
+pub const INTERNAL_PREFIX: &str = "/internal/";
+
+/// The `requestContext.apiId` of internal calls. API Gateway always puts its own API id there,
+/// so a request from the public API can never carry it.
+pub const INTERNAL_API_ID: &str = "internal";
+
+/// Adds the fallback, the internal-route guard, the request span and panic safety to a
+/// function's router. Every function's router goes through this exactly once.
 pub fn finish(router: Router) -> Router {
     router
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn(internal_guard))
         .layer(axum::middleware::from_fn(request_span))
 }
 
 async fn route_not_found() -> ApiError {
+    not_found_route()
+}
+
+fn not_found_route() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, ROUTE_NOT_FOUND, "No route matches this path.")
+}
+
+/// Did this request come through an internal client (`requestContext.apiId == "internal"`)?
+pub fn is_internal<B>(request: &http::Request<B>) -> bool {
+    matches!(
+        request.extensions().get::<RequestContext>(),
+        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.apiid.as_deref() == Some(INTERNAL_API_ID)
+    )
+}
+
+/// Refuses paths under [`INTERNAL_PREFIX`] unless the request is internal. Routing matches the
+/// raw path case-sensitively and without decoding, so a path that reaches an internal route
+/// starts with the prefix literally.
+async fn internal_guard(request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with(INTERNAL_PREFIX) && !is_internal(&request) {
+        tracing::warn!(path = %request.uri().path(), "internal route called from outside");
+        return not_found_route().into_response();
+    }
+    next.run(request).await
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -136,5 +174,39 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use tower::ServiceExt;
+
+    fn request(path: &str, api_id: Option<&str>) -> Request {
+        let mut request = http::Request::builder().uri(path).body(axum::body::Body::empty()).unwrap_or_default();
+        let mut ctx = ApiGatewayV2httpRequestContext::default();
+        ctx.apiid = api_id.map(str::to_owned);
+        request.extensions_mut().insert(RequestContext::ApiGatewayV2(ctx));
+        request
+    }
+
+    async fn status(router: &Router, request: Request) -> u16 {
+        match router.clone().oneshot(request).await {
+            Ok(response) => response.status().as_u16(),
+            Err(never) => match never {},
+        }
+    }
+
+    #[tokio::test]
+    async fn an_internal_route_added_without_any_guard_is_still_guarded() {
+        // Registered like any public route: nothing marks it internal but its path.
+        let router =
+            finish(Router::new().route("/internal/secret", get(|| async { "secret" })).route("/api/open", get(|| async { "open" })));
+        assert_eq!(status(&router, request("/internal/secret", Some("api-123"))).await, 404, "from the public API");
+        assert_eq!(status(&router, request("/internal/secret", None)).await, 404, "with no context at all");
+        assert_eq!(status(&router, request("/internal/secret", Some(INTERNAL_API_ID))).await, 200, "through an internal client");
+        assert_eq!(status(&router, request("/api/open", Some("api-123"))).await, 200, "public routes are untouched");
     }
 }

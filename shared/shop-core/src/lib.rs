@@ -4,9 +4,10 @@
 //! - [`extract`]: JSON body / query extractors that validate with `garde` and name the offending field.
 //! - [`auth`]: claims read from the API Gateway v2 JWT-authorizer request context, role guards.
 //! - [`pagination`], [`money`], [`id`]: the wire conventions every endpoint shares.
-//! - [`telemetry`]: JSON `tracing` set-up and the per-request span.
+//! - [`telemetry`]: JSON `tracing` set-up.
 //! - [`jwt`]: access-token verification as the HttpApi JWT authorizer does it.
-//! - [`http`]: the layers and fallbacks every function router gets.
+//! - [`http`]: the layers and fallbacks every function router gets, and the per-request span.
+//! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
 pub mod extract;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod problem;
+pub mod retry;
 pub mod telemetry;
 
 pub use problem::{ApiError, FieldError};

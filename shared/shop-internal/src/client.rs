@@ -1,7 +1,7 @@
 //! The typed client of another function's internal routes.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine;
@@ -12,20 +12,23 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use shop_core::ApiError;
+use shop_core::retry::Backoff;
 use tower::ServiceExt;
 
 use crate::breaker::CircuitBreaker;
-use crate::guard::INTERNAL_API_ID;
+use shop_core::http::INTERNAL_API_ID;
 
 /// How hard a client tries.
 #[derive(Debug, Clone)]
 pub struct CallPolicy {
     /// One attempt's limit (an invoke includes a possible cold start of the target).
     pub attempt_timeout: Duration,
-    /// Attempts in all (1 = no retry).
+    /// Attempts in all (1 = no retry). These are the only retries of an internal call: the
+    /// Lambda SDK's own retries are switched off beneath them, so a call invokes the target at
+    /// most this many times.
     pub attempts: u32,
-    /// Backoff before the second attempt; doubled each time, with up to 50% jitter.
-    pub base_backoff: Duration,
+    /// Waits between attempts (the shared full-jitter backoff).
+    pub backoff: Backoff,
     /// Consecutive failed calls that open the circuit.
     pub breaker_threshold: u32,
     /// How long an open circuit refuses calls before one trial.
@@ -37,7 +40,7 @@ impl Default for CallPolicy {
         Self {
             attempt_timeout: Duration::from_secs(3),
             attempts: 3,
-            base_backoff: Duration::from_millis(50),
+            backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(400)),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(5),
         }
@@ -155,7 +158,10 @@ impl InternalClient {
 
     pub fn with_policy(sdk: &aws_config::SdkConfig, function: impl Into<String>, caller: &'static str, policy: CallPolicy) -> Self {
         let breaker = CircuitBreaker::new(policy.breaker_threshold, policy.breaker_cooldown);
-        let lambda = aws_sdk_lambda::Client::new(sdk);
+        // One invoke per attempt: the retries are ours (see `CallPolicy::attempts`).
+        let lambda_config =
+            aws_sdk_lambda::config::Builder::from(sdk).retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()).build();
+        let lambda = aws_sdk_lambda::Client::from_conf(lambda_config);
         Self { inner: Arc::new(Inner { function: function.into(), caller, lambda, policy, breaker }) }
     }
 
@@ -231,7 +237,7 @@ impl InternalClient {
             }
             tracing::warn!(attempt, attempts, reason = %last, "internal call attempt failed");
             if attempt < attempts {
-                tokio::time::sleep(backoff(inner.policy.base_backoff, attempt)).await;
+                inner.policy.backoff.wait(attempt).await;
             }
         }
         inner.breaker.record_failure();
@@ -269,14 +275,6 @@ impl InternalClient {
 
 fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<Value, CallError> {
     serde_json::to_value(body).map_err(|e| CallError::Decode(format!("request body: {e}")))
-}
-
-/// `base × 2^(attempt-1)`, plus up to half of that again as jitter.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let delay = base.saturating_mul(1 << (attempt - 1).min(10));
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
-    let jitter = delay.mul_f64(f64::from(nanos % 1000) / 2000.0);
-    delay + jitter
 }
 
 async fn in_process(router: axum::Router, event: &str) -> Result<Reply, Failure> {
@@ -380,16 +378,6 @@ mod tests {
         let empty = lambda_reply(br#"{"statusCode":204}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(empty.json::<()>().is_ok(), "an empty 204 reads as ()");
         assert!(lambda_reply(br#"{"errorMessage":"boom"}"#).is_err(), "a crash report is not an answer");
-    }
-
-    #[test]
-    fn backoff_doubles_with_bounded_jitter() {
-        let base = Duration::from_millis(40);
-        for attempt in 1..=4 {
-            let d = backoff(base, attempt);
-            let floor = base * (1 << (attempt - 1));
-            assert!(d >= floor && d <= floor + floor / 2, "attempt {attempt}: {d:?}");
-        }
     }
 
     #[test]

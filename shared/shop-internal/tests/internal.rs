@@ -15,14 +15,14 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use shop_core::ApiError;
 use shop_core::auth::{Claims, Role};
-use shop_internal::{CallError, CallPolicy, InternalClient, TokenVerifier, internal_only, optional_bearer, register_local};
+use shop_internal::{CallError, CallPolicy, InternalClient, TokenVerifier, optional_bearer, register_local};
 use shop_testkit::Req;
 
 fn fast_policy() -> CallPolicy {
     CallPolicy {
         attempt_timeout: Duration::from_millis(300),
         attempts: 3,
-        base_backoff: Duration::from_millis(5),
+        backoff: shop_core::retry::Backoff::new(Duration::from_millis(5), Duration::from_millis(5)),
         breaker_threshold: 2,
         breaker_cooldown: Duration::from_millis(200),
     }
@@ -43,7 +43,7 @@ fn target() -> Router {
         }
         Ok(Json(json!({ "reserved": body["quantity"] })))
     }
-    let internal = Router::new().route("/internal/echo", get(echo)).route("/internal/reserve", post(reserve)).route_layer(internal_only());
+    let internal = Router::new().route("/internal/echo", get(echo)).route("/internal/reserve", post(reserve));
     shop_core::http::finish(Router::new().route("/api/public", get(|| async { Json(json!({ "ok": true })) })).merge(internal))
 }
 
@@ -87,12 +87,7 @@ fn flaky(failures: usize, status: StatusCode, delay: Duration) -> (Router, Arc<A
         tokio::time::sleep(delay).await;
         if n < failures { Err(ApiError::new(status, "flaky", "not now")) } else { Ok(Json(json!({ "call": n + 1 }))) }
     };
-    let router = Router::new().route("/internal/flaky", get(handler)).route_layer(internal_only()).with_state((
-        calls.clone(),
-        failures,
-        status,
-        delay,
-    ));
+    let router = Router::new().route("/internal/flaky", get(handler)).with_state((calls.clone(), failures, status, delay));
     (router, calls)
 }
 

@@ -1,5 +1,5 @@
 //! `/internal/users/*`: what other functions ask accounts (never on the public API; see
-//! [`shop_internal::internal_only`]). Read-only, so safe to retry.
+//! `shop_core::http::finish`, which guards every `/internal/` path). Read-only, so safe to retry.
 //!
 //! - `GET /internal/users/{id}/contact` → `{userId, email, firstName}`; 404 for an unknown or
 //!   deactivated user (nobody should be emailed who cannot sign in).
@@ -39,12 +39,9 @@ pub struct Contacts {
     pub items: Vec<Contact>,
 }
 
-/// The internal routes, behind [`shop_internal::internal_only`].
+/// The internal routes (guarded by `shop_core::http::finish` for being under `/internal/`).
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/internal/users/admins", get(admins))
-        .route("/internal/users/{id}/contact", get(contact))
-        .route_layer(shop_internal::internal_only())
+    Router::new().route("/internal/users/admins", get(admins)).route("/internal/users/{id}/contact", get(contact))
 }
 
 #[tracing::instrument(skip_all)]

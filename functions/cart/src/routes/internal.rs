@@ -1,5 +1,5 @@
 //! Internal routes for the orders function (never on the HttpApi; guarded by
-//! `shop_internal::internal_only`): redeem a coupon for an order and release it again.
+//! `shop_core::http::finish`, which guards every `/internal/` path): redeem a coupon for an order and release it again.
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, post};
@@ -45,7 +45,6 @@ impl From<RedeemError> for ApiError {
     fn from(err: RedeemError) -> Self {
         match err {
             RedeemError::Rejected(reason) => coupon_rejected(reason),
-            RedeemError::Busy => ApiError::unavailable(&err),
             RedeemError::Store(e) => e.into(),
         }
     }

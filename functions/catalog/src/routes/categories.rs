@@ -82,7 +82,8 @@ fn clash(c: Clash) -> ApiError {
         )]),
         Clash::MissingCategory => ApiError::validation(vec![FieldError::new("parentId", "unknown_category", "does not exist")]),
         Clash::NotEmpty => ApiError::conflict("category_not_empty", "The category still has subcategories or products."),
-        Clash::Stale | Clash::Sku => ApiError::conflict("concurrent_update", "The category changed while it was being written; retry."),
+        // Product rules never refuse a category write.
+        Clash::Sku => ApiError::internal(&c),
     }
 }
 
@@ -168,7 +169,7 @@ pub async fn create_category(
         (status = 200, body = Category),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slug_taken` or `name_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown parent or a cycle", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_category(
@@ -179,36 +180,45 @@ pub async fn update_category(
 ) -> ApiResult<Json<Category>> {
     claims.require_role(&[Role::Admin])?;
     let id = parse_id(&id)?;
-    let old = state.store.category(id).await?.ok_or_else(|| ApiError::not_found("Category not found."))?.category;
-    let mut new = old.clone();
-    if let Some(name) = body.name {
-        new.name = name.trim().to_owned();
-    }
-    if let Some(slug) = body.slug {
-        new.slug = slug;
-    }
-    if let Some(description) = body.description {
-        new.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
-    }
-    if let Some(active) = body.is_active {
-        new.is_active = active;
-    }
-    if let Some(parent) = body.parent_id {
-        if let Some(p) = parent {
-            let all: Vec<Category> = state.store.categories().await?.into_iter().map(|r| r.category).collect();
-            if creates_cycle(id, p, &all) {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "category_cycle",
-                    "A category cannot sit under itself or its descendants.",
-                )
-                .with_errors(vec![FieldError::new("parentId", "cycle", "would create a cycle")]));
+    // The tree to check a move against (read once; a concurrent move elsewhere cannot make a
+    // cycle through this category without changing it, which the write would see).
+    let all: Vec<Category> = match body.parent_id {
+        Some(Some(_)) => state.store.categories().await?.into_iter().map(|r| r.category).collect(),
+        _ => Vec::new(),
+    };
+    let new = state
+        .store
+        .edit_category(id, |stored| {
+            let mut new = stored.ok_or_else(|| ApiError::not_found("Category not found."))?;
+            if let Some(name) = &body.name {
+                new.name = name.trim().to_owned();
             }
-        }
-        new.parent_id = parent;
-    }
-    new.updated_at = OffsetDateTime::now_utc();
-    state.store.update_category(&old, &new).await?.map_err(clash)?;
+            if let Some(slug) = &body.slug {
+                new.slug = slug.clone();
+            }
+            if let Some(description) = &body.description {
+                new.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
+            }
+            if let Some(active) = body.is_active {
+                new.is_active = active;
+            }
+            if let Some(parent) = body.parent_id {
+                if let Some(p) = parent
+                    && creates_cycle(id, p, &all)
+                {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "category_cycle",
+                        "A category cannot sit under itself or its descendants.",
+                    )
+                    .with_errors(vec![FieldError::new("parentId", "cycle", "would create a cycle")]));
+                }
+                new.parent_id = parent;
+            }
+            Ok(new)
+        })
+        .await?
+        .map_err(clash)?;
     state.category_written().await;
     Ok(Json(new))
 }

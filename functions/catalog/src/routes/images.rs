@@ -84,9 +84,10 @@ pub async fn upload_url(
     ValidJson(body): ValidJson<UploadUrlRequest>,
 ) -> ApiResult<(StatusCode, Json<UploadUrl>)> {
     let id = parse_id(&id)?;
-    let old = editable(state.store.product(id).await?, &claims)?;
-    if old.images.len() >= MAX_IMAGES {
-        return Err(ApiError::conflict("image_limit", format!("A product holds at most {MAX_IMAGES} images.")));
+    let image_limit = || ApiError::conflict("image_limit", format!("A product holds at most {MAX_IMAGES} images."));
+    // Checked before signing (fail fast) and again in the write (concurrent uploads).
+    if editable(state.store.product(id).await?, &claims)?.images.len() >= MAX_IMAGES {
+        return Err(image_limit());
     }
     let ext = TYPES.iter().find(|(t, _)| *t == body.content_type).map(|(_, e)| *e).unwrap_or("bin");
     let image_id = shop_core::id::new_id();
@@ -104,11 +105,19 @@ pub async fn upload_url(
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let url = format!("{}/{key}", state.images.base_url);
-    let mut new = old.clone();
-    new.images.push(Image { id: image_id, url: url.clone() });
-    new.updated_at = OffsetDateTime::now_utc();
-    new.version = old.version + 1;
-    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    let image = Image { id: image_id, url: url.clone() };
+    state
+        .store
+        .edit_product(id, |stored| {
+            let mut product = editable(stored, &claims)?;
+            if product.images.len() >= MAX_IMAGES {
+                return Err(image_limit());
+            }
+            product.images.push(image.clone());
+            Ok::<_, ApiError>(product)
+        })
+        .await?
+        .map_err(clash)?;
     state.product_written().await;
     let response = UploadUrl {
         image_id,
@@ -136,19 +145,23 @@ pub async fn delete_image(
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
     let image_id = shop_core::extract::parse_uuid("imageId", &image_id)?;
-    let old = editable(state.store.product(id).await?, &claims)?;
-    let Some(image) = old.images.iter().find(|i| i.id == image_id).cloned() else {
-        return Err(ApiError::not_found("Image not found.").with_errors(vec![FieldError::new(
-            "imageId",
-            "unknown",
-            "is not an image of this product",
-        )]));
-    };
-    let mut new = old.clone();
-    new.images.retain(|i| i.id != image_id);
-    new.updated_at = OffsetDateTime::now_utc();
-    new.version = old.version + 1;
-    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    let (old, _) = state
+        .store
+        .edit_product(id, |stored| {
+            let mut product = editable(stored, &claims)?;
+            if !product.images.iter().any(|i| i.id == image_id) {
+                return Err(ApiError::not_found("Image not found.").with_errors(vec![FieldError::new(
+                    "imageId",
+                    "unknown",
+                    "is not an image of this product",
+                )]));
+            }
+            product.images.retain(|i| i.id != image_id);
+            Ok(product)
+        })
+        .await?
+        .map_err(clash)?;
+    let image = old.images.into_iter().find(|i| i.id == image_id).ok_or_else(|| ApiError::not_found("Image not found."))?;
     state.product_written().await;
     // Uploaded files live under our prefix; images given as external URLs have no file here.
     if let Some(key) = image.url.strip_prefix(&format!("{}/", state.images.base_url))

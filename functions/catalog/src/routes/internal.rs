@@ -1,5 +1,5 @@
 //! `/internal/products/*`: what other functions ask the catalog (never on the public API; see
-//! [`shop_internal::internal_only`]). Idempotent, as every internal route must be.
+//! `shop_core::http::finish`, which guards every `/internal/` path). Idempotent, as every internal route must be.
 //!
 //! - `GET /internal/products/{id}`: the product as `GET /api/products/{id}` shows it, in any state
 //!   (inactive, deleted), with `deletedAt` (`null` unless deleted); 404 if it never existed.
@@ -21,12 +21,11 @@ use crate::domain::Availability;
 use crate::routes::parse_id;
 use crate::store::AvailabilityWrite;
 
-/// The internal routes, behind [`shop_internal::internal_only`].
+/// The internal routes (guarded by `shop_core::http::finish` for being under `/internal/`).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/internal/products/{id}", get(internal_product))
         .route("/internal/products/{id}/availability", put(set_availability))
-        .route_layer(shop_internal::internal_only())
 }
 
 /// The product in any state, with `deletedAt`.

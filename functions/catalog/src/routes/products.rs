@@ -35,9 +35,8 @@ pub(crate) fn clash(c: Clash) -> ApiError {
             "is already used",
         )]),
         Clash::MissingCategory => ApiError::validation(vec![FieldError::new("categoryId", "unknown_category", "does not exist")]),
-        Clash::Name | Clash::NotEmpty | Clash::Stale => {
-            ApiError::conflict("concurrent_update", "The product changed while it was being written; retry.")
-        }
+        // Category rules never refuse a product write.
+        Clash::Name | Clash::NotEmpty => ApiError::internal(&c),
     }
 }
 
@@ -167,7 +166,7 @@ pub async fn create_product(
         (status = 200, body = Product),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sku_taken` or `slug_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_product(
@@ -177,50 +176,8 @@ pub async fn update_product(
     ValidJson(body): ValidJson<ProductUpdate>,
 ) -> ApiResult<Json<Product>> {
     let id = parse_id(&id)?;
-    let old = editable(state.store.product(id).await?, &claims)?;
-    let mut new = old.clone();
-    if let Some(v) = body.name {
-        new.name = v.trim().to_owned();
-    }
-    if let Some(v) = body.slug {
-        new.slug = v;
-    }
-    if let Some(v) = body.sku {
-        new.sku = v.trim().to_owned();
-    }
-    if let Some(v) = body.description {
-        new.description = v.trim().to_owned();
-    }
-    if let Some(v) = body.price {
-        new.price = v;
-    }
-    if let Some(v) = body.compare_price {
-        new.compare_price = v;
-    }
-    if let Some(v) = body.category_id {
-        new.category_id = v;
-    }
-    if let Some(v) = body.brand {
-        new.brand = Some(v.trim().to_owned()).filter(|b| !b.is_empty());
-    }
-    if let Some(v) = body.images {
-        new.images = images_from_urls(v);
-    }
-    if let Some(v) = body.tags {
-        new.tags = normalize_tags(v);
-    }
-    if let Some(v) = body.attributes {
-        new.attributes = v;
-    }
-    if let Some(v) = body.is_active {
-        new.is_active = v;
-    }
-    if let Some(v) = body.is_featured {
-        new.is_featured = v;
-    }
-    new.updated_at = OffsetDateTime::now_utc();
-    new.version = old.version + 1;
-    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    let (_, new) =
+        state.store.edit_product(id, |stored| Ok::<_, ApiError>(body.apply(editable(stored, &claims)?))).await?.map_err(clash)?;
     state.product_written().await;
     Ok(Json(new))
 }
@@ -235,13 +192,14 @@ pub async fn update_product(
     ))]
 pub async fn delete_product(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
-    let old = editable(state.store.product(id).await?, &claims)?;
-    let mut new = old.clone();
-    let now = OffsetDateTime::now_utc();
-    new.deleted_at = Some(now);
-    new.updated_at = now;
-    new.version = old.version + 1;
-    state.store.update_product(&old, &new).await?.map_err(clash)?;
+    state
+        .store
+        .edit_product(id, |stored| {
+            let product = editable(stored, &claims)?;
+            Ok::<_, ApiError>(Product { deleted_at: Some(OffsetDateTime::now_utc()), ..product })
+        })
+        .await?
+        .map_err(clash)?;
     state.product_written().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,4 +1,4 @@
-//! Internal routes for other functions (behind [`shop_internal::internal_only`]): availability,
+//! Internal routes for other functions (behind `shop_core::http::finish`, which guards every `/internal/` path): availability,
 //! and reservations that are all-or-nothing and idempotent by order id.
 
 use axum::extract::{Path, State};

@@ -1,13 +1,10 @@
 //! `/api/inventory*`: stock for SELLERs (products whose stored seller is theirs) and ADMINs
 //! (all). Customers get 403.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use futures::StreamExt;
 use serde::Deserialize;
-use shop_aws::dynamo::Outcome;
 use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
@@ -22,8 +19,6 @@ use crate::catalog::CatalogProduct;
 use crate::domain::{Adjust, Bulk, DEFAULT_LOW_STOCK_THRESHOLD, MAX_IDS, SetStock, Stock, StockList, StockView, first_duplicate};
 use crate::routes::parse_product_id;
 
-/// Attempts of a read-modify-write that loses to concurrent stock changes.
-const MAX_WRITE_ATTEMPTS: u32 = 10;
 /// Catalog look-ups in flight for a bulk upsert.
 const CATALOG_CONCURRENCY: usize = 8;
 
@@ -39,10 +34,6 @@ fn not_yours() -> ApiError {
     ApiError::forbidden("This product belongs to another seller.")
 }
 
-fn busy() -> ApiError {
-    ApiError::conflict("concurrent_update", "The stock changed while it was being written; retry.")
-}
-
 fn staff(claims: &Claims) -> ApiResult<()> {
     claims.require_role(&[Role::Seller, Role::Admin])
 }
@@ -52,43 +43,36 @@ fn check_owner(claims: &Claims, seller: Option<Uuid>) -> ApiResult<()> {
     if claims.is_admin() || seller == Some(claims.sub) { Ok(()) } else { Err(not_yours()) }
 }
 
-async fn pause(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
-}
-
 /// A catalog product that exists and is not deleted.
 async fn live_product(state: &AppState, id: Uuid) -> ApiResult<Option<CatalogProduct>> {
     Ok(state.catalog.product(id).await?.filter(|p| p.deleted_at.is_none()))
 }
 
 /// Sets a product's stock from the catalog's facts (seller, name, SKU), creating the row or
-/// replacing it at the version read (retried on concurrent changes).
+/// replacing it (the store retries while concurrent changes win).
 async fn upsert(state: &AppState, claims: &Claims, product: &CatalogProduct, available: u32, threshold: Option<u32>) -> ApiResult<Stock> {
-    for attempt in 0..MAX_WRITE_ATTEMPTS {
-        let existing = state.store.stock(product.id).await?;
-        if let Some(existing) = &existing {
-            check_owner(claims, existing.seller_id)?;
-        }
-        let stock = Stock {
-            product_id: product.id,
-            available: i64::from(available),
-            reserved: existing.as_ref().map_or(0, |e| e.reserved),
-            low_stock_threshold: threshold
-                .map(i64::from)
-                .or(existing.as_ref().map(|e| e.low_stock_threshold))
-                .unwrap_or(i64::from(DEFAULT_LOW_STOCK_THRESHOLD)),
-            seller_id: Some(product.seller_id),
-            product_name: product.name.clone(),
-            sku: Some(product.sku.clone()),
-            updated_at: OffsetDateTime::now_utc(),
-            version: existing.as_ref().map_or(1, |e| e.version + 1),
-        };
-        match state.store.put_stock(&stock, existing.as_ref().map(|e| e.version)).await? {
-            Outcome::Done => return Ok(stock),
-            Outcome::ConditionFailed => pause(attempt).await,
-        }
-    }
-    Err(busy())
+    state
+        .store
+        .set_stock(product.id, |existing| {
+            if let Some(existing) = existing {
+                check_owner(claims, existing.seller_id)?;
+            }
+            Ok(Stock {
+                product_id: product.id,
+                available: i64::from(available),
+                reserved: existing.map_or(0, |e| e.reserved),
+                low_stock_threshold: threshold
+                    .map(i64::from)
+                    .or(existing.map(|e| e.low_stock_threshold))
+                    .unwrap_or(i64::from(DEFAULT_LOW_STOCK_THRESHOLD)),
+                seller_id: Some(product.seller_id),
+                product_name: product.name.clone(),
+                sku: Some(product.sku.clone()),
+                updated_at: OffsetDateTime::now_utc(),
+                version: existing.map_or(1, |e| e.version + 1),
+            })
+        })
+        .await
 }
 
 /// A product's stock.
@@ -159,8 +143,8 @@ pub async fn list_stock(
         (status = 200, body = StockView),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product in the catalog", body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`contended`: the row kept changing concurrently; nothing was written", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_stock(
     State(state): State<AppState>,
@@ -194,20 +178,23 @@ pub async fn adjust_stock(
     staff(&claims)?;
     let id = parse_product_id(&id)?;
     let reason = body.reason.trim();
-    for attempt in 0..MAX_WRITE_ATTEMPTS {
-        let stock = state.store.stock(id).await?.ok_or_else(no_stock)?;
-        check_owner(&claims, stock.seller_id)?;
-        if stock.available + body.delta < 0 {
-            return Err(ApiError::conflict("insufficient_stock", format!("Only {} units are available.", stock.available)).with_errors(
-                vec![FieldError::new("delta", "below_zero", format!("would take available below 0 (available {})", stock.available))],
-            ));
-        }
-        match state.store.adjust(&stock, body.delta, claims.sub, reason).await? {
-            Some(after) => return Ok(Json(after.view())),
-            None => pause(attempt).await,
-        }
-    }
-    Err(busy())
+    let after = state
+        .store
+        .adjust(id, body.delta, claims.sub, reason, |stock| {
+            check_owner(&claims, stock.seller_id)?;
+            if stock.available + body.delta < 0 {
+                return Err(ApiError::conflict("insufficient_stock", format!("Only {} units are available.", stock.available))
+                    .with_errors(vec![FieldError::new(
+                        "delta",
+                        "below_zero",
+                        format!("would take available below 0 (available {})", stock.available),
+                    )]));
+            }
+            Ok(())
+        })
+        .await?
+        .ok_or_else(no_stock)?;
+    Ok(Json(after.view()))
 }
 
 /// Set the stock of up to 100 products at once (each as `PUT` would). Every row is checked

@@ -93,7 +93,7 @@ pub async fn ctx() -> Ctx {
     // The concurrency tests queue hundreds of transactions on the one DynamoDB Local the whole
     // test run shares, which serialises them: a contended reservation may wait longer than the
     // 2 s retry budget it gets in Lambda.
-    let store = Store::new(ddb.clone(), &table).with_tx_retry_budget(Duration::from_secs(30));
+    let store = Store::new(ddb.clone(), &table).with_retry_budget(Duration::from_secs(30));
 
     let catalog = catalog::router(catalog_state().await);
     let calls: CatalogCalls = Arc::default();

@@ -116,13 +116,13 @@ async fn two_hundred_concurrent_reservations_for_twenty_units_never_oversell() {
 }
 
 /// With no retry budget every lost race is answered at once: a retryable 503
-/// `stock_contention` that wrote nothing, never a 500, and the units still add up.
+/// `contended` that wrote nothing, never a 500, and the units still add up.
 #[tokio::test]
 async fn contention_beyond_the_retry_budget_is_a_retryable_503_that_changes_nothing() {
     let ctx = ctx().await;
     let seller = seller();
     let id = ctx.stocked(&seller, 1_000, 5).await;
-    let store = ctx.store.clone().with_tx_retry_budget(std::time::Duration::ZERO);
+    let store = ctx.store.clone().with_retry_budget(std::time::Duration::ZERO);
     let name = shop_testkit::unique("inventory-impatient");
     shop_internal::register_local(&name, inventory::router(inventory::AppState::new(store, ctx.catalog_client.clone())));
     let policy = shop_internal::CallPolicy {
@@ -149,7 +149,7 @@ async fn contention_beyond_the_retry_budget_is_a_retryable_503_that_changes_noth
             }
             Err(err) => {
                 let (status, problem) = refused(err);
-                assert_eq!((status, problem["code"].as_str()), (503, Some("stock_contention")), "{problem}");
+                assert_eq!((status, problem["code"].as_str()), (503, Some("contended")), "{problem}");
                 contended += 1;
             }
         }

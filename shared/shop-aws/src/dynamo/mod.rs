@@ -1,5 +1,12 @@
-//! DynamoDB helpers shared by every function's store: the store error (mapped once to a 500),
-//! attribute-value shorthands, and classification of conditional failures.
+//! DynamoDB helpers shared by every function's store: the one [`StoreError`] (mapped once to
+//! problem+json), attribute-value shorthands, typed attribute reads that fail loudly, updates
+//! derived from a serialised item, conditional-write outcomes, and [`Transaction`] — the one way
+//! a store sends `TransactWriteItems` (labelled items, retries of lost races within a time
+//! budget, one client request token).
+
+mod transaction;
+
+pub use transaction::{Transaction, TxOutcome};
 
 use std::collections::HashMap;
 
@@ -14,18 +21,13 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 /// Why each item of a cancelled transaction failed, in request order
 /// (`Some("ConditionalCheckFailed")`, `None` when that item was fine).
 /// `None` overall when the error is not a cancelled transaction.
-pub fn cancellation_reasons<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<Option<String>>> {
+fn cancellation_reasons<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<Option<String>>> {
     match err.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(e) => {
             Some(e.cancellation_reasons().iter().map(|r| r.code().filter(|c| *c != "None").map(str::to_owned)).collect())
         }
         _ => None,
     }
-}
-
-/// True when the `index`-th item of a cancelled transaction failed its condition.
-pub fn condition_failed_at<R>(err: &SdkError<TransactWriteItemsError, R>, index: usize) -> bool {
-    cancellation_reasons(err).and_then(|reasons| reasons.get(index).cloned().flatten()).is_some_and(|code| code == "ConditionalCheckFailed")
 }
 
 /// True when a single-item write failed its `ConditionExpression`.
@@ -56,22 +58,6 @@ pub enum Outcome {
     ConditionFailed,
 }
 
-/// The outcome of a transaction whose items at `guarded` positions carry the conditions that
-/// may legitimately fail (uniqueness, limits); any other failure is an error.
-pub fn transaction_outcome<T, R>(
-    result: Result<T, SdkError<TransactWriteItemsError, R>>,
-    guarded: &[usize],
-) -> Result<Outcome, aws_sdk_dynamodb::Error>
-where
-    aws_sdk_dynamodb::Error: From<SdkError<TransactWriteItemsError, R>>,
-{
-    match result {
-        Ok(_) => Ok(Outcome::Done),
-        Err(err) if guarded.iter().any(|i| condition_failed_at(&err, *i)) => Ok(Outcome::ConditionFailed),
-        Err(err) => Err(err.into()),
-    }
-}
-
 /// The outcome of a single conditional write (put, update, delete).
 pub fn write_outcome<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Outcome, aws_sdk_dynamodb::Error>
 where
@@ -100,6 +86,14 @@ pub enum StoreError {
     Serde(#[from] serde_dynamo::Error),
     #[error("could not build a DynamoDB request")]
     Build(#[from] aws_sdk_dynamodb::error::BuildError),
+    /// Lost races to concurrent writers for the whole retry budget; nothing was written.
+    #[error(transparent)]
+    Contended(#[from] shop_core::retry::Contended),
+    /// DynamoDB answered in a way the store's own conditions rule out (a condition failed on an
+    /// item no caller expects to fail, an item that must exist is gone): a bug or a broken
+    /// invariant, never the caller's fault.
+    #[error("unexpected store state: {0}")]
+    Unexpected(String),
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError
@@ -134,11 +128,22 @@ impl StoreError {
     }
 }
 
-/// Transient failures are a 503 (retry later); anything else is our bug, an opaque 500. The
-/// cause is logged either way.
+impl StoreError {
+    /// [`StoreError::Unexpected`] with its reason.
+    pub fn unexpected(reason: impl Into<String>) -> Self {
+        StoreError::Unexpected(reason.into())
+    }
+}
+
+/// Transient failures are a 503 (retry later), lost races 503 `contended`; anything else is our
+/// bug, an opaque 500. The cause is logged either way.
 impl From<StoreError> for shop_core::ApiError {
     fn from(err: StoreError) -> Self {
-        if err.is_transient() { shop_core::ApiError::unavailable(&err) } else { shop_core::ApiError::internal(&err) }
+        match err {
+            StoreError::Contended(contended) => contended.into(),
+            err if err.is_transient() => shop_core::ApiError::unavailable(&err),
+            err => shop_core::ApiError::internal(&err),
+        }
     }
 }
 
@@ -177,6 +182,71 @@ pub async fn query_all<T: serde::de::DeserializeOwned>(
         if start.is_none() {
             return Ok(out);
         }
+    }
+}
+
+/// Attribute `name` of `item` as `T`, `None` when absent. A present attribute that does not
+/// decode is an error, never a silent default.
+pub fn attr<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(true)) => Ok(None),
+        Some(value) => serde_dynamo::from_attribute_value(value.clone())
+            .map(Some)
+            .map_err(|e| StoreError::unexpected(format!("attribute {name} does not decode: {e}"))),
+    }
+}
+
+/// The `SET … REMOVE …` update that makes the stored item equal `item` (a serialised value
+/// without its key attributes and without attributes other writers own), removing each of
+/// `absent` that `item` does not hold. Updates derived this way cannot drift from the type's
+/// serialisation: a new field or enum value is written exactly as a put would write it.
+/// Attribute names go through `#name` placeholders and values through `:name`; the caller may
+/// add its own placeholders (conditions) with other names.
+pub fn set_from_item<U: UpdateRequest>(mut update: U, item: Item, absent: &[&str]) -> U {
+    let removed: Vec<&str> = absent.iter().copied().filter(|k| !item.contains_key(*k)).collect();
+    let sets: Vec<String> = item.keys().map(|k| format!("#{k} = :{k}")).collect();
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removed.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removed.iter().map(|k| format!("#{k}")).collect::<Vec<_>>().join(", ")));
+    }
+    for k in removed {
+        update = update.attribute_name(format!("#{k}"), k.to_owned());
+    }
+    for (k, v) in item {
+        update = update.attribute_name(format!("#{k}"), k.clone()).attribute_value(format!(":{k}"), v);
+    }
+    update.expression(expression)
+}
+
+/// The two shapes of an update request (`UpdateItem` and a transaction's `Update`), for
+/// [`set_from_item`].
+pub trait UpdateRequest: Sized {
+    fn attribute_name(self, placeholder: String, name: String) -> Self;
+    fn attribute_value(self, placeholder: String, value: AttributeValue) -> Self;
+    fn expression(self, expression: String) -> Self;
+}
+
+impl UpdateRequest for aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    fn attribute_name(self, placeholder: String, name: String) -> Self {
+        self.expression_attribute_names(placeholder, name)
+    }
+    fn attribute_value(self, placeholder: String, value: AttributeValue) -> Self {
+        self.expression_attribute_values(placeholder, value)
+    }
+    fn expression(self, expression: String) -> Self {
+        self.update_expression(expression)
+    }
+}
+
+impl UpdateRequest for aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    fn attribute_name(self, placeholder: String, name: String) -> Self {
+        self.expression_attribute_names(placeholder, name)
+    }
+    fn attribute_value(self, placeholder: String, value: AttributeValue) -> Self {
+        self.expression_attribute_values(placeholder, value)
+    }
+    fn expression(self, expression: String) -> Self {
+        self.update_expression(expression)
     }
 }
 
