@@ -1,0 +1,240 @@
+//! What a query gathers: the scored text matches (a tantivy collector), the facet counts of the
+//! matches, and the merge of per-segment sorted candidates into one order.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use fixedbitset::FixedBitSet;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use super::engine_err;
+use super::schema::{F_CREATED, F_NAME_SORT, F_RATING};
+use super::segment::{MULTI, NONE, SegmentData, SortKey};
+use crate::{Facet, Facets, SearchError, price_band_index, price_bands};
+
+// ---- text matches ---------------------------------------------------------------------------
+
+/// The live matches of a text query in one generation, per segment ordinal.
+pub(super) struct TextMatches {
+    pub(super) segments: Vec<SegmentText>,
+    /// Whether later queries reuse these matches (then sorting them by score once pays).
+    pub(super) reused: bool,
+}
+
+pub(super) struct SegmentText {
+    /// In document order.
+    pub(super) docs: Vec<(DocId, Score)>,
+    /// The documents of `docs`.
+    pub(super) bits: FixedBitSet,
+    /// `docs` by [`score_order`] (sorted on first use).
+    pub(super) by_score: OnceLock<Vec<(DocId, Score)>>,
+}
+
+/// Orders matches by score descending, then document ascending (scores are finite and ≥ 0, so
+/// their bits order like the values).
+#[inline]
+pub(super) fn score_order(doc: DocId, score: Score) -> u64 {
+    (u64::from(!score.max(0.0).to_bits()) << 32) | u64::from(doc)
+}
+
+/// Collects every live match with its score.
+pub(super) struct TextCollector;
+
+pub(super) struct TextSegmentCollector {
+    ord: SegmentOrdinal,
+    max_doc: u32,
+    docs: Vec<(DocId, Score)>,
+}
+
+impl Collector for TextCollector {
+    type Fruit = TextMatches;
+    type Child = TextSegmentCollector;
+
+    fn for_segment(&self, ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<TextSegmentCollector> {
+        Ok(TextSegmentCollector { ord, max_doc: segment.max_doc(), docs: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, mut fruits: Vec<(SegmentOrdinal, SegmentText)>) -> tantivy::Result<TextMatches> {
+        fruits.sort_by_key(|(ord, _)| *ord);
+        Ok(TextMatches { segments: fruits.into_iter().map(|(_, s)| s).collect(), reused: false })
+    }
+}
+
+impl SegmentCollector for TextSegmentCollector {
+    type Fruit = (SegmentOrdinal, SegmentText);
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.docs.push((doc, score));
+    }
+
+    fn harvest(self) -> (SegmentOrdinal, SegmentText) {
+        let mut bits = FixedBitSet::with_capacity(self.max_doc as usize);
+        // Every document is below `max_doc`; `extend` would grow the set rather than panic.
+        bits.extend(self.docs.iter().map(|&(doc, _)| doc as usize));
+        (self.ord, SegmentText { docs: self.docs, bits, by_score: OnceLock::new() })
+    }
+}
+
+// `tantivy::collector::Fruit` is implemented for all `Send + 'static` types.
+const _: fn() = || {
+    fn fruit<T: tantivy::collector::Fruit>() {}
+    fruit::<TextMatches>();
+    fruit::<(SegmentOrdinal, SegmentText)>();
+};
+
+// ---- facet counts ---------------------------------------------------------------------------
+
+/// Facet counts of one segment, by ordinal.
+pub(super) struct Counts {
+    pub(super) total: u64,
+    pub(super) brands: Vec<u64>,
+    pub(super) categories: Vec<u64>,
+    pub(super) bands: [u64; 6],
+}
+
+impl Counts {
+    pub(super) fn new(data: &SegmentData) -> Self {
+        Counts { total: 0, brands: vec![0; data.brand_names.len()], categories: vec![0; data.cat_names.len()], bands: [0; 6] }
+    }
+
+    /// Adds (`delta` 1) or removes (`u64::MAX`, i.e. -1 wrapping) a document.
+    #[inline]
+    pub(super) fn add(&mut self, data: &SegmentData, doc: DocId, delta: u64) {
+        let row = &data.rows[doc as usize];
+        self.total = self.total.wrapping_add(delta);
+        if let Some(c) = self.brands.get_mut(row.brand as usize) {
+            *c = c.wrapping_add(delta);
+        }
+        match row.cat {
+            NONE => {}
+            MULTI => {
+                for &c in data.cats(doc) {
+                    self.categories[c as usize] = self.categories[c as usize].wrapping_add(delta);
+                }
+            }
+            c => {
+                if let Some(n) = self.categories.get_mut(c as usize) {
+                    *n = n.wrapping_add(delta);
+                }
+            }
+        }
+        let band = &mut self.bands[price_band_index(row.price)];
+        *band = band.wrapping_add(delta);
+    }
+}
+
+/// `total`, facets and the per-segment match counts of a query.
+pub(super) struct FacetEntry {
+    pub(super) total: u64,
+    pub(super) facets: Facets,
+    pub(super) segment_totals: Vec<u64>,
+}
+
+impl FacetEntry {
+    pub(super) fn merge(data: &[Arc<SegmentData>], counts: Vec<Counts>) -> FacetEntry {
+        fn sorted(mut v: Vec<Facet>) -> Vec<Facet> {
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            v
+        }
+        let mut total = 0;
+        let mut bands = [0u64; 6];
+        // Lowercased brand → (first seen spelling, count).
+        let mut brands: HashMap<&str, (&str, u64)> = HashMap::new();
+        let mut categories: HashMap<&str, u64> = HashMap::new();
+        let mut segment_totals = Vec::with_capacity(counts.len());
+        for (seg, c) in data.iter().zip(&counts) {
+            total += c.total;
+            segment_totals.push(c.total);
+            for (o, n) in bands.iter_mut().zip(c.bands) {
+                *o += n;
+            }
+            for (ord, &n) in c.brands.iter().enumerate().filter(|(_, n)| **n > 0) {
+                brands.entry(seg.brand_lower[ord].as_str()).or_insert((seg.brand_names[ord].as_str(), 0)).1 += n;
+            }
+            for (ord, &n) in c.categories.iter().enumerate().filter(|(_, n)| **n > 0) {
+                *categories.entry(seg.cat_names[ord].as_str()).or_default() += n;
+            }
+        }
+        let facets = Facets {
+            brands: sorted(brands.into_values().map(|(value, count)| Facet { value: value.to_owned(), count }).collect()),
+            categories: sorted(categories.into_iter().map(|(value, count)| Facet { value: value.to_owned(), count }).collect()),
+            price_bands: price_bands(bands),
+        };
+        FacetEntry { total, facets, segment_totals }
+    }
+}
+
+// ---- merging sorted pages -------------------------------------------------------------------
+
+/// A sort key value, comparable across segments.
+#[derive(PartialEq, PartialOrd)]
+enum KeyValue {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// Merges the per-segment sorted candidates of a keyed sort into one order: by key, then
+/// segment, then document (all reversed for a descending sort).
+pub(super) fn merge_sorted(
+    readers: &[SegmentReader],
+    data: &[Arc<SegmentData>],
+    key: SortKey,
+    descending: bool,
+    per_segment: Vec<(SegmentOrdinal, Vec<DocId>)>,
+) -> Result<Vec<DocAddress>, SearchError> {
+    if per_segment.len() <= 1 {
+        return Ok(per_segment.into_iter().flat_map(|(seg, docs)| docs.into_iter().map(move |d| DocAddress::new(seg, d))).collect());
+    }
+    let mut keyed: Vec<(KeyValue, DocAddress)> = Vec::new();
+    for (seg, docs) in per_segment {
+        let ff = readers[seg as usize].fast_fields();
+        match key {
+            SortKey::Price => {
+                let rows = &data[seg as usize].rows;
+                keyed.extend(docs.into_iter().map(|d| (KeyValue::Int(rows[d as usize].price), DocAddress::new(seg, d))));
+            }
+            SortKey::Created => {
+                let column = ff.column_opt::<i64>(F_CREATED).map_err(engine_err)?;
+                keyed.extend(
+                    docs.into_iter()
+                        .map(|d| (KeyValue::Int(column.as_ref().and_then(|c| c.first(d)).unwrap_or(i64::MIN)), DocAddress::new(seg, d))),
+                );
+            }
+            SortKey::Rating => {
+                let column = ff.column_opt::<f64>(F_RATING).map_err(engine_err)?;
+                keyed.extend(
+                    docs.into_iter()
+                        .map(|d| (KeyValue::Float(column.as_ref().and_then(|c| c.first(d)).unwrap_or(f64::MIN)), DocAddress::new(seg, d))),
+                );
+            }
+            SortKey::Name => {
+                let column = ff.str(F_NAME_SORT).map_err(engine_err)?;
+                for d in docs {
+                    let mut name = String::new();
+                    if let Some(c) = &column
+                        && let Some(ord) = c.ords().first(d)
+                    {
+                        c.ord_to_str(ord, &mut name).map_err(engine_err)?;
+                    }
+                    keyed.push((KeyValue::Text(name), DocAddress::new(seg, d)));
+                }
+            }
+        }
+    }
+    keyed.sort_by(|a, b| {
+        let o = match (&a.0, &b.0) {
+            (KeyValue::Float(x), KeyValue::Float(y)) => x.total_cmp(y),
+            (x, y) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        }
+        .then_with(|| a.1.cmp(&b.1));
+        if descending { o.reverse() } else { o }
+    });
+    Ok(keyed.into_iter().map(|(_, a)| a).collect())
+}

@@ -1,0 +1,203 @@
+//! The index layout: fields, schema, the `shop` text analyzer and index settings; how a
+//! [`ProductDoc`] becomes a document and how a text query becomes a tantivy query.
+
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
+use tantivy::{IndexSettings, TantivyDocument, Term};
+
+use crate::ProductDoc;
+
+pub(super) const ANALYZER: &str = "shop";
+/// Words of a text query beyond this many are ignored (bounds the cost of a query).
+const MAX_QUERY_WORDS: usize = 10;
+
+const NAME_BOOST: f32 = 3.0;
+const DESCRIPTION_BOOST: f32 = 1.0;
+const BRAND_BOOST: f32 = 2.0;
+const TAGS_BOOST: f32 = 1.5;
+const EXACT_WEIGHT: f32 = 3.0;
+const PREFIX_WEIGHT: f32 = 1.5;
+const FUZZY_WEIGHT: f32 = 1.0;
+
+// Fast-field names.
+pub(super) const F_ID_HI: &str = "id_hi";
+pub(super) const F_ID_LO: &str = "id_lo";
+pub(super) const F_BRAND: &str = "brand";
+pub(super) const F_CATEGORY_PATH: &str = "category_path";
+pub(super) const F_PRICE: &str = "price_cents";
+pub(super) const F_RATING: &str = "rating";
+pub(super) const F_CREATED: &str = "created_at_ms";
+pub(super) const F_NAME_SORT: &str = "name_sort";
+pub(super) const F_ACTIVE: &str = "is_active";
+pub(super) const F_FEATURED: &str = "is_featured";
+pub(super) const F_IN_STOCK: &str = "in_stock";
+
+#[derive(Clone, Copy)]
+pub(super) struct Fields {
+    pub(super) id: Field,
+    id_hi: Field,
+    id_lo: Field,
+    name: Field,
+    name_sort: Field,
+    description: Field,
+    brand_text: Field,
+    brand: Field,
+    category_path: Field,
+    pub(super) tags: Field,
+    tags_text: Field,
+    price_cents: Field,
+    rating: Field,
+    created_at_ms: Field,
+    is_active: Field,
+    is_featured: Field,
+    in_stock: Field,
+    seller_id: Field,
+    pub(super) source: Field,
+}
+
+pub(super) fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    // No positions: there are no phrase queries.
+    let text = TextOptions::default()
+        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqs));
+    let fields = Fields {
+        id: b.add_text_field("id", STRING),
+        id_hi: b.add_u64_field(F_ID_HI, FAST),
+        id_lo: b.add_u64_field(F_ID_LO, FAST),
+        name: b.add_text_field("name", text.clone()),
+        name_sort: b.add_text_field(F_NAME_SORT, FAST),
+        description: b.add_text_field("description", text.clone()),
+        brand_text: b.add_text_field("brand_text", text.clone()),
+        brand: b.add_text_field(F_BRAND, FAST),
+        category_path: b.add_text_field(F_CATEGORY_PATH, FAST),
+        tags: b.add_text_field("tags", STRING),
+        tags_text: b.add_text_field("tags_text", text),
+        price_cents: b.add_i64_field(F_PRICE, FAST),
+        rating: b.add_f64_field(F_RATING, FAST),
+        created_at_ms: b.add_i64_field(F_CREATED, FAST),
+        is_active: b.add_bool_field(F_ACTIVE, FAST),
+        is_featured: b.add_bool_field(F_FEATURED, FAST),
+        in_stock: b.add_bool_field(F_IN_STOCK, FAST),
+        seller_id: b.add_text_field("seller_id", STRING),
+        source: b.add_text_field("source", STORED),
+    };
+    (b.build(), fields)
+}
+
+pub(super) fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).filter(AsciiFoldingFilter).build()
+}
+
+/// Doc-store blocks of 8 KiB: a hit's `source` decompresses half the bytes of tantivy's default
+/// 16 KiB block (measured at 1M products: ~4 µs instead of ~5.5 µs per uncached hit), for a
+/// slightly larger store.
+pub(super) fn index_settings() -> IndexSettings {
+    IndexSettings { docstore_blocksize: 8_192, ..IndexSettings::default() }
+}
+
+/// Levenshtein distance allowed for a query word of `chars` characters.
+fn fuzzy_distance(chars: usize) -> u8 {
+    match chars {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// The distinct analyzed words of a text query, at most [`MAX_QUERY_WORDS`].
+pub(super) fn query_words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let w = &stream.token().text;
+        if !words.contains(w) {
+            words.push(w.clone());
+        }
+    }
+    words.truncate(MAX_QUERY_WORDS);
+    words
+}
+
+impl Fields {
+    /// The index document of a product.
+    pub(super) fn document(&self, d: &ProductDoc) -> TantivyDocument {
+        let f = self;
+        let mut doc = TantivyDocument::default();
+        let (hi, lo) = d.id.as_u64_pair();
+        doc.add_text(f.id, d.id.to_string());
+        doc.add_u64(f.id_hi, hi);
+        doc.add_u64(f.id_lo, lo);
+        doc.add_text(f.name, &d.name);
+        doc.add_text(f.name_sort, d.name.to_lowercase());
+        doc.add_text(f.description, &d.description);
+        if let Some(brand) = d.brand.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            doc.add_text(f.brand_text, brand);
+            doc.add_text(f.brand, brand);
+        }
+        let mut path = d.category_path.clone();
+        if !path.contains(&d.category_id) {
+            path.push(d.category_id);
+        }
+        for c in path {
+            doc.add_text(f.category_path, c.to_string());
+        }
+        for tag in &d.tags {
+            doc.add_text(f.tags, tag.trim().to_lowercase());
+            doc.add_text(f.tags_text, tag);
+        }
+        doc.add_i64(f.price_cents, d.price_cents);
+        doc.add_f64(f.rating, d.rating);
+        doc.add_i64(f.created_at_ms, (d.created_at.unix_timestamp_nanos() / 1_000_000) as i64);
+        doc.add_bool(f.is_active, d.is_active);
+        doc.add_bool(f.is_featured, d.is_featured);
+        doc.add_bool(f.in_stock, d.in_stock);
+        doc.add_text(f.seller_id, d.seller_id.to_string());
+        if let Some(source) = &d.source {
+            doc.add_text(f.source, source);
+        }
+        doc
+    }
+
+    /// The query for the analyzed `words` of a text query (see the scoring in the module docs).
+    pub(super) fn text_query(&self, words: &[String]) -> Box<dyn Query> {
+        let f = self;
+        // (field, boost, prefix matching?) — no prefix expansion on descriptions: their term
+        // dictionary is the largest and a short prefix would union huge posting lists.
+        let text_fields = [
+            (f.name, NAME_BOOST, true),
+            (f.description, DESCRIPTION_BOOST, false),
+            (f.brand_text, BRAND_BOOST, true),
+            (f.tags_text, TAGS_BOOST, true),
+        ];
+        let per_word = words
+            .iter()
+            .map(|word| {
+                let chars = word.chars().count();
+                let distance = fuzzy_distance(chars);
+                let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (field, boost, prefix) in text_fields {
+                    let term = Term::from_field_text(field, word);
+                    alternatives.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(
+                            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                            boost * EXACT_WEIGHT,
+                        )),
+                    ));
+                    if prefix && chars >= 3 {
+                        let prefix = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
+                        alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_WEIGHT))));
+                    }
+                    if distance > 0 {
+                        let fuzzy = FuzzyTermQuery::new(term, distance, true);
+                        alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * FUZZY_WEIGHT))));
+                    }
+                }
+                (Occur::Must, Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>)
+            })
+            .collect();
+        Box::new(BooleanQuery::new(per_word))
+    }
+}
