@@ -9,6 +9,7 @@ use sam_model::authorizer::JwtAuthorizer;
 use sam_model::local::{BoxError, Naming, Provisioned, provision};
 use sam_model::{EventSource, Template};
 
+use crate::cli::SigningKeyCommand;
 use crate::functions::{self, EventHandler, Function, Registry};
 use crate::gateway::Gateway;
 use crate::health::Probes;
@@ -302,41 +303,38 @@ pub fn generate_password() -> String {
     format!("Sky-{}-{}", &id[..8], &id[8..16].to_uppercase())
 }
 
-/// `signing-key list|add|activate <kid> --secret-id <id>`.
-pub async fn signing_key_command(args: &[String]) -> Result<(), BoxError> {
-    let secret_id = args.iter().position(|a| a == "--secret-id").and_then(|i| args.get(i + 1)).ok_or("--secret-id <id> is required")?;
+/// `skyshop-local signing-key list|add|activate <kid>|remove <kid> --secret-id <id>`.
+pub async fn signing_key_command(command: &SigningKeyCommand) -> Result<(), BoxError> {
+    let secret_id = command.secret_id();
     let sdk = shop_aws::config::load().await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let current = client.get_secret_value().secret_id(secret_id).send().await?;
     let mut doc: KeyDocument = serde_json::from_str(current.secret_string().unwrap_or("{}"))?;
-    match args.first().map(String::as_str) {
-        Some("list") => {
+    match command {
+        SigningKeyCommand::List(_) => {
             for key in &doc.keys {
                 let active = if doc.active_kid.as_deref() == Some(&key.kid) { " (active)" } else { "" };
                 println!("{}{active} created {}", key.kid, key.created_at.as_deref().unwrap_or("?"));
             }
             return Ok(());
         }
-        Some("add") => {
+        SigningKeyCommand::Add(_) => {
             let now = time::OffsetDateTime::now_utc();
             let kid = format!("k-{}", now.unix_timestamp());
             doc.add_generated(kid.clone(), now.format(&time::format_description::well_known::Rfc3339)?)?;
             println!("added {kid}; it is published now and signs once activated");
         }
-        Some("activate") => {
-            let kid = args.get(1).filter(|k| !k.starts_with("--")).ok_or("activate <kid>")?;
+        SigningKeyCommand::Activate { kid, .. } => {
             doc.activate(kid)?;
             println!("{kid} is now the signing key");
         }
-        Some("remove") => {
-            let kid = args.get(1).filter(|k| !k.starts_with("--")).ok_or("remove <kid>")?;
+        SigningKeyCommand::Remove { kid, .. } => {
             if doc.active_kid.as_deref() == Some(kid.as_str()) {
                 return Err("cannot remove the active key".into());
             }
             doc.keys.retain(|k| &k.kid != kid);
             println!("removed {kid}");
         }
-        _ => return Err("use list, add, activate <kid> or remove <kid>".into()),
     }
     client.put_secret_value().secret_id(secret_id).secret_string(serde_json::to_string(&doc)?).send().await?;
     Ok(())

@@ -1,5 +1,6 @@
 //! The Skyshop local cloud: `template.yaml` served on one machine without AWS or Docker.
 //!
+//! - [`cli`]: the command line of `skyshop-local`.
 //! - [`cloud`]: provisions the template's tables, queues, secret and SES identity on the
 //!   stand-ins and builds every function in-process with its template environment.
 //! - [`gateway`]: the HttpApi — routes from the template, the JWT authorizer, route throttles,
@@ -9,6 +10,7 @@
 //!   events round-trip test).
 //! - local-only routes: `/_local/mail`, `/api/health`, `/api/openapi.json`, `/api/docs`.
 
+pub mod cli;
 pub mod cloud;
 pub mod docs;
 pub mod events;

@@ -1,34 +1,22 @@
-//! `skyshop-local`: the local cloud.
-//!
-//! - `skyshop-local serve` (default): provision the template on the stand-ins and serve the
-//!   API on `127.0.0.1:$PORT` (3000), with event sources running.
-//! - `skyshop-local provision`: only create tables, queues, secret and SES identity.
-//! - `skyshop-local seed [--synthetic N] [--concurrency C]`: load the DummyJSON catalog (194
-//!   products) for the demo seller; with `--synthetic`, also N generated products (`SYN-1` …
-//!   `SYN-N`, up to 1,000,000) written in bulk with C requests in flight (default 16).
-//! - `skyshop-local reindex`: rebuild the local search index from the catalog table (stop
-//!   `serve` first: the embedded index has one writer).
-//! - `skyshop-local events`: rewrite the sample events under `events/` from the template.
-//! - `skyshop-local signing-key list|add|activate <kid> --secret-id <id>`: manage the
-//!   signing-key secret (works against AWS too: without endpoint overrides it uses your AWS
-//!   credentials).
+//! `skyshop-local`: the local cloud. Its commands and their flags are declared in
+//! [`local_runner::cli`] (`skyshop-local --help` lists them).
 
 use std::process::ExitCode;
 
+use local_runner::cli::{Cli, Command, SeedArgs};
 use local_runner::cloud::{ADMIN_EMAIL, LocalCloud, Options};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let command = local_runner::cli::parse::<Cli>().into_command();
     shop_core::telemetry::init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str).unwrap_or("serve") {
-        "serve" => serve(true).await,
-        "provision" => serve(false).await,
-        "signing-key" => local_runner::cloud::signing_key_command(&args[1..]).await,
-        "events" => write_events(),
-        "reindex" => reindex().await,
-        "seed" => seed(&args[1..]).await,
-        other => Err(format!("unknown command {other}; use serve, provision or signing-key").into()),
+    let result = match command {
+        Command::Serve => serve(true).await,
+        Command::Provision => serve(false).await,
+        Command::Seed(args) => seed(&args).await,
+        Command::Reindex => reindex().await,
+        Command::Events => write_events(),
+        Command::SigningKey(command) => local_runner::cloud::signing_key_command(&command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,19 +128,9 @@ fn write_events() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
 
-async fn seed(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// `seed [--synthetic N] [--concurrency C]`.
+async fn seed(args: &SeedArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use std::io::Write;
-    let flag = |name: &str| -> Result<Option<u64>, String> {
-        match args.iter().position(|a| a == name) {
-            None => Ok(None),
-            Some(i) => {
-                args.get(i + 1).and_then(|v| v.replace('_', "").parse().ok()).map(Some).ok_or_else(|| format!("{name} needs a number"))
-            }
-        }
-    };
-    if let Some(unknown) = args.iter().step_by(2).find(|a| !matches!(a.as_str(), "--synthetic" | "--concurrency")) {
-        return Err(format!("unknown seed option {unknown}; use --synthetic N and --concurrency C").into());
-    }
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let admin_password = std::env::var("SKYSHOP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: false }).await?;
@@ -163,11 +141,9 @@ async fn seed(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + 
         eprint!("\r  [{}{}] {done}/{total} {unit} ({rate:.0}/s)  ", "#".repeat(filled), " ".repeat(30 - filled));
         let _ = std::io::stderr().flush();
     };
-    if let Some(count) = flag("--synthetic")? {
+    if let Some(count) = args.synthetic {
         let mut options = catalog::seed::SyntheticOptions::new(count);
-        if let Some(c) = flag("--concurrency")? {
-            options.concurrency = c.clamp(1, 256) as usize;
-        }
+        options.concurrency = args.concurrency.clamp(1, 256) as usize;
         let concurrency = options.concurrency;
         eprintln!("  seeding the data set, then {count} synthetic products ({concurrency} requests in flight)");
         let report = cloud

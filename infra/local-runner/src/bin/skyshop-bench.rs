@@ -1,54 +1,75 @@
-//! `skyshop-bench`: cold-start benchmark under the Lambda Runtime API emulator.
-//!
-//! ```text
-//! skyshop-bench init --function <bootstrap> --baseline <bootstrap> [--runs 30]
-//! skyshop-bench argon2
-//! skyshop-bench search [--docs 1000000] [--dir DIR] [--reuse] [--queries 8000] [--data FILE]
-//! skyshop-bench index-synthetic --from A --to B [--chunk 50000]
-//! skyshop-bench reserve [--products 1000] [--clients 16] [--seconds 20]
-//! ```
-//!
-//! For each run it starts the process, measures the time until it first asks the Runtime API
-//! for an event (init: process start → ready for the first event), then sends one event and
-//! measures the first response (which includes the function's lazy set-up). Function and
-//! baseline alternate so both see the same machine state. The function's environment is the
-//! template's, resolved against a freshly provisioned local cloud (stand-ins must be running).
+//! `skyshop-bench`: benchmarks of the local runner and of a function binary; each prints JSON.
+//! `skyshop-bench --help` lists the commands and their flags (scripts/bench runs them).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
 use local_runner::cloud::{LocalCloud, Options};
 use local_runner::rie::Rie;
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Benchmarks of the Skyshop local runner and of a function binary; each prints a JSON report.
+#[derive(Debug, Parser)]
+#[command(name = "skyshop-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Cold start of a function binary against a baseline, under the Lambda Runtime API emulator
+    Init(InitArgs),
+    /// CPU cost of one argon2id hash at the parameters accounts uses
+    Argon2,
+    /// The embedded search engine over a synthetic catalog (engine level: no HTTP, no Redis)
+    Search(search_bench::Args),
+    /// Stock reservations and releases through inventory's internal routes (DynamoDB Local)
+    Reserve(reserve_bench::Args),
+    /// Put synthetic products straight into the local runner's search index (stop the runner
+    /// first)
+    IndexSynthetic(index_synthetic::Args),
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    if args.first().map(String::as_str) == Some("argon2") {
-        return argon2_cost().await;
+    match local_runner::cli::parse::<Cli>().command {
+        Command::Init(args) => cold_start(args).await,
+        Command::Argon2 => argon2_cost().await,
+        Command::Search(args) => search_bench::run(args).await,
+        Command::Reserve(args) => reserve_bench::run(args).await,
+        Command::IndexSynthetic(args) => index_synthetic::run(args).await,
     }
-    if args.first().map(String::as_str) == Some("search") {
-        return search_bench::run(&args[1..]).await;
-    }
-    if args.first().map(String::as_str) == Some("reserve") {
-        return reserve_bench::run(&args[1..]).await;
-    }
-    if args.first().map(String::as_str) == Some("index-synthetic") {
-        return index_synthetic::run(&args[1..]).await;
-    }
-    if args.first().map(String::as_str) != Some("init") {
-        return Err(
-            "usage: skyshop-bench init --function <bootstrap> --baseline <bootstrap> [--runs N] [--logical-id AccountsFunction]".into()
-        );
-    }
-    let function = PathBuf::from(flag("--function").ok_or("--function is required")?);
-    let baseline = PathBuf::from(flag("--baseline").ok_or("--baseline is required")?);
-    let runs: usize = flag("--runs").and_then(|r| r.parse().ok()).unwrap_or(30);
-    let logical_id = flag("--logical-id").unwrap_or_else(|| "AccountsFunction".into());
+}
 
+/// `skyshop-bench init --function <bootstrap> --baseline <bootstrap> [--runs 30] [--logical-id AccountsFunction]`.
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The function's bootstrap binary
+    #[arg(long, value_name = "BOOTSTRAP")]
+    function: PathBuf,
+    /// A minimal Lambda binary to compare with (bench-hello)
+    #[arg(long, value_name = "BOOTSTRAP")]
+    baseline: PathBuf,
+    /// Cold starts of each binary
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    runs: usize,
+    /// The template function whose environment the function gets
+    #[arg(long, value_name = "ID", default_value = "AccountsFunction")]
+    logical_id: String,
+}
+
+/// `skyshop-bench init`: for each run it starts the process, measures the time until it first
+/// asks the Runtime API for an event (init: process start → ready for the first event), then
+/// sends one event and measures the first response (which includes the function's lazy set-up).
+/// Function and baseline alternate so both see the same machine state. The function's
+/// environment is the template's, resolved against a freshly provisioned local cloud (stand-ins
+/// must be running).
+async fn cold_start(args: InitArgs) -> Result<(), BoxError> {
+    let InitArgs { function, baseline, runs, logical_id } = args;
     let cloud = LocalCloud::start(Options {
         port: 3000,
         suffix: "-bench".into(),
@@ -162,10 +183,6 @@ mod search_bench {
     const BRANDS: [&str; 14] =
         ["Apple", "Samsung", "Sony", "Dell", "HP", "Lenovo", "LG", "Asus", "Rolex", "Oppo", "Vivo", "Nike", "Gucci", "Calvin Klein"];
     const SHAPES: [&str; 4] = ["text", "brand", "price_range", "combined"];
-
-    fn flag(args: &[String], name: &str) -> Option<String> {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
-    }
 
     fn splitmix64(mut x: u64) -> u64 {
         x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -321,13 +338,36 @@ mod search_bench {
         json!({"overall": stats(&samples.iter().collect::<Vec<_>>(), wall), "shapes": shapes})
     }
 
-    pub async fn run(args: &[String]) -> Result<(), BoxError> {
-        let docs: usize = flag(args, "--docs").map(|v| v.parse()).transpose()?.unwrap_or(1_000_000);
-        let queries: u64 = flag(args, "--queries").map(|v| v.parse()).transpose()?.unwrap_or(8_000);
-        let dir = flag(args, "--dir").map_or_else(|| std::env::temp_dir().join(format!("skyshop-search-{docs}")), PathBuf::from);
-        let data = flag(args, "--data")
-            .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../seed/dummyjson-products.json"), PathBuf::from);
-        let reuse = args.iter().any(|a| a == "--reuse");
+    /// `skyshop-bench search [--docs 1000000] [--dir DIR] [--reuse] [--queries 8000] [--data FILE] [--shape K [--uncached]]`.
+    #[derive(Debug, clap::Args)]
+    pub struct Args {
+        /// Synthetic products in the index
+        #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+        docs: usize,
+        /// Where the index is built [default: $TMPDIR/skyshop-search-<docs>]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep the index in --dir when it holds --docs products
+        #[arg(long)]
+        reuse: bool,
+        /// Queries per measured mix
+        #[arg(long, value_name = "N", default_value_t = 8_000)]
+        queries: u64,
+        /// The DummyJSON products the synthetic ones are made from [default: infra/seed/dummyjson-products.json]
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+        /// Profiling: run only query shape K (0 text, 1 brand, 2 price range, 3 combined) on one client
+        #[arg(long, value_name = "K")]
+        shape: Option<usize>,
+        /// With --shape: the engine's result caches off
+        #[arg(long)]
+        uncached: bool,
+    }
+
+    pub async fn run(args: Args) -> Result<(), BoxError> {
+        let Args { docs, dir, reuse, queries, data, shape, uncached } = args;
+        let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("skyshop-search-{docs}")));
+        let data = data.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../seed/dummyjson-products.json"));
         let base = base_docs(&data)?;
 
         let mut build = json!(null);
@@ -361,10 +401,10 @@ mod search_bench {
         let load_at_start =
             std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
         let engine = Arc::new(TantivyEngine::open(&dir)?);
-        if let Some(shape) = flag(args, "--shape") {
+        if let Some(shape) = shape {
             // Profiling: one shape, one client, caches as `--uncached` says.
-            let _ = ONLY_SHAPE.set(Some(shape.parse()?));
-            engine.set_result_caching(!args.iter().any(|a| a == "--uncached"));
+            let _ = ONLY_SHAPE.set(Some(shape));
+            engine.set_result_caching(!uncached);
             run_mix(&engine, 2_000_000, 200, 1).await?;
             let (samples, wall) = run_mix(&engine, 0, queries, 1).await?;
             println!("{}", serde_json::to_string_pretty(&report(&samples, wall))?);
@@ -422,6 +462,7 @@ mod index_synthetic {
 
     use catalog::search::product_doc;
     use catalog::seed::{dataset_products, synthetic_product};
+    use local_runner::cli::count;
     use local_runner::cloud::{LocalCloud, Options, seed_data_path};
     use serde_json::json;
     use shop_search::{SearchEngine, TantivyEngine};
@@ -429,11 +470,18 @@ mod index_synthetic {
 
     use super::BoxError;
 
-    fn number(args: &[String], name: &str) -> Result<Option<u64>, BoxError> {
-        match args.iter().position(|a| a == name) {
-            None => Ok(None),
-            Some(i) => Ok(Some(args.get(i + 1).and_then(|v| v.replace('_', "").parse().ok()).ok_or(format!("{name} needs a number"))?)),
-        }
+    /// `skyshop-bench index-synthetic --from A --to B [--chunk 50000]` (counts may have `_` separators).
+    #[derive(Debug, clap::Args)]
+    pub struct Args {
+        /// The first synthetic product (SYN-A; at least 1)
+        #[arg(long, value_name = "A", value_parser = count)]
+        from: u64,
+        /// The last synthetic product (SYN-B)
+        #[arg(long, value_name = "B", value_parser = count)]
+        to: u64,
+        /// Products indexed per batch
+        #[arg(long, value_name = "N", value_parser = count, default_value_t = 50_000)]
+        chunk: u64,
     }
 
     fn dir_size(dir: &Path) -> u64 {
@@ -451,11 +499,9 @@ mod index_synthetic {
             .unwrap_or(0)
     }
 
-    pub async fn run(args: &[String]) -> Result<(), BoxError> {
+    pub async fn run(args: Args) -> Result<(), BoxError> {
         use std::io::Write;
-        let from = number(args, "--from")?.ok_or("--from is required")?.max(1);
-        let to = number(args, "--to")?.ok_or("--to is required")?;
-        let chunk = number(args, "--chunk")?.unwrap_or(50_000).max(1);
+        let (from, to, chunk) = (args.from.max(1), args.to, args.chunk.max(1));
         let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
         let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false })
             .await
@@ -524,11 +570,18 @@ mod reserve_bench {
 
     use super::BoxError;
 
-    fn number(args: &[String], name: &str, default: u64) -> Result<u64, BoxError> {
-        match args.iter().position(|a| a == name) {
-            Some(i) => Ok(args.get(i + 1).ok_or(format!("{name} needs a value"))?.parse()?),
-            None => Ok(default),
-        }
+    /// `skyshop-bench reserve [--products 1000] [--clients 16] [--seconds 20]`.
+    #[derive(Debug, clap::Args)]
+    pub struct Args {
+        /// Products in the fresh InventoryTable, each with ample stock
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        products: u64,
+        /// Concurrent clients
+        #[arg(long, value_name = "N", default_value_t = 16)]
+        clients: u64,
+        /// How long each mode (spread, hot) runs
+        #[arg(long, value_name = "S", default_value_t = 20)]
+        seconds: u64,
     }
 
     fn percentiles(mut ms: Vec<f64>, wall: Duration) -> Value {
@@ -540,10 +593,10 @@ mod reserve_bench {
         json!({"count": ms.len(), "per_s": (ms.len() as f64 / wall.as_secs_f64()).round(), "p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0)})
     }
 
-    pub async fn run(args: &[String]) -> Result<(), BoxError> {
-        let products = number(args, "--products", 1000)?.max(1) as usize;
-        let clients = number(args, "--clients", 16)?.max(1);
-        let seconds = number(args, "--seconds", 20)?.max(1);
+    pub async fn run(args: Args) -> Result<(), BoxError> {
+        let products = args.products.max(1) as usize;
+        let clients = args.clients.max(1);
+        let seconds = args.seconds.max(1);
         let sdk = shop_aws::config::load().await;
         let template = sam_model::Template::load_repo()?;
         let resource = template.resource("InventoryTable").ok_or("no InventoryTable in template.yaml")?;
@@ -626,5 +679,39 @@ mod reserve_bench {
         let out = json!({"products": products, "clients": clients, "seconds_per_mode": seconds, "table": table, "modes": report});
         println!("{}", serde_json::to_string_pretty(&out)?);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use local_runner::cli::{command, try_parse_from};
+
+    use super::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        try_parse_from::<Cli>(std::iter::once("skyshop-bench").chain(args.iter().copied())).map(|cli| cli.command)
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command::<Cli>().debug_assert();
+    }
+
+    #[test]
+    fn the_invocations_of_scripts_bench_parse() {
+        let Ok(Command::Init(init)) = parse(&["init", "--function", "f", "--baseline", "b", "--runs", "5"]) else { panic!("not init") };
+        assert_eq!((init.runs, init.logical_id.as_str()), (5, "AccountsFunction"));
+        assert!(matches!(parse(&["argon2"]), Ok(Command::Argon2)));
+        assert!(matches!(parse(&["index-synthetic", "--from", "100001", "--to", "1_000_000"]), Ok(Command::IndexSynthetic(_))));
+        assert!(matches!(parse(&["reserve", "--clients", "16", "--seconds", "20"]), Ok(Command::Reserve(_))));
+        assert!(matches!(parse(&["search", "--docs", "1000000"]), Ok(Command::Search(_))));
+    }
+
+    #[test]
+    fn missing_and_unknown_arguments_are_refused() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["init", "--function", "f"]).is_err());
+        assert!(parse(&["index-synthetic", "--to", "10"]).is_err());
+        assert!(parse(&["search", "--doc", "10"]).is_err());
     }
 }
