@@ -12,13 +12,14 @@ use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
+use shop_core::secret::Secret;
 
 /// One key as stored in the secret.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredKey {
     pub kid: String,
-    pub private_key_pem: String,
+    pub private_key_pem: Secret<String>,
     #[serde(default)]
     pub created_at: Option<String>,
 }
@@ -74,7 +75,7 @@ impl SigningKeys {
         let mut encoding = None;
         for key in &doc.keys {
             let invalid = |source| KeyError::InvalidKey { kid: key.kid.clone(), source };
-            let enc = EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes()).map_err(invalid)?;
+            let enc = EncodingKey::from_rsa_pem(key.private_key_pem.expose().as_bytes()).map_err(invalid)?;
             let mut jwk = Jwk::from_encoding_key(&enc, Algorithm::RS256).map_err(invalid)?;
             jwk.common.key_id = Some(key.kid.clone());
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -105,7 +106,7 @@ impl SigningKeys {
 }
 
 /// A new 2048-bit RSA key as PKCS#8 PEM.
-pub fn generate_private_key_pem() -> Result<String, KeyError> {
+pub fn generate_private_key_pem() -> Result<Secret<String>, KeyError> {
     let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
     let der = pair.as_der().map_err(|_| KeyError::Generate)?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
@@ -115,7 +116,7 @@ pub fn generate_private_key_pem() -> Result<String, KeyError> {
         pem.push('\n');
     }
     pem.push_str("-----END PRIVATE KEY-----\n");
-    Ok(pem)
+    Ok(Secret::new(pem))
 }
 
 impl KeyDocument {

@@ -2,7 +2,8 @@
 //! `{"action":"reindex"}` invocations. Init reads configuration only; the SDK and the search
 //! engine are set up by the first invocation.
 
-use catalog_indexer::{Config, LazyIndexer};
+use catalog_indexer::LazyIndexer;
+use catalog_indexer::config::Config;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 

@@ -22,12 +22,13 @@
 //!
 //! [`Notifier::handle`] is what Lambda runs, what the local runner calls and what the tests drive.
 
+pub mod config;
 pub mod mailer;
 pub mod store;
 pub mod templates;
 
+use crate::config::Config;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use shop_aws::config::{Lookup, MissingEnv, or_default, process_env, require};
 use shop_aws::events::{Envelope, Event};
 use shop_core::problem::ErrorChain;
 
@@ -41,37 +42,6 @@ use shop_internal::InternalClient;
 #[derive(Debug, serde::Deserialize)]
 struct Recipients {
     items: Vec<Recipient>,
-}
-
-/// Typed configuration, read once at start-up.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `NOTIFICATIONS_TABLE`: the claims table (pk `MSG#<id>`, TTL `expiresAt`).
-    pub table: String,
-    /// `MAIL_FROM`: the verified SES identity mail is sent from.
-    pub mail_from: String,
-    /// `FRONTEND_URL`: base of links in emails (default `http://localhost:3000`).
-    pub frontend_url: String,
-    /// `ACCOUNTS_FUNCTION`: the accounts function (`!Ref AccountsFunction`), asked for the
-    /// recipients of emails whose event names none (low stock).
-    pub accounts_function: String,
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, MissingEnv> {
-        Self::from_lookup(&process_env)
-    }
-
-    /// Reads the configuration from `env` (the local runner passes the template's resolved
-    /// environment of this function).
-    pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
-        Ok(Self {
-            table: require(env, "NOTIFICATIONS_TABLE")?,
-            mail_from: require(env, "MAIL_FROM")?,
-            frontend_url: or_default(env, "FRONTEND_URL", "http://localhost:3000"),
-            accounts_function: require(env, "ACCOUNTS_FUNCTION")?,
-        })
-    }
 }
 
 /// The consumer: renders, claims and sends. Cheap to clone (SDK clients are shared handles).

@@ -2,7 +2,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use notifications::{Config, Notifier};
+use notifications::Notifier;
+use notifications::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

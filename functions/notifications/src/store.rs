@@ -8,11 +8,10 @@
 //! was (or is being) sent, so the message is acknowledged without sending. A failed send
 //! releases the claim so the retry may send.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
-use shop_aws::dynamo::ConditionFailed;
+use serde::Serialize;
+pub use shop_aws::dynamo::StoreError;
+use shop_aws::dynamo::{Item, Outcome, rfc3339, s, to_item, write_outcome};
 use time::{Duration, OffsetDateTime};
 
 /// How long a claim is kept: longer than the queue's retention (4 days) and the DLQ's (14 days),
@@ -22,15 +21,16 @@ pub const CLAIM_TTL: Duration = Duration::days(14);
 pub const STATUS_SENDING: &str = "sending";
 pub const STATUS_SENT: &str = "sent";
 
-#[derive(Debug, thiserror::Error)]
-#[error("DynamoDB request failed")]
-pub struct StoreError(#[from] aws_sdk_dynamodb::Error);
-
-fn dynamo<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
-where
-    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
-{
-    StoreError(err.into())
+/// A claim as first written.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewClaim<'a> {
+    pk: String,
+    status: &'a str,
+    kind: &'a str,
+    claimed_at: String,
+    /// TTL attribute (epoch seconds).
+    expires_at: i64,
 }
 
 /// The result of trying to claim a message id.
@@ -53,14 +53,6 @@ pub fn message_pk(message_id: &str) -> String {
     format!("MSG#{message_id}")
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn rfc3339(at: OffsetDateTime) -> AttributeValue {
-    s(at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
-}
-
 impl ClaimStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
@@ -70,31 +62,32 @@ impl ClaimStore {
         &self.table
     }
 
-    fn key(message_id: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([("pk".to_owned(), s(message_pk(message_id)))])
+    fn key(message_id: &str) -> Item {
+        Item::from([("pk".to_owned(), s(message_pk(message_id)))])
     }
 
     /// Claims `message_id` for sending (`attribute_not_exists(pk)`).
     pub async fn claim(&self, message_id: &str, kind: &str) -> Result<Claim, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let expires_at = (now + CLAIM_TTL).unix_timestamp();
+        let claim = NewClaim {
+            pk: message_pk(message_id),
+            status: STATUS_SENDING,
+            kind,
+            claimed_at: rfc3339(now),
+            expires_at: (now + CLAIM_TTL).unix_timestamp(),
+        };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(message_pk(message_id)))
-            .item("status", s(STATUS_SENDING))
-            .item("kind", s(kind))
-            .item("claimedAt", rfc3339(now))
-            .item("expiresAt", AttributeValue::N(expires_at.to_string()))
+            .set_item(Some(to_item(&claim)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Claim::Claimed),
-            Err(err) if err.is_condition_failed() => Ok(Claim::AlreadyClaimed),
-            Err(err) => Err(dynamo(err)),
-        }
+        Ok(match write_outcome(result)? {
+            Outcome::Done => Claim::Claimed,
+            Outcome::ConditionFailed => Claim::AlreadyClaimed,
+        })
     }
 
     /// Records the successful send on the claim.
@@ -108,10 +101,9 @@ impl ClaimStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", s(STATUS_SENT))
             .expression_attribute_values(":ses", s(ses_message_id))
-            .expression_attribute_values(":now", rfc3339(OffsetDateTime::now_utc()))
+            .expression_attribute_values(":now", s(rfc3339(OffsetDateTime::now_utc())))
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(())
     }
 
@@ -125,8 +117,7 @@ impl ClaimStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s(STATUS_SENDING))
             .send()
-            .await
-            .map_err(dynamo)?;
+            .await?;
         Ok(())
     }
 }

@@ -405,7 +405,7 @@ impl LocalCloud {
         progress: &(dyn Fn(catalog_indexer::Counts) + Send + Sync),
     ) -> Result<catalog_indexer::ReindexReport, BoxError> {
         let env = self.environments.get("CatalogIndexerFunction").ok_or("the template has no CatalogIndexerFunction")?;
-        let config = catalog_indexer::Config::from_lookup(&|name| env.get(name).cloned())?;
+        let config = catalog_indexer::config::Config::from_lookup(&|name| env.get(name).cloned())?;
         let indexer = catalog_indexer::Indexer::connect(&config, &self.sdk).await?;
         Ok(indexer.reindex(catalog_indexer::ReindexOptions::default(), progress).await?)
     }

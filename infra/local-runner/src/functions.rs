@@ -59,7 +59,7 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
         "CatalogIndexerFunction" => {
             // The engine is opened on the first event, as in Lambda: one-shot commands that
             // build every function (`seed`) never touch the index.
-            let config = catalog_indexer::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let config = catalog_indexer::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
             let indexer = catalog_indexer::LazyIndexer::with_sdk(config, sdk.clone());
             let handler: EventHandler = Arc::new(move |event: Value| {
                 let indexer = indexer.clone();
@@ -81,7 +81,7 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
             Ok(Function::Events(handler))
         }
         "NotificationsFunction" => {
-            let config = notifications::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let config = notifications::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
             let notifier = Arc::new(notifications::Notifier::new(config, sdk));
             let handler: EventHandler = Arc::new(move |event: Value| {
                 let notifier = notifier.clone();

@@ -7,6 +7,7 @@
 //! - [`telemetry`]: JSON `tracing` set-up.
 //! - [`jwt`]: access-token verification as the HttpApi JWT authorizer does it.
 //! - [`http`]: the layers and fallbacks every function router gets, and the per-request span.
+//! - [`secret`]: [`secret::Secret`], a value that never prints (keys, passwords).
 //! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod money;
 pub mod pagination;
 pub mod problem;
 pub mod retry;
+pub mod secret;
 pub mod telemetry;
 
 pub use problem::{ApiError, FieldError};

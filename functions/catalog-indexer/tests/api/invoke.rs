@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use catalog_indexer::{Config, ConfigError, InvokeError, LazyIndexer, ReindexError};
+use catalog_indexer::config::{Config, ConfigError};
+use catalog_indexer::{InvokeError, LazyIndexer, ReindexError};
 use serde_json::{Value, json};
 use shop_search::EngineConfig;
 

@@ -185,6 +185,16 @@ pub async fn query_all<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// `value` as an item (serde_dynamo: the one way items are written).
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    Ok(serde_dynamo::to_item(value)?)
+}
+
+/// An item as `T`; an item that does not decode is an error, never a default.
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
 /// Attribute `name` of `item` as `T`, `None` when absent. A present attribute that does not
 /// decode is an error, never a silent default.
 pub fn attr<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
