@@ -16,5 +16,5 @@ async fn main() -> Result<(), Error> {
             accounts::AppState::from_config(config, &sdk).await.map(accounts::router)
         }
     });
-    lambda_http::run(service).await
+    shop_core::http::run(service).await
 }

@@ -13,6 +13,9 @@ use crate::keys::SigningKeys;
 pub const ACCESS_TTL_SECS: i64 = 15 * 60;
 /// Refresh-token lifetime: 7 days from issue (each rotation issues a new one).
 pub const REFRESH_TTL_SECS: i64 = 7 * 24 * 60 * 60;
+/// How far `nbf` lies before `iat`: a verifier whose clock is up to this much behind the
+/// issuing sandbox's (another Lambda host, API Gateway) still accepts a token at once.
+pub const NBF_LEEWAY_SECS: i64 = 30;
 /// Password-reset token lifetime: 1 hour.
 pub const RESET_TTL_SECS: i64 = 60 * 60;
 
@@ -52,7 +55,7 @@ pub fn issue_access_token(
         scope: role.scope().to_owned(),
         sid: session_id.to_string(),
         iat: now,
-        nbf: now,
+        nbf: now - NBF_LEEWAY_SECS,
         exp: now + ACCESS_TTL_SECS,
         jti: shop_core::id::new_id().to_string(),
     };
@@ -103,5 +106,18 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(random_hex_token().len(), 64);
         assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn access_tokens_are_valid_from_30_seconds_before_they_are_issued() {
+        let mut doc = crate::keys::KeyDocument::default();
+        doc.add_generated("k".into(), "2026-12-05T00:00:00Z".into()).expect("a key");
+        let keys = SigningKeys::from_document(&doc).expect("keys");
+        let token = issue_access_token(&keys, "https://i", "a", Uuid::nil(), Role::Customer, Uuid::nil()).expect("signed");
+        let payload = token.split('.').nth(1).expect("a JWT");
+        let claims: AccessClaims =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("claims");
+        assert_eq!(claims.iat - claims.nbf, NBF_LEEWAY_SECS, "a verifier whose clock is behind still accepts it");
+        assert_eq!(claims.exp - claims.iat, ACCESS_TTL_SECS);
     }
 }

@@ -6,12 +6,11 @@
 //! else a guest identified by the secret `X-Cart-Token` of their cart. Line data comes from
 //! catalog and stock from inventory through their internal routes.
 
-pub mod carts;
+pub mod clients;
 pub mod config;
-pub mod coupons;
-pub mod deps;
 pub mod domain;
 pub mod routes;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -21,9 +20,9 @@ use shop_internal::InternalClient;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::carts::{CartStore, CartStoreError};
 use crate::config::Config;
-use crate::coupons::CouponStore;
+use crate::store::CouponStore;
+use crate::store::{CartStore, CartStoreError};
 
 /// This function's name in internal calls.
 pub const CALLER: &str = "cart";

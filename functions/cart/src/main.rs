@@ -14,5 +14,5 @@ async fn main() -> Result<(), Error> {
             cart::AppState::from_config(&config, &sdk).await.map(cart::router)
         }
     });
-    lambda_http::run(service).await
+    shop_core::http::run(service).await
 }

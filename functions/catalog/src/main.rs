@@ -14,5 +14,5 @@ async fn main() -> Result<(), Error> {
             catalog::AppState::from_config(&config, &sdk).await.map(catalog::router)
         }
     });
-    lambda_http::run(service).await
+    shop_core::http::run(service).await
 }

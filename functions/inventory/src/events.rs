@@ -30,7 +30,7 @@ use shop_core::problem::ErrorChain;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::catalog::Catalog;
+use crate::clients::Catalog;
 use crate::config::EventsConfig;
 use crate::domain::{Stock, Visible};
 use crate::store::{STOCK_SK, Store, StoreError, Transition};

@@ -10,7 +10,7 @@
 //!   availability goes to the catalog, threshold crossings publish `StockLow` — and releases
 //!   expired reservations every minute.
 
-pub mod catalog;
+pub mod clients;
 pub mod config;
 pub mod domain;
 pub mod events;
@@ -25,7 +25,7 @@ use shop_core::http::BearerAuth;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::catalog::Catalog;
+use crate::clients::Catalog;
 use crate::config::Config;
 use crate::store::Store;
 

@@ -14,5 +14,5 @@ async fn main() -> Result<(), Error> {
             Ok::<_, std::convert::Infallible>(inventory::router(inventory::AppState::from_config(&config, &sdk)))
         }
     });
-    lambda_http::run(service).await
+    shop_core::http::run(service).await
 }

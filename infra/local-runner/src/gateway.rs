@@ -104,7 +104,7 @@ impl Gateway {
     pub async fn refresh_keys(&self) {
         let Some(Function::Http(router)) = self.jwks_function.as_ref().and_then(|f| self.functions.get(f)).cloned() else { return };
         let event = HttpEvent::new("GET", "/.well-known/jwks.json");
-        let Ok(request) = lambda_http::request::from_str(&event.to_json().to_string()) else { return };
+        let Ok(request) = shop_core::http::request_from_event(event.to_json()) else { return };
         let Ok(response) = router.oneshot(request).await;
         let Ok(bytes) = response.into_body().collect().await.map(|b| b.to_bytes()) else { return };
         if let Ok(jwks) = serde_json::from_slice(&bytes) {
@@ -167,7 +167,7 @@ impl Gateway {
         }
         event.authorizer = claims;
         let started = Instant::now();
-        let lambda_request = match lambda_http::request::from_str(&event.to_json().to_string()) {
+        let lambda_request = match shop_core::http::request_from_event(event.to_json()) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "event conversion failed");

@@ -108,6 +108,112 @@ async fn request_span(request: Request, next: Next) -> Response {
     .await
 }
 
+/// Runs a function's router on Lambda: `lambda_http::run`, with every API Gateway event made
+/// safe first ([`sanitize_event`]) so that a request is routed by the path the gateway matched
+/// and never by client headers.
+pub async fn run<S>(service: S) -> Result<(), lambda_http::Error>
+where
+    S: tower::Service<lambda_http::Request, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let adapter = lambda_http::Adapter::from(service);
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+        let mut adapter = adapter.clone();
+        async move {
+            let lambda_http::LambdaEvent { mut payload, context } = event;
+            sanitize_event(&mut payload);
+            let request: lambda_http::request::LambdaRequest = serde_json::from_value(payload)?;
+            let response = tower::Service::call(&mut adapter, lambda_http::LambdaEvent::new(request, context)).await;
+            Ok::<_, lambda_http::Error>(match response {
+                Ok(response) => response,
+                Err(never) => match never {},
+            })
+        }
+    }))
+    .await
+}
+
+/// An API Gateway (payload 2.0) event as the request the router sees, made safe first with
+/// [`sanitize_event`]. The local runner, internal calls and tests convert events with this, so
+/// every path into a router is the same.
+pub fn request_from_event(mut event: serde_json::Value) -> Result<lambda_http::Request, serde_json::Error> {
+    sanitize_event(&mut event);
+    serde_json::from_value::<lambda_http::request::LambdaRequest>(event).map(Into::into)
+}
+
+/// Makes an API Gateway v2 event safe to convert: `lambda_http` rebuilds the request URI as
+/// `{x-forwarded-proto}://{host}{rawPath}?{rawQueryString}` and panics on a URI that does not
+/// parse, so a client's `X-Forwarded-Proto: https://x/api/auth/login#` would route a request to
+/// another handler and `X-Forwarded-Proto: a b` would crash the sandbox. Here the scheme is
+/// always `https` (API Gateway and Lambda invoke are HTTPS only), the host is the
+/// `requestContext.domainName` the gateway answered on (a client `Host` is dropped), and the
+/// path and query are percent-encoded where they hold bytes a URI cannot.
+pub fn sanitize_event(event: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(object) = event.as_object_mut() else { return };
+    if !object.contains_key("rawPath") && !object.contains_key("requestContext") {
+        return;
+    }
+    let domain = object
+        .get("requestContext")
+        .and_then(|c| c.get("domainName"))
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':')))
+        .map(str::to_owned);
+    let headers = object.entry("headers").or_insert_with(|| Value::Object(Default::default()));
+    if let Some(headers) = headers.as_object_mut() {
+        headers.retain(|name, _| !name.eq_ignore_ascii_case("x-forwarded-proto") && !name.eq_ignore_ascii_case("host"));
+        headers.insert("x-forwarded-proto".into(), Value::String("https".into()));
+        if let Some(domain) = domain {
+            headers.insert("host".into(), Value::String(domain));
+        }
+    }
+    let path = object.get("rawPath").and_then(Value::as_str).unwrap_or("/");
+    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    object.insert("rawPath".into(), Value::String(encode_invalid(&path, false)));
+    if let Some(query) = object.get("rawQueryString").and_then(Value::as_str) {
+        let query = encode_invalid(query, true);
+        object.insert("rawQueryString".into(), Value::String(query));
+    }
+}
+
+/// Percent-encodes every byte that may not appear in a URI path (or query): controls, space,
+/// non-ASCII, `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`, and `#` (and `?` in a path).
+fn encode_invalid(text: &str, query: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'%'
+            )
+            || (query && b == b'?');
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A router built on the first request instead of at Lambda init.
 ///
 /// Init work (SDK set-up, reading secrets) moves out of the cold start's critical path; a
@@ -197,6 +303,34 @@ mod tests {
             Ok(response) => response.status().as_u16(),
             Err(never) => match never {},
         }
+    }
+
+    fn event(path: &str, headers: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "a=1",
+            "headers": headers,
+            "requestContext": {"apiId": "api-123", "domainName": "shop.example.com", "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "x"}, "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "05/Dec/2026:00:00:00 +0000", "timeEpoch": 0},
+            "isBase64Encoded": false
+        })
+    }
+
+    #[test]
+    fn client_headers_never_change_the_path_or_crash_the_conversion() {
+        let smuggled =
+            request_from_event(event("/api/users/me/password", serde_json::json!({"x-forwarded-proto": "https://x/api/auth/login#"})))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(smuggled.uri().path(), "/api/users/me/password");
+        assert_eq!(smuggled.uri().host(), Some("shop.example.com"));
+        for headers in [
+            serde_json::json!({"x-forwarded-proto": "a b"}),
+            serde_json::json!({"X-Forwarded-Proto": "ht tp", "host": "evil host/x?#"}),
+            serde_json::json!({"host": "\u{0}"}),
+        ] {
+            let request = request_from_event(event("/api/products", headers.clone())).unwrap_or_else(|e| panic!("{headers}: {e}"));
+            assert_eq!((request.uri().scheme_str(), request.uri().path()), (Some("https"), "/api/products"), "{headers}");
+        }
+        let odd = request_from_event(event("/api/products/slug/a b\"<>{}|^`", serde_json::json!({}))).unwrap_or_else(|e| panic!("{e}"));
+        assert!(odd.uri().path().starts_with("/api/products/slug/a%20b"), "{}", odd.uri());
     }
 
     #[tokio::test]

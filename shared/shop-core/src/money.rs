@@ -1,4 +1,4 @@
-//! Money is integer minor units (cents) with a currency — never floats.
+//! Money is integer minor units (cents) — never floats.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,21 +36,6 @@ impl std::fmt::Display for Cents {
         let abs = self.0.unsigned_abs();
         write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
     }
-}
-
-/// ISO 4217 currency, lower-case as Stripe writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Currency {
-    #[default]
-    Usd,
-}
-
-/// An amount with its currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Money {
-    pub amount: Cents,
-    pub currency: Currency,
 }
 
 #[cfg(test)]

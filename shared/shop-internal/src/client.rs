@@ -278,7 +278,9 @@ fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<Value, CallError> {
 }
 
 async fn in_process(router: axum::Router, event: &str) -> Result<Reply, Failure> {
-    let request = lambda_http::request::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event does not convert: {e}")))?;
+    let event = serde_json::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event is not JSON: {e}")))?;
+    let request =
+        shop_core::http::request_from_event(event).map_err(|e| Failure::Fatal(format!("the internal event does not convert: {e}")))?;
     let response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

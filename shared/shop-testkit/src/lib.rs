@@ -174,7 +174,7 @@ impl Req {
 
     /// Sends the request through `router` the way `lambda_http` would in Lambda.
     pub async fn send(self, router: &Router) -> Resp {
-        let request = lambda_http::request::from_str(&self.event.to_json().to_string()).expect("lambda_http accepts the event");
+        let request = shop_core::http::request_from_event(self.event.to_json()).expect("lambda_http accepts the event");
         let response = router.clone().oneshot(request).await.expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
@@ -217,22 +217,6 @@ impl Resp {
     }
 }
 
-/// A fresh, empty PostgreSQL database for one test; returns its URL. The server comes from
-/// `DATABASE_URL_BASE` (default `postgres://postgres@127.0.0.1:5432`, set by `scripts/test`).
-/// Created with the `psql` client so the kit needs no database driver.
-pub async fn postgres_database() -> String {
-    let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = unique("test").replace('-', "_");
-    let output = tokio::process::Command::new("psql")
-        .arg(format!("{base}/postgres"))
-        .args(["-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")])
-        .output()
-        .await
-        .expect("psql runs (PostgreSQL client installed)");
-    assert!(output.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&output.stderr));
-    format!("{base}/{name}")
-}
-
 /// A unique Redis key prefix (`test:<id>:`) for one test's keys.
 pub fn redis_prefix() -> String {
     format!("{}:", unique("test").replace('-', ":"))
@@ -241,15 +225,6 @@ pub fn redis_prefix() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn each_test_gets_its_own_postgres_database() {
-        let a = postgres_database().await;
-        let b = postgres_database().await;
-        assert_ne!(a, b);
-        let out = tokio::process::Command::new("psql").arg(&a).args(["-tAc", "SELECT current_database()"]).output().await.unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), a.rsplit('/').next().unwrap());
-    }
 
     #[test]
     fn names_and_prefixes_are_unique() {

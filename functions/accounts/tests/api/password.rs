@@ -18,7 +18,7 @@ async fn forgot_password_answers_the_same_whether_or_not_the_email_exists() {
     assert_eq!(messages[0]["data"]["expiresInMinutes"], 60);
 }
 
-async fn reset_token(app: &crate::helpers::App, email: &str) -> String {
+pub(crate) async fn reset_token(app: &crate::helpers::App, email: &str) -> String {
     app.messages().await;
     app.send(Req::post("/api/auth/forgot-password").json(json!({"email": email}))).await.expect(200);
     let messages = app.messages().await;

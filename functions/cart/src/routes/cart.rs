@@ -19,9 +19,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::carts::{Owner, Updated};
-use crate::deps::{availability, insufficient_stock, sellable_product};
+use crate::clients::{availability, insufficient_stock, sellable_product};
 use crate::domain::{Cart, CartView, Line, MAX_LINES, MAX_QUANTITY, Rejection, token};
+use crate::store::{Owner, Updated};
 
 /// How many merged guest cart ids a cart remembers (merges of the same guest cart that race or
 /// are retried stay no-ops).

@@ -12,8 +12,8 @@ use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::coupons::RedeemError;
 use crate::routes::cart::coupon_rejected;
+use crate::store::RedeemError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/internal/coupons/redemptions", post(redeem)).route("/internal/coupons/redemptions/{order_id}", delete(release))

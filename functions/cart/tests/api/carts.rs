@@ -330,17 +330,17 @@ async fn carts_live_seven_days_after_their_last_write() {
     let app = app().await;
     let (cart, token) = app.guest_cart().await;
     let id = Uuid::parse_str(cart["id"].as_str().unwrap()).unwrap();
-    let ttl = app.state.carts.ttl(cart::carts::Owner::Guest(id)).await.unwrap();
+    let ttl = app.state.carts.ttl(cart::store::Owner::Guest(id)).await.unwrap();
     assert!((604_790..=604_800).contains(&ttl), "{ttl}");
     app.send_guest(&token, Req::delete("/api/cart/items")).await.expect(200);
-    let ttl = app.state.carts.ttl(cart::carts::Owner::Guest(id)).await.unwrap();
+    let ttl = app.state.carts.ttl(cart::store::Owner::Guest(id)).await.unwrap();
     assert!((604_790..=604_800).contains(&ttl), "every write resets the TTL: {ttl}");
 }
 
 #[tokio::test]
 async fn a_dead_redis_fails_fast_instead_of_losing_carts() {
     let started = std::time::Instant::now();
-    let err = cart::carts::CartStore::connect("redis://127.0.0.1:1", "x:").await.unwrap_err();
+    let err = cart::store::CartStore::connect("redis://127.0.0.1:1", "x:").await.unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     let api: shop_core::ApiError = err.into();
     assert_eq!(api.status().as_u16(), 503, "carts have no other copy: the caller retries");

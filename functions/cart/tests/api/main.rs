@@ -57,13 +57,13 @@ pub async fn app() -> App {
 
     let inventory_name = shop_testkit::unique("inventory");
     let (ddb, inventory_table) = shop_testkit::table("InventoryTable").await;
-    let inventory_catalog = inventory::catalog::Catalog::new(InternalClient::new(sdk, &catalog_name, "inventory"));
+    let inventory_catalog = inventory::clients::Catalog::new(InternalClient::new(sdk, &catalog_name, "inventory"));
     let inventory = inventory::router(inventory::AppState::new(inventory::store::Store::new(ddb, inventory_table), inventory_catalog));
     shop_internal::register_local(&inventory_name, inventory.clone());
 
     let (ddb, promotions) = shop_testkit::table("PromotionsTable").await;
-    let carts = cart::carts::CartStore::connect(&redis_url(), shop_testkit::redis_prefix()).await.expect("Redis runs in the local cloud");
-    let coupons = cart::coupons::CouponStore::new(ddb, promotions);
+    let carts = cart::store::CartStore::connect(&redis_url(), shop_testkit::redis_prefix()).await.expect("Redis runs in the local cloud");
+    let coupons = cart::store::CouponStore::new(ddb, promotions);
     assert_eq!(coupons.seed().await.unwrap(), 4);
     assert_eq!(coupons.seed().await.unwrap(), 0, "seeding is idempotent");
     // Access tokens signed with accounts' own key code; its JWKS served under the accounts name.

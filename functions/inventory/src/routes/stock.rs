@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::catalog::CatalogProduct;
+use crate::clients::CatalogProduct;
 use crate::domain::{Adjust, Bulk, DEFAULT_LOW_STOCK_THRESHOLD, MAX_IDS, SetStock, Stock, StockList, StockView, first_duplicate};
 use crate::routes::parse_product_id;
 

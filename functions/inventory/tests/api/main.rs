@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use http::Request;
-use inventory::catalog::Catalog;
+use inventory::clients::Catalog;
 use inventory::store::Store;
 use serde_json::{Value, json};
 use shop_internal::{CallError, CallPolicy, InternalClient};

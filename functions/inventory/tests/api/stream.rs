@@ -113,7 +113,7 @@ async fn a_failing_catalog_fails_the_batch_from_that_record_and_publishes_nothin
 
     let down = shop_testkit::unique("catalog-down");
     shop_internal::register_local(&down, axum::Router::new().fallback(|| async { http::StatusCode::SERVICE_UNAVAILABLE }));
-    let catalog = inventory::catalog::Catalog::new(InternalClient::new(shop_testkit::sdk().await, &down, inventory::CALLER));
+    let catalog = inventory::clients::Catalog::new(InternalClient::new(shop_testkit::sdk().await, &down, inventory::CALLER));
     let (sqs, url) = shop_testkit::queue("NotificationsQueue").await;
     let events = inventory::events::Events::new(ctx.store.clone(), catalog, Publisher::new(sqs.clone(), &url, inventory::CALLER));
 

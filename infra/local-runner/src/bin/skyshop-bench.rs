@@ -619,7 +619,7 @@ mod reserve_bench {
         inventory::seed::seed_stock(&store, rows).await?;
         // The catalog is never called on these routes; the name only has to be unique.
         let catalog = shop_internal::InternalClient::new(&sdk, format!("{table}-catalog"), "bench");
-        let state = inventory::AppState::new(store, inventory::catalog::Catalog::new(catalog));
+        let state = inventory::AppState::new(store, inventory::clients::Catalog::new(catalog));
         let function = format!("{table}-function");
         shop_internal::register_local(&function, inventory::router(state));
         let client = shop_internal::InternalClient::new(&sdk, function, "bench");
