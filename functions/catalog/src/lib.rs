@@ -11,7 +11,6 @@ pub mod config;
 pub mod domain;
 pub mod routes;
 pub mod search;
-pub mod seed;
 pub mod store;
 
 use std::sync::Arc;

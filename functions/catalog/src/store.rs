@@ -17,11 +17,13 @@
 //! Counters on the category item (`childCount`, `productCount`) change in the same transaction
 //! as the child or product, so "delete refused while it has children or products" holds under
 //! concurrency.
+//!
+//! Bulk loads of synthetic catalogs (BatchWriteItem, outside any Lambda) live in `shop-seed`;
+//! they write the items of [`product_item`] and the key functions below, so the layout is defined
+//! here only.
 
 use aws_sdk_dynamodb::Client;
-use std::collections::{BTreeMap, HashMap};
-
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, KeysAndAttributes, PutRequest, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
@@ -32,14 +34,64 @@ use uuid::Uuid;
 
 use crate::domain::{Availability, Category, Product};
 
+fn ts(t: time::OffsetDateTime) -> String {
+    rfc3339(t)
+}
+
+// ---- item layout ------------------------------------------------------------------------------
+// Public so that bulk loaders outside the function (`shop-seed`) write the same items.
+
 fn category_pk(id: Uuid) -> String {
     format!("CATEGORY#{id}")
 }
-fn product_pk(id: Uuid) -> String {
+/// `pk` of a product item.
+pub fn product_pk(id: Uuid) -> String {
     format!("PRODUCT#{id}")
 }
-fn ts(t: time::OffsetDateTime) -> String {
-    rfc3339(t)
+/// The key of a category item.
+pub fn category_key(id: Uuid) -> Item {
+    key(category_pk(id), "CATEGORY")
+}
+/// The key of a product item.
+pub fn product_key(id: Uuid) -> Item {
+    key(product_pk(id), "PRODUCT")
+}
+/// `pk` of a product's SKU guard (SKUs are unique regardless of case).
+pub fn sku_guard_pk(sku: &str) -> String {
+    format!("SKU#{}", sku.to_uppercase())
+}
+/// `pk` of a product's slug guard.
+pub fn slug_guard_pk(slug: &str) -> String {
+    format!("SLUG#{slug}")
+}
+/// The key of a uniqueness guard.
+pub fn guard_key(pk: String) -> Item {
+    key(pk, "GUARD")
+}
+/// A uniqueness guard: `pk` → `id`.
+pub fn guard_item(pk: String, id: Uuid) -> Item {
+    let mut item = guard_key(pk);
+    item.insert("id".into(), s(id.to_string()));
+    item
+}
+/// A product's item: the product, its key and its index keys (seller; category while not
+/// deleted; featured while active, featured and not deleted). The availability attributes are
+/// [`Store::set_availability`]'s.
+pub fn product_item(p: &Product) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(p)?;
+    item.extend(product_key(p.id));
+    let sort = format!("{}#{}", ts(p.created_at), p.id);
+    item.insert("gsi1pk".into(), s(format!("SELLER#{}", p.seller_id)));
+    item.insert("gsi1sk".into(), s(sort.clone()));
+    if p.deleted_at.is_none() {
+        item.insert("gsi3pk".into(), s(format!("CATEGORY#{}", p.category_id)));
+        item.insert("gsi3sk".into(), s(sort.clone()));
+    }
+    if p.is_active && p.is_featured && p.deleted_at.is_none() {
+        item.insert("gsi2pk".into(), s("FEATURED"));
+        item.insert("gsi2sk".into(), s(sort));
+    }
+    Ok(item)
 }
 
 /// Why a write was refused: the uniqueness guard or rule it lost to.
@@ -90,13 +142,11 @@ impl Store {
 
     /// Adds a uniqueness guard `pk` → `id`, refused with `clash` when taken.
     fn guard(&self, tx: &mut Transaction<Refusal>, pk: String, id: Uuid, clash: Clash) -> Result<(), StoreError> {
-        let mut item = key(pk, "GUARD");
-        item.insert("id".into(), s(id.to_string()));
-        tx.put(&self.table, item, Some("attribute_not_exists(pk)"), Some(Refusal::Clash(clash)))
+        tx.put(&self.table, guard_item(pk, id), Some("attribute_not_exists(pk)"), Some(Refusal::Clash(clash)))
     }
 
     fn drop_guard(&self, tx: &mut Transaction<Refusal>, pk: String) -> Result<(), StoreError> {
-        tx.delete(Delete::builder().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).build()?, None);
+        tx.delete(Delete::builder().table_name(&self.table).set_key(Some(guard_key(pk))).build()?, None);
         Ok(())
     }
 
@@ -105,7 +155,7 @@ impl Store {
     fn count(&self, tx: &mut Transaction<Refusal>, category: Uuid, counter: &str, delta: i64, refusable: bool) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(category_pk(category), "CATEGORY")))
+            .set_key(Some(category_key(category)))
             .update_expression(format!("ADD {counter} :d"))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":d", n(delta))
@@ -120,7 +170,7 @@ impl Store {
     }
 
     async fn guarded_id(&self, pk: String) -> Result<Option<Uuid>, StoreError> {
-        let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, "GUARD"))).consistent_read(true).send().await?;
+        let out = self.client.get_item().table_name(&self.table).set_key(Some(guard_key(pk))).consistent_read(true).send().await?;
         match out.item {
             Some(item) => attr(&item, "id"),
             None => Ok(None),
@@ -131,7 +181,7 @@ impl Store {
 
     fn category_item<T: Serialize>(category: &T, id: Uuid) -> Result<Item, StoreError> {
         let mut item: Item = serde_dynamo::to_item(category)?;
-        item.extend(key(category_pk(id), "CATEGORY"));
+        item.extend(category_key(id));
         item.insert("gsi1pk".into(), s("CATEGORIES"));
         item.insert("gsi1sk".into(), s(id.to_string()));
         Ok(item)
@@ -209,7 +259,7 @@ impl Store {
         }
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(category_pk(new.id), "CATEGORY")))
+            .set_key(Some(category_key(new.id)))
             .condition_expression("#updatedAt = :readAt")
             .expression_attribute_values(":readAt", s(ts(old.updated_at)));
         tx.update(set_from_item(update, item, &[]).build()?, Some(Refusal::Stale));
@@ -238,7 +288,7 @@ impl Store {
         let mut tx = Transaction::new();
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(key(category_pk(c.id), "CATEGORY")))
+            .set_key(Some(category_key(c.id)))
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(childCount) OR childCount = :zero) AND (attribute_not_exists(productCount) OR productCount = :zero)")
             .expression_attribute_values(":zero", n(0))
             .build()?;
@@ -253,23 +303,6 @@ impl Store {
 
     // ---- products -------------------------------------------------------------------------------
 
-    fn product_item(p: &Product) -> Result<Item, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(p)?;
-        item.extend(key(product_pk(p.id), "PRODUCT"));
-        let sort = format!("{}#{}", ts(p.created_at), p.id);
-        item.insert("gsi1pk".into(), s(format!("SELLER#{}", p.seller_id)));
-        item.insert("gsi1sk".into(), s(sort.clone()));
-        if p.deleted_at.is_none() {
-            item.insert("gsi3pk".into(), s(format!("CATEGORY#{}", p.category_id)));
-            item.insert("gsi3sk".into(), s(sort.clone()));
-        }
-        if p.is_active && p.is_featured && p.deleted_at.is_none() {
-            item.insert("gsi2pk".into(), s("FEATURED"));
-            item.insert("gsi2sk".into(), s(sort));
-        }
-        Ok(item)
-    }
-
     #[tracing::instrument(skip_all)]
     pub async fn product(&self, id: Uuid) -> Result<Option<Product>, StoreError> {
         self.get(product_pk(id), "PRODUCT").await
@@ -277,7 +310,7 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn product_by_slug(&self, slug: &str) -> Result<Option<Product>, StoreError> {
-        match self.guarded_id(format!("SLUG#{slug}")).await? {
+        match self.guarded_id(slug_guard_pk(slug)).await? {
             Some(id) => self.product(id).await,
             None => Ok(None),
         }
@@ -285,7 +318,7 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn product_by_sku(&self, sku: &str) -> Result<Option<Product>, StoreError> {
-        match self.guarded_id(format!("SKU#{}", sku.to_uppercase())).await? {
+        match self.guarded_id(sku_guard_pk(sku)).await? {
             Some(id) => self.product(id).await,
             None => Ok(None),
         }
@@ -295,9 +328,9 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn create_product(&self, p: &Product) -> Result<Result<(), Clash>, StoreError> {
         let mut tx = Transaction::new();
-        tx.put(&self.table, Self::product_item(p)?, Some("attribute_not_exists(pk)"), None)?;
-        self.guard(&mut tx, format!("SKU#{}", p.sku.to_uppercase()), p.id, Clash::Sku)?;
-        self.guard(&mut tx, format!("SLUG#{}", p.slug), p.id, Clash::Slug)?;
+        tx.put(&self.table, product_item(p)?, Some("attribute_not_exists(pk)"), None)?;
+        self.guard(&mut tx, sku_guard_pk(&p.sku), p.id, Clash::Sku)?;
+        self.guard(&mut tx, slug_guard_pk(&p.slug), p.id, Clash::Slug)?;
         self.count(&mut tx, p.category_id, "productCount", 1, true)?;
         Ok(clash_of(tx.commit(&self.client).await?).map_err(|c| c.unwrap_or(Clash::Sku)))
     }
@@ -332,7 +365,7 @@ impl Store {
     /// product also takes it out of the low-stock index.
     async fn update_product(&self, old: &Product, new: &Product) -> Result<TxOutcome<Refusal>, StoreError> {
         let mut tx = Transaction::new();
-        let mut item = Self::product_item(new)?;
+        let mut item = product_item(new)?;
         for owned in ["pk", "sk", "inStock", "available", "stockAvailable", "lowStockThreshold"] {
             item.remove(owned);
         }
@@ -342,17 +375,17 @@ impl Store {
         }
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(product_pk(new.id), "PRODUCT")))
+            .set_key(Some(product_key(new.id)))
             .condition_expression("#version = :expectedVersion")
             .expression_attribute_values(":expectedVersion", n(old.version));
         tx.update(set_from_item(update, item, &absent).build()?, Some(Refusal::Stale));
         if old.sku.to_uppercase() != new.sku.to_uppercase() {
-            self.drop_guard(&mut tx, format!("SKU#{}", old.sku.to_uppercase()))?;
-            self.guard(&mut tx, format!("SKU#{}", new.sku.to_uppercase()), new.id, Clash::Sku)?;
+            self.drop_guard(&mut tx, sku_guard_pk(&old.sku))?;
+            self.guard(&mut tx, sku_guard_pk(&new.sku), new.id, Clash::Sku)?;
         }
         if old.slug != new.slug {
-            self.drop_guard(&mut tx, format!("SLUG#{}", old.slug))?;
-            self.guard(&mut tx, format!("SLUG#{}", new.slug), new.id, Clash::Slug)?;
+            self.drop_guard(&mut tx, slug_guard_pk(&old.slug))?;
+            self.guard(&mut tx, slug_guard_pk(&new.slug), new.id, Clash::Slug)?;
         }
         let was_counted = old.deleted_at.is_none();
         let is_counted = new.deleted_at.is_none();
@@ -367,7 +400,7 @@ impl Store {
             // The category must still exist for an edit to keep pointing at it.
             let check = ConditionCheck::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(category_pk(new.category_id), "CATEGORY")))
+                .set_key(Some(category_key(new.category_id)))
                 .condition_expression("attribute_exists(pk)")
                 .build()?;
             tx.check(check, Some(Refusal::Clash(Clash::MissingCategory)));
@@ -385,7 +418,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(product_pk(id), "PRODUCT")))
+            .set_key(Some(product_key(id)))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deletedAt)")
             .expression_attribute_values(":a", n(stock.available))
             .expression_attribute_values(":t", n(stock.low_stock_threshold))
@@ -464,145 +497,6 @@ impl Store {
             .scan_index_forward(false);
         query_all(query).await
     }
-
-    // ---- bulk loading (synthetic catalogs) ----------------------------------------------------
-
-    /// What the table holds under the keys of each of `products` (same order): the product
-    /// item, and the ids its SKU and slug guards name. BatchGetItem with 33 products (99 keys)
-    /// per request, up to `concurrency` requests in flight; unprocessed keys are retried with
-    /// backoff, and `Err(Unprocessed)` says how many were still unread after the last attempt.
-    #[tracing::instrument(skip_all, fields(products = products.len()))]
-    pub async fn bulk_presence(&self, products: &[Product], concurrency: usize) -> Result<Result<Vec<Presence>, Unprocessed>, StoreError> {
-        use futures::StreamExt;
-        let requests = products.chunks(33).map(|chunk| {
-            let keys = chunk
-                .iter()
-                .flat_map(|p| {
-                    [
-                        key(product_pk(p.id), "PRODUCT"),
-                        key(format!("SKU#{}", p.sku.to_uppercase()), "GUARD"),
-                        key(format!("SLUG#{}", p.slug), "GUARD"),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            self.batch_get(keys)
-        });
-        let pages: Vec<_> = futures::stream::iter(requests).buffer_unordered(concurrency.max(1)).collect().await;
-        let mut found: HashMap<String, Option<Uuid>> = HashMap::new();
-        let mut unread = 0;
-        for page in pages {
-            match page? {
-                Ok(items) => found.extend(items),
-                Err(Unprocessed(n)) => unread += n,
-            }
-        }
-        if unread > 0 {
-            return Ok(Err(Unprocessed(unread)));
-        }
-        Ok(Ok(products
-            .iter()
-            .map(|p| Presence {
-                item: found.contains_key(&product_pk(p.id)),
-                sku: found.get(&format!("SKU#{}", p.sku.to_uppercase())).copied().flatten(),
-                slug: found.get(&format!("SLUG#{}", p.slug)).copied().flatten(),
-            })
-            .collect()))
-    }
-
-    /// One BatchGetItem (≤ 100 keys) to its end: `pk` → the `id` the item names.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Result<Vec<(String, Option<Uuid>)>, Unprocessed>, StoreError> {
-        let mut out = Vec::with_capacity(keys.len());
-        let mut pending = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .projection_expression("#pk, #id")
-            .expression_attribute_names("#pk", "pk")
-            .expression_attribute_names("#id", "id")
-            .consistent_read(true)
-            .build()?;
-        let mut retry = RetryPolicy::BULK.start();
-        loop {
-            let page = self.client.batch_get_item().request_items(&self.table, pending.clone()).send().await?;
-            for item in page.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                let pk: String = attr(&item, "pk")?.ok_or_else(|| StoreError::unexpected("a batch-read item has no pk"))?;
-                out.push((pk, attr(&item, "id")?));
-            }
-            match page.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty()) {
-                Some(rest) => pending = rest,
-                None => return Ok(Ok(out)),
-            }
-            if retry.wait().await.is_err() {
-                return Ok(Err(Unprocessed(pending.keys().len())));
-            }
-        }
-    }
-
-    /// Writes `products` with their SKU and slug guards by BatchWriteItem — unconditional puts,
-    /// 8 products (24 items) per request, up to `concurrency` requests in flight, unprocessed
-    /// items retried with backoff. For bulk loads only: the caller checks with
-    /// [`Store::bulk_presence`] that the SKUs and slugs are free (or already the product's own),
-    /// and counts new products on their categories with [`Store::add_product_counts`].
-    /// `Err(Unprocessed)` says how many items were still unwritten after the last attempt.
-    #[tracing::instrument(skip_all, fields(products = products.len()))]
-    pub async fn bulk_put_products(&self, products: &[Product], concurrency: usize) -> Result<Result<(), Unprocessed>, StoreError> {
-        use futures::StreamExt;
-        let mut requests = Vec::with_capacity(products.len().div_ceil(8));
-        for chunk in products.chunks(8) {
-            let mut writes = Vec::with_capacity(chunk.len() * 3);
-            for p in chunk {
-                let mut sku = key(format!("SKU#{}", p.sku.to_uppercase()), "GUARD");
-                sku.insert("id".into(), s(p.id.to_string()));
-                let mut slug = key(format!("SLUG#{}", p.slug), "GUARD");
-                slug.insert("id".into(), s(p.id.to_string()));
-                for item in [Self::product_item(p)?, sku, slug] {
-                    writes.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build());
-                }
-            }
-            requests.push(self.batch_write(writes));
-        }
-        let results: Vec<_> = futures::stream::iter(requests).buffer_unordered(concurrency.max(1)).collect().await;
-        let mut unwritten = 0;
-        for result in results {
-            if let Err(Unprocessed(n)) = result? {
-                unwritten += n;
-            }
-        }
-        Ok(if unwritten == 0 { Ok(()) } else { Err(Unprocessed(unwritten)) })
-    }
-
-    /// One BatchWriteItem (≤ 25 items) to its end.
-    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<Result<(), Unprocessed>, StoreError> {
-        let mut pending = writes;
-        let mut retry = RetryPolicy::BULK.start();
-        loop {
-            let out = self.client.batch_write_item().request_items(&self.table, pending).send().await?;
-            match out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).filter(|w| !w.is_empty()) {
-                Some(rest) => pending = rest,
-                None => return Ok(Ok(())),
-            }
-            if retry.wait().await.is_err() {
-                return Ok(Err(Unprocessed(pending.len())));
-            }
-        }
-    }
-
-    /// Adds `delta` to the `productCount` of each category (one UpdateItem `ADD` per category;
-    /// the category must exist). The bulk load's counterpart of the per-product counting that
-    /// [`Store::create_product`] does in its transaction.
-    #[tracing::instrument(skip_all, fields(categories = counts.len()))]
-    pub async fn add_product_counts(&self, counts: &BTreeMap<Uuid, i64>) -> Result<(), StoreError> {
-        for (category, delta) in counts.iter().filter(|(_, d)| **d != 0) {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(category_pk(*category), "CATEGORY")))
-                .update_expression("ADD productCount :d")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":d", n(*delta))
-                .send()
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 /// `gsi4pk` of every product low on stock.
@@ -634,23 +528,6 @@ pub struct ProductRecord {
     #[serde(default)]
     pub low_stock_threshold: Option<u32>,
 }
-
-/// What the table holds under a product's keys (see [`Store::bulk_presence`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Presence {
-    /// The product item (`PRODUCT#<id>`) exists.
-    pub item: bool,
-    /// The product the SKU guard names, if the guard exists.
-    pub sku: Option<Uuid>,
-    /// The product the slug guard names, if the guard exists.
-    pub slug: Option<Uuid>,
-}
-
-/// A bulk request still had this many keys or items unprocessed after its retries (DynamoDB
-/// kept throttling); nothing else went wrong, so running the load again continues it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{0} keys or items were still unprocessed after the bulk retries")]
-pub struct Unprocessed(pub usize);
 
 /// A category as stored, with its counters.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]

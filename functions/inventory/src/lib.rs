@@ -15,7 +15,6 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod routes;
-pub mod seed;
 pub mod store;
 
 use std::sync::Arc;

@@ -86,7 +86,7 @@ pub struct SeedArgs {
     #[arg(long, value_name = "N", value_parser = count)]
     pub synthetic: Option<u64>,
     /// DynamoDB requests in flight while writing the synthetic products (clamped to 1–256)
-    #[arg(long, value_name = "C", value_parser = count, default_value_t = catalog::seed::SYNTHETIC_CONCURRENCY as u64)]
+    #[arg(long, value_name = "C", value_parser = count, default_value_t = shop_seed::catalog::SYNTHETIC_CONCURRENCY as u64)]
     pub concurrency: u64,
 }
 

@@ -21,9 +21,9 @@ pub const ADMIN_EMAIL: &str = "admin@skyshop.local";
 /// The demo seller who owns the seeded products.
 pub const SELLER_EMAIL: &str = "seller@skyshop.local";
 
-/// The seed data set shipped with the repository.
+/// The seed data set shipped with the repository (`infra/seed/dummyjson-products.json`).
 pub fn seed_data_path() -> std::path::PathBuf {
-    sam_model::repo_root().join("infra/seed/dummyjson-products.json")
+    shop_seed::dataset::path()
 }
 
 /// How to bring the cloud up.
@@ -341,11 +341,15 @@ pub async fn signing_key_command(command: &SigningKeyCommand) -> Result<(), BoxE
 }
 
 impl LocalCloud {
+    /// The catalog function's configuration in the local cloud.
+    fn catalog_config(&self) -> Option<catalog::config::Config> {
+        let env = self.environments.get("CatalogFunction")?;
+        catalog::config::Config::from_lookup(&|name: &str| env.get(name).cloned()).ok()
+    }
+
     /// The catalog state of the local cloud (for seeding), from the function's environment.
     pub async fn catalog_state(&self) -> Option<catalog::AppState> {
-        let env = self.environments.get("CatalogFunction")?;
-        let config = catalog::config::Config::from_lookup(&|name: &str| env.get(name).cloned()).ok()?;
-        catalog::AppState::from_config(&config, &self.sdk).await.ok()
+        catalog::AppState::from_config(&self.catalog_config()?, &self.sdk).await.ok()
     }
 
     /// Seeds the DummyJSON catalog for the demo seller; with `only_if_empty`, only when the
@@ -354,37 +358,41 @@ impl LocalCloud {
         &self,
         only_if_empty: bool,
         progress: impl FnMut(usize, usize),
-    ) -> Result<Option<catalog::seed::SeedReport>, BoxError> {
+    ) -> Result<Option<shop_seed::catalog::SeedReport>, BoxError> {
         let (Some(state), Some(seller)) = (self.catalog_state().await, self.seller_id) else { return Ok(None) };
         if only_if_empty && !state.store.categories().await?.is_empty() {
             return Ok(None);
         }
         let data = std::fs::read_to_string(seed_data_path())?;
-        Ok(Some(catalog::seed::seed(&state, &data, seller, progress).await?))
+        Ok(Some(shop_seed::catalog::seed(&state, &data, seller, progress).await?))
     }
 
     /// Seeds the DummyJSON catalog and `options.count` synthetic products made from it for the
-    /// demo seller (see [`catalog::seed::seed_synthetic`]). `progress(done, total)` reports each step.
+    /// demo seller, in bulk on the catalog's table (see [`shop_seed::catalog::seed_synthetic`]).
+    /// `progress(done, total)` reports each step.
     pub async fn seed_synthetic(
         &self,
-        options: &catalog::seed::SyntheticOptions,
+        options: &shop_seed::catalog::SyntheticOptions,
         progress: impl FnMut(u64, u64),
-    ) -> Result<Option<catalog::seed::SyntheticReport>, BoxError> {
-        let (Some(state), Some(seller)) = (self.catalog_state().await, self.seller_id) else { return Ok(None) };
+    ) -> Result<Option<shop_seed::catalog::SyntheticReport>, BoxError> {
+        let (Some(config), Some(state), Some(seller)) = (self.catalog_config(), self.catalog_state().await, self.seller_id) else {
+            return Ok(None);
+        };
+        let table = shop_seed::bulk::CatalogTable::new(aws_sdk_dynamodb::Client::new(&self.sdk), config.table);
         let data = std::fs::read_to_string(seed_data_path())?;
-        Ok(Some(catalog::seed::seed_synthetic(&state, &data, seller, options, progress).await?))
+        Ok(Some(shop_seed::catalog::seed_synthetic(&state, &table, &data, seller, options, progress).await?))
     }
 
     /// Gives the data set's products (seeded by [`Self::seed_catalog`]) their stock from the
-    /// data set, where they have none yet (see [`inventory::seed::seed_stock`]).
-    pub async fn seed_stock(&self) -> Result<Option<inventory::seed::SeedReport>, BoxError> {
+    /// data set, where they have none yet (see [`shop_seed::stock::seed_stock`]).
+    pub async fn seed_stock(&self) -> Result<Option<shop_seed::stock::SeedReport>, BoxError> {
         let (Some(state), Some(env)) = (self.catalog_state().await, self.environments.get("InventoryFunction")) else { return Ok(None) };
         let config = inventory::config::Config::from_lookup(&|name: &str| env.get(name).cloned())?;
         let store = inventory::store::Store::new(aws_sdk_dynamodb::Client::new(&self.sdk), &config.table);
         let mut rows = Vec::new();
-        for (sku, available) in inventory::seed::stock_by_sku(&std::fs::read_to_string(seed_data_path())?)? {
+        for (sku, available) in shop_seed::dataset::stock_by_sku(&std::fs::read_to_string(seed_data_path())?)? {
             if let Some(p) = state.store.product_by_sku(&sku).await? {
-                rows.push(inventory::seed::SeedRow {
+                rows.push(shop_seed::stock::SeedRow {
                     product_id: p.id,
                     seller_id: p.seller_id,
                     product_name: p.name,
@@ -393,7 +401,7 @@ impl LocalCloud {
                 });
             }
         }
-        Ok(Some(inventory::seed::seed_stock(&store, rows).await?))
+        Ok(Some(shop_seed::stock::seed_stock(&store, rows).await?))
     }
 }
 

@@ -53,7 +53,7 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
             let config = cart::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
             let state = cart::AppState::from_config(&config, sdk).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
             // The seed's coupons (SAVE10, SAVE20, FLAT50, FLAT100), created once.
-            state.coupons.seed().await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
+            shop_seed::coupons::seed_coupons(&state.coupons).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
             Ok(Function::Http(cart::router(state)))
         }
         "CatalogIndexerFunction" => {

@@ -142,7 +142,7 @@ async fn seed(args: &SeedArgs) -> Result<(), Box<dyn std::error::Error + Send + 
         let _ = std::io::stderr().flush();
     };
     if let Some(count) = args.synthetic {
-        let mut options = catalog::seed::SyntheticOptions::new(count);
+        let mut options = shop_seed::catalog::SyntheticOptions::new(count);
         options.concurrency = args.concurrency.clamp(1, 256) as usize;
         let concurrency = options.concurrency;
         eprintln!("  seeding the data set, then {count} synthetic products ({concurrency} requests in flight)");

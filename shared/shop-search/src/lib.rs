@@ -246,82 +246,9 @@ pub trait SearchEngine: Send + Sync {
     fn count(&self) -> BoxFuture<'_, Result<u64, SearchError>>;
 }
 
-const VARIANT_WORDS: [&str; 12] = ["Pro", "Max", "Lite", "Plus", "Mini", "Ultra", "Classic", "Sport", "Eco", "Deluxe", "Air", "Neo"];
-const VARIANT_COLOURS: [&str; 8] = ["Black", "White", "Silver", "Blue", "Red", "Green", "Gold", "Graphite"];
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// `n` deterministic variations of `base` for large-catalog benchmarks: a fresh id, a name with a
-/// variant word, colour and number, a price spread of 0.5×–2× the base price, a jittered rating,
-/// spread creation dates and varied stock/featured/active flags. Empty if `base` is empty.
-pub fn synthetic(base: &[ProductDoc], n: usize) -> impl Iterator<Item = ProductDoc> + '_ {
-    let n = if base.is_empty() { 0 } else { n };
-    (0..n).map(move |i| {
-        let b = &base[i % base.len()];
-        let h = splitmix64(i as u64);
-        let h2 = splitmix64(h);
-        let mut doc = b.clone();
-        doc.id = Uuid::from_u64_pair(h, h2);
-        doc.name =
-            format!("{} {} {} {}", b.name, VARIANT_WORDS[(h % 12) as usize], VARIANT_COLOURS[((h >> 8) % 8) as usize], i / base.len() + 1);
-        let factor_pct = 50 + (h >> 16) % 151; // 50..=200 %
-        doc.price_cents = (b.price_cents.max(1) * factor_pct as i64 / 100).max(1);
-        let jitter = ((h >> 24) % 101) as f64 / 100.0 - 0.5; // -0.5..=0.5
-        doc.rating = (b.rating + jitter).clamp(0.0, 5.0);
-        doc.created_at = b.created_at - time::Duration::minutes(((h >> 32) % 525_600) as i64);
-        doc.in_stock = !(h >> 40).is_multiple_of(10);
-        doc.is_featured = (h >> 44).is_multiple_of(50);
-        doc.is_active = !(h >> 48).is_multiple_of(100);
-        doc
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn base() -> ProductDoc {
-        ProductDoc {
-            id: Uuid::nil(),
-            name: "Trail Shoe".into(),
-            description: "A shoe".into(),
-            brand: Some("Acme".into()),
-            category_id: Uuid::from_u128(1),
-            category_path: vec![Uuid::from_u128(1)],
-            tags: vec!["shoes".into()],
-            price_cents: 10_000,
-            rating: 4.0,
-            created_at: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
-            is_active: true,
-            is_featured: false,
-            in_stock: true,
-            seller_id: Uuid::from_u128(9),
-            source: None,
-        }
-    }
-
-    #[test]
-    fn synthetic_generates_n_distinct_deterministic_variations_with_spread_prices() {
-        let base = vec![base(), ProductDoc { name: "Rain Jacket".into(), price_cents: 4_000, ..base() }];
-        let docs: Vec<_> = synthetic(&base, 1_000).collect();
-        assert_eq!(docs.len(), 1_000);
-        let ids: std::collections::HashSet<_> = docs.iter().map(|d| d.id).collect();
-        assert_eq!(ids.len(), 1_000, "ids are unique");
-        let names: std::collections::HashSet<_> = docs.iter().map(|d| d.name.as_str()).collect();
-        assert!(names.len() > 900, "names vary: {}", names.len());
-        assert!(docs.iter().all(|d| (0.0..=5.0).contains(&d.rating)));
-        let shoes: Vec<_> = docs.iter().filter(|d| d.name.starts_with("Trail Shoe")).collect();
-        assert!(shoes.iter().all(|d| (5_000..=20_000).contains(&d.price_cents)));
-        let bands: std::collections::HashSet<_> = shoes.iter().map(|d| price_band_index(d.price_cents)).collect();
-        assert!(bands.len() >= 2, "prices spread over bands");
-        assert_eq!(docs, synthetic(&base, 1_000).collect::<Vec<_>>(), "deterministic");
-        assert_eq!(synthetic(&[], 10).count(), 0);
-    }
 
     #[test]
     fn relevance_without_text_falls_back_to_newest_and_windows_are_clamped() {

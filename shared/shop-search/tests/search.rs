@@ -1112,7 +1112,8 @@ mod opensearch {
         // 2,500 documents: 1,000 + 1,000 + 500, the second request failing one item.
         let (url, recorded) = server(|_, n| (200, if n == 1 { BULK_ITEM_ERROR } else { BULK_OK }.to_owned())).await;
         let engine = OpenSearchEngine::with_url(&url, "products").expect("engine");
-        let docs: Vec<ProductDoc> = shop_search::synthetic(&catalog.docs, 2_500).collect();
+        let docs: Vec<ProductDoc> =
+            (0..2_500u128).zip(catalog.docs.iter().cycle()).map(|(i, d)| ProductDoc { id: Uuid::from_u128(i + 1), ..d.clone() }).collect();
         let err = engine.upsert(docs.clone()).await.expect_err("one item failed");
         assert!(err.to_string().contains("1 of 2500 items failed: update nonexistent1: 404 document_missing_exception"), "{err}");
         let sent = requests(&recorded);

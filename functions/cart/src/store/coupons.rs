@@ -23,7 +23,7 @@ use tracing::instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{Coupon, CouponType, Rejection};
+use crate::domain::{Coupon, Rejection};
 
 fn coupon_pk(code: &str) -> String {
     format!("COUPON#{code}")
@@ -311,38 +311,5 @@ impl CouponStore {
             // Released concurrently, or a counter changed under us: look again.
             retry.wait().await?;
         }
-    }
-
-    /// Creates the seed's coupons unless they exist: SAVE10 and SAVE20 (percent), FLAT50 and
-    /// FLAT100 (fixed $50 and $100, capped at the subtotal). Returns how many were created.
-    #[instrument(skip_all)]
-    pub async fn seed(&self) -> Result<usize, StoreError> {
-        let now = OffsetDateTime::now_utc();
-        let mut created = 0;
-        for (code, kind, value) in [
-            ("SAVE10", CouponType::Percent, 10),
-            ("SAVE20", CouponType::Percent, 20),
-            ("FLAT50", CouponType::Fixed, 5_000),
-            ("FLAT100", CouponType::Fixed, 10_000),
-        ] {
-            let coupon = Coupon {
-                code: code.into(),
-                kind,
-                value,
-                min_subtotal: 0,
-                starts_at: None,
-                ends_at: None,
-                max_redemptions: None,
-                per_user_limit: None,
-                active: true,
-                redemption_count: 0,
-                created_at: now,
-                updated_at: now,
-            };
-            if self.create(&coupon).await? == Outcome::Done {
-                created += 1;
-            }
-        }
-        Ok(created)
     }
 }

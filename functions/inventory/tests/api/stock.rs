@@ -239,35 +239,3 @@ async fn low_stock_lists_products_at_or_below_their_threshold() {
     let mine = ctx.send_as(&seller, Req::get("/api/inventory/low-stock")).await.expect(200);
     assert_eq!(ids(&mine), vec![at.to_string()]);
 }
-
-#[tokio::test]
-async fn seeding_stocks_the_data_set_once_and_never_resets_stock() {
-    let ctx = ctx().await;
-    let data = std::fs::read_to_string(sam_root().join("infra/seed/dummyjson-products.json")).unwrap();
-    let stock = inventory::seed::stock_by_sku(&data).unwrap();
-    assert!(stock.len() > 100, "a stock per product of the data set");
-    let seller = seller();
-    let (a, b) = (ctx.product(&seller).await, ctx.product(&seller).await);
-    let rows = |x: u32| {
-        [a, b]
-            .iter()
-            .map(|id| inventory::seed::SeedRow {
-                product_id: *id,
-                seller_id: seller.id(),
-                product_name: "P".into(),
-                sku: "S".into(),
-                available: x,
-            })
-            .collect::<Vec<_>>()
-    };
-    let report = inventory::seed::seed_stock(&ctx.store, rows(7)).await.unwrap();
-    assert_eq!((report.created, report.existing), (2, 0));
-    ctx.send_as(&seller, Req::post(&format!("/api/inventory/{a}/adjust")).json(json!({"delta": -2, "reason": "sold"}))).await.expect(200);
-    let report = inventory::seed::seed_stock(&ctx.store, rows(99)).await.unwrap();
-    assert_eq!((report.created, report.existing), (0, 2));
-    assert_eq!((ctx.stock(a).await.available, ctx.stock(b).await.available), (5, 7));
-}
-
-fn sam_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}

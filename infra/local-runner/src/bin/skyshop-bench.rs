@@ -138,8 +138,9 @@ async fn argon2_cost() -> Result<(), BoxError> {
 }
 
 /// `skyshop-bench search`: the embedded tantivy engine over a synthetic catalog of `--docs`
-/// products (default 1,000,000) made from the 194 DummyJSON products, at engine level (no HTTP,
-/// no Redis). Builds the index in `--dir` (or reuses it with `--reuse` when it holds `--docs`
+/// products (default 1,000,000) made from the 194 DummyJSON products by the seed's generator
+/// (`shop_seed::synthetic`) and indexed as the catalog indexes products, at engine level (no
+/// HTTP, no Redis). Builds the index in `--dir` (or reuses it with `--reuse` when it holds `--docs`
 /// products), then runs the seed's search-benchmark query shapes — text, brand filter, price
 /// range, text + brand + price + price_asc; page 1, limit 20, total and facets — with one
 /// client and with two concurrent clients, and prints JSON: per shape and overall q/s and
@@ -149,8 +150,11 @@ mod search_bench {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    use catalog::domain::Product;
+    use catalog::search::product_doc;
     use serde_json::{Value, json};
     use shop_search::{ProductDoc, SearchEngine, SearchQuery, Sort, TantivyEngine};
+    use shop_seed::synthetic::{splitmix64, synthetic_product};
     use time::OffsetDateTime;
     use uuid::Uuid;
 
@@ -184,59 +188,15 @@ mod search_bench {
         ["Apple", "Samsung", "Sony", "Dell", "HP", "Lenovo", "LG", "Asus", "Rolex", "Oppo", "Vivo", "Nike", "Gucci", "Calvin Klein"];
     const SHAPES: [&str; 4] = ["text", "brand", "price_range", "combined"];
 
-    fn splitmix64(mut x: u64) -> u64 {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    }
-
     fn named_uuid(kind: &str, name: &str) -> Uuid {
         Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("skyshop:{kind}:{name}").as_bytes())
     }
 
-    /// The 194 DummyJSON products as the catalog indexes them: `category_path` is the product's
-    /// own category only (descendants are expanded at query time).
-    fn base_docs(path: &Path) -> Result<Vec<ProductDoc>, BoxError> {
-        let raw: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-        let epoch = OffsetDateTime::from_unix_timestamp(1_735_689_600)?;
-        let products = raw["products"].as_array().ok_or("no products array")?;
-        products
-            .iter()
-            .map(|p| {
-                let n = p["id"].as_i64().ok_or("id")?;
-                let category = named_uuid("category", p["category"].as_str().ok_or("category")?);
-                Ok(ProductDoc {
-                    id: named_uuid("product", p["sku"].as_str().ok_or("sku")?),
-                    name: p["title"].as_str().ok_or("title")?.to_owned(),
-                    description: p["description"].as_str().ok_or("description")?.to_owned(),
-                    brand: p["brand"].as_str().map(str::to_owned),
-                    category_id: category,
-                    category_path: vec![category],
-                    tags: p["tags"].as_array().ok_or("tags")?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
-                    price_cents: (p["price"].as_f64().ok_or("price")? * 100.0).round() as i64,
-                    rating: p["rating"].as_f64().ok_or("rating")?,
-                    created_at: epoch + time::Duration::minutes((n * 7919) % 10_007),
-                    is_active: true,
-                    is_featured: n % 7 == 0,
-                    in_stock: p["stock"].as_i64().ok_or("stock")? > 0,
-                    seller_id: named_uuid("seller", &(n % 5).to_string()),
-                    source: None,
-                })
-            })
-            .collect()
-    }
-
-    /// The product JSON the API would show, stored with each document.
-    fn with_source(mut d: ProductDoc) -> ProductDoc {
-        let source = json!({
-            "id": d.id, "name": d.name, "slug": d.name.to_lowercase().replace(' ', "-"), "description": d.description,
-            "brand": d.brand, "categoryId": d.category_id, "tags": d.tags, "price": d.price_cents, "ratingAverage": d.rating,
-            "isActive": d.is_active, "isFeatured": d.is_featured, "sellerId": d.seller_id,
-            "images": [{"id": d.id, "url": format!("https://cdn.example/products/{}/1.webp", d.id)}],
-        });
-        d.source = Some(source.to_string());
-        d
+    /// The 194 DummyJSON products as the catalog seed builds them for `seller` (a category id
+    /// per category slug, created at `now`): the bases of the synthetic ones.
+    fn base_products(path: &Path, seller: Uuid, now: OffsetDateTime) -> Result<Vec<Product>, BoxError> {
+        let json = std::fs::read_to_string(path)?;
+        Ok(shop_seed::dataset::products(&json, seller, now, |slug| Some(named_uuid("category", slug)))?)
     }
 
     fn dir_size(dir: &Path) -> u64 {
@@ -367,8 +327,10 @@ mod search_bench {
     pub async fn run(args: Args) -> Result<(), BoxError> {
         let Args { docs, dir, reuse, queries, data, shape, uncached } = args;
         let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("skyshop-search-{docs}")));
-        let data = data.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../seed/dummyjson-products.json"));
-        let base = base_docs(&data)?;
+        let data = data.unwrap_or_else(shop_seed::dataset::path);
+        // Synthetic products are dated over the year before 2025-01-01: the same index on every build.
+        let (seller, now) = (named_uuid("seller", "bench"), OffsetDateTime::from_unix_timestamp(1_735_689_600)?);
+        let bases = base_products(&data, seller, now)?;
 
         let mut build = json!(null);
         if !(reuse && dir.exists() && TantivyEngine::open(&dir)?.count().await? == docs as u64) {
@@ -377,10 +339,16 @@ mod search_bench {
             }
             let engine = TantivyEngine::open(&dir)?;
             let started = Instant::now();
-            let all: Vec<ProductDoc> = shop_search::synthetic(&base, docs).map(with_source).collect();
-            let generated = started.elapsed();
-            for chunk in all.chunks(100_000) {
-                engine.upsert(chunk.to_vec()).await?;
+            // Generated and indexed 100,000 at a time: a million documents with their stored
+            // product JSON would not fit in memory at once.
+            let mut generated = Duration::ZERO;
+            for first in (1..=docs as u64).step_by(100_000) {
+                let generating = Instant::now();
+                let last = (first + 99_999).min(docs as u64);
+                let chunk: Vec<ProductDoc> =
+                    (first..=last).filter_map(|n| synthetic_product(&bases, seller, n, now)).map(|p| product_doc(&p)).collect();
+                generated += generating.elapsed();
+                engine.upsert(chunk).await?;
                 eprintln!("indexed {} docs in {:.1?}", engine.count().await?, started.elapsed());
             }
             let indexed = started.elapsed();
@@ -461,11 +429,12 @@ mod index_synthetic {
     use std::time::Instant;
 
     use catalog::search::product_doc;
-    use catalog::seed::{dataset_products, synthetic_product};
     use local_runner::cli::count;
     use local_runner::cloud::{LocalCloud, Options, seed_data_path};
     use serde_json::json;
     use shop_search::{SearchEngine, TantivyEngine};
+    use shop_seed::catalog::dataset_products;
+    use shop_seed::synthetic::synthetic_product;
     use time::OffsetDateTime;
 
     use super::BoxError;
@@ -608,7 +577,7 @@ mod reserve_bench {
         let rows = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| inventory::seed::SeedRow {
+            .map(|(i, id)| shop_seed::stock::SeedRow {
                 product_id: *id,
                 seller_id: Uuid::nil(),
                 product_name: format!("Bench product {i}"),
@@ -616,7 +585,7 @@ mod reserve_bench {
                 available: 10_000_000,
             })
             .collect();
-        inventory::seed::seed_stock(&store, rows).await?;
+        shop_seed::stock::seed_stock(&store, rows).await?;
         // The catalog is never called on these routes; the name only has to be unique.
         let catalog = shop_internal::InternalClient::new(&sdk, format!("{table}-catalog"), "bench");
         let state = inventory::AppState::new(store, inventory::clients::Catalog::new(catalog));

@@ -81,7 +81,7 @@ async fn the_seeded_catalog_is_searchable_as_the_readme_shows() {
     let subset = json!({ "products": products }).to_string();
     let state = app.cloud.catalog_state().await.expect("the runner has a catalog");
     let seller = app.cloud.seller_id.expect("the runner has a demo seller");
-    let report = catalog::seed::seed(&state, &subset, seller, |_, _| {}).await.unwrap();
+    let report = shop_seed::catalog::seed(&state, &subset, seller, |_, _| {}).await.unwrap();
     assert_eq!(report.products_created, count);
 
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -126,7 +126,7 @@ async fn seeded_stock_reaches_the_storefront_the_in_stock_filter_and_the_low_sto
     let low = phones.iter().filter(|p| p["stock"].as_u64().unwrap() <= 10).count();
     let state = app.cloud.catalog_state().await.expect("the runner has a catalog");
     let seller = app.cloud.seller_id.expect("the runner has a demo seller");
-    catalog::seed::seed(&state, &json!({ "products": phones }).to_string(), seller, |_, _| {}).await.unwrap();
+    shop_seed::catalog::seed(&state, &json!({ "products": phones }).to_string(), seller, |_, _| {}).await.unwrap();
     let report = app.cloud.seed_stock().await.unwrap().expect("the runner has inventory");
     assert_eq!(report.created, phones.len(), "only the seeded products get stock");
 

@@ -1,38 +1,17 @@
-//! Seeding stock: the DummyJSON data set (`infra/seed/dummyjson-products.json`) has a `stock`
-//! per product. The local runner seeds the catalog first, then hands the created products with
-//! their data-set stock to [`seed_stock`].
-
-use std::collections::BTreeMap;
+//! Seeding stock: the DummyJSON data set has a `stock` per product
+//! ([`crate::dataset::stock_by_sku`]). The local runner seeds the catalog first, then hands the
+//! created products with their data-set stock to [`seed_stock`], which writes inventory's rows
+//! through inventory's own store.
 
 use futures::StreamExt;
-use serde::Deserialize;
+use inventory::domain::{DEFAULT_LOW_STOCK_THRESHOLD, Stock};
+use inventory::store::{Store, StoreError};
 use shop_aws::dynamo::Outcome;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{DEFAULT_LOW_STOCK_THRESHOLD, Stock};
-use crate::store::{Store, StoreError};
-
 /// Stock rows written in parallel.
 const CONCURRENCY: usize = 16;
-
-#[derive(Debug, Deserialize)]
-struct Dataset {
-    products: Vec<Source>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Source {
-    sku: String,
-    #[serde(default)]
-    stock: u32,
-}
-
-/// SKU → stock of the data set's products.
-pub fn stock_by_sku(json: &str) -> Result<BTreeMap<String, u32>, serde_json::Error> {
-    let data: Dataset = serde_json::from_str(json)?;
-    Ok(data.products.into_iter().map(|p| (p.sku, p.stock)).collect())
-}
 
 /// One product to seed stock for.
 #[derive(Debug, Clone, PartialEq, Eq)]

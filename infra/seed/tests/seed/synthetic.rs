@@ -1,28 +1,34 @@
-//! `seed::seed_synthetic`: the bulk path (BatchGetItem / BatchWriteItem with guard items, category
-//! counters by `ADD`) against DynamoDB Local, checked through the API and the table itself.
+//! `shop_seed::catalog::seed_synthetic`: the bulk path (BatchGetItem / BatchWriteItem with guard items,
+//! category counters by `ADD`) against DynamoDB Local, checked through the API and the table
+//! itself.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use catalog::seed::{SyntheticOptions, SyntheticReport, seed_synthetic};
 use serde_json::{Value, json};
-use shop_testkit::Req;
+use shop_seed::bulk::CatalogTable;
+use shop_seed::catalog::{MAX_SYNTHETIC, SeedError, SyntheticOptions, SyntheticReport, seed_synthetic};
+use shop_testkit::{Req, Resp};
 
-use crate::{App, Who};
+use crate::{catalog_state, data};
 
-/// A catalog state on its own table, and that table's client and name (to look at the items).
-async fn state() -> (catalog::AppState, aws_sdk_dynamodb::Client, String) {
-    let (ddb, table) = shop_testkit::table("CatalogTable").await;
-    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let cache = shop_cache::Cache::connect(&redis, shop_testkit::redis_prefix()).await;
-    let (_, bucket) = shop_testkit::bucket("ImagesBucket").await;
-    let images = catalog::Images::new(shop_testkit::sdk().await, &bucket, "http://127.0.0.1:5000/images");
-    let search = std::sync::Arc::new(shop_search::TantivyEngine::in_memory().unwrap());
-    (catalog::AppState::new(catalog::store::Store::new(ddb.clone(), &table), cache, images, search), ddb, table)
+/// A catalog state on its own table, that table for bulk loads, and its client and name (to
+/// look at the items).
+async fn state() -> (catalog::AppState, CatalogTable, aws_sdk_dynamodb::Client, String) {
+    let (state, ddb, table) = catalog_state().await;
+    (state, CatalogTable::new(ddb.clone(), &table), ddb, table)
 }
 
-fn data() -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/seed/dummyjson-products.json")).unwrap()
+/// A caller: (user id, role).
+struct Who(String, &'static str);
+
+/// `POST /api/products` as `who`: a product of `category` with this SKU, `extra` fields merged in.
+async fn create_product(app: &axum::Router, who: &Who, category: &str, sku: &str, extra: Value) -> Resp {
+    let mut body = json!({"name": format!("Product {sku}"), "sku": sku, "description": "A thing.", "price": 1999, "categoryId": category});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    Req::post("/api/products").json(body).as_user(&who.0, who.1, &uuid::Uuid::now_v7().to_string()).send(app).await
 }
 
 /// Every item of the table: (pk, sk) → the `id` or `categoryId` it holds.
@@ -61,10 +67,10 @@ fn options(count: u64) -> SyntheticOptions {
 
 #[tokio::test]
 async fn synthetic_products_are_bulk_written_with_guards_and_counted_once() {
-    let (state, ddb, table) = state().await;
+    let (state, bulk, ddb, table) = state().await;
     let seller = uuid::Uuid::now_v7();
     let mut steps = Vec::new();
-    let report = seed_synthetic(&state, &data(), seller, &options(300), |done, total| steps.push((done, total))).await.unwrap();
+    let report = seed_synthetic(&state, &bulk, &data(), seller, &options(300), |done, total| steps.push((done, total))).await.unwrap();
     assert_eq!((report.base.products_created, report.created, report.existing, report.repaired, report.clashed), (194, 300, 0, 0, 0));
     assert_eq!(steps, vec![(128, 300), (256, 300), (300, 300)], "progress after each step");
 
@@ -98,16 +104,15 @@ async fn synthetic_products_are_bulk_written_with_guards_and_counted_once() {
     assert_eq!(p["categoryId"], base["categoryId"]);
     let by_slug = Req::get(&format!("/api/products/slug/{}", p["slug"].as_str().unwrap())).send(&app).await.expect(200);
     assert_eq!(by_slug["id"], p["id"]);
-    let api = App { router: app.clone() };
     let who = Who(seller.to_string(), "SELLER");
     let category = p["categoryId"].as_str().unwrap();
-    let clash = api.product(&who, category, "syn-17", json!({})).await.expect(409);
+    let clash = create_product(&app, &who, category, "syn-17", json!({})).await.expect(409);
     assert!(clash.to_string().to_lowercase().contains("sku"), "{clash}");
-    let clash = api.product(&who, category, "OWN-1", json!({"slug": p["slug"]})).await.expect(409);
+    let clash = create_product(&app, &who, category, "OWN-1", json!({"slug": p["slug"]})).await.expect(409);
     assert!(clash.to_string().to_lowercase().contains("slug"), "{clash}");
 
     // Again: nothing written twice, nothing counted twice.
-    let again = seed_synthetic(&state, &data(), seller, &options(300), |_, _| {}).await.unwrap();
+    let again = seed_synthetic(&state, &bulk, &data(), seller, &options(300), |_, _| {}).await.unwrap();
     assert_eq!((again.base.products_existing, again.created, again.existing, again.repaired), (194, 0, 300, 0));
     assert_eq!(items_count(&ddb, &table).await, 494 * 3 + 32 * 3, "products and categories with their guards");
     assert_eq!(counters(&app).await, counted);
@@ -119,18 +124,16 @@ async fn items_count(ddb: &aws_sdk_dynamodb::Client, table: &str) -> usize {
 
 #[tokio::test]
 async fn a_larger_run_continues_repairs_and_leaves_other_products_alone() {
-    let (state, ddb, table) = state().await;
+    let (state, bulk, ddb, table) = state().await;
     let seller = uuid::Uuid::now_v7();
-    seed_synthetic(&state, &data(), seller, &options(100), |_, _| {}).await.unwrap();
+    seed_synthetic(&state, &bulk, &data(), seller, &options(100), |_, _| {}).await.unwrap();
     let app = catalog::router(state.clone());
     let before = counters(&app).await;
 
     // Someone takes SYN-150 through the API; an interrupted run lost SYN-20's slug guard.
     let who = Who(uuid::Uuid::now_v7().to_string(), "SELLER");
-    let theirs: Value = App { router: app.clone() }
-        .product(&who, before.keys().next().unwrap(), "SYN-150", json!({"name": "Not synthetic"}))
-        .await
-        .expect(201);
+    let theirs: Value =
+        create_product(&app, &who, before.keys().next().unwrap(), "SYN-150", json!({"name": "Not synthetic"})).await.expect(201);
     let syn20 = Req::get("/api/products/sku/SYN-20").send(&app).await.expect(200);
     let slug_key = BTreeMap::from([
         ("pk".to_owned(), AttributeValue::S(format!("SLUG#{}", syn20["slug"].as_str().unwrap()))),
@@ -139,7 +142,7 @@ async fn a_larger_run_continues_repairs_and_leaves_other_products_alone() {
     ddb.delete_item().table_name(&table).set_key(Some(slug_key.into_iter().collect())).send().await.unwrap();
     Req::get(&format!("/api/products/slug/{}", syn20["slug"].as_str().unwrap())).send(&app).await.expect(404);
 
-    let report: SyntheticReport = seed_synthetic(&state, &data(), seller, &options(200), |_, _| {}).await.unwrap();
+    let report: SyntheticReport = seed_synthetic(&state, &bulk, &data(), seller, &options(200), |_, _| {}).await.unwrap();
     assert_eq!((report.created, report.existing, report.repaired, report.clashed), (99, 99, 1, 1));
     Req::get(&format!("/api/products/slug/{}", syn20["slug"].as_str().unwrap())).send(&app).await.expect(200);
     let still_theirs = Req::get("/api/products/sku/SYN-150").send(&app).await.expect(200);
@@ -148,6 +151,6 @@ async fn a_larger_run_continues_repairs_and_leaves_other_products_alone() {
     assert_eq!(after.values().sum::<i64>() - before.values().sum::<i64>(), 1 + 99, "their product and the 99 new synthetic ones");
     assert_eq!(items_count(&ddb, &table).await, (194 + 200) * 3 + 32 * 3, "194 + 199 synthetic + theirs and 32 categories, with guards");
 
-    let too_many = seed_synthetic(&state, &data(), seller, &options(catalog::seed::MAX_SYNTHETIC + 1), |_, _| {}).await;
-    assert!(matches!(too_many, Err(catalog::seed::SeedError::TooMany(_))), "{too_many:?}");
+    let too_many = seed_synthetic(&state, &bulk, &data(), seller, &options(MAX_SYNTHETIC + 1), |_, _| {}).await;
+    assert!(matches!(too_many, Err(SeedError::TooMany(_))), "{too_many:?}");
 }
