@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -116,7 +116,7 @@ async fn load(
 ) -> Result<(SeedReport, Vec<Product>), SeedError> {
     let store = &state.store;
     let data: Dataset = serde_json::from_str(json)?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let mut report = SeedReport::default();
     let mut ids: BTreeMap<String, Uuid> = BTreeMap::new();
 
@@ -185,7 +185,7 @@ async fn load(
 }
 
 /// The catalog product of a data set entry (a fresh id; prices in cents).
-fn base_product(source: Source, category_id: Uuid, seller_id: Uuid, now: OffsetDateTime) -> Product {
+fn base_product(source: Source, category_id: Uuid, seller_id: Uuid, now: Timestamp) -> Product {
     let price = cents(source.price);
     let compare_price = (source.discount_percentage > 0.0 && source.discount_percentage < 100.0)
         .then(|| cents(source.price / (1.0 - source.discount_percentage / 100.0)))
@@ -265,7 +265,7 @@ pub fn synthetic_sku(n: u64) -> String {
 /// rating ±0.5; creation spread over the year before `now`; about 2 % featured and 1 % inactive.
 /// Category, brand, description, tags, images and attributes are the base's. Deterministic in
 /// its arguments; `None` when `base` is empty or `n` is 0.
-pub fn synthetic_product(base: &[Product], seller_id: Uuid, n: u64, now: OffsetDateTime) -> Option<Product> {
+pub fn synthetic_product(base: &[Product], seller_id: Uuid, n: u64, now: Timestamp) -> Option<Product> {
     let i = n.checked_sub(1)?;
     let len = base.len() as u64;
     let b = base.get(usize::try_from(i % len.max(1)).ok()?)?;
@@ -314,7 +314,7 @@ pub async fn dataset_products(state: &AppState, json: &str, seller_id: Uuid) -> 
     let data: Dataset = serde_json::from_str(json)?;
     let categories: BTreeMap<String, Uuid> =
         state.store.categories().await?.into_iter().map(|r| (r.category.slug, r.category.id)).collect();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     data.products
         .into_iter()
         .map(|source| match categories.get(&source.category) {
@@ -398,7 +398,7 @@ async fn load_synthetic(
     let (base_report, bases) = load(state, json, seller_id, |_, _| {}).await?;
     let mut report = SyntheticReport { base: base_report, ..SyntheticReport::default() };
     let started = std::time::Instant::now();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let total = if bases.is_empty() { 0 } else { options.count };
     let mut next = 1;
     while next <= total {
@@ -439,7 +439,7 @@ mod tests {
     use crate::domain::valid_slug;
 
     fn base(name: &str, price: i64, category: u128) -> Product {
-        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let at = Timestamp::UNIX_EPOCH + time::Duration::days(20_000);
         Product {
             id: Uuid::from_u128(category << 8),
             seller_id: Uuid::nil(),
@@ -473,7 +473,7 @@ mod tests {
         let long = "A very long product name that goes on and on ".repeat(4);
         let bases = vec![base("Trail Shoe", 10_000, 1), base("Rain Jacket", 4_000, 2), base(&long, 1, 3)];
         let seller = Uuid::from_u128(42);
-        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_500);
+        let now = Timestamp::UNIX_EPOCH + time::Duration::days(20_500);
         let products: Vec<Product> = (1..=3_000).map(|n| synthetic_product(&bases, seller, n, now).unwrap()).collect();
 
         let distinct = |f: fn(&Product) -> String| products.iter().map(f).collect::<std::collections::HashSet<_>>().len();

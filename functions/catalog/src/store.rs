@@ -25,9 +25,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, KeysAndAtt
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{Item, Transaction, TxOutcome, attr, key, n, query_all, rfc3339, s, set_from_item};
+use shop_aws::dynamo::{Item, Transaction, TxOutcome, attr, key, n, query_all, s, set_from_item};
 use shop_core::retry::RetryPolicy;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::{Availability, Category, Product};
@@ -38,8 +38,8 @@ fn category_pk(id: Uuid) -> String {
 fn product_pk(id: Uuid) -> String {
     format!("PRODUCT#{id}")
 }
-fn ts(t: time::OffsetDateTime) -> String {
-    rfc3339(t)
+fn ts(t: Timestamp) -> String {
+    t.rfc3339()
 }
 
 /// Why a write was refused: the uniqueness guard or rule it lost to.
@@ -190,7 +190,7 @@ impl Store {
             let old = self.category(id).await?.map(|r| r.category);
             let mut new = change(old.clone())?;
             let Some(old) = old else { return Err(StoreError::unexpected("edit_category changed a missing category").into()) };
-            new.updated_at = OffsetDateTime::now_utc();
+            new.updated_at = Timestamp::now();
             match clash_of(self.update_category(&old, &new).await?) {
                 Ok(()) => return Ok(Ok(new)),
                 Err(Some(clash)) => return Ok(Err(clash)),
@@ -318,7 +318,7 @@ impl Store {
             let mut new = change(old.clone())?;
             let Some(old) = old else { return Err(StoreError::unexpected("edit_product changed a missing product").into()) };
             new.version = old.version + 1;
-            new.updated_at = OffsetDateTime::now_utc();
+            new.updated_at = Timestamp::now();
             match clash_of(self.update_product(&old, &new).await?) {
                 Ok(()) => return Ok(Ok((old, new))),
                 Err(Some(clash)) => return Ok(Err(clash)),

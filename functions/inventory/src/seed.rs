@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde::Deserialize;
 use shop_aws::dynamo::Outcome;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::{DEFAULT_LOW_STOCK_THRESHOLD, Stock};
@@ -53,7 +53,7 @@ pub struct SeedReport {
 
 /// Creates the stock row of every product in `rows` that has none (threshold 10).
 pub async fn seed_stock(store: &Store, rows: Vec<SeedRow>) -> Result<SeedReport, StoreError> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let writes = rows.into_iter().map(|row| async move {
         let stock = Stock {
             product_id: row.product_id,

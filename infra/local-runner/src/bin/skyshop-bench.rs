@@ -150,6 +150,7 @@ mod search_bench {
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
+    use shop_core::time::Timestamp;
     use shop_search::{ProductDoc, SearchEngine, SearchQuery, Sort, TantivyEngine};
     use time::OffsetDateTime;
     use uuid::Uuid;
@@ -199,7 +200,7 @@ mod search_bench {
     /// own category only (descendants are expanded at query time).
     fn base_docs(path: &Path) -> Result<Vec<ProductDoc>, BoxError> {
         let raw: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-        let epoch = OffsetDateTime::from_unix_timestamp(1_735_689_600)?;
+        let epoch = Timestamp::from(OffsetDateTime::from_unix_timestamp(1_735_689_600)?);
         let products = raw["products"].as_array().ok_or("no products array")?;
         products
             .iter()
@@ -465,8 +466,8 @@ mod index_synthetic {
     use local_runner::cli::count;
     use local_runner::cloud::{LocalCloud, Options, seed_data_path};
     use serde_json::json;
+    use shop_core::time::Timestamp;
     use shop_search::{SearchEngine, TantivyEngine};
-    use time::OffsetDateTime;
 
     use super::BoxError;
 
@@ -515,7 +516,7 @@ mod index_synthetic {
         let before = engine.count().await?;
         // Dated the year before the table's synthetic products (which spread over the last year):
         // the newest listing pages, whose products browsing opens, show products the table has.
-        let now = OffsetDateTime::now_utc() - time::Duration::days(366);
+        let now = Timestamp::now() - time::Duration::days(366);
         let started = Instant::now();
         let (mut next, mut active) = (from, 0u64);
         while next <= to {
