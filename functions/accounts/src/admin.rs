@@ -1,7 +1,7 @@
 //! Operator tasks that are not HTTP routes: the local admin and demo seller accounts.
 
 use shop_core::auth::Role;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -18,7 +18,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Resu
 pub async fn ensure_account(state: &AppState, email: &str, password: &str, role: Role, name: (&str, &str)) -> Result<Uuid, AdminError> {
     let email = normalize_email(email);
     let hash = crate::password::hash(password.to_owned()).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     if let Some(user) = state.store.user_by_email(&email).await? {
         state.store.set_password(user.id, &hash, now).await?;
         let changes = UserChanges { role: Some(role), is_active: Some(true), ..UserChanges::default() };

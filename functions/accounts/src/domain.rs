@@ -3,7 +3,7 @@
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use shop_core::auth::Role;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -26,10 +26,8 @@ pub struct User {
     pub role: Role,
     pub is_active: bool,
     pub password_hash: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     #[serde(default)]
     pub default_address_id: Option<Uuid>,
     #[serde(default)]
@@ -49,12 +47,8 @@ pub struct UserView {
     pub last_name: String,
     pub role: Role,
     pub is_active: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<&User> for UserView {
@@ -84,10 +78,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     #[serde(default)]
     pub ip_address: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_used_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
     /// Epoch seconds; DynamoDB TTL removes the item after this.
     pub expires_at: i64,
 }
@@ -98,12 +90,8 @@ pub struct SessionView {
     pub id: Uuid,
     pub user_agent: Option<String>,
     pub ip_address: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub last_used_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
     /// True for the session the request's access token belongs to.
     pub current: bool,
 }
@@ -175,14 +163,12 @@ pub struct Address {
     pub country: String,
     #[serde(default)]
     pub phone: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl Address {
-    pub fn from_input(id: Uuid, user_id: Uuid, input: AddressInput, created_at: OffsetDateTime, now: OffsetDateTime) -> Self {
+    pub fn from_input(id: Uuid, user_id: Uuid, input: AddressInput, created_at: Timestamp, now: Timestamp) -> Self {
         let trim = |s: String| s.trim().to_owned();
         let opt = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Self {
@@ -217,12 +203,8 @@ pub struct AddressView {
     pub country: String,
     pub phone: Option<String>,
     pub is_default: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl AddressView {

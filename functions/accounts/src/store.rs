@@ -15,15 +15,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{ConditionFailed, Item, Transaction, attr, key, n, query_all, rfc3339, s, write_outcome};
+use shop_aws::dynamo::{ConditionFailed, Item, Transaction, attr, key, n, query_all, s, write_outcome};
 use shop_core::auth::Role;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::{Address, MAX_ADDRESSES, RefreshRecord, ResetRecord, Session, User};
 
-fn ts(value: OffsetDateTime) -> AttributeValue {
-    s(rfc3339(value))
+fn ts(value: Timestamp) -> AttributeValue {
+    s(value.rfc3339())
 }
 
 pub fn user_pk(id: Uuid) -> String {
@@ -150,7 +150,7 @@ impl Store {
     /// Sets the given profile fields; returns the updated user, `None` when it does not exist.
     /// Only the named attributes are written, so concurrent address or password writes survive.
     #[tracing::instrument(skip_all)]
-    pub async fn update_user(&self, id: Uuid, changes: &UserChanges, now: OffsetDateTime) -> Result<Option<User>, StoreError> {
+    pub async fn update_user(&self, id: Uuid, changes: &UserChanges, now: Timestamp) -> Result<Option<User>, StoreError> {
         let mut sets = vec!["updatedAt = :now".to_owned()];
         let mut request = self
             .client
@@ -320,7 +320,7 @@ impl Store {
     /// Uses a reset token once: deletes it and sets the new password, only if it is still the
     /// user's current token and the user is active.
     #[tracing::instrument(skip_all)]
-    pub async fn consume_reset(&self, hash: &str, user_id: Uuid, password_hash: &str, now: OffsetDateTime) -> Result<Outcome, StoreError> {
+    pub async fn consume_reset(&self, hash: &str, user_id: Uuid, password_hash: &str, now: Timestamp) -> Result<Outcome, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(reset_pk(hash), "RESET")))
@@ -344,7 +344,7 @@ impl Store {
 
     /// Sets a new password hash (change while logged in).
     #[tracing::instrument(skip_all)]
-    pub async fn set_password(&self, user_id: Uuid, password_hash: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn set_password(&self, user_id: Uuid, password_hash: &str, now: Timestamp) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -421,7 +421,7 @@ impl Store {
     /// Adds an address, keeping the count at most [`MAX_ADDRESSES`]; the first address (or one
     /// marked default) becomes the default. `ConditionFailed`: the book is full.
     #[tracing::instrument(skip_all)]
-    pub async fn add_address(&self, address: &Address, make_default: bool, now: OffsetDateTime) -> Result<Outcome, StoreError> {
+    pub async fn add_address(&self, address: &Address, make_default: bool, now: Timestamp) -> Result<Outcome, StoreError> {
         let default_expr = if make_default { "defaultAddressId = :id" } else { "defaultAddressId = if_not_exists(defaultAddressId, :id)" };
         let update = Update::builder()
             .table_name(&self.table)

@@ -4,7 +4,7 @@
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use shop_core::money::Cents;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -89,10 +89,8 @@ pub struct Cart {
     /// merge of the same guest cart changes nothing. Stored only, never shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_guests: Vec<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// Totals of a cart in cents.
@@ -106,7 +104,7 @@ pub struct Totals {
 }
 
 impl Cart {
-    pub fn new(user_id: Option<Uuid>, token_hash: Option<String>, now: OffsetDateTime) -> Self {
+    pub fn new(user_id: Option<Uuid>, token_hash: Option<String>, now: Timestamp) -> Self {
         Self {
             id: shop_core::id::new_id(),
             user_id,
@@ -224,12 +222,8 @@ pub struct CartView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coupon_code: Option<String>,
     pub currency: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// Only in the response of the `POST /api/cart` that creates a guest cart: the secret the
     /// client sends back as `X-Cart-Token`. It is not stored and cannot be shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,12 +325,10 @@ pub struct Coupon {
     /// Smallest subtotal (cents) the coupon applies to.
     #[serde(default)]
     pub min_subtotal: i64,
-    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub starts_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub ends_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Timestamp>,
     /// Most redemptions overall; absent: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_redemptions: Option<u32>,
@@ -347,12 +339,8 @@ pub struct Coupon {
     /// Redemptions so far (orders placed with it, minus released ones).
     #[serde(default)]
     pub redemption_count: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl Coupon {
@@ -362,7 +350,7 @@ impl Coupon {
 
     /// Whether the coupon applies now to `subtotal` (limits counted so far; redemption checks
     /// them again atomically).
-    pub fn check(&self, now: OffsetDateTime, subtotal: i64, used_by_user: u32) -> Result<(), Rejection> {
+    pub fn check(&self, now: Timestamp, subtotal: i64, used_by_user: u32) -> Result<(), Rejection> {
         if !self.active {
             return Err(Rejection::Inactive);
         }
@@ -432,14 +420,12 @@ pub struct CouponInput {
     pub value: i64,
     #[garde(inner(range(min = 0, max = MAX_FIXED)))]
     pub min_subtotal: Option<i64>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default)]
     #[garde(skip)]
-    pub starts_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Timestamp>,
+    #[serde(default)]
     #[garde(skip)]
-    pub ends_at: Option<OffsetDateTime>,
+    pub ends_at: Option<Timestamp>,
     #[garde(inner(range(min = 1)))]
     pub max_redemptions: Option<u32>,
     #[garde(inner(range(min = 1)))]
@@ -461,14 +447,14 @@ pub struct CouponUpdate {
     pub value: Option<i64>,
     #[garde(inner(range(min = 0, max = MAX_FIXED)))]
     pub min_subtotal: Option<i64>,
-    #[serde(default, deserialize_with = "nullable_time")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Timestamp>)]
     #[garde(skip)]
-    pub starts_at: Option<Option<OffsetDateTime>>,
-    #[serde(default, deserialize_with = "nullable_time")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Timestamp>)]
     #[garde(skip)]
-    pub ends_at: Option<Option<OffsetDateTime>>,
+    pub ends_at: Option<Option<Timestamp>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     #[garde(inner(inner(range(min = 1))))]
@@ -484,10 +470,6 @@ pub struct CouponUpdate {
 /// Present-but-null → `Some(None)`; absent → `None` (with `#[serde(default)]`).
 fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
-}
-
-fn nullable_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<OffsetDateTime>>, D::Error> {
-    time::serde::rfc3339::option::deserialize(d).map(Some)
 }
 
 impl CouponUpdate {
@@ -530,7 +512,7 @@ mod tests {
     }
 
     fn cart(lines: Vec<Line>, coupon: Option<AppliedCoupon>) -> Cart {
-        let mut c = Cart::new(None, None, OffsetDateTime::UNIX_EPOCH);
+        let mut c = Cart::new(None, None, Timestamp::UNIX_EPOCH);
         c.items = lines;
         c.coupon = coupon;
         c

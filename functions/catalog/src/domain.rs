@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use garde::Validate;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -60,12 +60,8 @@ pub struct Category {
     #[serde(default)]
     pub parent_id: Option<Uuid>,
     pub is_active: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -214,16 +210,11 @@ pub struct Product {
     /// storefront's "only 3 left"); `null` otherwise.
     #[serde(default)]
     pub available: Option<u32>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// Set when the product was deleted (hidden everywhere, kept for order history).
-    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
     /// Optimistic-concurrency version, incremented by every write.
     pub version: u64,
 }
@@ -427,7 +418,7 @@ mod tests {
     use super::*;
 
     fn cat(id: u128, parent: Option<u128>, name: &str) -> Category {
-        let now = OffsetDateTime::UNIX_EPOCH;
+        let now = Timestamp::UNIX_EPOCH;
         Category {
             id: Uuid::from_u128(id),
             name: name.into(),

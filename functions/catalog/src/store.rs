@@ -27,16 +27,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{Item, Transaction, TxOutcome, attr, key, n, query_all, rfc3339, s, set_from_item};
+use shop_aws::dynamo::{Item, Transaction, TxOutcome, attr, key, n, query_all, s, set_from_item};
 use shop_core::retry::RetryPolicy;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::{Availability, Category, Product};
-
-fn ts(t: time::OffsetDateTime) -> String {
-    rfc3339(t)
-}
 
 // ---- item layout ------------------------------------------------------------------------------
 // Public so that bulk loaders outside the function (`shop-seed`) write the same items.
@@ -47,6 +43,9 @@ fn category_pk(id: Uuid) -> String {
 /// `pk` of a product item.
 pub fn product_pk(id: Uuid) -> String {
     format!("PRODUCT#{id}")
+}
+fn ts(t: Timestamp) -> String {
+    t.rfc3339()
 }
 /// The key of a category item.
 pub fn category_key(id: Uuid) -> Item {
@@ -240,7 +239,7 @@ impl Store {
             let old = self.category(id).await?.map(|r| r.category);
             let mut new = change(old.clone())?;
             let Some(old) = old else { return Err(StoreError::unexpected("edit_category changed a missing category").into()) };
-            new.updated_at = OffsetDateTime::now_utc();
+            new.updated_at = Timestamp::now();
             match clash_of(self.update_category(&old, &new).await?) {
                 Ok(()) => return Ok(Ok(new)),
                 Err(Some(clash)) => return Ok(Err(clash)),
@@ -351,7 +350,7 @@ impl Store {
             let mut new = change(old.clone())?;
             let Some(old) = old else { return Err(StoreError::unexpected("edit_product changed a missing product").into()) };
             new.version = old.version + 1;
-            new.updated_at = OffsetDateTime::now_utc();
+            new.updated_at = Timestamp::now();
             match clash_of(self.update_product(&old, &new).await?) {
                 Ok(()) => return Ok(Ok((old, new))),
                 Err(Some(clash)) => return Ok(Err(clash)),

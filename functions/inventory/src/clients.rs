@@ -1,8 +1,8 @@
 //! The catalog, asked through its internal routes (never its table).
 
 use serde::{Deserialize, Serialize};
+use shop_core::time::Timestamp;
 use shop_internal::{CallError, InternalClient};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What inventory needs of a catalog product (`GET /internal/products/{id}`).
@@ -13,8 +13,8 @@ pub struct CatalogProduct {
     pub seller_id: Uuid,
     pub name: String,
     pub sku: String,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub deleted_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize)]

@@ -7,7 +7,7 @@
 
 use garde::Validate;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -36,8 +36,7 @@ pub struct Stock {
     pub seller_id: Option<Uuid>,
     pub product_name: String,
     pub sku: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub updated_at: Timestamp,
     /// Bumped by every stock change; names the change (e.g. in event ids).
     pub version: u64,
 }
@@ -79,9 +78,7 @@ pub struct StockView {
     pub low_stock_threshold: u32,
     /// `available > 0`.
     pub in_stock: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub updated_at: Timestamp,
 }
 
 /// `{items: [...]}`.
@@ -133,9 +130,7 @@ pub struct Line {
 pub struct Reservation {
     pub order_id: Uuid,
     pub status: ReservationStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: OffsetDateTime,
+    pub expires_at: Timestamp,
     pub lines: Vec<Line>,
 }
 
@@ -248,8 +243,7 @@ pub struct AuditEntry {
     pub reason: String,
     pub before: i64,
     pub after: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub at: Timestamp,
 }
 
 /// What the catalog shows of a product's stock: `inStock`, and `available` only while at or

@@ -289,7 +289,7 @@ mod tests {
             seller_id: None,
             product_name: "p".into(),
             sku: None,
-            updated_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: shop_core::time::Timestamp::UNIX_EPOCH,
             version,
         }
     }

@@ -226,7 +226,7 @@ impl Store {
     /// audit entry, in one transaction. `Ok(None)`: the row changed.
     async fn adjust_at_version(&self, before: &Stock, delta: i64, actor: Uuid, reason: &str) -> Result<Option<Stock>, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let after = Stock { available: before.available + delta, updated_at: now, version: before.version + 1, ..before.clone() };
+        let after = Stock { available: before.available + delta, updated_at: now.into(), version: before.version + 1, ..before.clone() };
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(stock_pk(before.product_id), STOCK_SK)))
@@ -250,7 +250,7 @@ impl Store {
             reason: reason.to_owned(),
             before: before.available,
             after: after.available,
-            at: now,
+            at: now.into(),
         };
         let mut audit: Item = serde_dynamo::to_item(&entry)?;
         audit.extend(key(stock_pk(before.product_id), format!("AUDIT#{}#{}", ts(now), Uuid::now_v7())));
@@ -360,7 +360,8 @@ impl Store {
         let now = OffsetDateTime::now_utc();
         // Whole seconds: the index sort key and the wire agree.
         let expires_at = OffsetDateTime::from_unix_timestamp(epoch(now + ttl)).unwrap_or(now + ttl);
-        let reservation = Reservation { order_id, status: ReservationStatus::Reserved, expires_at, lines: lines.to_vec() };
+        let reservation =
+            Reservation { order_id, status: ReservationStatus::Reserved, expires_at: expires_at.into(), lines: lines.to_vec() };
         let mut item: Item = serde_dynamo::to_item(&reservation)?;
         item.extend(key(reservation_pk(order_id), RESERVATION_SK));
         item.insert("createdAt".into(), s(ts(now)));

@@ -137,7 +137,7 @@ pub fn notifications_event() -> Value {
 
 /// A product as `CatalogTable` holds it, in DynamoDB JSON (the stream's image format).
 fn product_image(id: &str, name: &str, price: i64, deleted: bool) -> Value {
-    let at = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:00:00 UTC));
     let id: uuid::Uuid = id.parse().unwrap_or_default();
     let product = catalog::domain::Product {
         id,
@@ -210,7 +210,7 @@ pub fn catalog_indexer_event() -> Value {
 /// A sample `InventoryTable` stream batch for inventory-events: a product's stock drops from 12
 /// to 8 (threshold 10: the catalog hears of it and one `StockLow` is published).
 pub fn inventory_events_event() -> Value {
-    let at = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:00:00 UTC));
     let image = |available: i64, version: u64| {
         let stock = inventory::domain::Stock {
             product_id: SAMPLE_ID.parse().unwrap_or_default(),

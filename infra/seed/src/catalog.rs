@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use catalog::AppState;
 use catalog::domain::{Category, Product, slugify};
 use catalog::store::{Clash, StoreError};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::bulk::{CatalogTable, Unprocessed};
@@ -57,7 +57,7 @@ async fn load(
 ) -> Result<(SeedReport, Vec<Product>), SeedError> {
     let store = &state.store;
     let data = dataset::parse(json).map_err(DatasetError::from)?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let mut report = SeedReport::default();
     let mut ids: BTreeMap<String, Uuid> = BTreeMap::new();
 
@@ -141,7 +141,7 @@ pub const SYNTHETIC_CONCURRENCY: usize = 16;
 pub async fn dataset_products(state: &AppState, json: &str, seller_id: Uuid) -> Result<Vec<Product>, SeedError> {
     let categories: BTreeMap<String, Uuid> =
         state.store.categories().await?.into_iter().map(|r| (r.category.slug, r.category.id)).collect();
-    Ok(dataset::products(json, seller_id, OffsetDateTime::now_utc(), |slug| categories.get(slug).copied())?)
+    Ok(dataset::products(json, seller_id, Timestamp::now(), |slug| categories.get(slug).copied())?)
 }
 
 /// How to run [`seed_synthetic`].
@@ -217,7 +217,7 @@ async fn load_synthetic(
     let (base_report, bases) = load(state, json, seller_id, |_, _| {}).await?;
     let mut report = SyntheticReport { base: base_report, ..SyntheticReport::default() };
     let started = std::time::Instant::now();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let total = if bases.is_empty() { 0 } else { options.count };
     let mut next = 1;
     while next <= total {

@@ -4,7 +4,7 @@
 use cart::domain::{Coupon, CouponType};
 use cart::store::{CouponStore, StoreError};
 use shop_aws::dynamo::Outcome;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 
 /// The seed's coupons: (code, type, value — percent, or cents for fixed).
 pub const COUPONS: [(&str, CouponType, i64); 4] = [
@@ -17,7 +17,7 @@ pub const COUPONS: [(&str, CouponType, i64); 4] = [
 /// Creates the seed's [`COUPONS`] unless they exist. Returns how many were created.
 #[tracing::instrument(skip_all)]
 pub async fn seed_coupons(store: &CouponStore) -> Result<usize, StoreError> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let mut created = 0;
     for (code, kind, value) in COUPONS {
         let coupon = Coupon {

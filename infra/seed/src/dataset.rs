@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use catalog::domain::{Product, images_from_urls, normalize_tags, slugify};
 use serde::Deserialize;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 /// The parents of the data set's categories.
@@ -97,7 +97,7 @@ fn cents(dollars: f64) -> i64 {
 
 /// The catalog product of a data set entry (a fresh id; prices in cents; featured from a rating
 /// of 4.5; weight, warranty, shipping and return policy as attributes).
-pub(crate) fn base_product(source: Source, category_id: Uuid, seller_id: Uuid, now: OffsetDateTime) -> Product {
+pub(crate) fn base_product(source: Source, category_id: Uuid, seller_id: Uuid, now: Timestamp) -> Product {
     let price = cents(source.price);
     let compare_price = (source.discount_percentage > 0.0 && source.discount_percentage < 100.0)
         .then(|| cents(source.price / (1.0 - source.discount_percentage / 100.0)))
@@ -147,7 +147,7 @@ pub(crate) fn base_product(source: Source, category_id: Uuid, seller_id: Uuid, n
 pub fn products(
     json: &str,
     seller_id: Uuid,
-    now: OffsetDateTime,
+    now: Timestamp,
     category: impl Fn(&str) -> Option<Uuid>,
 ) -> Result<Vec<Product>, DatasetError> {
     parse(json)?

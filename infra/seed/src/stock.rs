@@ -7,7 +7,7 @@ use futures::StreamExt;
 use inventory::domain::{DEFAULT_LOW_STOCK_THRESHOLD, Stock};
 use inventory::store::{Store, StoreError};
 use shop_aws::dynamo::Outcome;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 /// Stock rows written in parallel.
@@ -32,7 +32,7 @@ pub struct SeedReport {
 
 /// Creates the stock row of every product in `rows` that has none (threshold 10).
 pub async fn seed_stock(store: &Store, rows: Vec<SeedRow>) -> Result<SeedReport, StoreError> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let writes = rows.into_iter().map(|row| async move {
         let stock = Stock {
             product_id: row.product_id,

@@ -4,7 +4,7 @@
 //! search` index them directly (through `catalog::search::product_doc`, as the indexer would).
 
 use catalog::domain::{Product, slugify};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 /// SKUs of synthetic products are `SYN-<n>`, `n` = 1, 2, …
@@ -36,7 +36,7 @@ pub fn synthetic_sku(n: u64) -> String {
 /// about 2 % featured and 1 % inactive. Category, brand, description, tags, images and
 /// attributes are the base's. Deterministic in its arguments; `None` when `base` is empty or
 /// `n` is 0.
-pub fn synthetic_product(base: &[Product], seller_id: Uuid, n: u64, now: OffsetDateTime) -> Option<Product> {
+pub fn synthetic_product(base: &[Product], seller_id: Uuid, n: u64, now: Timestamp) -> Option<Product> {
     let i = n.checked_sub(1)?;
     let len = base.len() as u64;
     let b = base.get(usize::try_from(i % len.max(1)).ok()?)?;
@@ -87,7 +87,7 @@ mod tests {
     use super::*;
 
     fn base(name: &str, price: i64, category: u128) -> Product {
-        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let at = Timestamp::from(time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000));
         Product {
             id: Uuid::from_u128(category << 8),
             seller_id: Uuid::nil(),
@@ -121,7 +121,7 @@ mod tests {
         let long = "A very long product name that goes on and on ".repeat(4);
         let bases = vec![base("Trail Shoe", 10_000, 1), base("Rain Jacket", 4_000, 2), base(&long, 1, 3)];
         let seller = Uuid::from_u128(42);
-        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_500);
+        let now = Timestamp::from(time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_500));
         let products: Vec<Product> = (1..=3_000).map(|n| synthetic_product(&bases, seller, n, now).unwrap()).collect();
 
         let distinct = |f: fn(&Product) -> String| products.iter().map(f).collect::<std::collections::HashSet<_>>().len();

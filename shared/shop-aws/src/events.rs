@@ -5,7 +5,7 @@
 
 use aws_sdk_sqs::Client as SqsClient;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 /// `{id, type, source, occurredAt, data}`.
@@ -19,8 +19,7 @@ pub struct Envelope<T> {
     pub kind: String,
     /// The function that published it.
     pub source: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
+    pub occurred_at: Timestamp,
     pub data: T,
 }
 
@@ -31,13 +30,7 @@ pub trait Event: Serialize + DeserializeOwned {
 
 impl<T: Event> Envelope<T> {
     pub fn new(source: &str, data: T) -> Self {
-        Self {
-            id: shop_core::id::new_id(),
-            kind: T::KIND.to_owned(),
-            source: source.to_owned(),
-            occurred_at: OffsetDateTime::now_utc(),
-            data,
-        }
+        Self { id: shop_core::id::new_id(), kind: T::KIND.to_owned(), source: source.to_owned(), occurred_at: Timestamp::now(), data }
     }
 }
 

@@ -69,4 +69,43 @@ mod tests {
         assert!(matches!(image::<N>(&record, "OldImage"), Ok(None)));
         assert!(image::<N>(&serde_json::json!({"dynamodb": {"NewImage": {"x": {"S": "a"}}}}), "NewImage").is_err());
     }
+
+    /// `shop_core::time::Timestamp` is stored as the same `S` attribute as the
+    /// `#[serde(with = "time::serde::rfc3339")]` fields it replaced, so items and stream images
+    /// written before still decode.
+    #[test]
+    fn timestamps_are_the_rfc3339_strings_items_and_images_always_held() {
+        use shop_core::time::Timestamp;
+        use time::OffsetDateTime;
+
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Before {
+            #[serde(with = "time::serde::rfc3339")]
+            updated_at: OffsetDateTime,
+            #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+            deleted_at: Option<OffsetDateTime>,
+        }
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct After {
+            updated_at: Timestamp,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            deleted_at: Option<Timestamp>,
+        }
+
+        let at = time::macros::datetime!(2026-11-25 12:00:00.5 UTC);
+        for deleted_at in [None, Some(at + time::Duration::DAY)] {
+            let before = Before { updated_at: at, deleted_at };
+            let after = After { updated_at: at.into(), deleted_at: deleted_at.map(Timestamp::from) };
+            let old: serde_dynamo::Item = serde_dynamo::to_item(&before).unwrap_or_default();
+            let new: serde_dynamo::Item = serde_dynamo::to_item(&after).unwrap_or_default();
+            assert_eq!(new, old, "the same attributes");
+            assert_eq!(serde_dynamo::from_item::<_, After>(old).ok(), Some(after));
+        }
+        let record = serde_json::json!({"dynamodb": {"NewImage": {
+            "updatedAt": {"S": "2026-11-25T12:00:00.5Z"}, "deletedAt": {"S": "2026-11-26T12:00:00.5Z"}}}});
+        let image = image::<After>(&record, "NewImage").ok().flatten();
+        assert_eq!(image.map(|i| (i.updated_at, i.deleted_at)), Some((at.into(), Some((at + time::Duration::DAY).into()))));
+    }
 }

@@ -4,9 +4,13 @@
 //!   syntax errors are 400 `malformed_json`, shape errors (wrong type, missing or unknown field)
 //!   and `garde` rule violations are 422 `validation_failed` with one entry per field.
 //! - [`ValidQuery`]: query-string shape errors are 400 `invalid_parameter` naming the parameter.
+//! - [`ValidPath`]: path parameters, likewise a 400 `invalid_parameter` naming the parameter
+//!   (`id: must be a UUID`), never axum's plain-text rejection.
 //!
 //! DTOs use `#[serde(deny_unknown_fields)]` so unknown fields are rejected, never ignored.
 
+use axum::extract::path::{ErrorKind, Path, RawPathParams};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::{StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
@@ -94,11 +98,6 @@ fn camel_case_path(path: &str) -> String {
         }
     }
     out
-}
-
-/// Parses a UUID path segment; a malformed one is a 400 naming the parameter.
-pub fn parse_uuid(param: &str, raw: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::invalid_param(param, "must be a UUID"))
 }
 
 /// garde rule: the string is not only whitespace (`#[garde(custom(shop_core::extract::not_blank))]`).
@@ -189,6 +188,67 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
+/// Path parameters, deserialized like axum's [`Path`] (a `Uuid`, a tuple in route order, or a
+/// struct by name); a parameter that does not fit is a 400 `invalid_parameter` naming it, with
+/// the detail `id: must be a UUID`.
+///
+/// ```ignore
+/// async fn get_product(ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<Product>> { .. }
+/// async fn delete_image(ValidPath((id, image_id)): ValidPath<(Uuid, Uuid)>) -> ApiResult<StatusCode> { .. }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ValidPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                // The names in route order, for the errors that carry only a position.
+                let names = match RawPathParams::from_request_parts(parts, state).await {
+                    Ok(params) => params.iter().map(|(name, _)| name.to_owned()).collect(),
+                    Err(_) => Vec::new(),
+                };
+                Err(path_rejection(rejection, &names))
+            }
+        }
+    }
+}
+
+/// Maps axum's path rejection to a problem. A value that does not fit is the caller's 400; a
+/// route whose parameters do not match the type (wrong count, unsupported type) is our bug, 500.
+fn path_rejection(rejection: PathRejection, names: &[String]) -> ApiError {
+    let PathRejection::FailedToDeserializePathParams(err) = rejection else {
+        return ApiError::internal(&rejection);
+    };
+    let name = |index: usize| names.get(index).map_or("path", String::as_str).to_owned();
+    let (param, message) = match err.kind() {
+        ErrorKind::ParseErrorAtKey { key, expected_type, .. } => (key.clone(), expected(expected_type)),
+        ErrorKind::ParseErrorAtIndex { index, expected_type, .. } => (name(*index), expected(expected_type)),
+        ErrorKind::ParseError { expected_type, .. } if names.len() == 1 => (name(0), expected(expected_type)),
+        ErrorKind::DeserializeError { key, message, .. } => (key.clone(), deserialize_message(message)),
+        ErrorKind::InvalidUtf8InPathParam { key } => (key.clone(), "must be valid UTF-8".to_owned()),
+        _ => return ApiError::internal(&err),
+    };
+    ApiError::invalid_param(&param, message)
+}
+
+fn expected(expected_type: &str) -> String {
+    format!("must be a valid {expected_type}")
+}
+
+/// A type's own deserialization message, or the plain rule for the types routes use.
+fn deserialize_message(message: &str) -> String {
+    // uuid's serde error: "UUID parsing failed: invalid character: ...".
+    if message.starts_with("UUID parsing failed") { "must be a UUID".to_owned() } else { message.to_owned() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +305,77 @@ mod tests {
         let err = parse_query::<Query>("sort=x").unwrap_err();
         assert_eq!(fields(&err)[0].0, "sort");
         assert!(parse_query::<Query>("page=2").is_ok());
+    }
+
+    mod path {
+        use axum::Router;
+        use axum::body::Body;
+        use axum::routing::get;
+        use tower::ServiceExt;
+        use uuid::Uuid;
+
+        use super::super::ValidPath;
+
+        /// The status and problem body `uri` gets from a router of ValidPath routes.
+        async fn call(uri: &str) -> (u16, serde_json::Value) {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Ids {
+                id: Uuid,
+                image_id: Uuid,
+            }
+            let router = Router::new()
+                .route("/one/{id}", get(|ValidPath(id): ValidPath<Uuid>| async move { id.to_string() }))
+                .route("/pair/{id}/{imageId}", get(|ValidPath((a, b)): ValidPath<(Uuid, Uuid)>| async move { format!("{a} {b}") }))
+                .route("/named/{id}/{imageId}", get(|ValidPath(ids): ValidPath<Ids>| async move { format!("{} {}", ids.id, ids.image_id) }))
+                .route("/count/{count}", get(|ValidPath(count): ValidPath<u32>| async move { count.to_string() }))
+                .route("/slug/{slug}", get(|ValidPath(slug): ValidPath<String>| async move { slug }));
+            let request = http::Request::builder().uri(uri).body(Body::empty()).unwrap_or_default();
+            let response = match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+            (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        }
+
+        fn problem(param: &str, message: &str) -> (u16, serde_json::Value) {
+            (
+                400,
+                serde_json::json!({
+                    "type": "https://skyshop.dev/problems/invalid-parameter",
+                    "title": "Bad Request",
+                    "status": 400,
+                    "detail": format!("{param}: {message}"),
+                    "code": "invalid_parameter",
+                    "errors": [{"field": param, "code": "invalid", "message": message}],
+                }),
+            )
+        }
+
+        #[tokio::test]
+        async fn a_malformed_uuid_is_a_400_naming_the_parameter() {
+            assert_eq!(call("/one/not-a-uuid").await, problem("id", "must be a UUID"));
+            let id = Uuid::now_v7();
+            assert_eq!(call(&format!("/one/{id}")).await, (200, serde_json::Value::Null));
+        }
+
+        #[tokio::test]
+        async fn a_tuple_or_struct_names_the_parameter_that_does_not_fit() {
+            let id = Uuid::now_v7();
+            assert_eq!(call(&format!("/pair/{id}/nope")).await, problem("imageId", "must be a UUID"));
+            assert_eq!(call(&format!("/pair/nope/{id}")).await, problem("id", "must be a UUID"));
+            assert_eq!(call(&format!("/named/{id}/nope")).await, problem("imageId", "must be a UUID"));
+            assert_eq!(call(&format!("/pair/{id}/{id}")).await.0, 200);
+            assert_eq!(call(&format!("/named/{id}/{id}")).await.0, 200);
+        }
+
+        #[tokio::test]
+        async fn other_types_and_bad_utf8_are_problems_too() {
+            assert_eq!(call("/count/many").await, problem("count", "must be a valid u32"));
+            assert_eq!(call("/slug/%FF").await, problem("slug", "must be valid UTF-8"));
+            assert_eq!(call("/slug/mug").await.0, 200);
+        }
     }
 }

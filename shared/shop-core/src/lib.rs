@@ -1,9 +1,11 @@
 //! Building blocks shared by every Skyshop function.
 //!
-//! - [`problem`]: one error type, rendered as RFC 9457 `application/problem+json`.
-//! - [`extract`]: JSON body / query extractors that validate with `garde` and name the offending field.
+//! - [`problem`]: one error type, rendered as RFC 9457 `application/problem+json`;
+//!   [`problem::responses`]: the problem responses of the OpenAPI document, by name.
+//! - [`extract`]: JSON body / query / path extractors that validate with `garde` and name the
+//!   offending field or parameter.
 //! - [`auth`]: claims read from the API Gateway v2 JWT-authorizer request context, role guards.
-//! - [`pagination`], [`money`], [`id`]: the wire conventions every endpoint shares.
+//! - [`pagination`], [`money`], [`id`], [`time`]: the wire conventions every endpoint shares.
 //! - [`telemetry`]: JSON `tracing` set-up.
 //! - [`jwt`]: access-token verification as the HttpApi JWT authorizer does it.
 //! - [`http`]: the layers and fallbacks every function router gets, and the per-request span.
@@ -22,6 +24,7 @@ pub mod problem;
 pub mod retry;
 pub mod secret;
 pub mod telemetry;
+pub mod time;
 
 pub use problem::{ApiError, FieldError};
 

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 pub mod connect;
@@ -54,8 +54,7 @@ pub struct ProductDoc {
     pub price_cents: i64,
     /// 0–5.
     pub rating: f64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
     pub is_active: bool,
     pub is_featured: bool,
     pub in_stock: bool,

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use shop_core::time::Timestamp;
 use shop_search::{ProductDoc, SearchEngine, SearchError, SearchQuery, SearchResults, Sort, TantivyEngine};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -46,7 +47,7 @@ impl Catalog {
 
 fn catalog() -> Catalog {
     let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data_path()).expect("data set")).expect("json");
-    let epoch = OffsetDateTime::from_unix_timestamp(1_735_689_600).expect("2025-01-01");
+    let epoch = Timestamp::from(OffsetDateTime::from_unix_timestamp(1_735_689_600).expect("2025-01-01"));
     let mut category_name = HashMap::new();
     let docs = raw["products"]
         .as_array()

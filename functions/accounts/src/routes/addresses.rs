@@ -1,26 +1,31 @@
 //! `/api/users/me/addresses*`: the caller's address book (at most 20, one default).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::StatusCode;
 use shop_core::auth::Claims;
-use shop_core::extract::ValidJson;
-use shop_core::problem::Problem;
+use shop_core::extract::{ValidJson, ValidPath};
+use shop_core::problem::responses::{NotFound, Unauthorized, UnprocessableEntity};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Address, AddressInput, AddressView, MAX_ADDRESSES};
-use crate::routes::me::{current_user, parse_id};
+use crate::routes::me::current_user;
 use crate::store::Outcome;
+
+shop_core::problem_responses! {
+    /// A new address beyond the limit.
+    AddressLimit: 409 => "The address book is full (`address_limit`)";
+}
 
 fn not_found() -> ApiError {
     ApiError::not_found("Address not found.")
 }
 
 #[utoipa::path(get, path = "/api/users/me/addresses", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Vec<AddressView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<AddressView>), Unauthorized))]
 pub async fn list_addresses(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Vec<AddressView>>> {
     let user = current_user(&state, &claims).await?;
     let mut list: Vec<AddressView> =
@@ -33,9 +38,9 @@ pub async fn list_addresses(State(state): State<AppState>, claims: Claims) -> Ap
 #[utoipa::path(post, path = "/api/users/me/addresses", tag = "users", security(("bearer" = [])), request_body = AddressInput,
     responses(
         (status = 201, body = AddressView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The address book is full (`address_limit`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        AddressLimit,
+        UnprocessableEntity,
     ))]
 pub async fn create_address(
     State(state): State<AppState>,
@@ -43,7 +48,7 @@ pub async fn create_address(
     ValidJson(body): ValidJson<AddressInput>,
 ) -> ApiResult<(StatusCode, Json<AddressView>)> {
     let user = current_user(&state, &claims).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let make_default = body.is_default.unwrap_or(false);
     let address = Address::from_input(shop_core::id::new_id(), user.id, body, now, now);
     if state.store.add_address(&address, make_default, now).await? == Outcome::ConditionFailed {
@@ -57,12 +62,11 @@ pub async fn create_address(
     params(("id" = Uuid, Path, description = "Address id")),
     responses(
         (status = 200, body = AddressView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
     ))]
-pub async fn get_address(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<Json<AddressView>> {
+pub async fn get_address(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<AddressView>> {
     let user = current_user(&state, &claims).await?;
-    let id: Uuid = parse_id(&id)?;
     let address = state.store.address(user.id, id).await?.ok_or_else(not_found)?;
     Ok(Json(AddressView::new(address, user.default_address_id)))
 }
@@ -72,21 +76,20 @@ pub async fn get_address(State(state): State<AppState>, claims: Claims, Path(id)
     params(("id" = Uuid, Path, description = "Address id")),
     responses(
         (status = 200, body = AddressView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        UnprocessableEntity,
     ))]
 pub async fn replace_address(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<AddressInput>,
 ) -> ApiResult<Json<AddressView>> {
     let user = current_user(&state, &claims).await?;
-    let id = parse_id(&id)?;
     let existing = state.store.address(user.id, id).await?.ok_or_else(not_found)?;
     let make_default = body.is_default.unwrap_or(false);
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let address = Address::from_input(id, user.id, body, existing.created_at, now);
     if state.store.replace_address(&address, make_default).await? == Outcome::ConditionFailed {
         return Err(not_found());
@@ -99,12 +102,11 @@ pub async fn replace_address(
     params(("id" = Uuid, Path, description = "Address id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
     ))]
-pub async fn delete_address(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_address(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<StatusCode> {
     let user = current_user(&state, &claims).await?;
-    let id = parse_id(&id)?;
     let was_default = user.default_address_id == Some(id);
     match state.store.delete_address(user.id, id, was_default).await? {
         Outcome::Done => Ok(StatusCode::NO_CONTENT),

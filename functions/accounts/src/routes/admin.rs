@@ -1,20 +1,28 @@
 //! `/api/users` and `/api/users/{id}`: user management for ADMINs.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use shop_core::auth::{Claims, Role};
-use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
-use shop_core::problem::Problem;
+use shop_core::problem::responses::{Forbidden, NotFound, Unauthorized};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::UserView;
-use crate::routes::me::{current_user, parse_id};
+use crate::routes::me::current_user;
 use crate::store::UserChanges;
+
+shop_core::problem_responses! {
+    /// A listing parameter is invalid.
+    InvalidQueryParameter: 400 => "Invalid query parameter";
+    /// An admin change that is refused.
+    RefusedUserChange: 422 => "Empty change, or an admin changing their own role or status";
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -37,9 +45,9 @@ pub struct UserListQuery {
 #[utoipa::path(get, path = "/api/users", tag = "admin", security(("bearer" = ["admin"])), params(UserListQuery),
     responses(
         (status = 200, body = Page<UserView>),
-        (status = 400, description = "Invalid query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        InvalidQueryParameter,
+        Unauthorized,
+        Forbidden,
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -81,19 +89,18 @@ pub struct AdminUserUpdate {
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty change, or an admin changing their own role or status", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        RefusedUserChange,
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<AdminUserUpdate>,
 ) -> ApiResult<Json<UserView>> {
     claims.require_role(&[Role::Admin])?;
-    let id = parse_id(&id)?;
     let admin = current_user(&state, &claims).await?;
     if body.role.is_none() && body.is_active.is_none() {
         return Err(ApiError::validation(vec![FieldError::new("body", "empty", "give role and/or isActive")]));
@@ -103,8 +110,7 @@ pub async fn update_user(
         return Err(ApiError::validation(vec![FieldError::new(field, "self", "admins cannot change their own role or status")]));
     }
     let changes = UserChanges { role: body.role, is_active: body.is_active, ..UserChanges::default() };
-    let user =
-        state.store.update_user(id, &changes, OffsetDateTime::now_utc()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
+    let user = state.store.update_user(id, &changes, Timestamp::now()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
     if body.is_active == Some(false) {
         let ended = state.store.delete_sessions(user.id, None).await?;
         tracing::info!(user_id = %user.id, ended, "user deactivated; sessions ended");

@@ -6,9 +6,9 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shop_core::auth::{Caller, Claims, Role};
 use shop_core::extract::ValidJson;
-use shop_core::problem::Problem;
+use shop_core::problem::responses::Unauthorized;
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -17,6 +17,25 @@ use crate::routes::Message;
 use crate::store::Outcome;
 use crate::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, RESET_TTL_SECS};
 use crate::{AppState, password};
+
+shop_core::problem_responses! {
+    /// The body is not JSON.
+    MalformedJson: 400 => "Malformed JSON";
+    /// Registration with a taken email.
+    EmailTaken: 409 => "Email already registered (`email_taken`)";
+    /// A body field is missing or invalid.
+    InvalidFields: 422 => "Invalid fields";
+    /// Unknown email, wrong password or deactivated account, told apart nowhere.
+    InvalidCredentials: 401 => "Invalid credentials (one generic answer)";
+    /// Login brute-force protection.
+    TooManyAttempts: 429 => "Too many failed attempts for this account or address; see `Retry-After`";
+    /// A refresh token that cannot be exchanged.
+    InvalidRefreshToken: 401 => "Invalid, expired, reused (`refresh_token_reused`) or inactive account";
+    /// A password-reset token that cannot be used.
+    InvalidResetToken: 400 => "Invalid, used or expired token (`invalid_reset_token`)";
+    /// A password reset whose fields or new password are refused.
+    InvalidNewPassword: 422 => "Invalid fields (password policy)";
+}
 
 /// Failed logins allowed per account per window before 429.
 pub const ACCOUNT_FAILURE_LIMIT: u32 = 5;
@@ -122,7 +141,7 @@ pub(crate) fn new_session(
     user: &User,
     user_agent: Option<String>,
     ip: Option<String>,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> (Session, String, String, RefreshRecord) {
     let token = tokens::random_token();
     let hash = tokens::token_hash(&token);
@@ -157,9 +176,9 @@ fn hash_error(err: password::HashError) -> ApiError {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and logged in", body = AuthResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        MalformedJson,
+        EmailTaken,
+        InvalidFields,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
@@ -167,7 +186,7 @@ pub async fn register(
     caller: Caller,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let password_hash = password::hash(body.password).await.map_err(hash_error)?;
     let user = User {
         id: shop_core::id::new_id(),
@@ -203,9 +222,9 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, body = AuthResponse),
-        (status = 401, description = "Invalid credentials (one generic answer)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        InvalidCredentials,
+        InvalidFields,
+        TooManyAttempts,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -213,7 +232,7 @@ pub async fn login(
     caller: Caller,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let email = normalize_email(&body.email);
     let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
     let retry_after = (window + 1) * WINDOW_SECS - now.unix_timestamp();
@@ -264,8 +283,8 @@ fn invalid_refresh() -> ApiError {
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = TokenPair),
-        (status = 401, description = "Invalid, expired, reused (`refresh_token_reused`) or inactive account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidRefreshToken,
+        InvalidFields,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
@@ -273,7 +292,7 @@ pub async fn refresh(
     caller: Caller,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenPair>> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let old_hash = tokens::token_hash(&body.refresh_token);
     let Some(record) = state.store.refresh_record(&old_hash).await? else {
         return Err(invalid_refresh());
@@ -327,7 +346,7 @@ async fn revoke_family(state: &AppState, session: &Session) -> ApiError {
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = Message),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, ValidJson(body): ValidJson<RefreshRequest>) -> ApiResult<Json<Message>> {
@@ -342,7 +361,7 @@ pub async fn logout(State(state): State<AppState>, ValidJson(body): ValidJson<Re
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, body = Message),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn logout_all(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Message>> {
@@ -358,11 +377,11 @@ const FORGOT_ANSWER: &str = "If an account exists with this email, you will rece
 #[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses(
         (status = 200, body = Message),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): ValidJson<ForgotPasswordRequest>) -> ApiResult<Json<Message>> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let email = normalize_email(&body.email);
     let Some(user) = state.store.user_by_email(&email).await?.filter(|u| u.is_active) else {
         return Ok(Message::new(FORGOT_ANSWER));
@@ -401,12 +420,12 @@ fn invalid_reset() -> ApiError {
 #[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
     responses(
         (status = 200, body = Message),
-        (status = 400, description = "Invalid, used or expired token (`invalid_reset_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (password policy)", body = Problem, content_type = "application/problem+json"),
+        InvalidResetToken,
+        InvalidNewPassword,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(State(state): State<AppState>, ValidJson(body): ValidJson<ResetPasswordRequest>) -> ApiResult<Json<Message>> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let hash = tokens::token_hash(&body.token);
     let Some(record) = state.store.reset_record(&hash).await? else {
         return Err(invalid_reset());
@@ -432,7 +451,7 @@ pub async fn reset_password(State(state): State<AppState>, ValidJson(body): Vali
 #[utoipa::path(get, path = "/api/auth/profile", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     ))]
 pub async fn profile(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<UserView>> {
     let user = crate::routes::me::current_user(&state, &claims).await?;

@@ -6,17 +6,17 @@
 //! - `GET /internal/users/admins` → `{items: [{userId, email, firstName}]}`: the active ADMINs,
 //!   read from a sparse index of admins (never a scan of the users).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use shop_core::auth::Role;
+use shop_core::extract::ValidPath;
 use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::User;
-use crate::routes::me::parse_id;
 
 /// Who to write to: the user's id, email and first name (for the greeting).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,8 +45,8 @@ pub fn router() -> Router<AppState> {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn contact(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Contact>> {
-    let user = state.store.user(parse_id(&id)?).await?.filter(|u| u.is_active).ok_or_else(|| ApiError::not_found("User not found."))?;
+pub async fn contact(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<Contact>> {
+    let user = state.store.user(id).await?.filter(|u| u.is_active).ok_or_else(|| ApiError::not_found("User not found."))?;
     Ok(Json(user.into()))
 }
 

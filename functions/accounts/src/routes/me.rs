@@ -1,14 +1,14 @@
 //! `/api/users/me*`: the caller's profile, password and sessions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use shop_core::auth::Claims;
-use shop_core::extract::ValidJson;
-use shop_core::problem::Problem;
+use shop_core::extract::{ValidJson, ValidPath};
+use shop_core::problem::responses::{Unauthorized, UnprocessableEntity};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -17,6 +17,13 @@ use crate::routes::Message;
 use crate::routes::auth::password_policy;
 use crate::store::UserChanges;
 use crate::{AppState, password};
+
+shop_core::problem_responses! {
+    /// A password change that is refused.
+    PasswordRejected: 422 => "Wrong current password or policy violation";
+    /// Ending a session that is not the caller's.
+    NoSuchSession: 404 => "No such session of the caller";
+}
 
 /// The caller's user, checked live: the account must exist and be active and the access
 /// token's session must not have been ended (logout, reset, deactivation).
@@ -37,13 +44,8 @@ pub async fn current_user(state: &AppState, claims: &Claims) -> ApiResult<User> 
     Ok(user)
 }
 
-/// Parses an id path segment; a malformed id names the parameter.
-pub fn parse_id(raw: &str) -> ApiResult<Uuid> {
-    shop_core::extract::parse_uuid("id", raw)
-}
-
 #[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = UserView), Unauthorized))]
 pub async fn get_me(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<UserView>> {
     let user = current_user(&state, &claims).await?;
     Ok(Json(UserView::from(&user)))
@@ -62,8 +64,8 @@ pub struct UpdateMeRequest {
 #[utoipa::path(patch, path = "/api/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses(
         (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        UnprocessableEntity,
     ))]
 pub async fn update_me(
     State(state): State<AppState>,
@@ -76,11 +78,8 @@ pub async fn update_me(
         last_name: body.last_name.map(|s| s.trim().to_owned()),
         ..UserChanges::default()
     };
-    let updated = state
-        .store
-        .update_user(user.id, &changes, OffsetDateTime::now_utc())
-        .await?
-        .ok_or_else(|| ApiError::not_found("User not found."))?;
+    let updated =
+        state.store.update_user(user.id, &changes, Timestamp::now()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
     Ok(Json(UserView::from(&updated)))
 }
 
@@ -97,8 +96,8 @@ pub struct ChangePasswordRequest {
 #[utoipa::path(post, path = "/api/users/me/password", tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses(
         (status = 200, body = Message),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong current password or policy violation", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        PasswordRejected,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
@@ -112,7 +111,7 @@ pub async fn change_password(
         return Err(ApiError::validation(vec![FieldError::new("currentPassword", "incorrect", "is not the current password")]));
     }
     let new_hash = password::hash(body.new_password).await.map_err(hash_error)?;
-    state.store.set_password(user.id, &new_hash, OffsetDateTime::now_utc()).await?;
+    state.store.set_password(user.id, &new_hash, Timestamp::now()).await?;
     let ended = state.store.delete_sessions(user.id, claims.session_id).await?;
     tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
     let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
@@ -122,10 +121,10 @@ pub async fn change_password(
 
 /// The caller's active sessions, most recently used first.
 #[utoipa::path(get, path = "/api/users/me/sessions", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Vec<SessionView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<SessionView>), Unauthorized))]
 pub async fn list_sessions(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Vec<SessionView>>> {
     let user = current_user(&state, &claims).await?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = Timestamp::now().unix_timestamp();
     let mut sessions: Vec<SessionView> = state
         .store
         .sessions(user.id)
@@ -150,12 +149,11 @@ pub async fn list_sessions(State(state): State<AppState>, claims: Claims) -> Api
     params(("id" = Uuid, Path, description = "Session id")),
     responses(
         (status = 204, description = "Session ended"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NoSuchSession,
     ))]
-pub async fn delete_session(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_session(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<StatusCode> {
     let user = current_user(&state, &claims).await?;
-    let id = parse_id(&id)?;
     match state.store.delete_session(user.id, id).await? {
         crate::store::Outcome::Done => Ok(StatusCode::NO_CONTENT),
         crate::store::Outcome::ConditionFailed => Err(ApiError::not_found("Session not found.")),

@@ -32,7 +32,7 @@ async fn a_users_contact_is_its_id_email_and_first_name_and_only_while_active() 
     let raw: Value = internal.get(&format!("/internal/users/{id}/contact")).await.unwrap();
     assert_eq!(raw.as_object().unwrap().len(), 3, "nothing else (no hash, no role): {raw}");
 
-    let now = time::OffsetDateTime::now_utc();
+    let now = shop_core::time::Timestamp::now();
     app.state.store.update_user(id, &UserChanges { is_active: Some(false), ..UserChanges::default() }, now).await.unwrap();
     assert_eq!(status(internal.get::<Contact>(&format!("/internal/users/{id}/contact")).await.unwrap_err()), 404, "deactivated");
     let unknown = uuid::Uuid::now_v7();
@@ -58,7 +58,7 @@ async fn admins_are_the_active_users_whose_role_is_admin_and_follow_role_changes
     assert_eq!(admins.items[0].first_name, "Local");
 
     // Promoted: in; demoted: out; deactivated: not emailed.
-    let now = time::OffsetDateTime::now_utc();
+    let now = shop_core::time::Timestamp::now();
     let store = &app.state.store;
     store.update_user(second, &UserChanges { role: Some(Role::Admin), ..UserChanges::default() }, now).await.unwrap();
     let mut expected = vec![first, second];

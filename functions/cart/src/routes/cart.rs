@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use garde::Validate;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use shop_core::auth::Claims;
-use shop_core::extract::ValidJson;
-use shop_core::problem::Problem;
+use shop_core::extract::{ValidJson, ValidPath};
+use shop_core::problem::responses::{NotFound, Unauthorized};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -22,6 +22,23 @@ use crate::AppState;
 use crate::clients::{availability, insufficient_stock, sellable_product};
 use crate::domain::{Cart, CartView, Line, MAX_LINES, MAX_QUANTITY, Rejection, token};
 use crate::store::{Owner, Updated};
+
+shop_core::problem_responses! {
+    /// A bearer token was sent but is not valid.
+    InvalidBearerToken: 401 => "An invalid bearer token";
+    /// Adding to a missing cart, or an unknown product.
+    NoCartOrProduct: 404 => "No cart, or `product_not_found` naming `productId`";
+    /// A line that cannot be added.
+    CannotAddItem: 422 => "Invalid quantity, `product_inactive`, `insufficient_stock`";
+    /// Changing a line of a missing cart, or a product not in it.
+    NoCartOrLine: 404 => "No cart, or the product is not in it";
+    /// A quantity that cannot be set.
+    CannotSetQuantity: 422 => "Invalid quantity, `insufficient_stock`";
+    /// Merging a guest cart that does not exist.
+    NoGuestCart: 404 => "No guest cart for this token";
+    /// A coupon that cannot be applied.
+    InvalidCoupon: 422 => "`invalid_coupon`; `errors[0].code` is the reason: `unknown`, `inactive`, `expired`, `not_started`, `min_subtotal`, `limit_reached`, `empty_cart`";
+}
 
 /// How many merged guest cart ids a cart remembers (merges of the same guest cart that race or
 /// are retried stay no-ops).
@@ -80,7 +97,7 @@ async fn owner(state: &AppState, claims: &Option<Claims>, headers: &HeaderMap) -
 
 /// A new, empty cart for `owner`.
 fn fresh(owner: Owner) -> Cart {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     match owner {
         Owner::User(sub) => Cart::new(Some(sub), None, now),
         Owner::Guest(_) => Cart::new(None, None, now),
@@ -101,10 +118,10 @@ fn done(result: Updated<ApiError>) -> ApiResult<Json<CartView>> {
     responses(
         (status = 201, description = "Created (guest carts include `cartToken`)", body = CartView),
         (status = 200, description = "The signed-in user's existing cart", body = CartView),
-        (status = 401, description = "An invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        InvalidBearerToken,
     ))]
 pub async fn create_cart(State(state): State<AppState>, claims: Option<Claims>) -> ApiResult<Response> {
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     if let Some(claims) = claims {
         let (cart, created) = state.carts.create(Owner::User(claims.sub), Cart::new(Some(claims.sub), None, now)).await?;
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -123,7 +140,7 @@ pub async fn create_cart(State(state): State<AppState>, claims: Option<Claims>) 
 /// The caller's cart.
 #[utoipa::path(get, path = "/api/cart", tag = "cart", security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CartView), NotFound))]
 pub async fn get_cart(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<Json<CartView>> {
     let owner = owner(&state, &claims, &headers).await?;
     let stored = state.carts.load(owner).await?.ok_or_else(cart_not_found)?;
@@ -133,7 +150,7 @@ pub async fn get_cart(State(state): State<AppState>, claims: Option<Claims>, hea
 /// Delete the caller's cart.
 #[utoipa::path(delete, path = "/api/cart", tag = "cart", security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), NotFound))]
 pub async fn delete_cart(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<StatusCode> {
     let owner = owner(&state, &claims, &headers).await?;
     if state.carts.delete(owner).await? { Ok(StatusCode::NO_CONTENT) } else { Err(cart_not_found()) }
@@ -155,8 +172,8 @@ pub struct AddItem {
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses(
         (status = 200, body = CartView),
-        (status = 404, description = "No cart, or `product_not_found` naming `productId`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid quantity, `product_inactive`, `insufficient_stock`", body = Problem, content_type = "application/problem+json"),
+        NoCartOrProduct,
+        CannotAddItem,
     ))]
 pub async fn add_item(
     State(state): State<AppState>,
@@ -212,26 +229,21 @@ pub struct SetQuantity {
     pub quantity: u32,
 }
 
-fn product_param(raw: &str) -> ApiResult<Uuid> {
-    shop_core::extract::parse_uuid("productId", raw)
-}
-
 /// Set a line's quantity (0 removes it); checked against stock.
 #[utoipa::path(put, path = "/api/cart/items/{productId}", tag = "cart", security((), ("bearer" = [])), request_body = SetQuantity,
     params(("productId" = Uuid, Path, description = "Product id"), ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses(
         (status = 200, body = CartView),
-        (status = 404, description = "No cart, or the product is not in it", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid quantity, `insufficient_stock`", body = Problem, content_type = "application/problem+json"),
+        NoCartOrLine,
+        CannotSetQuantity,
     ))]
 pub async fn set_quantity(
     State(state): State<AppState>,
     claims: Option<Claims>,
     headers: HeaderMap,
-    Path(product_id): Path<String>,
+    ValidPath(product_id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<SetQuantity>,
 ) -> ApiResult<Json<CartView>> {
-    let product_id = product_param(&product_id)?;
     let owner = owner(&state, &claims, &headers).await?;
     let available =
         if body.quantity > 0 { availability(&state.inventory, &[product_id]).await?.get(&product_id).copied().unwrap_or(0) } else { 0 };
@@ -253,14 +265,13 @@ pub async fn set_quantity(
 /// Remove a product from the cart.
 #[utoipa::path(delete, path = "/api/cart/items/{productId}", tag = "cart", security((), ("bearer" = [])),
     params(("productId" = Uuid, Path, description = "Product id"), ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CartView), NotFound))]
 pub async fn remove_item(
     State(state): State<AppState>,
     claims: Option<Claims>,
     headers: HeaderMap,
-    Path(product_id): Path<String>,
+    ValidPath(product_id): ValidPath<Uuid>,
 ) -> ApiResult<Json<CartView>> {
-    let product_id = product_param(&product_id)?;
     let owner = owner(&state, &claims, &headers).await?;
     let result = state
         .carts
@@ -277,7 +288,7 @@ pub async fn remove_item(
 /// Empty the cart; the coupon and its discount go too.
 #[utoipa::path(delete, path = "/api/cart/items", tag = "cart", security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CartView), NotFound))]
 pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<Json<CartView>> {
     let owner = owner(&state, &claims, &headers).await?;
     let result = state
@@ -298,8 +309,8 @@ pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, h
     params(("X-Cart-Token" = String, Header, description = "The guest cart's token")),
     responses(
         (status = 200, body = CartView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No guest cart for this token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NoGuestCart,
     ))]
 pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: HeaderMap) -> ApiResult<Json<CartView>> {
     let (guest_owner, guest) = guest_cart(&state, guest_token(&headers)).await?;
@@ -361,8 +372,8 @@ pub struct ApplyCoupon {
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses(
         (status = 200, body = CartView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_coupon`; `errors[0].code` is the reason: `unknown`, `inactive`, `expired`, `not_started`, `min_subtotal`, `limit_reached`, `empty_cart`", body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        InvalidCoupon,
     ))]
 pub async fn apply_coupon(
     State(state): State<AppState>,
@@ -377,7 +388,7 @@ pub async fn apply_coupon(
         Some(c) => state.coupons.used_by(&coupon.code, c.sub).await?,
         None => 0,
     };
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let result = state
         .carts
         .update(owner, None, |cart| {
@@ -392,7 +403,7 @@ pub async fn apply_coupon(
 /// Remove the coupon.
 #[utoipa::path(delete, path = "/api/cart/coupon", tag = "cart", security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CartView), NotFound))]
 pub async fn remove_coupon(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<Json<CartView>> {
     let owner = owner(&state, &claims, &headers).await?;
     let result = state

@@ -1,18 +1,25 @@
 //! `/api/coupons*`: coupon administration (ADMIN; the route scopes gate it at the edge too).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::StatusCode;
 use shop_aws::dynamo::Outcome;
 use shop_core::auth::{Claims, Role};
-use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
-use shop_core::problem::Problem;
+use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, Unauthorized, UnprocessableEntity};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::domain::{Coupon, CouponInput, CouponUpdate};
+
+shop_core::problem_responses! {
+    /// A coupon with the code already exists.
+    CouponExists: 409 => "`coupon_exists`";
+    /// The coupon changed while it was being written.
+    ChangedConcurrently: 409 => "Changed concurrently; retry";
+}
 
 fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "coupon_not_found", "No coupon has this code.")
@@ -26,9 +33,9 @@ fn admin(claims: &Claims) -> ApiResult<()> {
 #[utoipa::path(get, path = "/api/coupons", tag = "coupons", security(("bearer" = ["admin"])), params(PageQuery),
     responses(
         (status = 200, body = Page<Coupon>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
     ))]
 pub async fn list_coupons(
     State(state): State<AppState>,
@@ -46,9 +53,9 @@ pub async fn list_coupons(
 #[utoipa::path(post, path = "/api/coupons", tag = "coupons", security(("bearer" = ["admin"])), request_body = CouponInput,
     responses(
         (status = 201, body = Coupon),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`coupon_exists`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        CouponExists,
+        UnprocessableEntity,
     ))]
 pub async fn create_coupon(
     State(state): State<AppState>,
@@ -56,7 +63,7 @@ pub async fn create_coupon(
     ValidJson(body): ValidJson<CouponInput>,
 ) -> ApiResult<(StatusCode, Json<Coupon>)> {
     admin(&claims)?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let coupon = Coupon {
         code: body.code.to_uppercase(),
         kind: body.kind,
@@ -81,8 +88,8 @@ pub async fn create_coupon(
 
 #[utoipa::path(get, path = "/api/coupons/{code}", tag = "coupons", security(("bearer" = ["admin"])),
     params(("code" = String, Path, description = "Coupon code (case-insensitive)")),
-    responses((status = 200, body = Coupon), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_coupon(State(state): State<AppState>, claims: Claims, Path(code): Path<String>) -> ApiResult<Json<Coupon>> {
+    responses((status = 200, body = Coupon), Forbidden, NotFound))]
+pub async fn get_coupon(State(state): State<AppState>, claims: Claims, ValidPath(code): ValidPath<String>) -> ApiResult<Json<Coupon>> {
     admin(&claims)?;
     let (coupon, _) = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
     Ok(Json(coupon))
@@ -94,21 +101,21 @@ pub async fn get_coupon(State(state): State<AppState>, claims: Claims, Path(code
     params(("code" = String, Path, description = "Coupon code (case-insensitive)")),
     responses(
         (status = 200, body = Coupon),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed concurrently; retry", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        ChangedConcurrently,
+        UnprocessableEntity,
     ))]
 pub async fn update_coupon(
     State(state): State<AppState>,
     claims: Claims,
-    Path(code): Path<String>,
+    ValidPath(code): ValidPath<String>,
     ValidJson(body): ValidJson<CouponUpdate>,
 ) -> ApiResult<Json<Coupon>> {
     admin(&claims)?;
     let (old, version) = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
     let mut coupon = body.apply(old);
-    coupon.updated_at = OffsetDateTime::now_utc();
+    coupon.updated_at = Timestamp::now();
     coupon.validate_terms()?;
     match state.coupons.update(&coupon, version).await? {
         Outcome::Done => {
@@ -121,8 +128,8 @@ pub async fn update_coupon(
 
 #[utoipa::path(delete, path = "/api/coupons/{code}", tag = "coupons", security(("bearer" = ["admin"])),
     params(("code" = String, Path, description = "Coupon code (case-insensitive)")),
-    responses((status = 204, description = "Deleted"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn delete_coupon(State(state): State<AppState>, claims: Claims, Path(code): Path<String>) -> ApiResult<StatusCode> {
+    responses((status = 204, description = "Deleted"), Forbidden, NotFound))]
+pub async fn delete_coupon(State(state): State<AppState>, claims: Claims, ValidPath(code): ValidPath<String>) -> ApiResult<StatusCode> {
     admin(&claims)?;
     match state.coupons.delete(&code.to_uppercase()).await? {
         Outcome::Done => Ok(StatusCode::NO_CONTENT),

@@ -1,13 +1,13 @@
 //! Internal routes for the orders function (never on the HttpApi; guarded by
 //! `shop_core::http::finish`, which guards every `/internal/` path): redeem a coupon for an order and release it again.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use garde::Validate;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use shop_core::extract::ValidJson;
+use shop_core::extract::{ValidJson, ValidPath};
 use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::routes::cart::coupon_rejected;
 use crate::store::RedeemError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/internal/coupons/redemptions", post(redeem)).route("/internal/coupons/redemptions/{order_id}", delete(release))
+    Router::new().route("/internal/coupons/redemptions", post(redeem)).route("/internal/coupons/redemptions/{orderId}", delete(release))
 }
 
 #[derive(Debug, Clone, Deserialize, Validate)]
@@ -58,8 +58,7 @@ async fn redeem(State(state): State<AppState>, ValidJson(body): ValidJson<Redeem
 }
 
 /// `DELETE /internal/coupons/redemptions/{orderId}`: 204 whether or not there was one.
-async fn release(State(state): State<AppState>, Path(order_id): Path<String>) -> ApiResult<StatusCode> {
-    let order = shop_core::extract::parse_uuid("orderId", &order_id)?;
+async fn release(State(state): State<AppState>, ValidPath(order): ValidPath<Uuid>) -> ApiResult<StatusCode> {
     state.coupons.release(order).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use shop_core::retry::{Backoff, Contended, RetryPolicy};
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -182,7 +182,7 @@ impl CartStore {
             if let Err(e) = change(&mut cart) {
                 return Ok(Updated::Refused(e));
             }
-            cart.updated_at = OffsetDateTime::now_utc();
+            cart.updated_at = Timestamp::now();
             if self.put_if(owner, version, &cart).await? {
                 return Ok(Updated::Done(cart));
             }

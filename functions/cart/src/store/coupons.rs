@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use shop_aws::dynamo::StoreError;
 use shop_aws::dynamo::{Item, Outcome, Transaction, TxOutcome, attr, key, n, query_all, s, set_from_item, write_outcome};
 use shop_core::retry::RetryPolicy;
-use time::OffsetDateTime;
+use shop_core::time::Timestamp;
 use tracing::instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -42,9 +42,7 @@ pub struct Redemption {
     pub user_id: Uuid,
     /// The discount in cents on the order's subtotal.
     pub discount: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// Why a redemption did not happen.
@@ -219,7 +217,7 @@ impl CouponStore {
             let Some((coupon, _)) = self.coupon(code).await? else {
                 return Err(RedeemError::Rejected(Rejection::Unknown));
             };
-            let now = OffsetDateTime::now_utc();
+            let now = Timestamp::now();
             let used = self.used_by(code, user).await?;
             coupon.check(now, subtotal, used).map_err(|r| {
                 // An order always has a subtotal; "nothing to discount" is below the minimum.

@@ -16,9 +16,9 @@ use catalog::domain::{Category, Product};
 use catalog::store::Store;
 use catalog_indexer::Indexer;
 use serde_json::{Value, json};
+use shop_core::time::Timestamp;
 use shop_search::{SearchEngine, SearchQuery, TantivyEngine};
 use shop_testkit::streams::StreamReader;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A fresh catalog table with its stream, a category, and an indexer writing to a fresh
@@ -41,7 +41,7 @@ pub async fn ctx() -> Ctx {
     let arn = described.table().and_then(|t| t.latest_stream_arn()).expect("CatalogTable has a stream").to_owned();
     let mut stream = StreamReader::new(arn).await;
     let store = Store::new(dynamo.clone(), &table);
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let category = Category {
         id: Uuid::now_v7(),
         name: format!("Lamps {}", shop_testkit::unique("")),
@@ -67,7 +67,7 @@ pub async fn ctx() -> Ctx {
 impl Ctx {
     /// A valid product in the context's category (not written).
     pub fn product(&self, name: &str) -> Product {
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         let id = Uuid::now_v7();
         let suffix = id.simple().to_string();
         Product {

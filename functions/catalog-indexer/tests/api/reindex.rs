@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use catalog_indexer::{Counts, Indexer, ReindexError, ReindexOptions};
+use shop_core::time::Timestamp;
 use shop_search::{OpenSearchEngine, SearchEngine};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{Ctx, batch, ctx, fake_opensearch};
@@ -19,7 +19,7 @@ async fn catalog(ctx: &mut Ctx, live: usize, deleted: usize) -> (Vec<Uuid>, Vec<
         product.is_active = i != live;
         let (product, _) = ctx.create(product).await;
         if i > live {
-            ctx.update(&product, 2, |p| p.deleted_at = Some(OffsetDateTime::now_utc())).await;
+            ctx.update(&product, 2, |p| p.deleted_at = Some(Timestamp::now())).await;
             gone.push(product.id);
         } else {
             indexable.push(product.id);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use catalog::domain::Product;
 use catalog_indexer::Indexer;
 use serde_json::json;
+use shop_core::time::Timestamp;
 use shop_search::{OpenSearchEngine, SearchEngine, SearchQuery};
-use time::OffsetDateTime;
 
 use crate::{batch, ctx, failures, fake_opensearch, pk, search_ids, sequence, synthetic_record};
 
@@ -54,7 +54,7 @@ async fn a_soft_deleted_product_leaves_the_index() {
     assert_eq!(ctx.search("quokka").await, [product.id]);
 
     // The product item and its category's product count change.
-    let (_, deleted) = ctx.update(&product, 2, |p| p.deleted_at = Some(OffsetDateTime::now_utc())).await;
+    let (_, deleted) = ctx.update(&product, 2, |p| p.deleted_at = Some(Timestamp::now())).await;
     assert!(ctx.indexer.handle_stream(batch(deleted)).await.batch_item_failures.is_empty());
     assert_eq!(ctx.search("quokka").await, Vec::<uuid::Uuid>::new(), "hidden even from seller/admin searches");
     assert_eq!(ctx.engine.count().await.unwrap(), 0);
@@ -85,7 +85,7 @@ async fn changes_of_one_batch_are_coalesced_per_product_and_applied_in_one_call_
     let b = ctx.product("Numbat Reading Lamp");
     let (b, created_b) = ctx.create(b).await;
     records.extend(created_b);
-    let (_, deleted_b) = ctx.update(&b, 2, |p| p.deleted_at = Some(OffsetDateTime::now_utc())).await;
+    let (_, deleted_b) = ctx.update(&b, 2, |p| p.deleted_at = Some(Timestamp::now())).await;
     records.extend(deleted_b);
 
     // The same real records through OpenSearch's bulk API: one index call, one delete call.

@@ -3,21 +3,31 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::StatusCode;
 use serde::Serialize;
 use shop_core::auth::{Claims, Role};
-use shop_core::extract::ValidJson;
-use shop_core::problem::Problem;
+use shop_core::extract::{ValidJson, ValidPath};
+use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, Unauthorized};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Category, CategoryInput, CategoryNode, CategoryUpdate, creates_cycle, slugify, tree};
-use crate::routes::parse_id;
 use crate::store::{CategoryRecord, Clash};
+
+shop_core::problem_responses! {
+    /// A category write whose slug or name is taken.
+    SlugOrNameTaken: 409 => "`slug_taken` or `name_taken`";
+    /// A new category that is refused.
+    InvalidCategory: 422 => "Invalid fields; unknown parent";
+    /// A category change that is refused.
+    InvalidCategoryChange: 422 => "Invalid fields, unknown parent or a cycle";
+    /// Deleting a category that still has subcategories or products.
+    CategoryNotEmpty: 409 => "`category_not_empty`";
+}
 
 /// A category with its counts.
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,15 +124,14 @@ async fn detail(state: &AppState, pick: impl Fn(&Category) -> bool) -> ApiResult
 }
 
 #[utoipa::path(get, path = "/api/categories/{id}", tag = "categories", params(("id" = Uuid, Path, description = "Category id")),
-    responses((status = 200, body = CategoryDetail), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_category(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<CategoryDetail>> {
-    let id = parse_id(&id)?;
+    responses((status = 200, body = CategoryDetail), BadRequest, NotFound))]
+pub async fn get_category(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<CategoryDetail>> {
     Ok(Json(detail(&state, |c| c.id == id).await?))
 }
 
 #[utoipa::path(get, path = "/api/categories/slug/{slug}", tag = "categories", params(("slug" = String, Path, description = "Category slug")),
-    responses((status = 200, body = CategoryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn category_by_slug(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<CategoryDetail>> {
+    responses((status = 200, body = CategoryDetail), NotFound))]
+pub async fn category_by_slug(State(state): State<AppState>, ValidPath(slug): ValidPath<String>) -> ApiResult<Json<CategoryDetail>> {
     Ok(Json(detail(&state, |c| c.slug == slug).await?))
 }
 
@@ -130,10 +139,10 @@ pub async fn category_by_slug(State(state): State<AppState>, Path(slug): Path<St
 #[utoipa::path(post, path = "/api/categories", tag = "categories", security(("bearer" = ["admin"])), request_body = CategoryInput,
     responses(
         (status = 201, body = Category),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slug_taken` or `name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields; unknown parent", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        SlugOrNameTaken,
+        InvalidCategory,
     ))]
 pub async fn create_category(
     State(state): State<AppState>,
@@ -141,7 +150,7 @@ pub async fn create_category(
     ValidJson(body): ValidJson<CategoryInput>,
 ) -> ApiResult<(StatusCode, Json<Category>)> {
     claims.require_role(&[Role::Admin])?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let name = body.name.trim().to_owned();
     let category = Category {
         id: shop_core::id::new_id(),
@@ -167,19 +176,18 @@ pub async fn create_category(
     params(("id" = Uuid, Path, description = "Category id")),
     responses(
         (status = 200, body = Category),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slug_taken` or `name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, unknown parent or a cycle", body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        SlugOrNameTaken,
+        InvalidCategoryChange,
     ))]
 pub async fn update_category(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<CategoryUpdate>,
 ) -> ApiResult<Json<Category>> {
     claims.require_role(&[Role::Admin])?;
-    let id = parse_id(&id)?;
     // The tree to check a move against (read once; a concurrent move elsewhere cannot make a
     // cycle through this category without changing it, which the write would see).
     let all: Vec<Category> = match body.parent_id {
@@ -228,13 +236,12 @@ pub async fn update_category(
     params(("id" = Uuid, Path, description = "Category id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`category_not_empty`", body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        CategoryNotEmpty,
     ))]
-pub async fn delete_category(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_category(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<StatusCode> {
     claims.require_role(&[Role::Admin])?;
-    let id = parse_id(&id)?;
     let record = state.store.category(id).await?.ok_or_else(|| ApiError::not_found("Category not found."))?;
     state.store.delete_category(&record.category).await?.map_err(clash)?;
     state.category_written().await;

@@ -5,21 +5,27 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shop_core::auth::Claims;
-use shop_core::extract::ValidJson;
-use shop_core::problem::Problem;
+use shop_core::extract::{ValidJson, ValidPath};
+use shop_core::problem::responses::{Forbidden, NotFound};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::Image;
-use crate::routes::parse_id;
 use crate::routes::products::{clash, editable};
+
+shop_core::problem_responses! {
+    /// An image beyond the limit.
+    ImageLimit: 409 => "`image_limit`: 20 images already";
+    /// An image that is refused.
+    InvalidImage: 422 => "Wrong type or over 5 MB";
+}
 
 /// The largest image accepted: 5 MB.
 pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
@@ -61,9 +67,7 @@ pub struct UploadUrl {
     pub headers: serde_json::Value,
     /// Where the image is served once uploaded (it is already on the product).
     pub url: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: OffsetDateTime,
+    pub expires_at: Timestamp,
 }
 
 /// Get a presigned upload URL for a new product image (the product's seller or an admin). The
@@ -72,18 +76,17 @@ pub struct UploadUrl {
     request_body = UploadUrlRequest, params(("id" = Uuid, Path, description = "Product id")),
     responses(
         (status = 201, body = UploadUrl),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`image_limit`: 20 images already", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong type or over 5 MB", body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        ImageLimit,
+        InvalidImage,
     ))]
 pub async fn upload_url(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<UploadUrlRequest>,
 ) -> ApiResult<(StatusCode, Json<UploadUrl>)> {
-    let id = parse_id(&id)?;
     let image_limit = || ApiError::conflict("image_limit", format!("A product holds at most {MAX_IMAGES} images."));
     // Checked before signing (fail fast) and again in the write (concurrent uploads).
     if editable(state.store.product(id).await?, &claims)?.images.len() >= MAX_IMAGES {
@@ -125,7 +128,7 @@ pub async fn upload_url(
         method: "PUT".into(),
         headers: serde_json::json!({"content-type": body.content_type, "content-length": body.content_length.to_string()}),
         url,
-        expires_at: OffsetDateTime::now_utc() + UPLOAD_URL_TTL,
+        expires_at: Timestamp::now() + UPLOAD_URL_TTL,
     };
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -135,16 +138,14 @@ pub async fn upload_url(
     params(("id" = Uuid, Path, description = "Product id"), ("imageId" = Uuid, Path, description = "Image id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
     ))]
 pub async fn delete_image(
     State(state): State<AppState>,
     claims: Claims,
-    Path((id, image_id)): Path<(String, String)>,
+    ValidPath((id, image_id)): ValidPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_id(&id)?;
-    let image_id = shop_core::extract::parse_uuid("imageId", &image_id)?;
     let (old, _) = state
         .store
         .edit_product(id, |stored| {

@@ -10,15 +10,15 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, put};
 use http::StatusCode;
-use shop_core::extract::ValidJson;
+use shop_core::extract::{ValidJson, ValidPath};
 use shop_core::{ApiError, ApiResult};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::Availability;
-use crate::routes::parse_id;
 use crate::store::AvailabilityWrite;
 
 /// The internal routes (guarded by `shop_core::http::finish` for being under `/internal/`).
@@ -30,8 +30,8 @@ pub fn router() -> Router<AppState> {
 
 /// The product in any state, with `deletedAt`.
 #[tracing::instrument(skip_all)]
-pub async fn internal_product(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
-    let product = state.product_cached(parse_id(&id)?).await?.ok_or_else(|| ApiError::not_found("Product not found."))?;
+pub async fn internal_product(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<serde_json::Value>> {
+    let product = state.product_cached(id).await?.ok_or_else(|| ApiError::not_found("Product not found."))?;
     let mut value = serde_json::to_value(&product).map_err(|e| ApiError::internal(&e))?;
     if let Some(object) = value.as_object_mut() {
         object.entry("deletedAt").or_insert(serde_json::Value::Null);
@@ -43,10 +43,9 @@ pub async fn internal_product(State(state): State<AppState>, Path(id): Path<Stri
 #[tracing::instrument(skip_all)]
 pub async fn set_availability(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<Availability>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_id(&id)?;
     match state.store.set_availability(id, body).await? {
         AvailabilityWrite::Stored => {
             state.availability_written().await;

@@ -24,7 +24,6 @@ use axum::extract::{RawQuery, State};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use shop_core::pagination::PageMeta;
-use shop_core::problem::Problem;
 use shop_core::{ApiError, ApiResult};
 use shop_search::{SearchError, SearchQuery, Sort};
 use utoipa::{IntoParams, ToSchema};
@@ -32,6 +31,15 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Category, Product, descendants};
+
+shop_core::problem_responses! {
+    /// A listing parameter is invalid.
+    InvalidListingParameter: 400 => "A parameter is invalid (named in `errors`)";
+    /// The category filter names no category.
+    UnknownCategory: 404 => "Unknown category";
+    /// The search engine does not answer.
+    SearchUnavailable: 503 => "The search index is unavailable";
+}
 
 /// Cache namespace of listings, bumped by the indexer after every index write.
 pub const LISTINGS: &str = "listings";
@@ -361,9 +369,9 @@ fn cache_key(listing: &Listing) -> String {
 #[utoipa::path(get, path = "/api/products", tag = "products", params(ListingParams),
     responses(
         (status = 200, body = ListingPage),
-        (status = 400, description = "A parameter is invalid (named in `errors`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown category", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The search index is unavailable", body = Problem, content_type = "application/problem+json"),
+        InvalidListingParameter,
+        UnknownCategory,
+        SearchUnavailable,
     ))]
 pub async fn list_products(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<ListingPage>> {
     let listing = parse(raw.as_deref().unwrap_or_default())?;
@@ -426,7 +434,7 @@ mod tests {
 
     #[test]
     fn category_counts_roll_up_to_every_ancestor() {
-        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let now = shop_core::time::Timestamp::UNIX_EPOCH;
         let cat = |id: u128, parent: Option<u128>, name: &str| Category {
             id: Uuid::from_u128(id),
             name: name.into(),

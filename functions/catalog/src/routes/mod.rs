@@ -27,8 +27,3 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(images::upload_url))
         .routes(routes!(images::delete_image))
 }
-
-/// Parses an id path segment; a malformed id names the parameter.
-pub fn parse_id(raw: &str) -> shop_core::ApiResult<uuid::Uuid> {
-    shop_core::extract::parse_uuid("id", raw)
-}

@@ -2,21 +2,28 @@
 //! for SELLERs (their own products) and ADMINs (all). Money is integer cents.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shop_core::auth::{Claims, Role};
-use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
-use shop_core::problem::Problem;
+use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, Unauthorized, UnprocessableEntity};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Product, ProductInput, ProductUpdate, images_from_urls, normalize_tags, slugify};
-use crate::routes::parse_id;
 use crate::store::Clash;
+
+shop_core::problem_responses! {
+    /// A product write whose SKU or slug is taken.
+    SkuOrSlugTaken: 409 => "`sku_taken` or `slug_taken`";
+    /// A new product that is refused.
+    InvalidProduct: 422 => "Invalid fields; unknown category";
+}
 
 fn not_found() -> ApiError {
     ApiError::not_found("Product not found.")
@@ -56,20 +63,20 @@ pub(crate) fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<P
 }
 
 #[utoipa::path(get, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path, description = "Product id")),
-    responses((status = 200, body = Product), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_product(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Product>> {
-    storefront(state.product_cached(parse_id(&id)?).await?)
+    responses((status = 200, body = Product), BadRequest, NotFound))]
+pub async fn get_product(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<Product>> {
+    storefront(state.product_cached(id).await?)
 }
 
 #[utoipa::path(get, path = "/api/products/slug/{slug}", tag = "products", params(("slug" = String, Path, description = "Product slug")),
-    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn product_by_slug(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Product>> {
+    responses((status = 200, body = Product), NotFound))]
+pub async fn product_by_slug(State(state): State<AppState>, ValidPath(slug): ValidPath<String>) -> ApiResult<Json<Product>> {
     storefront(state.product_by_slug_cached(&slug).await?)
 }
 
 #[utoipa::path(get, path = "/api/products/sku/{sku}", tag = "products", params(("sku" = String, Path, description = "Product SKU (case-insensitive)")),
-    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn product_by_sku(State(state): State<AppState>, Path(sku): Path<String>) -> ApiResult<Json<Product>> {
+    responses((status = 200, body = Product), NotFound))]
+pub async fn product_by_sku(State(state): State<AppState>, ValidPath(sku): ValidPath<String>) -> ApiResult<Json<Product>> {
     storefront(state.product_by_sku_cached(&sku).await?)
 }
 
@@ -84,7 +91,7 @@ pub struct FeaturedQuery {
 
 /// Active featured products, newest first.
 #[utoipa::path(get, path = "/api/products/featured", tag = "products", params(FeaturedQuery),
-    responses((status = 200, body = Vec<Product>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<Product>), BadRequest))]
 pub async fn featured_products(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<FeaturedQuery>,
@@ -101,10 +108,10 @@ pub async fn featured_products(
 #[utoipa::path(post, path = "/api/products", tag = "products", security(("bearer" = ["seller", "admin"])), request_body = ProductInput,
     responses(
         (status = 201, body = Product),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sku_taken` or `slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields; unknown category", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        SkuOrSlugTaken,
+        InvalidProduct,
     ))]
 pub async fn create_product(
     State(state): State<AppState>,
@@ -112,7 +119,7 @@ pub async fn create_product(
     ValidJson(body): ValidJson<ProductInput>,
 ) -> ApiResult<(StatusCode, Json<Product>)> {
     claims.require_role(&[Role::Seller, Role::Admin])?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let name = body.name.trim().to_owned();
     let generated = body.slug.is_none();
     let base_slug = body.slug.unwrap_or_else(|| slugify(&name));
@@ -164,18 +171,17 @@ pub async fn create_product(
     params(("id" = Uuid, Path, description = "Product id")),
     responses(
         (status = 200, body = Product),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sku_taken` or `slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        SkuOrSlugTaken,
+        UnprocessableEntity,
     ))]
 pub async fn update_product(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<ProductUpdate>,
 ) -> ApiResult<Json<Product>> {
-    let id = parse_id(&id)?;
     let (_, new) =
         state.store.edit_product(id, |stored| Ok::<_, ApiError>(body.apply(editable(stored, &claims)?))).await?.map_err(clash)?;
     state.product_written().await;
@@ -187,16 +193,15 @@ pub async fn update_product(
     params(("id" = Uuid, Path, description = "Product id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
     ))]
-pub async fn delete_product(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let id = parse_id(&id)?;
+pub async fn delete_product(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<StatusCode> {
     state
         .store
         .edit_product(id, |stored| {
             let product = editable(stored, &claims)?;
-            Ok::<_, ApiError>(Product { deleted_at: Some(OffsetDateTime::now_utc()), ..product })
+            Ok::<_, ApiError>(Product { deleted_at: Some(Timestamp::now()), ..product })
         })
         .await?
         .map_err(clash)?;
@@ -224,8 +229,8 @@ pub struct SellerProductsQuery {
 #[utoipa::path(get, path = "/api/seller/products", tag = "products", security(("bearer" = ["seller", "admin"])), params(SellerProductsQuery),
     responses(
         (status = 200, body = Page<Product>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Forbidden,
     ))]
 pub async fn seller_products(
     State(state): State<AppState>,
@@ -282,9 +287,9 @@ pub struct LowStockProduct {
 #[utoipa::path(get, path = "/api/products/low-stock", tag = "products", security(("bearer" = ["seller", "admin"])), params(LowStockQuery),
     responses(
         (status = 200, body = Page<LowStockProduct>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
     ))]
 pub async fn low_stock_products(
     State(state): State<AppState>,
@@ -320,10 +325,9 @@ pub async fn low_stock_products(
     params(("id" = Uuid, Path, description = "Product id")),
     responses(
         (status = 200, body = Product),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
     ))]
-pub async fn seller_product(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<Json<Product>> {
-    let id = parse_id(&id)?;
+pub async fn seller_product(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<Product>> {
     editable(state.store.product(id).await?, &claims).map(Json)
 }

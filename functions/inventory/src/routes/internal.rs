@@ -1,11 +1,12 @@
 //! Internal routes for other functions (behind `shop_core::http::finish`, which guards every `/internal/` path): availability,
 //! and reservations that are all-or-nothing and idempotent by order id.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use shop_core::extract::{ValidJson, parse_uuid};
+use shop_core::extract::{ValidJson, ValidPath};
 use shop_core::{ApiError, ApiResult, FieldError};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{
@@ -18,8 +19,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/internal/availability", post(availability))
         .route("/internal/reservations", post(reserve))
-        .route("/internal/reservations/{order_id}/commit", post(commit))
-        .route("/internal/reservations/{order_id}/release", post(release))
+        .route("/internal/reservations/{orderId}/commit", post(commit))
+        .route("/internal/reservations/{orderId}/release", post(release))
 }
 
 fn no_reservation() -> ApiError {
@@ -75,8 +76,7 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
 }
 
 /// `POST /internal/reservations/{orderId}/commit` → `{orderId, status: "committed"}`.
-pub async fn commit(State(state): State<AppState>, Path(order_id): Path<String>) -> ApiResult<Json<ReservationState>> {
-    let order_id = parse_uuid("orderId", &order_id)?;
+pub async fn commit(State(state): State<AppState>, ValidPath(order_id): ValidPath<Uuid>) -> ApiResult<Json<ReservationState>> {
     match state.store.commit(order_id).await? {
         Transition::Done(r) | Transition::Already(r) => Ok(Json(ReservationState { order_id: r.order_id, status: r.status })),
         Transition::Refused(r) => Err(ApiError::conflict(
@@ -92,8 +92,7 @@ pub async fn commit(State(state): State<AppState>, Path(order_id): Path<String>)
 
 /// `POST /internal/reservations/{orderId}/release` → `{orderId, status: "released"}` (also for
 /// a reservation that expired: its stock went back too).
-pub async fn release(State(state): State<AppState>, Path(order_id): Path<String>) -> ApiResult<Json<ReservationState>> {
-    let order_id = parse_uuid("orderId", &order_id)?;
+pub async fn release(State(state): State<AppState>, ValidPath(order_id): ValidPath<Uuid>) -> ApiResult<Json<ReservationState>> {
     match state.store.release(order_id).await? {
         Transition::Done(r) | Transition::Already(r) => {
             Ok(Json(ReservationState { order_id: r.order_id, status: ReservationStatus::Released }))

@@ -15,8 +15,3 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stock::get_stock, stock::set_stock))
         .routes(routes!(stock::adjust_stock))
 }
-
-/// Parses a product id path segment; a malformed id names the parameter.
-pub fn parse_product_id(raw: &str) -> shop_core::ApiResult<uuid::Uuid> {
-    shop_core::extract::parse_uuid("productId", raw)
-}

@@ -2,22 +2,36 @@
 //! (all). Customers get 403.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use futures::StreamExt;
 use serde::Deserialize;
 use shop_core::auth::{Claims, Role};
-use shop_core::extract::{ValidJson, ValidQuery};
+use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
-use shop_core::problem::Problem;
+use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, UnprocessableEntity};
+use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
-use time::OffsetDateTime;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::clients::CatalogProduct;
 use crate::domain::{Adjust, Bulk, DEFAULT_LOW_STOCK_THRESHOLD, MAX_IDS, SetStock, Stock, StockList, StockView, first_duplicate};
-use crate::routes::parse_product_id;
+
+shop_core::problem_responses! {
+    /// A product without stock.
+    NoStockRow: 404 => "No stock row for the product";
+    /// A batch read with bad ids.
+    InvalidIds: 400 => "`ids` missing, malformed or more than 100";
+    /// Stock of a product the catalog does not know.
+    UnknownProduct: 404 => "No such product in the catalog";
+    /// A stock write that lost every race.
+    StockContended: 503 => "`contended`: the row kept changing concurrently; nothing was written";
+    /// An adjustment below zero.
+    InsufficientStock: 409 => "`insufficient_stock`: the adjustment would go below zero";
+    /// A batch of stock rows that is refused.
+    InvalidRows: 422 => "Invalid rows; unknown or duplicate products";
+}
 
 /// Catalog look-ups in flight for a bulk upsert.
 const CATALOG_CONCURRENCY: usize = 8;
@@ -68,7 +82,7 @@ async fn upsert(state: &AppState, claims: &Claims, product: &CatalogProduct, ava
                 seller_id: Some(product.seller_id),
                 product_name: product.name.clone(),
                 sku: Some(product.sku.clone()),
-                updated_at: OffsetDateTime::now_utc(),
+                updated_at: Timestamp::now(),
                 version: existing.map_or(1, |e| e.version + 1),
             })
         })
@@ -80,13 +94,12 @@ async fn upsert(state: &AppState, claims: &Claims, product: &CatalogProduct, ava
     params(("productId" = Uuid, Path, description = "Product id")),
     responses(
         (status = 200, body = StockView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No stock row for the product", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Forbidden,
+        NoStockRow,
     ))]
-pub async fn get_stock(State(state): State<AppState>, claims: Claims, Path(id): Path<String>) -> ApiResult<Json<StockView>> {
+pub async fn get_stock(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<StockView>> {
     staff(&claims)?;
-    let id = parse_product_id(&id)?;
     let stock = state.store.stock(id).await?.ok_or_else(no_stock)?;
     check_owner(&claims, stock.seller_id)?;
     Ok(Json(stock.view()))
@@ -104,8 +117,8 @@ pub struct IdsQuery {
 #[utoipa::path(get, path = "/api/inventory", tag = "inventory", security(("bearer" = ["seller", "admin"])), params(IdsQuery),
     responses(
         (status = 200, body = StockList),
-        (status = 400, description = "`ids` missing, malformed or more than 100", body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        InvalidIds,
+        Forbidden,
     ))]
 pub async fn list_stock(
     State(state): State<AppState>,
@@ -141,19 +154,18 @@ pub async fn list_stock(
     request_body = SetStock, params(("productId" = Uuid, Path, description = "Product id")),
     responses(
         (status = 200, body = StockView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product in the catalog", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`contended`: the row kept changing concurrently; nothing was written", body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        UnknownProduct,
+        UnprocessableEntity,
+        StockContended,
     ))]
 pub async fn set_stock(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<SetStock>,
 ) -> ApiResult<Json<StockView>> {
     staff(&claims)?;
-    let id = parse_product_id(&id)?;
     let product = live_product(&state, id).await?.ok_or_else(no_product)?;
     check_owner(&claims, Some(product.seller_id))?;
     Ok(Json(upsert(&state, &claims, &product, body.available, body.low_stock_threshold).await?.view()))
@@ -164,19 +176,18 @@ pub async fn set_stock(
     request_body = Adjust, params(("productId" = Uuid, Path, description = "Product id")),
     responses(
         (status = 200, body = StockView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`insufficient_stock`: the adjustment would go below zero", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        InsufficientStock,
+        UnprocessableEntity,
     ))]
 pub async fn adjust_stock(
     State(state): State<AppState>,
     claims: Claims,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<Adjust>,
 ) -> ApiResult<Json<StockView>> {
     staff(&claims)?;
-    let id = parse_product_id(&id)?;
     let reason = body.reason.trim();
     let after = state
         .store
@@ -202,8 +213,8 @@ pub async fn adjust_stock(
 #[utoipa::path(post, path = "/api/inventory/bulk", tag = "inventory", security(("bearer" = ["seller", "admin"])), request_body = Bulk,
     responses(
         (status = 200, body = StockList),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid rows; unknown or duplicate products", body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        InvalidRows,
     ))]
 pub async fn bulk_stock(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<Bulk>) -> ApiResult<Json<StockList>> {
     staff(&claims)?;
@@ -249,8 +260,8 @@ pub async fn bulk_stock(State(state): State<AppState>, claims: Claims, ValidJson
 #[utoipa::path(get, path = "/api/inventory/low-stock", tag = "inventory", security(("bearer" = ["seller", "admin"])), params(PageQuery),
     responses(
         (status = 200, body = Page<StockView>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Forbidden,
     ))]
 pub async fn low_stock(
     State(state): State<AppState>,

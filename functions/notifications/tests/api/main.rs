@@ -342,14 +342,14 @@ async fn a_malformed_body_and_an_unknown_type_are_reported_as_failures() {
         id: new_id(),
         kind: "OrderShipped".to_owned(),
         source: "orders".to_owned(),
-        occurred_at: OffsetDateTime::now_utc(),
+        occurred_at: shop_core::time::Timestamp::now(),
         data: json!({"email": world.to, "orderNumber": "SKY-1"}),
     };
     let wrong_shape = Envelope {
         id: new_id(),
         kind: "PasswordResetRequested".to_owned(),
         source: "accounts".to_owned(),
-        occurred_at: OffsetDateTime::now_utc(),
+        occurred_at: shop_core::time::Timestamp::now(),
         data: json!({"email": world.to, "firstName": "Eve"}),
     };
     let good = world.welcome("Eve");

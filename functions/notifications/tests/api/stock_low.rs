@@ -60,7 +60,7 @@ async fn the_seller_and_every_active_admin_get_one_email_each_and_a_redelivery_s
     let (retired, retired_to) = user(&state, Role::Admin, "Rex").await;
     let (_, customer_to) = user(&state, Role::Customer, "Cat").await;
     let changes = accounts::store::UserChanges { is_active: Some(false), ..Default::default() };
-    state.store.update_user(retired, &changes, time::OffsetDateTime::now_utc()).await.unwrap();
+    state.store.update_user(retired, &changes, shop_core::time::Timestamp::now()).await.unwrap();
     shop_internal::register_local(&world.accounts_function, accounts::router(state));
 
     let envelope = event(Some(seller));

@@ -153,6 +153,7 @@ mod search_bench {
     use catalog::domain::Product;
     use catalog::search::product_doc;
     use serde_json::{Value, json};
+    use shop_core::time::Timestamp;
     use shop_search::{ProductDoc, SearchEngine, SearchQuery, Sort, TantivyEngine};
     use shop_seed::synthetic::{splitmix64, synthetic_product};
     use time::OffsetDateTime;
@@ -194,7 +195,7 @@ mod search_bench {
 
     /// The 194 DummyJSON products as the catalog seed builds them for `seller` (a category id
     /// per category slug, created at `now`): the bases of the synthetic ones.
-    fn base_products(path: &Path, seller: Uuid, now: OffsetDateTime) -> Result<Vec<Product>, BoxError> {
+    fn base_products(path: &Path, seller: Uuid, now: Timestamp) -> Result<Vec<Product>, BoxError> {
         let json = std::fs::read_to_string(path)?;
         Ok(shop_seed::dataset::products(&json, seller, now, |slug| Some(named_uuid("category", slug)))?)
     }
@@ -329,7 +330,7 @@ mod search_bench {
         let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("skyshop-search-{docs}")));
         let data = data.unwrap_or_else(shop_seed::dataset::path);
         // Synthetic products are dated over the year before 2025-01-01: the same index on every build.
-        let (seller, now) = (named_uuid("seller", "bench"), OffsetDateTime::from_unix_timestamp(1_735_689_600)?);
+        let (seller, now) = (named_uuid("seller", "bench"), Timestamp::from(OffsetDateTime::from_unix_timestamp(1_735_689_600)?));
         let bases = base_products(&data, seller, now)?;
 
         let mut build = json!(null);
@@ -432,10 +433,10 @@ mod index_synthetic {
     use local_runner::cli::count;
     use local_runner::cloud::{LocalCloud, Options, seed_data_path};
     use serde_json::json;
+    use shop_core::time::Timestamp;
     use shop_search::{SearchEngine, TantivyEngine};
     use shop_seed::catalog::dataset_products;
     use shop_seed::synthetic::synthetic_product;
-    use time::OffsetDateTime;
 
     use super::BoxError;
 
@@ -484,7 +485,7 @@ mod index_synthetic {
         let before = engine.count().await?;
         // Dated the year before the table's synthetic products (which spread over the last year):
         // the newest listing pages, whose products browsing opens, show products the table has.
-        let now = OffsetDateTime::now_utc() - time::Duration::days(366);
+        let now = Timestamp::now() - time::Duration::days(366);
         let started = Instant::now();
         let (mut next, mut active) = (from, 0u64);
         while next <= to {
