@@ -20,7 +20,9 @@ pub async fn ensure_account(state: &AppState, email: &str, password: &str, role:
     let hash = crate::password::hash(password.to_owned()).await?;
     let now = Timestamp::now();
     if let Some(user) = state.store.user_by_email(&email).await? {
-        state.store.set_password(user.id, &hash, now).await?;
+        if state.store.set_password(&user, &hash, None, now).await? == Outcome::ConditionFailed {
+            return Err(AdminError::Race);
+        }
         let changes = UserChanges { role: Some(role), is_active: Some(true), ..UserChanges::default() };
         state.store.update_user(user.id, &changes, now).await?;
         return Ok(user.id);
@@ -38,13 +40,14 @@ pub async fn ensure_account(state: &AppState, email: &str, password: &str, role:
         default_address_id: None,
         address_count: 0,
         reset_token_hash: None,
+        session_epoch: 0,
     };
     // The admin's first session is created and dropped at once: create_user writes one.
-    let (session, _, token_hash, record) = crate::routes::auth::new_session(&user, None, None, now);
-    if state.store.create_user(&user, &session, &token_hash, &record).await? == Outcome::ConditionFailed {
+    let opened = Session::open(&user, None, None, now);
+    if state.store.create_user(&user, &opened.session, &opened.hash, &opened.record).await? == Outcome::ConditionFailed {
         return Err(AdminError::Race);
     }
-    let Session { id, user_id, .. } = session;
+    let Session { id, user_id, .. } = opened.session;
     state.store.delete_session(user_id, id).await?;
     Ok(user_id)
 }

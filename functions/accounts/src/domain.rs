@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 /// At most this many addresses per user.
 pub const MAX_ADDRESSES: u32 = 20;
+/// At most this many live sessions per user; a new login evicts the oldest beyond it.
+pub const MAX_SESSIONS: usize = 10;
 
 /// Normalises an email for identity: trimmed and lower-cased.
 pub fn normalize_email(email: &str) -> String {
@@ -35,6 +37,18 @@ pub struct User {
     /// Hash of the only reset token that may still be used.
     #[serde(default)]
     pub reset_token_hash: Option<String>,
+    /// Sessions are valid only while they carry the user's current epoch. It is bumped in the
+    /// same write as a password reset or change, a role change, a deactivation and logout-all,
+    /// which ends every older session at once (no deleting them one by one).
+    #[serde(default)]
+    pub session_epoch: u64,
+}
+
+impl User {
+    /// Whether `session` belongs to this user's current epoch.
+    pub fn honours(&self, session: &Session) -> bool {
+        session.user_id == self.id && session.epoch == self.session_epoch
+    }
 }
 
 /// A user as the API shows it (never the password hash).
@@ -82,6 +96,41 @@ pub struct Session {
     pub last_used_at: Timestamp,
     /// Epoch seconds; DynamoDB TTL removes the item after this.
     pub expires_at: i64,
+    /// The user's session epoch when the session was opened (see [`User::session_epoch`]).
+    #[serde(default)]
+    pub epoch: u64,
+}
+
+/// A session just opened: the session, its first refresh token (raw, shown once), the token's
+/// hash and the record that maps the hash to the session.
+#[derive(Debug, Clone)]
+pub struct OpenedSession {
+    pub session: Session,
+    pub token: String,
+    pub hash: String,
+    pub record: RefreshRecord,
+}
+
+impl Session {
+    /// A new session of `user` in the user's current epoch, with its first refresh token.
+    pub fn open(user: &User, user_agent: Option<String>, ip: Option<String>, now: Timestamp) -> OpenedSession {
+        let token = crate::tokens::random_token();
+        let hash = crate::tokens::token_hash(&token);
+        let expires_at = now.unix_timestamp() + crate::tokens::REFRESH_TTL_SECS;
+        let session = Session {
+            id: shop_core::id::new_id(),
+            user_id: user.id,
+            current_hash: hash.clone(),
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+            ip_address: ip,
+            created_at: now,
+            last_used_at: now,
+            expires_at,
+            epoch: user.session_epoch,
+        };
+        let record = RefreshRecord { user_id: user.id, session_id: session.id, expires_at };
+        OpenedSession { session, token, hash, record }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -11,7 +11,7 @@
 //! | `THROTTLE#<kind>#<key>#<window>` | `THROTTLE` | failed-login counter (TTL) |
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
@@ -20,7 +20,36 @@ use shop_core::auth::Role;
 use shop_core::time::Timestamp;
 use uuid::Uuid;
 
-use crate::domain::{Address, MAX_ADDRESSES, RefreshRecord, ResetRecord, Session, User};
+use crate::domain::{Address, MAX_ADDRESSES, MAX_SESSIONS, OpenedSession, RefreshRecord, ResetRecord, Session, User};
+
+/// Stale sessions (of an older epoch) deleted per login at most: they are dead already (every
+/// check compares epochs) and TTL removes the rest, so this only keeps the listing short.
+const STALE_SESSIONS_SWEPT: usize = 25;
+
+/// How a refresh-token rotation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// The presented token was not the session's current one any more (a second use).
+    Reused,
+    /// The user's epoch moved on (password, role, deactivation, logout-all) or the account is
+    /// inactive: the session is over.
+    Ended,
+}
+
+/// Which condition of a session write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionPart {
+    /// The user item is no longer as read (password, epoch or active flag changed).
+    User,
+    /// The session's current refresh-token hash changed.
+    Token,
+}
+
+/// `#e` / `:e` condition: the user's session epoch is still `epoch` (absent reads as 0).
+fn epoch_condition(epoch: u64) -> &'static str {
+    if epoch == 0 { "(attribute_not_exists(#e) OR #e = :e)" } else { "#e = :e" }
+}
 
 fn ts(value: Timestamp) -> AttributeValue {
     s(value.rfc3339())
@@ -188,6 +217,12 @@ impl Store {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
+        // A role change or (de)activation ends every session in this same write: a demoted
+        // admin's sessions cannot outlive the demotion.
+        if changes.role.is_some() || changes.is_active.is_some() {
+            expression.push_str(" ADD sessionEpoch :one");
+            request = request.expression_attribute_values(":one", n(1));
+        }
         match request.update_expression(expression).send().await {
             Ok(out) => parse(out.attributes),
             Err(err) if err.is_condition_failed() => Ok(None),
@@ -225,13 +260,45 @@ impl Store {
 
     // ---- sessions and refresh tokens ---------------------------------------------------------
 
-    /// Stores a new session with its first refresh token (login).
+    /// Stores a new session with its first refresh token (login), only if `user` is still as
+    /// it was read when the password was checked: same password hash, same session epoch, still
+    /// active. `ConditionFailed`: the password (or epoch) changed meanwhile — a login that raced
+    /// a reset gets no session. Then trims the user's sessions to [`MAX_SESSIONS`].
     #[tracing::instrument(skip_all)]
-    pub async fn create_session(&self, session: &Session, refresh_hash: &str, refresh: &RefreshRecord) -> Result<(), StoreError> {
-        let mut tx = Transaction::<()>::new();
-        tx.put(&self.table, item(user_pk(session.user_id), session_sk(session.id), session)?, None, None)?;
-        tx.put(&self.table, item(refresh_pk(refresh_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"), None)?;
-        tx.commit(&self.client).await?;
+    pub async fn create_session(&self, user: &User, opened: &OpenedSession) -> Result<Outcome, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user.id), "PROFILE")))
+            .condition_expression(format!("isActive = :true AND passwordHash = :h AND {}", epoch_condition(user.session_epoch)))
+            .expression_attribute_names("#e", "sessionEpoch")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":h", s(&user.password_hash))
+            .expression_attribute_values(":e", n(user.session_epoch))
+            .build()?;
+        let mut tx = Transaction::new();
+        tx.check(check, Some(()));
+        tx.put(&self.table, item(user_pk(user.id), session_sk(opened.session.id), &opened.session)?, None, None)?;
+        tx.put(&self.table, item(refresh_pk(&opened.hash), "REFRESH", &opened.record)?, Some("attribute_not_exists(pk)"), None)?;
+        let outcome = tx.commit(&self.client).await?.outcome();
+        if outcome == Outcome::Done {
+            self.trim_sessions(user).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Keeps at most [`MAX_SESSIONS`] live sessions (the oldest go) and deletes a bounded number
+    /// of stale ones (of an older epoch; dead already, see [`User::honours`]).
+    async fn trim_sessions(&self, user: &User) -> Result<(), StoreError> {
+        let (mut live, stale): (Vec<Session>, Vec<Session>) = self.sessions(user.id).await?.into_iter().partition(|s| user.honours(s));
+        live.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
+        let evicted: Vec<Uuid> = live.iter().skip(MAX_SESSIONS).chain(stale.iter().take(STALE_SESSIONS_SWEPT)).map(|s| s.id).collect();
+        if !evicted.is_empty() {
+            tracing::info!(user_id = %user.id, evicted = evicted.len(), "sessions trimmed");
+        }
+        let deletes = evicted.into_iter().map(|id| self.delete_session(user.id, id));
+        for result in futures::future::join_all(deletes).await {
+            result?;
+        }
         Ok(())
     }
 
@@ -251,19 +318,36 @@ impl Store {
     }
 
     /// Rotates a session's refresh token: the session's current hash must still be `old_hash`
-    /// (`ConditionFailed` otherwise: the token was already used), and the new token is stored.
+    /// (else [`Rotation::Reused`]: the token was already used), the user must still be active in
+    /// the session's epoch (else [`Rotation::Ended`]), and the new token is stored.
     #[tracing::instrument(skip_all)]
-    pub async fn rotate(&self, session: &Session, old_hash: &str, new_hash: &str, refresh: &RefreshRecord) -> Result<Outcome, StoreError> {
+    pub async fn rotate(&self, session: &Session, old_hash: &str, new_hash: &str, refresh: &RefreshRecord) -> Result<Rotation, StoreError> {
         let put_session = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item(user_pk(session.user_id), session_sk(session.id), session)?))
             .condition_expression("currentHash = :old")
             .expression_attribute_values(":old", s(old_hash))
             .build()?;
+        let user = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(session.user_id), "PROFILE")))
+            .condition_expression(format!("isActive = :true AND {}", epoch_condition(session.epoch)))
+            .expression_attribute_names("#e", "sessionEpoch")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":e", n(session.epoch))
+            .build()?;
         let mut tx = Transaction::new();
-        tx.push(TransactWriteItem::builder().put(put_session).build(), Some(()));
+        tx.push(TransactWriteItem::builder().put(put_session).build(), Some(SessionPart::Token));
+        tx.check(user, Some(SessionPart::User));
         tx.put(&self.table, item(refresh_pk(new_hash), "REFRESH", refresh)?, Some("attribute_not_exists(pk)"), None)?;
-        Ok(tx.commit(&self.client).await?.outcome())
+        let outcome = tx.commit(&self.client).await?;
+        Ok(if outcome.refused(&SessionPart::User) {
+            Rotation::Ended
+        } else if outcome.refused(&SessionPart::Token) {
+            Rotation::Reused
+        } else {
+            Rotation::Rotated
+        })
     }
 
     /// Deletes one session (its refresh tokens stop working: they point at nothing).
@@ -280,17 +364,19 @@ impl Store {
         Ok(write_outcome(result)?)
     }
 
-    /// Deletes every session of the user except `keep`. Returns how many were deleted.
+    /// Ends every session of the user at once (logout-all): bumps the user's session epoch.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<usize, StoreError> {
-        let sessions = self.sessions(user_id).await?;
-        let mut deleted = 0;
-        for session in sessions.iter().filter(|s| Some(s.id) != keep) {
-            if self.delete_session(user_id, session.id).await? == Outcome::Done {
-                deleted += 1;
-            }
-        }
-        Ok(deleted)
+    pub async fn end_sessions(&self, user_id: Uuid) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .update_expression("ADD sessionEpoch :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await?;
+        Ok(())
     }
 
     // ---- password reset ------------------------------------------------------------------------
@@ -329,8 +415,9 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
-            .update_expression("SET passwordHash = :p, updatedAt = :now REMOVE resetTokenHash")
+            .update_expression("SET passwordHash = :p, updatedAt = :now REMOVE resetTokenHash ADD sessionEpoch :one")
             .condition_expression("resetTokenHash = :h AND isActive = :true")
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":p", s(password_hash))
             .expression_attribute_values(":now", ts(now))
             .expression_attribute_values(":h", s(hash))
@@ -342,42 +429,43 @@ impl Store {
         Ok(tx.commit(&self.client).await?.outcome())
     }
 
-    /// Sets a new password hash (change while logged in).
+    /// Sets a new password hash (change while logged in) and ends every session but `keep` in
+    /// the same transaction: the user's epoch moves on and `keep` moves with it. Conditional on
+    /// the user's epoch still being the one read; `ConditionFailed`: it moved (a reset, a
+    /// logout-all) — the caller's session is over.
     #[tracing::instrument(skip_all)]
-    pub async fn set_password(&self, user_id: Uuid, password_hash: &str, now: Timestamp) -> Result<(), StoreError> {
-        self.client
-            .update_item()
+    pub async fn set_password(&self, user: &User, password_hash: &str, keep: Option<Uuid>, now: Timestamp) -> Result<Outcome, StoreError> {
+        let next = user.session_epoch + 1;
+        let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), "PROFILE")))
-            .update_expression("SET passwordHash = :p, updatedAt = :now REMOVE resetTokenHash")
-            .condition_expression("attribute_exists(pk)")
+            .set_key(Some(key(user_pk(user.id), "PROFILE")))
+            .update_expression("SET passwordHash = :p, updatedAt = :now, #e = :next REMOVE resetTokenHash")
+            .condition_expression(format!("attribute_exists(pk) AND {}", epoch_condition(user.session_epoch)))
+            .expression_attribute_names("#e", "sessionEpoch")
             .expression_attribute_values(":p", s(password_hash))
             .expression_attribute_values(":now", ts(now))
-            .send()
-            .await?;
-        Ok(())
+            .expression_attribute_values(":e", n(user.session_epoch))
+            .expression_attribute_values(":next", n(next))
+            .build()?;
+        let mut tx = Transaction::new();
+        tx.update(update, Some(()));
+        if let Some(session) = keep {
+            let moved = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(user.id), session_sk(session))))
+                .update_expression("SET epoch = :next")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":next", n(next))
+                .build()?;
+            tx.update(moved, Some(()));
+        }
+        Ok(tx.commit(&self.client).await?.outcome())
     }
 
     // ---- brute-force counters ------------------------------------------------------------------
 
-    /// Failures recorded under `key` in the window `window`.
-    #[tracing::instrument(skip_all)]
-    pub async fn failures(&self, key_name: &str, window: i64) -> Result<u32, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(match out.item {
-            Some(item) => attr(&item, "failures")?.unwrap_or(0),
-            None => 0,
-        })
-    }
-
-    /// Counts one failure atomically; returns the new count.
+    /// Counts one attempt (or failure) atomically; returns the new count. Callers count first
+    /// and decide after, so concurrent requests each see their own number.
     #[tracing::instrument(skip_all)]
     pub async fn record_failure(&self, key_name: &str, window: i64, expires_at: i64) -> Result<u32, StoreError> {
         let out = self
@@ -393,6 +481,24 @@ impl Store {
             .await?;
         let counted = out.attributes.as_ref().map(|item| attr(item, "failures")).transpose()?.flatten();
         counted.ok_or_else(|| StoreError::unexpected("ADD returned no failure count"))
+    }
+
+    /// Takes one counted attempt back (a login that succeeded was counted first).
+    #[tracing::instrument(skip_all)]
+    pub async fn uncount(&self, key_name: &str, window: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("THROTTLE#{key_name}#{window}"), "THROTTLE")))
+            .update_expression("ADD failures :minus")
+            .condition_expression("failures > :zero")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        write_outcome(result)?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all)]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Address, AddressInput, AddressView, MAX_ADDRESSES};
-use crate::routes::me::current_user;
+use crate::routes::current_user;
 use crate::store::Outcome;
 
 shop_core::problem_responses! {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::UserView;
-use crate::routes::me::current_user;
+use crate::routes::current_user;
 use crate::store::UserChanges;
 
 shop_core::problem_responses! {
@@ -111,9 +111,7 @@ pub async fn update_user(
     }
     let changes = UserChanges { role: body.role, is_active: body.is_active, ..UserChanges::default() };
     let user = state.store.update_user(id, &changes, Timestamp::now()).await?.ok_or_else(|| ApiError::not_found("User not found."))?;
-    if body.is_active == Some(false) {
-        let ended = state.store.delete_sessions(user.id, None).await?;
-        tracing::info!(user_id = %user.id, ended, "user deactivated; sessions ended");
-    }
+    // The same write moved the user's session epoch on: every session of theirs is over.
+    tracing::info!(user_id = %user.id, role = ?body.role, is_active = ?body.is_active, "user changed by an admin; sessions ended");
     Ok(Json(UserView::from(&user)))
 }

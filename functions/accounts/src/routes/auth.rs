@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{RefreshRecord, ResetRecord, Session, User, UserView, normalize_email, not_blank};
-use crate::routes::Message;
-use crate::store::Outcome;
+use crate::routes::{Message, current_user};
+use crate::store::{Outcome, Rotation};
 use crate::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, RESET_TTL_SECS};
 use crate::{AppState, password};
 
@@ -136,30 +136,6 @@ impl AuthResponse {
     }
 }
 
-/// A new session for `user` with its first refresh token: (session, raw token, token hash, record).
-pub(crate) fn new_session(
-    user: &User,
-    user_agent: Option<String>,
-    ip: Option<String>,
-    now: Timestamp,
-) -> (Session, String, String, RefreshRecord) {
-    let token = tokens::random_token();
-    let hash = tokens::token_hash(&token);
-    let expires_at = now.unix_timestamp() + REFRESH_TTL_SECS;
-    let session = Session {
-        id: shop_core::id::new_id(),
-        user_id: user.id,
-        current_hash: hash.clone(),
-        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
-        ip_address: ip,
-        created_at: now,
-        last_used_at: now,
-        expires_at,
-    };
-    let record = RefreshRecord { user_id: user.id, session_id: session.id, expires_at };
-    (session, token, hash, record)
-}
-
 fn access_token(state: &AppState, user_id: Uuid, role: Role, session_id: Uuid) -> ApiResult<String> {
     tokens::issue_access_token(&state.keys, &state.issuer, &state.audience, user_id, role, session_id).map_err(|e| ApiError::internal(&e))
 }
@@ -201,21 +177,22 @@ pub async fn register(
         default_address_id: None,
         address_count: 0,
         reset_token_hash: None,
+        session_epoch: 0,
     };
-    let (session, token, hash, record) = new_session(&user, caller.user_agent, caller.source_ip, now);
-    if state.store.create_user(&user, &session, &hash, &record).await? == Outcome::ConditionFailed {
+    let opened = Session::open(&user, caller.user_agent, caller.source_ip, now);
+    if state.store.create_user(&user, &opened.session, &opened.hash, &opened.record).await? == Outcome::ConditionFailed {
         return Err(ApiError::conflict("email_taken", "An account with this email already exists.").with_errors(vec![FieldError::new(
             "email",
             "taken",
             "is already registered",
         )]));
     }
-    let access = access_token(&state, user.id, user.role, session.id)?;
+    let access = access_token(&state, user.id, user.role, opened.session.id)?;
     let welcome = shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.clone(), first_name: user.first_name.clone() };
     state.notify(welcome).await;
     tracing::info!(user_id = %user.id, "user registered");
     shop_core::metrics::count("accounts", "UserRegistered");
-    Ok((StatusCode::CREATED, Json(AuthResponse::new(pair(access, token), &user))))
+    Ok((StatusCode::CREATED, Json(AuthResponse::new(pair(access, opened.token), &user))))
 }
 
 /// Log in with email and password.
@@ -237,10 +214,13 @@ pub async fn login(
     let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
     let retry_after = (window + 1) * WINDOW_SECS - now.unix_timestamp();
     let account_key = format!("LOGIN#{email}");
-    let ip_key = format!("IP#{}", caller.source_ip.as_deref().unwrap_or("unknown"));
-    let (account_failures, ip_failures) =
-        tokio::try_join!(state.store.failures(&account_key, window), state.store.failures(&ip_key, window))?;
-    if account_failures >= ACCOUNT_FAILURE_LIMIT || ip_failures >= IP_FAILURE_LIMIT {
+    let ip_key = format!("IP#{}", client_key(caller.source_ip.as_deref()));
+    // Count first, decide after: concurrent guesses each get their own number, so no more than
+    // the limit of them are ever checked. A login that succeeds takes its count back.
+    let expires = (window + 2) * WINDOW_SECS;
+    let (account_attempts, ip_attempts) =
+        tokio::try_join!(state.store.record_failure(&account_key, window, expires), state.store.record_failure(&ip_key, window, expires))?;
+    if account_attempts > ACCOUNT_FAILURE_LIMIT || ip_attempts > IP_FAILURE_LIMIT {
         shop_core::metrics::count("accounts", "LoginThrottled");
         return Err(ApiError::too_many_requests(
             "too_many_attempts",
@@ -248,30 +228,40 @@ pub async fn login(
             "Too many failed login attempts; try again later.",
         ));
     }
+    let invalid = || {
+        tracing::info!("login failed");
+        shop_core::metrics::count("accounts", "LoginFailed");
+        ApiError::unauthorized("invalid_credentials", "Invalid email or password.")
+    };
     let user = state.store.user_by_email(&email).await?;
     let valid = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await.map_err(hash_error)?;
-    let user = match user {
-        Some(user) if valid && user.is_active => user,
-        _ => {
-            let expires = (window + 2) * WINDOW_SECS;
-            tokio::try_join!(
-                state.store.record_failure(&account_key, window, expires),
-                state.store.record_failure(&ip_key, window, expires)
-            )?;
-            tracing::info!("login failed");
-            shop_core::metrics::count("accounts", "LoginFailed");
-            return Err(ApiError::unauthorized("invalid_credentials", "Invalid email or password."));
-        }
+    let Some(user) = user.filter(|u| valid && u.is_active) else {
+        return Err(invalid());
     };
-    if account_failures > 0 {
-        state.store.clear_failures(&account_key, window).await?;
+    let opened = Session::open(&user, caller.user_agent, caller.source_ip, now);
+    // The session exists only if the password just checked is still the account's: a login
+    // racing a reset or change gets nothing.
+    if state.store.create_session(&user, &opened).await? == Outcome::ConditionFailed {
+        return Err(invalid());
     }
-    let (session, token, hash, record) = new_session(&user, caller.user_agent, caller.source_ip, now);
-    state.store.create_session(&session, &hash, &record).await?;
-    let access = access_token(&state, user.id, user.role, session.id)?;
+    tokio::try_join!(state.store.clear_failures(&account_key, window), state.store.uncount(&ip_key, window))?;
+    let access = access_token(&state, user.id, user.role, opened.session.id)?;
     tracing::info!(user_id = %user.id, "login");
     shop_core::metrics::count("accounts", "LoginSucceeded");
-    Ok(Json(AuthResponse::new(pair(access, token), &user)))
+    Ok(Json(AuthResponse::new(pair(access, opened.token), &user)))
+}
+
+/// The key a client's failures are counted under: the IPv4 address, or the /64 prefix of an
+/// IPv6 address (one subscriber usually holds a whole /64).
+pub fn client_key(source_ip: Option<&str>) -> String {
+    match source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
+        Some(std::net::IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".to_owned(),
+    }
 }
 
 fn invalid_refresh() -> ApiError {
@@ -311,6 +301,9 @@ pub async fn refresh(
         state.store.delete_session(session.user_id, session.id).await?;
         return Err(ApiError::unauthorized("account_inactive", "This account is deactivated."));
     };
+    if !user.honours(&session) {
+        return Err(session_ended(&state, &session).await);
+    }
     let new_token = tokens::random_token();
     let new_hash = tokens::token_hash(&new_token);
     let expires_at = now.unix_timestamp() + REFRESH_TTL_SECS;
@@ -324,12 +317,24 @@ pub async fn refresh(
         session.ip_address = caller.source_ip;
     }
     let new_record = RefreshRecord { user_id: user.id, session_id: session.id, expires_at };
-    if state.store.rotate(&session, &old_hash, &new_hash, &new_record).await? == Outcome::ConditionFailed {
+    match state.store.rotate(&session, &old_hash, &new_hash, &new_record).await? {
+        Rotation::Rotated => {}
         // Someone used this token between our read and our write: a second use.
-        return Err(revoke_family(&state, &session).await);
+        Rotation::Reused => return Err(revoke_family(&state, &session).await),
+        // The password, role or status changed between our read and our write.
+        Rotation::Ended => return Err(session_ended(&state, &session).await),
     }
     let access = access_token(&state, user.id, user.role, session.id)?;
     Ok(Json(pair(access, new_token)))
+}
+
+/// The session belongs to an older epoch (password reset or change, role change, logout-all):
+/// it is over. The item goes now (it would expire anyway).
+async fn session_ended(state: &AppState, session: &Session) -> ApiError {
+    if let Err(err) = state.store.delete_session(session.user_id, session.id).await {
+        return ApiError::from(err);
+    }
+    ApiError::unauthorized("session_revoked", "This session has ended; log in again.")
 }
 
 /// A spent refresh token came back: whoever holds the family may be an attacker. End it.
@@ -365,9 +370,9 @@ pub async fn logout(State(state): State<AppState>, ValidJson(body): ValidJson<Re
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn logout_all(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<Message>> {
-    let user = crate::routes::me::current_user(&state, &claims).await?;
-    let ended = state.store.delete_sessions(user.id, None).await?;
-    tracing::info!(user_id = %user.id, ended, "logged out everywhere");
+    let user = current_user(&state, &claims).await?;
+    state.store.end_sessions(user.id).await?;
+    tracing::info!(user_id = %user.id, "logged out everywhere");
     Ok(Message::new("Logged out from all devices"))
 }
 
@@ -437,8 +442,8 @@ pub async fn reset_password(State(state): State<AppState>, ValidJson(body): Vali
     if state.store.consume_reset(&hash, record.user_id, &password_hash, now).await? == Outcome::ConditionFailed {
         return Err(invalid_reset());
     }
-    let ended = state.store.delete_sessions(record.user_id, None).await?;
-    tracing::info!(user_id = %record.user_id, ended, "password reset; sessions ended");
+    // The reset bumped the session epoch in the same write: every session is over.
+    tracing::info!(user_id = %record.user_id, "password reset; sessions ended");
     shop_core::metrics::count("accounts", "PasswordReset");
     if let Some(user) = state.store.user(record.user_id).await? {
         let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
@@ -454,6 +459,6 @@ pub async fn reset_password(State(state): State<AppState>, ValidJson(body): Vali
         Unauthorized,
     ))]
 pub async fn profile(State(state): State<AppState>, claims: Claims) -> ApiResult<Json<UserView>> {
-    let user = crate::routes::me::current_user(&state, &claims).await?;
+    let user = current_user(&state, &claims).await?;
     Ok(Json(UserView::from(&user)))
 }

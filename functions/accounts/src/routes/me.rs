@@ -12,9 +12,9 @@ use shop_core::{ApiError, ApiResult, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{SessionView, User, UserView, not_blank};
-use crate::routes::Message;
+use crate::domain::{SessionView, UserView, not_blank};
 use crate::routes::auth::password_policy;
+use crate::routes::{Message, current_user};
 use crate::store::UserChanges;
 use crate::{AppState, password};
 
@@ -23,25 +23,6 @@ shop_core::problem_responses! {
     PasswordRejected: 422 => "Wrong current password or policy violation";
     /// Ending a session that is not the caller's.
     NoSuchSession: 404 => "No such session of the caller";
-}
-
-/// The caller's user, checked live: the account must exist and be active and the access
-/// token's session must not have been ended (logout, reset, deactivation).
-pub async fn current_user(state: &AppState, claims: &Claims) -> ApiResult<User> {
-    let session = async {
-        match claims.session_id {
-            Some(sid) => state.store.session(claims.sub, sid).await.map(|s| s.is_some()),
-            None => Ok(false),
-        }
-    };
-    let (user, session_alive) = tokio::try_join!(state.store.user(claims.sub), session)?;
-    let Some(user) = user.filter(|u| u.is_active) else {
-        return Err(ApiError::unauthorized("account_inactive", "This account does not exist or is deactivated."));
-    };
-    if !session_alive {
-        return Err(ApiError::unauthorized("session_revoked", "This session has ended; log in again."));
-    }
-    Ok(user)
 }
 
 #[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
@@ -111,9 +92,11 @@ pub async fn change_password(
         return Err(ApiError::validation(vec![FieldError::new("currentPassword", "incorrect", "is not the current password")]));
     }
     let new_hash = password::hash(body.new_password).await.map_err(hash_error)?;
-    state.store.set_password(user.id, &new_hash, Timestamp::now()).await?;
-    let ended = state.store.delete_sessions(user.id, claims.session_id).await?;
-    tracing::info!(user_id = %user.id, ended, "password changed; other sessions ended");
+    // The epoch moves on in the same transaction, and the caller's session with it.
+    if state.store.set_password(&user, &new_hash, claims.session_id, Timestamp::now()).await? == crate::store::Outcome::ConditionFailed {
+        return Err(ApiError::unauthorized("session_revoked", "This session has ended; log in again."));
+    }
+    tracing::info!(user_id = %user.id, "password changed; other sessions ended");
     let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
     state.notify(event).await;
     Ok(Message::new("Password changed"))
@@ -130,7 +113,7 @@ pub async fn list_sessions(State(state): State<AppState>, claims: Claims) -> Api
         .sessions(user.id)
         .await?
         .into_iter()
-        .filter(|s| s.expires_at > now)
+        .filter(|s| s.expires_at > now && user.honours(s))
         .map(|s| SessionView {
             current: Some(s.id) == claims.session_id,
             id: s.id,

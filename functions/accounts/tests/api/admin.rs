@@ -42,13 +42,15 @@ async fn a_deactivated_user_can_neither_log_in_nor_refresh() {
 }
 
 #[tokio::test]
-async fn a_role_change_reaches_the_token_on_the_next_refresh() {
+async fn a_role_change_ends_the_sessions_and_the_next_login_carries_the_new_role() {
     let app = app().await;
     let (admin, _) = app.admin().await;
-    let (_, _, refresh, id) = app.new_user().await;
+    let (email, access, refresh, id) = app.new_user().await;
     app.send_as(&admin, Req::patch(&format!("/api/users/{id}")).json(json!({"role": "SELLER"}))).await.expect(200);
-    let pair = app.refresh(&refresh).await.expect(200);
-    let claims = app.authorizer.authorize(Some(&format!("Bearer {}", pair["accessToken"].as_str().unwrap())), &["seller".into()]).unwrap();
+    app.refresh(&refresh).await.expect_problem(401, "session_revoked");
+    app.send_as(&access, Req::get("/api/users/me")).await.expect(401);
+    let login = app.login(&email, PASSWORD).await.expect(200);
+    let claims = app.authorizer.authorize(Some(&format!("Bearer {}", login["accessToken"].as_str().unwrap())), &["seller".into()]).unwrap();
     assert_eq!(claims.claims["role"], "SELLER");
 }
 

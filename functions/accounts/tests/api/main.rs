@@ -8,6 +8,7 @@ mod addresses;
 mod admin;
 mod auth;
 mod bad_input;
+mod hardening;
 mod internal;
 mod openapi;
 mod password;
