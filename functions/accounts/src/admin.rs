@@ -5,7 +5,7 @@ use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::{Session, User, normalize_email};
+use crate::domain::{Email, Session, User};
 use crate::store::{Outcome, StoreError, UserChanges};
 
 /// Makes sure `email` exists as an active ADMIN with `password`. Creates the user or resets
@@ -16,7 +16,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Resu
 
 /// Makes sure `email` exists as an active user with `role` and `password`; returns its id.
 pub async fn ensure_account(state: &AppState, email: &str, password: &str, role: Role, name: (&str, &str)) -> Result<Uuid, AdminError> {
-    let email = normalize_email(email);
+    let email = Email::parse(email).map_err(AdminError::InvalidEmail)?;
     let hash = crate::password::hash(password.to_owned()).await?;
     let now = Timestamp::now();
     if let Some(user) = state.store.user_by_email(&email).await? {
@@ -27,21 +27,7 @@ pub async fn ensure_account(state: &AppState, email: &str, password: &str, role:
         state.store.update_user(user.id, &changes, now).await?;
         return Ok(user.id);
     }
-    let user = User {
-        id: shop_core::id::new_id(),
-        email,
-        first_name: name.0.into(),
-        last_name: name.1.into(),
-        role,
-        is_active: true,
-        password_hash: hash,
-        created_at: now,
-        updated_at: now,
-        default_address_id: None,
-        address_count: 0,
-        reset_token_hash: None,
-        session_epoch: 0,
-    };
+    let user = User::new(email, name.0, name.1, role, hash, now);
     // The admin's first session is created and dropped at once: create_user writes one.
     let opened = Session::open(&user, None, None, now);
     if state.store.create_user(&user, &opened.session, &opened.hash, &opened.record).await? == Outcome::ConditionFailed {
@@ -60,4 +46,6 @@ pub enum AdminError {
     Hash(#[from] crate::password::HashError),
     #[error("the admin account was created concurrently; run again")]
     Race,
+    #[error("the account's email {0}")]
+    InvalidEmail(&'static str),
 }

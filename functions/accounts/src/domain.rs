@@ -4,6 +4,7 @@ use garde::Validate;
 use serde::{Deserialize, Serialize};
 use shop_core::auth::Role;
 use shop_core::time::Timestamp;
+pub use shop_core::types::Email;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -12,17 +13,12 @@ pub const MAX_ADDRESSES: u32 = 20;
 /// At most this many live sessions per user; a new login evicts the oldest beyond it.
 pub const MAX_SESSIONS: usize = 10;
 
-/// Normalises an email for identity: trimmed and lower-cased.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 /// A stored user (the `PROFILE` item).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: Uuid,
-    pub email: String,
+    pub email: Email,
     pub first_name: String,
     pub last_name: String,
     pub role: Role,
@@ -45,6 +41,25 @@ pub struct User {
 }
 
 impl User {
+    /// A new, active user (a fresh id) with no addresses, reset token or ended sessions.
+    pub fn new(email: Email, first_name: &str, last_name: &str, role: Role, password_hash: String, now: Timestamp) -> Self {
+        Self {
+            id: shop_core::id::new_id(),
+            email,
+            first_name: first_name.trim().to_owned(),
+            last_name: last_name.trim().to_owned(),
+            role,
+            is_active: true,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+            default_address_id: None,
+            address_count: 0,
+            reset_token_hash: None,
+            session_epoch: 0,
+        }
+    }
+
     /// Whether `session` belongs to this user's current epoch.
     pub fn honours(&self, session: &Session) -> bool {
         session.user_id == self.id && session.epoch == self.session_epoch
@@ -56,7 +71,7 @@ impl User {
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: Uuid,
-    pub email: String,
+    pub email: Email,
     pub first_name: String,
     pub last_name: String,
     pub role: Role,
@@ -273,15 +288,5 @@ impl AddressView {
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_normalised() {
-        assert_eq!(normalize_email("  Jane.Doe@Example.COM "), "jane.doe@example.com");
     }
 }

@@ -15,12 +15,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, Trans
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{ConditionFailed, Item, Transaction, attr, key, n, query_all, s, write_outcome};
+use shop_aws::dynamo::{self, ConditionFailed, Item, Transaction, attr, key, n, query_all, s, write_outcome};
 use shop_core::auth::Role;
 use shop_core::time::Timestamp;
 use uuid::Uuid;
 
-use crate::domain::{Address, MAX_ADDRESSES, MAX_SESSIONS, OpenedSession, RefreshRecord, ResetRecord, Session, User};
+use crate::domain::{Address, Email, MAX_ADDRESSES, MAX_SESSIONS, OpenedSession, RefreshRecord, ResetRecord, Session, User};
 
 /// Stale sessions (of an older epoch) deleted per login at most: they are dead already (every
 /// check compares epochs) and TTL removes the rest, so this only keeps the listing short.
@@ -58,7 +58,7 @@ fn ts(value: Timestamp) -> AttributeValue {
 pub fn user_pk(id: Uuid) -> String {
     format!("USER#{id}")
 }
-fn email_pk(email: &str) -> String {
+fn email_pk(email: &Email) -> String {
     format!("EMAIL#{email}")
 }
 fn refresh_pk(hash: &str) -> String {
@@ -114,8 +114,7 @@ impl Store {
     }
 
     async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
-        let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await?;
-        parse(out.item)
+        dynamo::get(&self.client, &self.table, key(pk, sk)).await
     }
 
     async fn query_prefix<T: DeserializeOwned>(&self, pk: String, prefix: &str) -> Result<Vec<T>, StoreError> {
@@ -138,16 +137,8 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(email_pk(email), "EMAIL")))
-            .consistent_read(true)
-            .send()
-            .await?;
-        match out.item {
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        match dynamo::get_item(&self.client, &self.table, key(email_pk(email), "EMAIL")).await? {
             Some(guard) => match attr::<Uuid>(&guard, "userId")? {
                 Some(id) => self.user(id).await,
                 None => Err(StoreError::unexpected("an email guard names no user")),

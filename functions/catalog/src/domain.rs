@@ -8,43 +8,13 @@ use shop_core::time::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A slug: lower-case ASCII letters, digits and single hyphens, at most 120 characters.
+/// The slug of `text` (see [`shop_core::types::Slug::from_text`]); empty when nothing is left.
 pub fn slugify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut hyphen = false;
-    for c in text.chars().flat_map(char::to_lowercase) {
-        let c = match c {
-            'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
-            'ç' => 'c',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ñ' => 'n',
-            'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            c => c,
-        };
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-            hyphen = false;
-        } else if !hyphen && !out.is_empty() {
-            out.push('-');
-            hyphen = true;
-        }
-        if out.len() >= 120 {
-            break;
-        }
-    }
-    out.trim_end_matches('-').to_owned()
+    shop_core::types::Slug::from_text(text).map(|s| s.as_str().to_owned()).unwrap_or_default()
 }
 
-/// garde rule for client-supplied slugs.
-pub fn valid_slug(value: &str, _: &()) -> garde::Result {
-    if !value.is_empty() && slugify(value) == value {
-        Ok(())
-    } else {
-        Err(garde::Error::new("must be lower-case letters, digits and single hyphens"))
-    }
-}
+/// garde rule for client-supplied slugs ([`shop_core::types::Slug`]).
+pub use shop_core::types::valid_slug;
 
 pub use shop_core::extract::not_blank;
 

@@ -8,6 +8,7 @@
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use shop_core::time::Timestamp;
+use shop_core::types::Quantity;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -119,9 +120,8 @@ pub struct Line {
     #[garde(skip)]
     pub product_id: Uuid,
     /// 1 to 99 units.
-    #[garde(range(min = 1, max = 99))]
-    #[schema(minimum = 1, maximum = 99)]
-    pub quantity: u32,
+    #[garde(skip)]
+    pub quantity: Quantity,
 }
 
 /// A reservation as stored and returned.

@@ -132,15 +132,7 @@ impl Store {
     /// One product's stock (consistent read).
     #[tracing::instrument(skip_all)]
     pub async fn stock(&self, product_id: Uuid) -> Result<Option<Stock>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(stock_pk(product_id), STOCK_SK)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        shop_aws::dynamo::get(&self.client, &self.table, key(stock_pk(product_id), STOCK_SK)).await
     }
 
     /// The stock rows of `ids` that exist (at most 100 ids; unprocessed keys are retried).
@@ -313,7 +305,7 @@ impl Store {
     // ---- reservations --------------------------------------------------------------------------
 
     fn line_update(&self, line: &Line, movement: Move, now: OffsetDateTime) -> Result<Update, StoreError> {
-        let q = i64::from(line.quantity);
+        let q = i64::from(line.quantity.get());
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(stock_pk(line.product_id), STOCK_SK)))
@@ -339,15 +331,7 @@ impl Store {
     /// The reservation of an order (consistent read).
     #[tracing::instrument(skip_all)]
     pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(reservation_pk(order_id), RESERVATION_SK)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        shop_aws::dynamo::get(&self.client, &self.table, key(reservation_pk(order_id), RESERVATION_SK)).await
     }
 
     /// Reserves every line or none (one transaction); a repeat of the order id returns the

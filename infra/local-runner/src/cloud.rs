@@ -159,7 +159,8 @@ impl LocalCloud {
         if let Some(env) = environments.get("AccountsFunction") {
             let state = functions::accounts_state(env, &sdk).await?;
             let role = shop_core::auth::Role::Seller;
-            let existing_seller = state.store.user_by_email(SELLER_EMAIL).await?;
+            let seller_email = accounts::domain::Email::parse(SELLER_EMAIL).map_err(|e| format!("{SELLER_EMAIL}: {e}"))?;
+            let existing_seller = state.store.user_by_email(&seller_email).await?;
             if options.reset_passwords {
                 accounts::admin::ensure_admin(&state, ADMIN_EMAIL, &admin_password).await?;
             }

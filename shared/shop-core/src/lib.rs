@@ -10,6 +10,7 @@
 //! - [`jwt`]: access-token verification as the HttpApi JWT authorizer does it.
 //! - [`http`]: the layers and fallbacks every function router gets, and the per-request span.
 //! - [`secret`]: [`secret::Secret`], a value that never prints (keys, passwords).
+//! - [`types`]: values that cannot be invalid (`Email`, `Quantity`, `Slug`, `Price`), parsed at the edge.
 //! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod retry;
 pub mod secret;
 pub mod telemetry;
 pub mod time;
+pub mod types;
 
 pub use problem::{ApiError, FieldError};
 

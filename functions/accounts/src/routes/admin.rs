@@ -66,9 +66,9 @@ pub async fn list_users(
         .filter(|u| query.role.is_none_or(|r| u.role == r))
         .filter(|u| query.is_active.is_none_or(|a| u.is_active == a))
         .filter(|u| {
-            needle
-                .as_deref()
-                .is_none_or(|n| u.email.contains(n) || u.first_name.to_lowercase().contains(n) || u.last_name.to_lowercase().contains(n))
+            needle.as_deref().is_none_or(|n| {
+                u.email.as_str().contains(n) || u.first_name.to_lowercase().contains(n) || u.last_name.to_lowercase().contains(n)
+            })
         })
         .map(UserView::from)
         .collect();

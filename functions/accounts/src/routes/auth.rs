@@ -12,7 +12,7 @@ use shop_core::{ApiError, ApiResult, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{RefreshRecord, ResetRecord, Session, User, UserView, normalize_email, not_blank};
+use crate::domain::{Email, RefreshRecord, ResetRecord, Session, User, UserView, not_blank};
 use crate::routes::{Message, current_user};
 use crate::store::{Outcome, Rotation};
 use crate::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, RESET_TTL_SECS};
@@ -54,7 +54,7 @@ pub fn password_policy(value: &str, _: &()) -> garde::Result {
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[garde(email, length(max = 254))]
+    #[garde(custom(shop_core::types::valid_email))]
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
     pub email: String,
     /// 8–128 characters with an upper-case letter, a lower-case letter and a digit or symbol.
@@ -69,7 +69,7 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
-    #[garde(email, length(max = 254))]
+    #[garde(custom(shop_core::types::valid_email))]
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
     pub email: String,
     #[garde(length(min = 1, max = 1024))]
@@ -86,7 +86,7 @@ pub struct RefreshRequest {
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
-    #[garde(email, length(max = 254))]
+    #[garde(custom(shop_core::types::valid_email))]
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
     pub email: String,
 }
@@ -144,6 +144,11 @@ fn pair(access_token: String, refresh_token: String) -> TokenPair {
     TokenPair { access_token, refresh_token, token_type: "Bearer".into(), expires_in: ACCESS_TTL_SECS }
 }
 
+/// The request's email, parsed at the edge (the DTO's rule already checked it).
+fn email_of(raw: &str) -> ApiResult<Email> {
+    Email::parse(raw).map_err(|message| ApiError::validation(vec![FieldError::new("email", "invalid", message)]))
+}
+
 fn hash_error(err: password::HashError) -> ApiError {
     ApiError::internal(&err)
 }
@@ -164,21 +169,7 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
     let now = Timestamp::now();
     let password_hash = password::hash(body.password).await.map_err(hash_error)?;
-    let user = User {
-        id: shop_core::id::new_id(),
-        email: normalize_email(&body.email),
-        first_name: body.first_name.trim().to_owned(),
-        last_name: body.last_name.trim().to_owned(),
-        role: Role::Customer,
-        is_active: true,
-        password_hash,
-        created_at: now,
-        updated_at: now,
-        default_address_id: None,
-        address_count: 0,
-        reset_token_hash: None,
-        session_epoch: 0,
-    };
+    let user = User::new(email_of(&body.email)?, &body.first_name, &body.last_name, Role::Customer, password_hash, now);
     let opened = Session::open(&user, caller.user_agent, caller.source_ip, now);
     if state.store.create_user(&user, &opened.session, &opened.hash, &opened.record).await? == Outcome::ConditionFailed {
         return Err(ApiError::conflict("email_taken", "An account with this email already exists.").with_errors(vec![FieldError::new(
@@ -188,7 +179,8 @@ pub async fn register(
         )]));
     }
     let access = access_token(&state, user.id, user.role, opened.session.id)?;
-    let welcome = shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.clone(), first_name: user.first_name.clone() };
+    let welcome =
+        shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.to_string(), first_name: user.first_name.clone() };
     state.notify(welcome).await;
     tracing::info!(user_id = %user.id, "user registered");
     shop_core::metrics::count("accounts", "UserRegistered");
@@ -210,7 +202,7 @@ pub async fn login(
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
     let now = Timestamp::now();
-    let email = normalize_email(&body.email);
+    let email = email_of(&body.email)?;
     let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
     let retry_after = (window + 1) * WINDOW_SECS - now.unix_timestamp();
     let account_key = format!("LOGIN#{email}");
@@ -387,7 +379,7 @@ const FORGOT_ANSWER: &str = "If an account exists with this email, you will rece
 #[tracing::instrument(skip_all)]
 pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): ValidJson<ForgotPasswordRequest>) -> ApiResult<Json<Message>> {
     let now = Timestamp::now();
-    let email = normalize_email(&body.email);
+    let email = email_of(&body.email)?;
     let Some(user) = state.store.user_by_email(&email).await?.filter(|u| u.is_active) else {
         return Ok(Message::new(FORGOT_ANSWER));
     };
@@ -404,7 +396,7 @@ pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): Val
     state.store.create_reset(&hash, &record).await?;
     let event = shop_aws::messages::PasswordResetRequested {
         user_id: user.id,
-        email: user.email.clone(),
+        email: user.email.to_string(),
         first_name: user.first_name.clone(),
         token,
         expires_in_minutes: (RESET_TTL_SECS / 60) as u32,
@@ -446,7 +438,7 @@ pub async fn reset_password(State(state): State<AppState>, ValidJson(body): Vali
     tracing::info!(user_id = %record.user_id, "password reset; sessions ended");
     shop_core::metrics::count("accounts", "PasswordReset");
     if let Some(user) = state.store.user(record.user_id).await? {
-        let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
+        let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email.to_string(), first_name: user.first_name };
         state.notify(event).await;
     }
     Ok(Message::new("Password has been reset successfully"))

@@ -29,7 +29,7 @@ pub struct Contact {
 
 impl From<User> for Contact {
     fn from(user: User) -> Self {
-        Self { user_id: user.id, email: user.email, first_name: user.first_name }
+        Self { user_id: user.id, email: user.email.to_string(), first_name: user.first_name }
     }
 }
 

@@ -97,7 +97,7 @@ pub async fn change_password(
         return Err(ApiError::unauthorized("session_revoked", "This session has ended; log in again."));
     }
     tracing::info!(user_id = %user.id, "password changed; other sessions ended");
-    let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email, first_name: user.first_name };
+    let event = shop_aws::messages::PasswordChanged { user_id: user.id, email: user.email.to_string(), first_name: user.first_name };
     state.notify(event).await;
     Ok(Message::new("Password changed"))
 }

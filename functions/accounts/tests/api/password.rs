@@ -60,7 +60,7 @@ async fn only_the_newest_reset_token_works() {
 async fn an_expired_reset_token_is_refused() {
     let app = app().await;
     let (email, ..) = app.new_user().await;
-    let user = app.state.store.user_by_email(&email).await.unwrap().unwrap();
+    let user = app.state.store.user_by_email(&accounts::domain::Email::parse(&email).unwrap()).await.unwrap().unwrap();
     let token = "f".repeat(64);
     let record = accounts::domain::ResetRecord { user_id: user.id, expires_at: 1_000 };
     app.state.store.create_reset(&accounts::tokens::token_hash(&token), &record).await.unwrap();

@@ -167,6 +167,21 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
+/// The item under `key` in `table` (a consistent read): `None` when absent, an error when it
+/// does not decode as `T`.
+pub async fn get<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<T>, StoreError> {
+    get_item(client, table, key).await?.map(from_item).transpose()
+}
+
+/// The raw item under `key` in `table` (a consistent read).
+pub async fn get_item(client: &aws_sdk_dynamodb::Client, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+    Ok(client.get_item().table_name(table).set_key(Some(key)).consistent_read(true).send().await?.item)
+}
+
 /// Runs a query to the end, page by page, deserializing every item.
 pub async fn query_all<T: serde::de::DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
