@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, Trans
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{self, ConditionFailed, Item, Transaction, attr, key, n, query_all, s, write_outcome};
+use shop_aws::dynamo::{self, ConditionFailed, Item, Transaction, TxOutcome, attr, key, n, query_all, s, write_outcome};
 use shop_core::auth::Role;
 use shop_core::time::Timestamp;
 use uuid::Uuid;
@@ -556,30 +556,53 @@ impl Store {
         Ok(tx.commit(&self.client).await?.outcome())
     }
 
-    /// Deletes an address and decrements the count; clears the default if it was this one.
-    /// `ConditionFailed`: no such address.
+    /// Deletes an address and decrements the count; clears the default pointer if it points at
+    /// this address — decided inside the transaction (the user item's condition names the
+    /// pointer it saw), so a concurrent "make this the default" and this delete can never leave
+    /// the pointer dangling: the loser re-reads and retries. `ConditionFailed`: no such address.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_address(&self, user_id: Uuid, id: Uuid, was_default: bool) -> Result<Outcome, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), address_sk(id))))
-            .condition_expression("attribute_exists(pk)")
-            .build()?;
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), "PROFILE")))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1));
-        update = if was_default {
-            update.update_expression("SET addressCount = addressCount - :one REMOVE defaultAddressId")
-        } else {
-            update.update_expression("SET addressCount = addressCount - :one")
-        };
-        let mut tx = Transaction::new();
-        tx.delete(delete, Some(()));
-        tx.update(update.build()?, None);
-        Ok(tx.commit(&self.client).await?.outcome())
+    pub async fn delete_address(&self, user_id: Uuid, id: Uuid) -> Result<Outcome, StoreError> {
+        let mut retry = shop_core::retry::RetryPolicy::CONTENDED.start();
+        loop {
+            let Some(user) = self.user(user_id).await? else { return Ok(Outcome::ConditionFailed) };
+            let was_default = user.default_address_id == Some(id);
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(user_id), address_sk(id))))
+                .condition_expression("attribute_exists(pk)")
+                .build()?;
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(user_id), "PROFILE")))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":id", s(id.to_string()));
+            let update = if was_default {
+                update
+                    .update_expression("SET addressCount = addressCount - :one REMOVE defaultAddressId")
+                    .condition_expression("defaultAddressId = :id")
+            } else {
+                update
+                    .update_expression("SET addressCount = addressCount - :one")
+                    .condition_expression("attribute_exists(pk) AND (attribute_not_exists(defaultAddressId) OR defaultAddressId <> :id)")
+            };
+            let mut tx = Transaction::new();
+            tx.delete(delete, Some(AddressPart::Address));
+            tx.update(update.build()?, Some(AddressPart::Pointer));
+            match tx.commit(&self.client).await? {
+                TxOutcome::Committed => return Ok(Outcome::Done),
+                r if r.refused(&AddressPart::Address) => return Ok(Outcome::ConditionFailed),
+                // The default pointer moved between our read and our write: look again.
+                _ => retry.wait().await?,
+            }
+        }
     }
+}
+
+/// The items of an address deletion whose conditions may fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AddressPart {
+    Address,
+    Pointer,
 }
 
 /// Profile fields to change; `None` leaves a field as it is.

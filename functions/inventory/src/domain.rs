@@ -124,6 +124,16 @@ pub struct Line {
     pub quantity: Quantity,
 }
 
+/// Whether two line lists hold the same quantities of the same products (in any order).
+pub fn same_lines(a: &[Line], b: &[Line]) -> bool {
+    let sorted = |lines: &[Line]| {
+        let mut v: Vec<(Uuid, u32)> = lines.iter().map(|l| (l.product_id, l.quantity.get())).collect();
+        v.sort_unstable();
+        v
+    };
+    sorted(a) == sorted(b)
+}
+
 /// A reservation as stored and returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

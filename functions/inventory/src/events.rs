@@ -200,7 +200,7 @@ impl Events {
                 Err(err) => return Err(RecordError::Catalog(err)),
             }
         }
-        if effects.stock_low {
+        if effects.stock_low && self.store.claim_stock_low(&new, OffsetDateTime::now_utc()).await? {
             let message = StockLow {
                 product_id: new.product_id,
                 seller_id: new.seller_id,

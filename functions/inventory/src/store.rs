@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `PRODUCT#<id>` | `STOCK` | [`Stock`]; `gsi1pk = LOW`, `gsi1sk = <sellerId>#<id>` while `available <= lowStockThreshold` (sparse) |
 //! | `PRODUCT#<id>` | `AUDIT#<at>#<uuid>` | [`AuditEntry`] of an adjustment; `ttl` a year later |
+//! | `PRODUCT#<id>` | `STOCKLOW` | the last `StockLow` mailed: `version`, `mailedAt` (epoch s), `ttl` a day later (debounce) |
 //! | `RESERVATION#<orderId>` | `RESERVATION` | [`Reservation`] + `createdAt`, `updatedAt`; `gsi2pk = RESERVED`, `gsi2sk = expiresAt` (epoch s) while reserved (sparse); `ttl` 30 days after expiry |
 //!
 //! Stock never goes negative: a reservation decrements `available` per line under the condition
@@ -31,6 +32,10 @@ use crate::domain::{AuditEntry, Line, Reservation, ReservationStatus, Stock};
 /// Sort key of stock items.
 pub const STOCK_SK: &str = "STOCK";
 const RESERVATION_SK: &str = "RESERVATION";
+/// Sort key of a product's last `StockLow` mail (the debounce claim).
+const STOCK_LOW_SK: &str = "STOCKLOW";
+/// At most one `StockLow` mail per product in this window.
+pub const STOCK_LOW_DEBOUNCE: time::Duration = time::Duration::hours(24);
 /// Finished reservations stay this long after their expiry (then TTL removes them).
 const RESERVATION_RETENTION: time::Duration = time::Duration::days(30);
 /// Audit entries stay this long.
@@ -278,6 +283,30 @@ impl Store {
             None => query.key_condition_expression("gsi1pk = :low"),
         };
         query_all(query).await
+    }
+
+    /// Claims the right to mail `StockLow` for the crossing of `stock` (at its version): granted
+    /// when no crossing of this product was mailed within [`STOCK_LOW_DEBOUNCE`], or when the
+    /// claim is this very crossing's (a retried batch publishes the same envelope id again,
+    /// which the notifications function sends once). A seller toggling stock around the
+    /// threshold mails the admins once per window, not once per cycle.
+    #[tracing::instrument(skip_all, fields(product = %stock.product_id))]
+    pub async fn claim_stock_low(&self, stock: &Stock, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut item = key(stock_pk(stock.product_id), STOCK_LOW_SK);
+        item.insert("version".into(), n(stock.version));
+        item.insert("mailedAt".into(), n(epoch(now)));
+        item.insert("ttl".into(), n(epoch(now + STOCK_LOW_DEBOUNCE)));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR mailedAt <= :cutoff OR version = :v")
+            .expression_attribute_values(":cutoff", n(epoch(now - STOCK_LOW_DEBOUNCE)))
+            .expression_attribute_values(":v", n(stock.version))
+            .send()
+            .await;
+        Ok(write_outcome(result)? == Outcome::Done)
     }
 
     /// Makes the low-stock flag agree with `stock` if the row is still at its version (a later

@@ -107,8 +107,7 @@ pub async fn replace_address(
     ))]
 pub async fn delete_address(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<StatusCode> {
     let user = current_user(&state, &claims).await?;
-    let was_default = user.default_address_id == Some(id);
-    match state.store.delete_address(user.id, id, was_default).await? {
+    match state.store.delete_address(user.id, id).await? {
         Outcome::Done => Ok(StatusCode::NO_CONTENT),
         Outcome::ConditionFailed => Err(not_found()),
     }

@@ -378,17 +378,30 @@ const FORGOT_ANSWER: &str = "If an account exists with this email, you will rece
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): ValidJson<ForgotPasswordRequest>) -> ApiResult<Json<Message>> {
+    // The same work, then the same floor, whether or not the email exists: the answer's timing
+    // does not tell an unknown address from a known one.
+    let started = tokio::time::Instant::now();
+    let result = request_reset(&state, &body.email).await;
+    tokio::time::sleep_until(started + FORGOT_FLOOR).await;
+    result.map(|()| Message::new(FORGOT_ANSWER))
+}
+
+/// How long `forgot-password` takes at least (the known-email path stays well under it).
+pub const FORGOT_FLOOR: std::time::Duration = std::time::Duration::from_millis(400);
+
+async fn request_reset(state: &AppState, raw_email: &str) -> ApiResult<()> {
     let now = Timestamp::now();
-    let email = email_of(&body.email)?;
-    let Some(user) = state.store.user_by_email(&email).await?.filter(|u| u.is_active) else {
-        return Ok(Message::new(FORGOT_ANSWER));
-    };
-    // At most RESET_REQUEST_LIMIT reset emails per account per window: no mail bombing.
+    let email = email_of(raw_email)?;
+    // At most RESET_REQUEST_LIMIT reset requests per address per window, counted for unknown
+    // addresses too: no mail bombing, and both paths write the same.
     let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
-    let sent = state.store.record_failure(&format!("RESET#{}", user.id), window, (window + 2) * WINDOW_SECS).await?;
+    let counter = format!("RESET#{}", tokens::token_hash(email.as_str()));
+    let (user, sent) =
+        tokio::try_join!(state.store.user_by_email(&email), state.store.record_failure(&counter, window, (window + 2) * WINDOW_SECS))?;
+    let Some(user) = user.filter(|u| u.is_active) else { return Ok(()) };
     if sent > RESET_REQUEST_LIMIT {
         tracing::warn!(user_id = %user.id, "reset requests over the limit; not sending");
-        return Ok(Message::new(FORGOT_ANSWER));
+        return Ok(());
     }
     let token = tokens::random_hex_token();
     let hash = tokens::token_hash(&token);
@@ -402,7 +415,7 @@ pub async fn forgot_password(State(state): State<AppState>, ValidJson(body): Val
         expires_in_minutes: (RESET_TTL_SECS / 60) as u32,
     };
     state.notify(event).await;
-    Ok(Message::new(FORGOT_ANSWER))
+    Ok(())
 }
 
 fn invalid_reset() -> ApiError {

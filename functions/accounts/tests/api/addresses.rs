@@ -75,3 +75,28 @@ async fn another_users_address_is_404() {
     app.send_as(&alice, Req::delete(&format!("/api/users/me/addresses/{id}"))).await.expect(404);
     app.send_as(&bob, Req::get(&format!("/api/users/me/addresses/{id}"))).await.expect(200);
 }
+
+/// "Make this the default" racing the deletion of the same address never leaves the user's
+/// default pointing at an address that no longer exists.
+#[tokio::test]
+async fn a_default_change_racing_a_delete_never_leaves_a_dangling_default() {
+    let app = app().await;
+    let (_, access, _, user_id) = app.new_user().await;
+    let user_id = uuid::Uuid::parse_str(&user_id).unwrap();
+    app.send_as(&access, Req::post("/api/users/me/addresses").json(address("Home"))).await.expect(201);
+    for round in 0..8 {
+        let created = app.send_as(&access, Req::post("/api/users/me/addresses").json(address("Race"))).await.expect(201);
+        let id = created["id"].as_str().unwrap().to_owned();
+        let mut body = address("Race");
+        body["isDefault"] = json!(true);
+        let make_default = app.send_as(&access, Req::put(&format!("/api/users/me/addresses/{id}")).json(body));
+        let delete = app.send_as(&access, Req::delete(&format!("/api/users/me/addresses/{id}")));
+        let (made, deleted) = tokio::join!(make_default, delete);
+        assert!(matches!(made.status.as_u16(), 200 | 404), "round {round}: {}", made.status);
+        deleted.expect(204);
+        let user = app.state.store.user(user_id).await.unwrap().unwrap();
+        if let Some(default) = user.default_address_id {
+            assert!(app.state.store.address(user_id, default).await.unwrap().is_some(), "round {round}: the default {default} is dangling");
+        }
+    }
+}

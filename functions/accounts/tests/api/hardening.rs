@@ -124,3 +124,16 @@ async fn ipv6_failures_are_counted_per_64_prefix() {
         .await
         .expect(200);
 }
+
+/// `forgot-password` answers no sooner for an unknown address than for a known one: both take at
+/// least the same floor, and the known path's work fits under it.
+#[tokio::test]
+async fn forgot_password_takes_the_same_floor_whether_or_not_the_email_exists() {
+    let app = app().await;
+    let (email, ..) = app.new_user().await;
+    for address in [email.clone(), crate::helpers::email()] {
+        let started = std::time::Instant::now();
+        app.send(Req::post("/api/auth/forgot-password").json(json!({"email": address}))).await.expect(200);
+        assert!(started.elapsed() >= accounts::routes::auth::FORGOT_FLOOR, "{address} answered early");
+    }
+}

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::{
     Availability, AvailabilityList, AvailabilityRequest, DEFAULT_RESERVATION_TTL_SECONDS, Reservation, ReservationState, ReservationStatus,
-    ReserveRequest, first_duplicate,
+    ReserveRequest, first_duplicate, same_lines,
 };
 use crate::store::{ReserveOutcome, Transition};
 
@@ -61,6 +61,15 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
         ReserveOutcome::Reserved(r) => {
             shop_core::metrics::count(crate::CALLER, "StockReserved");
             Ok(Json(r))
+        }
+        // A repeat of the same request (a retry) gets the reservation; anything else under the
+        // same order id is a conflict, never a silent 200 for stock that is not held.
+        ReserveOutcome::Existing(r) if !same_lines(&r.lines, &body.lines) => {
+            Err(ApiError::conflict("reservation_mismatch", "This order already has a reservation with other lines; nothing was changed.")
+                .with_errors(vec![FieldError::new("lines", "mismatch", "differ from the order's existing reservation")]))
+        }
+        ReserveOutcome::Existing(r) if matches!(r.status, ReservationStatus::Released | ReservationStatus::Expired) => {
+            Err(ApiError::conflict("reservation_released", "This order's reservation was released or expired; it holds no stock."))
         }
         ReserveOutcome::Existing(r) => Ok(Json(r)),
         ReserveOutcome::Insufficient(lines) => {

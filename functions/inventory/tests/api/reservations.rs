@@ -166,12 +166,17 @@ async fn repeating_reserve_commit_and_release_changes_stock_once() {
     let id = ctx.stocked(&seller, 10, 1).await;
     let order = Uuid::now_v7();
     let first = ctx.reserve(order, &[(id, 4)]).await.unwrap();
-    // Repeats (also concurrent ones, also with other lines) return the same reservation.
+    // Repeats of the same request (also concurrent ones) return the same reservation; the same
+    // order id with other lines is a conflict that changes nothing.
     let repeats = futures::future::join_all((0..5).map(|_| ctx.reserve(order, &[(id, 4)]))).await;
     for r in repeats {
         assert_eq!(r.unwrap(), first);
     }
-    assert_eq!(ctx.reserve(order, &[(id, 1)]).await.unwrap(), first);
+    let (status, problem) = refused(ctx.reserve(order, &[(id, 1)]).await.unwrap_err());
+    assert_eq!(
+        (status, problem["code"].as_str(), problem["errors"][0]["field"].as_str()),
+        (409, Some("reservation_mismatch"), Some("lines"))
+    );
     assert_eq!(ctx.stock(id).await.available, 6);
 
     let commits = futures::future::join_all((0..4).map(|_| ctx.commit(order))).await;
@@ -195,9 +200,10 @@ async fn repeating_reserve_commit_and_release_changes_stock_once() {
     assert_eq!((stock.available, stock.reserved), (6, 0));
     let (status, problem) = refused(ctx.commit(other).await.unwrap_err());
     assert_eq!((status, problem["code"].as_str()), (409, Some("reservation_released")));
-    // Re-reserving a released order id does not reserve again.
-    let again = ctx.reserve(other, &[(id, 5)]).await.unwrap();
-    assert_eq!(again["status"], "released");
+    // Re-reserving a released order id does not reserve again, and says so (never a 200 for
+    // stock that is not held).
+    let (status, problem) = refused(ctx.reserve(other, &[(id, 5)]).await.unwrap_err());
+    assert_eq!((status, problem["code"].as_str()), (409, Some("reservation_released")));
     assert_eq!(ctx.stock(id).await.available, 6);
 }
 

@@ -140,3 +140,29 @@ async fn the_invocation_entry_point_tells_batches_from_schedules() {
     assert!(events.invoke(json!({"hello": "world"})).await.is_err());
     assert!(events.invoke(json!({"Records": 3})).await.is_err());
 }
+
+/// A seller toggling stock around the threshold mails the admins once per product and day, not
+/// once per crossing; a retried batch still republishes the same crossing's envelope.
+#[tokio::test]
+async fn stock_low_mails_are_debounced_per_product() {
+    let ctx = ctx().await;
+    let seller = seller();
+    let (events, sqs, url) = events(&ctx).await;
+    let p = ctx.stocked(&seller, 20, 10).await;
+    for _ in 0..3 {
+        let order = Uuid::now_v7();
+        ctx.reserve(order, &[(p, 12)]).await.unwrap(); // 20 → 8: a crossing
+        ctx.release(order).await.unwrap(); // back to 20
+    }
+    let records = StreamReader::of_table(&ctx.ddb, &ctx.table).await.read(1 + 6, stock_records_of(&[p])).await;
+    let response = events.handle_stream(StreamEvent { records: records.clone() }).await;
+    assert!(failures(&response).is_empty());
+    let messages = shop_testkit::drain(&sqs, &url).await;
+    assert_eq!(messages.len(), 1, "three crossings, one mail: {messages:#?}");
+    assert_eq!(messages[0]["id"], inventory::events::stock_low_id(p, 2).to_string());
+
+    let again = events.handle_stream(StreamEvent { records }).await;
+    assert!(failures(&again).is_empty());
+    let repeated = shop_testkit::drain(&sqs, &url).await;
+    assert_eq!(repeated.iter().map(|m| m["id"].clone()).collect::<Vec<_>>(), vec![messages[0]["id"].clone()], "the same crossing again");
+}
