@@ -1,9 +1,10 @@
 //! RS256 signing keys and the JWKS built from them.
 //!
 //! The secret holds `{"activeKid": "...", "keys": [{"kid", "privateKeyPem", "createdAt"}]}`.
-//! Every key is published in the JWKS; only the active one signs. Rotation: add a key (published,
-//! not yet signing), wait for JWKS caches to refresh, make it active, drop the old key after the
-//! longest access-token lifetime (15 min).
+//! Every key is published in the JWKS; only the active one signs. Warm sandboxes reload the secret
+//! at most every minute ([`KeyRing`]). Rotation: add a key (published within a minute), wait two
+//! minutes, make it active (verifiers refetch the key set for a key they have not seen), drop the
+//! old key 17 minutes later (the reload plus the 15-minute access-token lifetime).
 
 use std::collections::HashMap;
 
@@ -173,5 +174,107 @@ mod tests {
     fn empty_secret_is_a_clear_error() {
         let err = SigningKeys::from_json(r#"{"keys":[]}"#).expect_err("no keys");
         assert!(err.to_string().contains("scripts/signing-key"));
+    }
+}
+
+/// Where the signing keys live: a Secrets Manager secret holding a [`KeyDocument`].
+#[derive(Debug, Clone)]
+pub struct KeySource {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub secret_id: String,
+}
+
+/// Why the keys could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("could not read the signing-key secret")]
+    Secret(#[from] aws_sdk_secretsmanager::Error),
+    #[error("the signing-key secret has no string value")]
+    Empty,
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl KeySource {
+    pub async fn load(&self) -> Result<SigningKeys, LoadError> {
+        let secret = self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(aws_sdk_secretsmanager::Error::from)?;
+        Ok(SigningKeys::from_json(secret.secret_string().ok_or(LoadError::Empty)?)?)
+    }
+}
+
+/// The signing keys a warm sandbox uses, reloaded from their secret once they are older than
+/// [`KeyRing::RELOAD_AFTER`], so a rotation (`scripts/signing-key add|activate|remove`) reaches
+/// every sandbox within a minute: new keys are published in the JWKS and the active one signs.
+/// A failed reload keeps the keys in hand (logged) and is tried again on the next request.
+pub struct KeyRing {
+    current: std::sync::RwLock<std::sync::Arc<SigningKeys>>,
+    loaded_at: std::sync::Mutex<std::time::Instant>,
+    reloading: tokio::sync::Mutex<()>,
+    source: Option<KeySource>,
+    reload_after: std::time::Duration,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing").field("source", &self.source.as_ref().map(|s| &s.secret_id)).finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// How old loaded keys may get before the next request reloads them.
+    pub const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Keys that never change (tests, tools).
+    pub fn fixed(keys: SigningKeys) -> Self {
+        Self::new(keys, None)
+    }
+
+    /// Loads the keys from `source` and keeps following it.
+    pub async fn load(source: KeySource) -> Result<Self, LoadError> {
+        let keys = source.load().await?;
+        Ok(Self::new(keys, Some(source)))
+    }
+
+    fn new(keys: SigningKeys, source: Option<KeySource>) -> Self {
+        Self {
+            current: std::sync::RwLock::new(std::sync::Arc::new(keys)),
+            loaded_at: std::sync::Mutex::new(std::time::Instant::now()),
+            reloading: tokio::sync::Mutex::new(()),
+            source,
+            reload_after: Self::RELOAD_AFTER,
+        }
+    }
+
+    /// The same ring with another reload interval (tests).
+    pub fn with_reload_after(mut self, after: std::time::Duration) -> Self {
+        self.reload_after = after;
+        self
+    }
+
+    fn snapshot(&self) -> std::sync::Arc<SigningKeys> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn is_stale(&self) -> bool {
+        self.loaded_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed() >= self.reload_after
+    }
+
+    /// The keys to sign and publish with, reloaded first when stale (one reload at a time; the
+    /// others use the keys in hand).
+    pub async fn current(&self) -> std::sync::Arc<SigningKeys> {
+        if let Some(source) = &self.source
+            && self.is_stale()
+            && let Ok(_guard) = self.reloading.try_lock()
+            && self.is_stale()
+        {
+            match source.load().await {
+                Ok(keys) => *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = std::sync::Arc::new(keys),
+                Err(err) => {
+                    tracing::error!(error = %shop_core::problem::ErrorChain(&err), "could not reload the signing keys; keeping the loaded ones")
+                }
+            }
+            *self.loaded_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = std::time::Instant::now();
+        }
+        self.snapshot()
     }
 }

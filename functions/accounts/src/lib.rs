@@ -24,7 +24,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
-use crate::keys::SigningKeys;
+use crate::keys::{KeyRing, KeySource};
 use crate::store::Store;
 
 /// Everything a handler needs, built once per Lambda sandbox.
@@ -34,7 +34,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Store,
     pub publisher: Publisher,
-    pub keys: SigningKeys,
+    /// The signing keys, following their secret (see [`KeyRing`]).
+    pub keys: KeyRing,
     pub issuer: String,
     pub audience: String,
     pub frontend_url: String,
@@ -52,31 +53,21 @@ impl std::ops::Deref for AppState {
 pub enum InitError {
     #[error(transparent)]
     Config(#[from] shop_aws::config::MissingEnv),
-    #[error("could not read the signing-key secret")]
-    Secret(#[from] aws_sdk_secretsmanager::Error),
-    #[error("the signing-key secret has no string value")]
-    SecretEmpty,
     #[error(transparent)]
-    Keys(#[from] keys::KeyError),
+    Keys(#[from] keys::LoadError),
 }
 
 impl AppState {
     /// Builds the state from configuration: SDK clients and the signing keys from Secrets Manager.
     pub async fn from_config(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let secret = secrets
-            .get_secret_value()
-            .secret_id(&config.signing_keys_secret_id)
-            .send()
-            .await
-            .map_err(aws_sdk_secretsmanager::Error::from)?;
-        let keys = SigningKeys::from_json(secret.secret_string().ok_or(InitError::SecretEmpty)?)?;
+        let source = KeySource { client: aws_sdk_secretsmanager::Client::new(sdk), secret_id: config.signing_keys_secret_id.clone() };
+        let keys = KeyRing::load(source).await?;
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
         let publisher = Publisher::new(aws_sdk_sqs::Client::new(sdk), &config.notifications_queue_url, "accounts");
         Ok(Self::new(store, publisher, keys, &config))
     }
 
-    pub fn new(store: Store, publisher: Publisher, keys: SigningKeys, config: &Config) -> Self {
+    pub fn new(store: Store, publisher: Publisher, keys: KeyRing, config: &Config) -> Self {
         Self(Arc::new(Inner {
             store,
             publisher,

@@ -136,8 +136,9 @@ impl AuthResponse {
     }
 }
 
-fn access_token(state: &AppState, user_id: Uuid, role: Role, session_id: Uuid) -> ApiResult<String> {
-    tokens::issue_access_token(&state.keys, &state.issuer, &state.audience, user_id, role, session_id).map_err(|e| ApiError::internal(&e))
+async fn access_token(state: &AppState, user_id: Uuid, role: Role, session_id: Uuid) -> ApiResult<String> {
+    let keys = state.keys.current().await;
+    tokens::issue_access_token(&keys, &state.issuer, &state.audience, user_id, role, session_id).map_err(|e| ApiError::internal(&e))
 }
 
 fn pair(access_token: String, refresh_token: String) -> TokenPair {
@@ -178,7 +179,7 @@ pub async fn register(
             "is already registered",
         )]));
     }
-    let access = access_token(&state, user.id, user.role, opened.session.id)?;
+    let access = access_token(&state, user.id, user.role, opened.session.id).await?;
     let welcome =
         shop_aws::messages::UserRegistered { user_id: user.id, email: user.email.to_string(), first_name: user.first_name.clone() };
     state.notify(welcome).await;
@@ -237,7 +238,7 @@ pub async fn login(
         return Err(invalid());
     }
     tokio::try_join!(state.store.clear_failures(&account_key, window), state.store.uncount(&ip_key, window))?;
-    let access = access_token(&state, user.id, user.role, opened.session.id)?;
+    let access = access_token(&state, user.id, user.role, opened.session.id).await?;
     tracing::info!(user_id = %user.id, "login");
     shop_core::metrics::count("accounts", "LoginSucceeded");
     Ok(Json(AuthResponse::new(pair(access, opened.token), &user)))
@@ -316,7 +317,7 @@ pub async fn refresh(
         // The password, role or status changed between our read and our write.
         Rotation::Ended => return Err(session_ended(&state, &session).await),
     }
-    let access = access_token(&state, user.id, user.role, session.id)?;
+    let access = access_token(&state, user.id, user.role, session.id).await?;
     Ok(Json(pair(access, new_token)))
 }
 

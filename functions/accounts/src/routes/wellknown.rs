@@ -13,7 +13,7 @@ use crate::AppState;
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys",
     responses((status = 200, description = "JSON Web Key Set", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks().clone()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.keys.current().await.jwks().clone()))
 }
 
 /// OpenID provider metadata; API Gateway reads `jwks_uri` from here.

@@ -1,7 +1,7 @@
 use std::sync::OnceLock;
 
 use accounts::config::Config;
-use accounts::keys::{KeyDocument, SigningKeys};
+use accounts::keys::{KeyDocument, KeyRing, SigningKeys};
 use accounts::store::Store;
 use accounts::{AppState, router};
 use axum::Router;
@@ -33,10 +33,14 @@ pub struct App {
 }
 
 pub async fn app() -> App {
+    app_with_keys(KeyRing::fixed(SigningKeys::from_document(key_document()).unwrap())).await
+}
+
+/// An app whose signing keys come from `keys` (the authorizer trusts the test key document).
+pub async fn app_with_keys(keys: KeyRing) -> App {
     let (ddb, table) = shop_testkit::table("AccountsTable").await;
     let (sqs, queue_url) = shop_testkit::queue("NotificationsQueue").await;
-    let keys = SigningKeys::from_document(key_document()).unwrap();
-    let authorizer = JwtAuthorizer::new(ISSUER, vec![AUDIENCE.into()], keys.jwks());
+    let authorizer = JwtAuthorizer::new(ISSUER, vec![AUDIENCE.into()], SigningKeys::from_document(key_document()).unwrap().jwks());
     let config = Config {
         table: table.clone(),
         notifications_queue_url: queue_url.clone(),

@@ -12,4 +12,5 @@ mod hardening;
 mod internal;
 mod openapi;
 mod password;
+mod rotation;
 mod sessions;

@@ -26,7 +26,12 @@ async fn accounts() -> accounts::AppState {
         frontend_url: super::FRONTEND_URL.into(),
     };
     let publisher = shop_aws::events::Publisher::new(sqs, &queue_url, "accounts");
-    accounts::AppState::new(accounts::store::Store::new(ddb, table), publisher, SigningKeys::from_document(&doc).unwrap(), &config)
+    accounts::AppState::new(
+        accounts::store::Store::new(ddb, table),
+        publisher,
+        accounts::keys::KeyRing::fixed(SigningKeys::from_document(&doc).unwrap()),
+        &config,
+    )
 }
 
 /// A user with a unique address; returns (id, address).
