@@ -4,8 +4,10 @@
 //
 // login:   constant VUs logging in (argon2id-bound: each login hashes once).
 // refresh: constant VUs, each rotating its own refresh token in a loop (DynamoDB-bound).
-// Run by scripts/bench with the local runner's throttles lifted (SKYSHOP_LOCAL_THROTTLE=off);
-// in AWS the stage limits these routes to 100 requests/s.
+// Run by scripts/bench with the local runner's edge limits lifted (SKYSHOP_LOCAL_THROTTLE=off:
+// route throttles and the emulated WAF rate rules). In AWS every client IP may send 100 auth
+// requests per 5 minutes (WAF), so a load test against a deployed API from one machine measures
+// the WAF, not the function; the stage's capacity throttle is 1,000 requests/s per auth route.
 import http from 'k6/http';
 import { check, fail } from 'k6';
 

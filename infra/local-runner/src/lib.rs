@@ -5,6 +5,7 @@
 //!   stand-ins and builds every function in-process with its template environment.
 //! - [`gateway`]: the HttpApi — routes from the template, the JWT authorizer, route throttles,
 //!   payload-2.0 events handed to each function's router through `lambda_http`.
+//! - [`waf`]: the edge's per-IP rate rules (the template's WAF web ACL) in front of the gateway.
 //! - [`pollers`]: SQS event sources with `ReportBatchItemFailures` semantics.
 //! - [`rie`]: a Lambda Runtime API emulator to run a real function binary (benchmarks, the
 //!   events round-trip test).
@@ -21,3 +22,4 @@ pub mod mail;
 pub mod pollers;
 pub mod rie;
 pub mod streams;
+pub mod waf;

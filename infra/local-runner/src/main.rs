@@ -33,7 +33,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     if let Some(p) = &admin_password {
         accounts::password::check_policy(p).map_err(|e| format!("SKYSHOP_ADMIN_PASSWORD {e}"))?;
     }
-    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: true }).await?;
+    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: true, waf_scale: None }).await?;
     if !serving {
         println!(
             "provisioned: {} tables, {} queues",
@@ -66,6 +66,14 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     println!("  health           http://127.0.0.1:{port}/api/health");
     println!("  sent mail        http://127.0.0.1:{port}/_local/mail");
     println!("  token issuer     {}", cloud.issuer);
+    for rule in cloud.gateway.waf.rules() {
+        println!(
+            "  edge (WAF)       {}: {} requests per {:.0} s per client IP (SKYSHOP_LOCAL_WAF_SCALE scales, SKYSHOP_LOCAL_THROTTLE=off lifts)",
+            rule.name,
+            rule.limit,
+            rule.window.as_secs_f64()
+        );
+    }
     for (function, env) in &cloud.environments {
         let summary: Vec<String> = env
             .iter()
@@ -101,7 +109,8 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
 async fn reindex() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use std::io::Write;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false }).await?;
+    let cloud =
+        LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false, waf_scale: None }).await?;
     let started = std::time::Instant::now();
     let progress = |c: catalog_indexer::Counts| {
         eprint!("\r  {} products read: {} indexed, {} removed, {} invalid", c.scanned, c.upserted, c.deleted, c.invalid);
@@ -133,7 +142,7 @@ async fn seed(args: &SeedArgs) -> Result<(), Box<dyn std::error::Error + Send + 
     use std::io::Write;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let admin_password = std::env::var("SKYSHOP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
-    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: false }).await?;
+    let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: false, waf_scale: None }).await?;
     let started = std::time::Instant::now();
     let bar = |done: u64, total: u64, unit: &str| {
         let filled = (done * 30 / total.max(1)) as usize;

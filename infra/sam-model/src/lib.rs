@@ -10,6 +10,7 @@ pub mod apigw;
 pub mod authorizer;
 mod intrinsics;
 pub mod local;
+pub mod waf;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub struct Resource {
     pub kind: String,
     pub properties: Value,
     pub metadata: Value,
+    /// The name of the condition the resource is created under (`Condition:`), if any.
+    pub condition: Option<String>,
 }
 
 /// Who may call a route.
@@ -147,6 +150,7 @@ impl Template {
                     kind: res.get("Type").and_then(Value::as_str).unwrap_or_default().to_owned(),
                     properties: res.get("Properties").cloned().unwrap_or(Value::Object(Map::new())),
                     metadata: res.get("Metadata").cloned().unwrap_or(Value::Null),
+                    condition: res.get("Condition").and_then(Value::as_str).map(str::to_owned),
                 },
             );
         }
@@ -395,7 +399,7 @@ mod tests {
         assert_eq!(users.auth, RouteAuth::Jwt { scopes: vec!["admin".into()] });
         let (default, per_route) = t.throttles();
         assert_eq!(default.map(|d| d.rate_per_sec), Some(5000.0));
-        assert_eq!(per_route.get("POST /api/auth/login").map(|t| t.rate_per_sec), Some(100.0));
+        assert_eq!(per_route.get("POST /api/auth/login").map(|t| t.rate_per_sec), Some(1000.0));
         let notifications = t.functions().into_iter().find(|f| f.logical_id == "NotificationsFunction").expect("notifications");
         assert_eq!(notifications.binary, "notifications");
         assert!(

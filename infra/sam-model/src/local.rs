@@ -2,8 +2,10 @@
 //!
 //! Tables are created from their `AWS::DynamoDB::Table` properties (keys, GSIs, streams, TTL),
 //! queues from `AWS::SQS::Queue` (with their redrive policies), secrets and SES identities from
-//! theirs. Every create is idempotent. The returned [`Resolver`] knows each resource's local
-//! `Ref` value and attributes, so function environments resolve exactly as CloudFormation would.
+//! theirs. Every create is idempotent. Resources whose `Condition` is false (with the local
+//! parameters) are not created, as in CloudFormation. The returned [`Resolver`] knows each
+//! resource's local `Ref` value and attributes, so function environments resolve exactly as
+//! CloudFormation would.
 
 use std::time::Duration;
 
@@ -194,9 +196,13 @@ pub async fn provision(
     let region = resolver.parameters.get("AWS::Region").cloned().unwrap_or_default();
     let account = resolver.parameters.get("AWS::AccountId").cloned().unwrap_or_default();
 
+    // Conditions depend on parameters only, which are all known now.
+    let conditions = resolver.clone();
+    let created = |r: &&Resource| r.condition.as_deref().is_none_or(|c| conditions.condition(c));
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let mut streams = Vec::new();
-    for table in template.resources_of("AWS::DynamoDB::Table") {
+    let tables: Vec<&Resource> = template.resources_of("AWS::DynamoDB::Table").filter(created).collect();
+    for table in tables {
         let name = naming.name(&table.logical_id);
         let stream = retry(|| create_table(&ddb, table, &name)).await?;
         resolver.refs.insert(table.logical_id.clone(), name.clone());
@@ -209,7 +215,7 @@ pub async fn provision(
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut queues = Vec::new();
-    let mut pending: Vec<&Resource> = template.resources_of("AWS::SQS::Queue").collect();
+    let mut pending: Vec<&Resource> = template.resources_of("AWS::SQS::Queue").filter(created).collect();
     // Dead-letter queues first: a queue is created once its redrive target exists.
     while !pending.is_empty() {
         let before = pending.len();
@@ -245,7 +251,8 @@ pub async fn provision(
     }
 
     let s3 = s3_client(sdk);
-    for bucket in template.resources_of("AWS::S3::Bucket") {
+    let buckets: Vec<&Resource> = template.resources_of("AWS::S3::Bucket").filter(created).collect();
+    for bucket in buckets {
         let name = naming.bucket(&bucket.logical_id);
         // Intrinsics in the bucket's properties (CORS origins) resolve against local values.
         let resolved = Resource { properties: resolver.resolve(&bucket.properties), ..bucket.clone() };
@@ -264,21 +271,28 @@ pub async fn provision(
     }
 
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    for secret in template.resources_of("AWS::SecretsManager::Secret") {
+    let secret_resources: Vec<&Resource> = template.resources_of("AWS::SecretsManager::Secret").filter(created).collect();
+    for secret in secret_resources {
         let name = resolver.resolve_string(secret.properties.get("Name").unwrap_or(&Value::Null));
         let name = naming.name(if name.is_empty() { &secret.logical_id } else { &name });
         let arn = match secrets.describe_secret().secret_id(&name).send().await {
             Ok(found) => found.arn().unwrap_or_default().to_owned(),
             Err(_) => {
-                let initial = resolver.resolve_string(secret.properties.get("SecretString").unwrap_or(&Value::Null));
-                secrets.create_secret().name(&name).secret_string(initial).send().await?.arn().unwrap_or_default().to_owned()
+                let request = secrets.create_secret().name(&name);
+                let request = match initial_secret_value(&resolver.resolve(&secret.properties)) {
+                    Some(value) => request.secret_string(value),
+                    // No value from the template (it is filled later, e.g. the signing keys).
+                    None => request,
+                };
+                request.send().await?.arn().unwrap_or_default().to_owned()
             }
         };
         resolver.refs.insert(secret.logical_id.clone(), arn);
     }
 
     let ses = aws_sdk_sesv2::Client::new(sdk);
-    for identity in template.resources_of("AWS::SES::EmailIdentity") {
+    let identities: Vec<&Resource> = template.resources_of("AWS::SES::EmailIdentity").filter(created).collect();
+    for identity in identities {
         let email = resolver.resolve_string(identity.properties.get("EmailIdentity").unwrap_or(&Value::Null));
         if ses.get_email_identity().email_identity(&email).send().await.is_err() {
             ses.create_email_identity().email_identity(&email).send().await?;
@@ -297,6 +311,32 @@ pub async fn provision(
     }
     resolver.refs.insert("ShopApi".into(), "local".into());
     Ok(Provisioned { resolver, streams, queues })
+}
+
+/// The value a secret is created with: its `SecretString`, or one made the way
+/// `GenerateSecretString` describes (random letters and digits, of `PasswordLength`, 32 by
+/// default, under `GenerateStringKey` of `SecretStringTemplate` when both are given); `None`
+/// when the template gives it no value.
+pub fn initial_secret_value(properties: &Value) -> Option<String> {
+    if let Some(value) = properties.get("SecretString").and_then(Value::as_str) {
+        return Some(value.to_owned());
+    }
+    let generate = properties.get("GenerateSecretString")?;
+    let length = generate.get("PasswordLength").and_then(Value::as_u64).unwrap_or(32) as usize;
+    let mut password = String::new();
+    while password.len() < length {
+        password.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    password.truncate(length);
+    let template = generate.get("SecretStringTemplate").and_then(Value::as_str);
+    let key = generate.get("GenerateStringKey").and_then(Value::as_str);
+    match (template.and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(t).ok()), key) {
+        (Some(mut object), Some(key)) => {
+            object.insert(key.to_owned(), Value::String(password));
+            Some(Value::Object(object).to_string())
+        }
+        _ => Some(password),
+    }
 }
 
 /// DynamoDB Local occasionally refuses the first request while it warms up.

@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use local_runner::cloud::{LocalCloud, Options};
@@ -14,10 +14,15 @@ pub struct Running {
 }
 
 pub async fn start(pollers: bool) -> Running {
+    start_with(pollers, None).await
+}
+
+/// [`start`] with the emulated WAF rate rules scaled by `waf_scale` (limits and windows).
+pub async fn start_with(pollers: bool, waf_scale: Option<f64>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let suffix = shop_testkit::unique("");
-    let cloud = LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()), reset_passwords: true })
+    let cloud = LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()), reset_passwords: true, waf_scale })
         .await
         .expect("the local cloud starts");
     if pollers {
@@ -44,7 +49,26 @@ impl Running {
 
     /// [`Running::call`] with extra request headers.
     pub async fn call_with(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<Value>) -> R {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        Self::send(&self.http, &self.base, method, path, token, headers, body).await
+    }
+
+    /// [`Running::call`] from the local address `from` (a loopback address such as 127.0.0.2):
+    /// another client IP as the runner sees it (the TCP peer).
+    pub async fn call_from(&self, from: [u8; 4], method: &str, path: &str, body: Option<Value>) -> R {
+        let client = reqwest::Client::builder().local_address(IpAddr::from(from)).build().unwrap();
+        Self::send(&client, &self.base, method, path, None, &[], body).await
+    }
+
+    async fn send(
+        http: &reqwest::Client,
+        base: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> R {
+        let mut req = http.request(method.parse().unwrap(), format!("{base}{path}"));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -9,5 +9,7 @@ mod events_roundtrip;
 mod flow;
 mod parity;
 mod search;
+mod secrets;
 mod sqs;
 mod streams;
+mod waf;

@@ -1,0 +1,216 @@
+//! What the repository's template promises about its edge and its data plane, checked on the
+//! template itself (the deployed behaviour follows from these properties; the local runner's
+//! emulation of the WAF rules is tested in infra/local-runner/tests/local/waf.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use sam_model::waf::{BlockResponse, RateAction};
+use sam_model::{Resolver, Template};
+use serde_json::{Value, json};
+
+fn template() -> Template {
+    Template::load_repo().expect("template.yaml parses")
+}
+
+fn props<'a>(t: &'a Template, id: &str) -> &'a Value {
+    &t.resource(id).unwrap_or_else(|| panic!("{id} is in the template")).properties
+}
+
+/// Every string in `value` (intrinsics included), for "does it mention X" checks.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_edge_limits_each_client_ip_on_auth_routes_and_exempts_the_stripe_webhook() {
+    let t = template();
+    let rules = t.waf_rate_rules(&Resolver::new(&t)).expect("the web ACL's rate rules");
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["auth-per-ip", "api-per-ip"]);
+    let too_many = RateAction::Block(BlockResponse {
+        status: 429,
+        body: Some(("application/json".into(), r#"{"message":"Too Many Requests"}"#.into())),
+        headers: vec![("retry-after".into(), "60".into())],
+    });
+
+    let auth = &rules[0];
+    assert_eq!((auth.limit, auth.window, &auth.action), (100, Duration::from_secs(300), &too_many));
+    let scope = auth.scope.as_ref().expect("auth paths only");
+    for path in ["/api/auth/refresh", "/api/auth/login", "/api/%61uth/login", "/api//auth/../auth/register"] {
+        assert!(scope.matches(path), "{path} counts against the auth limit");
+    }
+    for path in ["/api/products", "/api/users/me", "/api/payments/webhook"] {
+        assert!(!scope.matches(path), "{path} is not an auth path");
+    }
+
+    let api = &rules[1];
+    assert_eq!((api.limit, api.window, &api.action), (2000, Duration::from_secs(300), &too_many));
+    let scope = api.scope.as_ref().expect("everything but the webhook");
+    assert!(scope.matches("/api/products") && scope.matches("/api/auth/login"));
+    assert!(!scope.matches("/api/payments/webhook") && !scope.matches("/api/payments/./webhook"));
+
+    // The web ACL is a CLOUDFRONT one, in front of the API's distribution, with AWS managed
+    // rule groups after the rate rules, and logged.
+    let acl = props(&t, "EdgeWebAcl");
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
+    let mut managed = Vec::new();
+    for rule in acl["Rules"].as_array().unwrap() {
+        if let Some(name) = rule.pointer("/Statement/ManagedRuleGroupStatement/Name") {
+            managed.push(name.as_str().unwrap());
+        }
+    }
+    assert_eq!(managed, ["AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesCommonRuleSet"]);
+    assert!(
+        t.resources_of("AWS::WAFv2::LoggingConfiguration")
+            .any(|l| l.properties["ResourceArn"] == json!({"Fn::GetAtt": ["EdgeWebAcl", "Arn"]}))
+    );
+}
+
+#[test]
+fn the_api_distribution_forwards_everything_uncached_over_https_with_a_generated_origin_secret() {
+    let t = template();
+    let cdn = &props(&t, "ApiCdn")["DistributionConfig"];
+    let mut acl = Vec::new();
+    strings(&cdn["WebACLId"], &mut acl);
+    assert!(acl.contains(&"EdgeWebAcl".to_owned()), "{}", cdn["WebACLId"]);
+    let origin = &cdn["Origins"][0];
+    assert_eq!(origin["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only");
+    assert_eq!(origin["CustomOriginConfig"]["OriginSSLProtocols"], json!(["TLSv1.2"]));
+    let header = &origin["OriginCustomHeaders"][0];
+    assert_eq!(header["HeaderName"], "X-Origin-Verify");
+    // The value is a dynamic reference to the generated secret, never a literal.
+    assert_eq!(header["HeaderValue"], json!({"Fn::Sub": "{{resolve:secretsmanager:${EdgeOriginSecret}:SecretString}}"}));
+    assert!(props(&t, "EdgeOriginSecret").get("GenerateSecretString").is_some());
+    assert!(props(&t, "EdgeOriginSecret").get("SecretString").is_none());
+
+    let behaviour = &cdn["DefaultCacheBehavior"];
+    assert_eq!(behaviour["ViewerProtocolPolicy"], "https-only");
+    assert_eq!(behaviour["AllowedMethods"], json!(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]));
+    assert_eq!(behaviour["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "managed CachingDisabled");
+    assert_eq!(behaviour["OriginRequestPolicyId"], "b689b0a8-53d0-40ab-baf2-68738e2966ac", "managed AllViewerExceptHostHeader");
+    assert!(cdn["Logging"]["Bucket"].is_object(), "access logs");
+    // With a certificate of its own the viewer policy is TLS 1.2+; prod must have one.
+    assert_eq!(cdn["ViewerCertificate"]["Fn::If"][1]["MinimumProtocolVersion"], "TLSv1.2_2021");
+    let rules = &t.root()["Rules"];
+    assert_eq!(rules["ProdServesTls12Only"]["RuleCondition"], json!({"Fn::Equals": [{"Ref": "Environment"}, "prod"]}));
+    assert!(rules["EdgeWebAclInUsEast1"].is_object(), "a CLOUDFRONT web ACL is only created in us-east-1");
+    // Tokens name the public URL (the distribution or ApiDomainName), not execute-api.
+    let mut issuer = Vec::new();
+    strings(&props(&t, "ShopJwtAuthorizer")["JwtConfiguration"]["Issuer"], &mut issuer);
+    assert!(issuer.iter().any(|s| s == "https://${ApiCdn.DomainName}"), "{issuer:?}");
+    assert!(!issuer.iter().any(|s| s.contains("execute-api")), "{issuer:?}");
+}
+
+#[test]
+fn route_throttles_are_capacity_limits_and_functions_have_reserved_concurrency() {
+    let t = template();
+    let (_, per_route) = t.throttles();
+    for (route, throttle) in &per_route {
+        assert!(throttle.rate_per_sec >= 1000.0, "{route}: {throttle:?} is a per-client limit, which belongs in WAF");
+    }
+    for function in t.resources_of("AWS::Serverless::Function") {
+        let reserved = function.properties["ReservedConcurrentExecutions"].as_u64();
+        assert!(reserved.is_some_and(|r| r > 0), "{} has no reserved concurrency", function.logical_id);
+    }
+    let total: u64 =
+        t.resources_of("AWS::Serverless::Function").map(|f| f.properties["ReservedConcurrentExecutions"].as_u64().unwrap()).sum();
+    assert!(total + 100 <= 1000, "{total} reserved leaves less than 100 of the default 1,000 unreserved");
+    // The SQS consumer never has more batches in flight than its reservation allows.
+    let notifications = props(&t, "NotificationsFunction");
+    assert!(
+        notifications["Events"]["Queue"]["Properties"]["ScalingConfig"]["MaximumConcurrency"].as_u64()
+            <= notifications["ReservedConcurrentExecutions"].as_u64()
+    );
+}
+
+#[test]
+fn deployed_environments_get_an_https_frontend_url_and_no_localhost_default() {
+    let t = template();
+    let parameter = &t.root()["Parameters"]["FrontendUrl"];
+    assert!(parameter.get("Default").is_none(), "no default: {parameter}");
+    let pattern = regex_lite::Regex::new(parameter["AllowedPattern"].as_str().expect("an AllowedPattern")).expect("a regex");
+    for good in ["https://shop.example.com", "https://shop.example.com:8443"] {
+        assert!(pattern.is_match(good), "{good}");
+    }
+    for bad in ["http://localhost:3000", "http://shop.example.com", "https://shop.example.com/", "https://shop.example.com/path", ""] {
+        assert!(!pattern.is_match(bad), "{bad}");
+    }
+    // Every deploy profile names one.
+    let samconfig = std::fs::read_to_string(sam_model::repo_root().join("samconfig.toml")).expect("samconfig.toml");
+    let profiles: Vec<&str> = samconfig.lines().filter(|l| l.starts_with("parameter_overrides")).collect();
+    assert_eq!(profiles.len(), 2, "dev and prod");
+    for line in profiles {
+        let url = line.split_whitespace().find_map(|p| p.trim_matches('"').strip_prefix("FrontendUrl=")).expect(line);
+        assert!(pattern.is_match(url), "{line}");
+    }
+}
+
+#[test]
+fn the_search_domain_grants_the_catalog_search_only_and_the_indexer_its_writes() {
+    let t = template();
+    let statements = props(&t, "SearchDomain")["AccessPolicies"]["Statement"].as_array().unwrap().clone();
+    let of = |role: &str| {
+        statements
+            .iter()
+            .find(|s| s["Principal"]["AWS"] == json!({"Fn::GetAtt": [role, "Arn"]}))
+            .unwrap_or_else(|| panic!("a statement for {role} alone"))
+            .clone()
+    };
+    let catalog = of("CatalogFunctionRole");
+    assert_eq!(catalog["Action"], json!(["es:ESHttpGet", "es:ESHttpPost"]));
+    let mut resources = Vec::new();
+    strings(&catalog["Resource"], &mut resources);
+    assert!(
+        !resources.is_empty() && resources.iter().all(|r| r.ends_with("/products/_search") || r.ends_with("/products/_count")),
+        "{resources:?}"
+    );
+    let indexer = of("CatalogIndexerFunctionRole");
+    assert!(indexer["Action"].as_array().unwrap().contains(&json!("es:ESHttpPut")));
+    assert!(statements.iter().all(|s| s["Action"] != "es:ESHttp*"), "no wildcard grant");
+    // The catalog role's own policy grants no more than the domain's.
+    let mut grants = Vec::new();
+    strings(&props(&t, "CatalogFunction")["Policies"], &mut grants);
+    assert!(!grants.iter().any(|g| g.starts_with("es:ESHttpPut") || g.starts_with("es:ESHttpDelete") || g == "es:ESHttpHead"));
+}
+
+#[test]
+fn the_signing_keys_secret_gets_no_value_from_the_template() {
+    let t = template();
+    let secret = props(&t, "SigningKeysSecret");
+    assert!(secret.get("SecretString").is_none() && secret.get("GenerateSecretString").is_none(), "{secret}");
+}
+
+#[test]
+fn only_the_cart_reaches_the_cart_cache_and_it_authenticates() {
+    let t = template();
+    let ingress = props(&t, "CartCacheSecurityGroup")["SecurityGroupIngress"].as_array().unwrap().clone();
+    assert!(!ingress.is_empty());
+    for rule in &ingress {
+        assert_eq!(rule["SourceSecurityGroupId"], json!({"Ref": "CartFunctionSecurityGroup"}), "{rule}");
+    }
+    assert_eq!(props(&t, "CartFunction")["VpcConfig"]["SecurityGroupIds"], json!([{"Ref": "CartFunctionSecurityGroup"}]));
+    // The cache takes a user group whose only user has a generated password.
+    assert_eq!(props(&t, "CartCache")["UserGroupId"], json!({"Ref": "CartCacheUserGroup"}));
+    let group = props(&t, "CartCacheUserGroup");
+    assert_eq!((group["Engine"].clone(), group["UserIds"].clone()), (json!("valkey"), json!([{"Ref": "CartCacheUser"}])));
+    let user = props(&t, "CartCacheUser");
+    assert_eq!(user["AuthenticationMode"]["Type"], "password");
+    let mut password = Vec::new();
+    strings(&user["AuthenticationMode"]["Passwords"], &mut password);
+    assert_eq!(password, ["{{resolve:secretsmanager:${CartCacheAuthSecret}:SecretString:password}}"]);
+    assert!(props(&t, "CartCacheAuthSecret").get("GenerateSecretString").is_some());
+    // The cart's URL is rediss:// with the user's credentials from the same secret.
+    let mut url = Vec::new();
+    strings(&props(&t, "CartFunction")["Environment"]["Variables"]["REDIS_URL"], &mut url);
+    assert!(
+        url.iter().any(|u| u
+            .starts_with("rediss://skyshop-${Environment}-cart:{{resolve:secretsmanager:${CartCacheAuthSecret}:SecretString:password}}@")),
+        "{url:?}"
+    );
+}
