@@ -18,6 +18,13 @@ pub const SHIPPING: i64 = 999;
 pub const TAX_BP: i64 = 800;
 /// Most distinct products in one cart.
 pub const MAX_LINES: usize = 100;
+/// Coupon codes that do not apply, per cart and window, before `POST /api/cart/coupon`
+/// answers 429 (whatever the code).
+pub const COUPON_TRIES_PER_CART: u64 = 10;
+/// The same per source IP, across carts (guest carts cost nothing to make).
+pub const COUPON_TRIES_PER_IP: u64 = 30;
+/// The window of those counts: 15 minutes from the first attempt counted.
+pub const COUPON_TRIES_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// One product in a cart, with the catalog data snapshotted when it was added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +122,12 @@ impl Cart {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// A guest cart as its token opens it before anything is stored: empty, with the id the
+    /// token derives and the token's hash.
+    pub fn guest(id: Uuid, token_hash: String, now: Timestamp) -> Self {
+        Self { id, token_hash: Some(token_hash), ..Self::new(None, None, now) }
     }
 
     pub fn line(&self, product: Uuid) -> Option<&Line> {
@@ -230,41 +243,82 @@ pub struct CartView {
     pub cart_token: Option<String>,
 }
 
-/// Guest cart tokens: `<cart id, 32 hex>.<256 random bits, 64 hex>`. Only the SHA-256 of the
-/// whole token is stored; it is compared in constant time.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+/// SHA-256 of `text`, hex.
+pub fn sha256_hex(text: &str) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref())
+}
+
+/// Guest cart tokens: `<cart id, 32 hex>.<secret: 256 random bits, 64 hex>`.
+///
+/// The id is derived from the secret ([`derive_id`]: a version-8 UUID from SHA-256 of the
+/// secret), so a token vouches for its own id before anything is stored: finding a secret for a
+/// given id is a preimage of SHA-256. That is what lets `POST /api/cart` store nothing. Once a
+/// guest cart is stored, the SHA-256 of the whole token is kept on it and compared in constant
+/// time; a stored cart answers only to that check (carts stored before ids were derived have a
+/// random id and still open with their token).
 pub mod token {
     use aws_lc_rs::rand::SecureRandom;
     use uuid::Uuid;
 
-    fn hex(bytes: &[u8]) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(bytes.len() * 2);
-        for b in bytes {
-            out.push(char::from(DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-        }
-        out
+    /// Domain separation of the id derivation from the stored token hash.
+    const ID_CONTEXT: &[u8] = b"skyshop guest cart id\0";
+
+    use super::hex;
+
+    /// The cart id a secret stands for: the first 128 bits of SHA-256(context ‖ secret) as a
+    /// version-8 (custom) UUID.
+    pub fn derive_id(secret: &str) -> Uuid {
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        digest.update(ID_CONTEXT);
+        digest.update(secret.as_bytes());
+        let digest = digest.finish();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_ref()[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
     }
 
-    /// A new token for cart `id`.
-    pub fn generate(id: Uuid) -> Result<String, aws_lc_rs::error::Unspecified> {
+    /// A new guest cart: its id and its token.
+    pub fn generate() -> Result<(Uuid, String), aws_lc_rs::error::Unspecified> {
         let mut secret = [0u8; 32];
         aws_lc_rs::rand::SystemRandom::new().fill(&mut secret)?;
-        Ok(format!("{}.{}", id.simple(), hex(&secret)))
+        let secret = hex(&secret);
+        let id = derive_id(&secret);
+        Ok((id, format!("{}.{secret}", id.simple())))
     }
 
     /// SHA-256 of a token, hex.
     pub fn hash(token: &str) -> String {
-        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
+        super::sha256_hex(token)
     }
 
-    /// The cart id of a well-formed token; `None` for anything else.
+    /// The cart id of a well-formed token; `None` for anything else. Says nothing about whether
+    /// the token is genuine ([`vouches_for_its_id`], [`matches`]).
     pub fn cart_id(token: &str) -> Option<Uuid> {
         let (id, secret) = token.split_once('.')?;
         if id.len() != 32 || secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return None;
         }
         Uuid::try_parse(id).ok()
+    }
+
+    /// Whether a well-formed token's id is the one its secret derives (a genuine token of a
+    /// cart that may not be stored yet). Nothing here is secret: anyone holding the token can
+    /// compute the derivation.
+    pub fn vouches_for_its_id(token: &str) -> bool {
+        match (cart_id(token), token.split_once('.')) {
+            (Some(id), Some((_, secret))) => derive_id(secret) == id,
+            _ => false,
+        }
     }
 
     /// Whether `token` hashes to `stored`, compared in constant time.
@@ -396,13 +450,16 @@ impl Coupon {
 /// Largest fixed discount: $1,000,000.00.
 pub const MAX_FIXED: i64 = 100_000_000;
 
+/// Whether `value` can be a coupon code: 2–32 letters, digits, `-` and `_` (any case). Nothing
+/// else is ever stored, so anything else names no coupon (and is never sent to DynamoDB, whose
+/// keys are limited to 2,048 bytes).
+pub fn is_code(value: &str) -> bool {
+    (2..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// garde rule for coupon codes: 2–32 letters, digits, `-` and `_`.
 pub fn valid_code(value: &str, _: &()) -> garde::Result {
-    if (2..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        Ok(())
-    } else {
-        Err(garde::Error::new("2 to 32 letters, digits, '-' or '_'"))
-    }
+    if is_code(value) { Ok(()) } else { Err(garde::Error::new("2 to 32 letters, digits, '-' or '_'")) }
 }
 
 /// `POST /api/coupons`.
@@ -546,14 +603,25 @@ mod tests {
     }
 
     #[test]
-    fn tokens_round_trip_and_reject_garbage() {
-        let id = Uuid::now_v7();
-        let t = token::generate(id).unwrap();
+    fn tokens_round_trip_vouch_for_their_id_and_reject_garbage() {
+        let (id, t) = token::generate().unwrap();
         assert_eq!(token::cart_id(&t), Some(id));
+        assert_eq!(id.get_version(), Some(uuid::Version::Custom));
+        assert!(token::vouches_for_its_id(&t));
         assert!(token::matches(&t, &token::hash(&t)));
         assert!(!token::matches(&format!("{t}0"), &token::hash(&t)));
         for bad in ["", "abc", &format!("{}.xyz", id.simple()), &t.to_uppercase(), &format!("{id}.{}", "0".repeat(64))] {
             assert_eq!(token::cart_id(bad), None, "{bad}");
+            assert!(!token::vouches_for_its_id(bad), "{bad}");
         }
+        // Another secret for the same id, or the secret under another id, does not vouch.
+        let (other_id, other) = token::generate().unwrap();
+        let (_, other_secret) = other.split_once('.').unwrap();
+        assert!(!token::vouches_for_its_id(&format!("{}.{}", id.simple(), "0".repeat(64))));
+        assert!(!token::vouches_for_its_id(&format!("{}.{other_secret}", id.simple())));
+        assert_ne!(id, other_id);
+        // A token of the old shape (random id) is well-formed but vouches for nothing.
+        let old = format!("{}.{other_secret}", Uuid::now_v7().simple());
+        assert!(token::cart_id(&old).is_some() && !token::vouches_for_its_id(&old));
     }
 }

@@ -1,6 +1,11 @@
 //! `/api/cart*`: a caller with a verified bearer works on their own cart (bound to `sub`);
 //! anyone else on the guest cart whose secret `X-Cart-Token` they present. A guest cart without
 //! its token, a malformed token and another user's cart are all simply "not found" (404).
+//!
+//! A guest token vouches for its own cart id (`domain::token`), so `POST /api/cart` stores
+//! nothing: the token opens the empty cart until its first line is added. Coupon codes that do
+//! not apply get one answer whatever the reason (the reason is logged), and rejected attempts
+//! are limited per cart and per source IP.
 
 use std::collections::HashMap;
 
@@ -10,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use garde::Validate;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use shop_core::auth::Claims;
+use shop_core::auth::{Caller, Claims};
 use shop_core::extract::{ValidJson, ValidPath};
 use shop_core::problem::responses::{NotFound, Unauthorized};
 use shop_core::time::Timestamp;
@@ -20,8 +25,10 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::clients::{availability, insufficient_stock, sellable_product};
-use crate::domain::{Cart, CartView, Line, MAX_LINES, MAX_QUANTITY, Rejection, token};
-use crate::store::{Owner, Updated};
+use crate::domain::{
+    COUPON_TRIES_PER_CART, COUPON_TRIES_PER_IP, COUPON_TRIES_WINDOW, Cart, CartView, Line, MAX_LINES, MAX_QUANTITY, Rejection, token,
+};
+use crate::store::{Owner, Slot, StoredCoupon, Tries, Updated};
 
 shop_core::problem_responses! {
     /// A bearer token was sent but is not valid.
@@ -37,7 +44,9 @@ shop_core::problem_responses! {
     /// Merging a guest cart that does not exist.
     NoGuestCart: 404 => "No guest cart for this token";
     /// A coupon that cannot be applied.
-    InvalidCoupon: 422 => "`invalid_coupon`; `errors[0].code` is the reason: `unknown`, `inactive`, `expired`, `not_started`, `min_subtotal`, `limit_reached`, `empty_cart`";
+    InvalidCoupon: 422 => "`invalid_coupon`: `errors[0].code` is `empty_cart`, or `not_applicable` for any code that does not apply to this cart now (unknown, inactive, expired, not yet valid, used up, below its minimum subtotal: one answer, so codes cannot be told apart)";
+    /// Too many coupon codes that did not apply.
+    TooManyAttempts: 429 => "`too_many_attempts`: more than 10 codes that did not apply on this cart, or 30 from this source IP, within 15 minutes; `Retry-After` says when to retry";
 }
 
 /// How many merged guest cart ids a cart remembers (merges of the same guest cart that race or
@@ -63,44 +72,65 @@ fn quantity_error(message: impl Into<String>) -> ApiError {
     ApiError::validation(vec![FieldError::new("quantity", "invalid", message)])
 }
 
-/// A coupon that does not apply: 422 `invalid_coupon`; the field error on `code` carries the
-/// reason (`unknown`, `inactive`, `expired`, `not_started`, `min_subtotal`, `limit_reached`,
-/// `empty_cart`).
+/// A coupon that does not apply, with the precise reason: 422 `invalid_coupon` whose field error
+/// on `code` carries it (`unknown`, `inactive`, `expired`, `not_started`, `min_subtotal`,
+/// `limit_reached`, `empty_cart`). Only for the internal redemption route (orders); the public
+/// route answers [`coupon_not_applicable`].
 pub fn coupon_rejected(reason: Rejection) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_coupon", format!("The coupon cannot be applied: {}.", reason.message()))
         .with_errors(vec![FieldError::new("code", reason.code(), reason.message())])
+}
+
+/// The public answer for a code that does not apply to this cart now: the same status, body
+/// and field error whatever the reason, so that codes cannot be enumerated. An empty cart is
+/// told as such: that is about the cart, whatever the code.
+fn coupon_not_applicable(reason: Rejection) -> ApiError {
+    if reason == Rejection::EmptyCart {
+        return coupon_rejected(reason);
+    }
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_coupon", "This code cannot be applied to this cart.")
+        .with_errors(vec![FieldError::new("code", "not_applicable", "this code does not apply to this cart")])
 }
 
 fn guest_token(headers: &HeaderMap) -> Option<&str> {
     headers.get(CART_TOKEN).and_then(|v| v.to_str().ok()).map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// The guest cart a token opens, or 404 (missing, malformed, unknown or wrong token).
-async fn guest_cart(state: &AppState, token: Option<&str>) -> ApiResult<(Owner, Cart)> {
+/// The cart a request is about.
+struct Target {
+    owner: Owner,
+    /// A guest's cart as the token opens it: as stored, or the empty cart when nothing is
+    /// stored. `None` for users (their cart is read by the store).
+    guest: Option<Cart>,
+    /// What [`crate::store::CartStore::update`] starts from when nothing is stored: the empty
+    /// guest cart of the token (stored by its first line). `None` for users.
+    fresh: Option<Cart>,
+}
+
+/// The guest cart a token opens, or 404 (missing, malformed, forged or wrong token, deleted
+/// or merged cart). A stored cart opens with the token whose hash it keeps; a cart not stored
+/// (new, or expired) with a token whose secret derives its id.
+async fn guest_cart(state: &AppState, token: Option<&str>) -> ApiResult<Target> {
     let token = token.ok_or_else(cart_not_found)?;
     let id = token::cart_id(token).ok_or_else(cart_not_found)?;
     let owner = Owner::Guest(id);
-    let stored = state.carts.load(owner).await?.ok_or_else(cart_not_found)?;
-    match &stored.cart.token_hash {
-        Some(hash) if token::matches(token, hash) => Ok((owner, stored.cart)),
-        _ => Err(cart_not_found()),
-    }
+    let fresh = Cart::guest(id, token::hash(token), Timestamp::now());
+    let cart = match state.carts.read(owner).await? {
+        Slot::Cart(stored) => match &stored.cart.token_hash {
+            Some(hash) if token::matches(token, hash) => stored.cart,
+            _ => return Err(cart_not_found()),
+        },
+        Slot::Empty if token::vouches_for_its_id(token) => fresh.clone(),
+        Slot::Empty | Slot::Tombstone => return Err(cart_not_found()),
+    };
+    Ok(Target { owner, guest: Some(cart), fresh: Some(fresh) })
 }
 
 /// Whose cart this request means: the user's (by `sub`) or the guest cart of the token.
-async fn owner(state: &AppState, claims: &Option<Claims>, headers: &HeaderMap) -> ApiResult<Owner> {
+async fn target(state: &AppState, claims: &Option<Claims>, headers: &HeaderMap) -> ApiResult<Target> {
     match claims {
-        Some(c) => Ok(Owner::User(c.sub)),
-        None => Ok(guest_cart(state, guest_token(headers)).await?.0),
-    }
-}
-
-/// A new, empty cart for `owner`.
-fn fresh(owner: Owner) -> Cart {
-    let now = Timestamp::now();
-    match owner {
-        Owner::User(sub) => Cart::new(Some(sub), None, now),
-        Owner::Guest(_) => Cart::new(None, None, now),
+        Some(c) => Ok(Target { owner: Owner::User(c.sub), guest: None, fresh: None }),
+        None => guest_cart(state, guest_token(headers)).await,
     }
 }
 
@@ -113,7 +143,8 @@ fn done(result: Updated<ApiError>) -> ApiResult<Json<CartView>> {
 }
 
 /// Create a cart. A guest gets a new cart and its secret `cartToken` (send it back as
-/// `X-Cart-Token`; it is shown only here). A signed-in user gets their cart, created if needed.
+/// `X-Cart-Token`; it is shown only here); nothing is stored until its first line is added.
+/// A signed-in user gets their cart, created if needed.
 #[utoipa::path(post, path = "/api/cart", tag = "cart", security((), ("bearer" = [])),
     responses(
         (status = 201, description = "Created (guest carts include `cartToken`)", body = CartView),
@@ -127,12 +158,9 @@ pub async fn create_cart(State(state): State<AppState>, claims: Option<Claims>) 
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
         return Ok((status, Json(cart.view())).into_response());
     }
-    let mut cart = Cart::new(None, None, now);
-    let secret = token::generate(cart.id)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred."))?;
-    cart.token_hash = Some(token::hash(&secret));
-    let (cart, _) = state.carts.create(Owner::Guest(cart.id), cart).await?;
-    let mut view = cart.view();
+    let (id, secret) =
+        token::generate().map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred."))?;
+    let mut view = Cart::guest(id, token::hash(&secret), now).view();
     view.cart_token = Some(secret);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -142,18 +170,25 @@ pub async fn create_cart(State(state): State<AppState>, claims: Option<Claims>) 
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses((status = 200, body = CartView), NotFound))]
 pub async fn get_cart(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
-    let stored = state.carts.load(owner).await?.ok_or_else(cart_not_found)?;
-    Ok(Json(stored.cart.view()))
+    let target = target(&state, &claims, &headers).await?;
+    let cart = match target.guest {
+        Some(cart) => cart,
+        None => state.carts.load(target.owner).await?.ok_or_else(cart_not_found)?.cart,
+    };
+    Ok(Json(cart.view()))
 }
 
-/// Delete the caller's cart.
+/// Delete the caller's cart. A guest's token answers 404 from then on.
 #[utoipa::path(delete, path = "/api/cart", tag = "cart", security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses((status = 204, description = "Deleted"), NotFound))]
 pub async fn delete_cart(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let owner = owner(&state, &claims, &headers).await?;
-    if state.carts.delete(owner).await? { Ok(StatusCode::NO_CONTENT) } else { Err(cart_not_found()) }
+    let target = target(&state, &claims, &headers).await?;
+    let deleted = match target.owner {
+        Owner::User(_) => state.carts.delete(target.owner).await?,
+        Owner::Guest(_) => state.carts.bury(target.owner).await?,
+    };
+    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(cart_not_found()) }
 }
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -181,18 +216,21 @@ pub async fn add_item(
     headers: HeaderMap,
     ValidJson(body): ValidJson<AddItem>,
 ) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
+    let target = target(&state, &claims, &headers).await?;
     // Product and stock are independent questions to two functions: asked at once. The
     // product's answer decides first (a missing product is a 404 whatever the stock says).
     let ids = [body.product_id];
     let (product, stock) = tokio::join!(sellable_product(&state.catalog, body.product_id), availability(&state.inventory, &ids));
     let product = product?;
     let available = stock?.get(&product.id).copied().unwrap_or(0);
-    let create = move || fresh(owner);
-    let create: Option<&(dyn Fn() -> Cart + Send + Sync)> = matches!(owner, Owner::User(_)).then_some(&create);
+    // A user's first add creates their cart; a guest's stores the cart their token opens.
+    let fresh = match target.owner {
+        Owner::User(sub) => Some(Cart::new(Some(sub), None, Timestamp::now())),
+        Owner::Guest(_) => target.fresh,
+    };
     let result = state
         .carts
-        .update(owner, create, |cart| {
+        .update(target.owner, fresh.as_ref(), |cart| {
             let in_cart = cart.quantity_of(product.id);
             let quantity = in_cart + body.quantity;
             if quantity > MAX_QUANTITY {
@@ -244,12 +282,12 @@ pub async fn set_quantity(
     ValidPath(product_id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<SetQuantity>,
 ) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
+    let target = target(&state, &claims, &headers).await?;
     let available =
         if body.quantity > 0 { availability(&state.inventory, &[product_id]).await?.get(&product_id).copied().unwrap_or(0) } else { 0 };
     let result = state
         .carts
-        .update(owner, None, |cart| {
+        .update(target.owner, target.fresh.as_ref(), |cart| {
             let mut line = cart.line(product_id).cloned().ok_or_else(item_not_found)?;
             if body.quantity > available {
                 return Err(insufficient_stock(available, 0));
@@ -272,10 +310,10 @@ pub async fn remove_item(
     headers: HeaderMap,
     ValidPath(product_id): ValidPath<Uuid>,
 ) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
+    let target = target(&state, &claims, &headers).await?;
     let result = state
         .carts
-        .update(owner, None, |cart| {
+        .update(target.owner, target.fresh.as_ref(), |cart| {
             let mut line = cart.line(product_id).cloned().ok_or_else(item_not_found)?;
             line.quantity = 0;
             cart.set_line(line);
@@ -290,10 +328,10 @@ pub async fn remove_item(
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses((status = 200, body = CartView), NotFound))]
 pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
+    let target = target(&state, &claims, &headers).await?;
     let result = state
         .carts
-        .update(owner, None, |cart| {
+        .update(target.owner, target.fresh.as_ref(), |cart| {
             cart.clear();
             Ok::<_, ApiError>(())
         })
@@ -304,7 +342,8 @@ pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, h
 /// After login: moves the guest cart of `X-Cart-Token` into the caller's cart. Quantities are
 /// summed per product and capped to stock (and 99; lines with nothing in stock are dropped);
 /// the user's coupon is kept, the guest's is used only when the user has none; the guest cart
-/// is deleted. A user without a cart simply takes the guest cart over.
+/// is deleted (its token answers 404 from then on). A user without a cart simply takes the
+/// guest cart over.
 #[utoipa::path(post, path = "/api/cart/merge", tag = "cart", security(("bearer" = [])),
     params(("X-Cart-Token" = String, Header, description = "The guest cart's token")),
     responses(
@@ -313,7 +352,8 @@ pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, h
         NoGuestCart,
     ))]
 pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: HeaderMap) -> ApiResult<Json<CartView>> {
-    let (guest_owner, guest) = guest_cart(&state, guest_token(&headers)).await?;
+    let target = guest_cart(&state, guest_token(&headers)).await?;
+    let (guest_owner, guest) = (target.owner, target.guest.ok_or_else(cart_not_found)?);
     let user = Owner::User(claims.sub);
     let ids: Vec<Uuid> = guest.items.iter().map(|l| l.product_id).collect();
     let stock: HashMap<Uuid, u32> = availability(&state.inventory, &ids).await?;
@@ -323,10 +363,9 @@ pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: 
         cart.token_hash = None;
         cart
     };
-    let create = move || adopted.clone();
     let result = state
         .carts
-        .update(user, Some(&create), |cart| {
+        .update(user, Some(&adopted), |cart| {
             // Merged already (a retried or concurrent merge of the same guest cart): its
             // quantities are in; adding them again would double them.
             if cart.merged_guests.contains(&guest.id) {
@@ -355,7 +394,8 @@ pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: 
         })
         .await?;
     let merged = done(result)?;
-    state.carts.delete(guest_owner).await?;
+    // A tombstone, not just a delete: the token must not open an empty cart again.
+    state.carts.bury(guest_owner).await?;
     Ok(merged)
 }
 
@@ -367,37 +407,135 @@ pub struct ApplyCoupon {
     pub code: String,
 }
 
-/// Apply a coupon (replacing any other). The discount is recomputed on every cart change.
+/// Apply a coupon (replacing any other). The discount is recomputed on every cart change. A
+/// code that does not apply gets one answer whatever the reason; more than 10 such codes on a
+/// cart, or 30 from one source IP, within 15 minutes are answered 429 whatever the code.
 #[utoipa::path(post, path = "/api/cart/coupon", tag = "cart", security((), ("bearer" = [])), request_body = ApplyCoupon,
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses(
         (status = 200, body = CartView),
         NotFound,
         InvalidCoupon,
+        TooManyAttempts,
     ))]
 pub async fn apply_coupon(
     State(state): State<AppState>,
     claims: Option<Claims>,
+    caller: Caller,
     headers: HeaderMap,
     ValidJson(body): ValidJson<ApplyCoupon>,
 ) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
+    let target = target(&state, &claims, &headers).await?;
+    let ip = caller.source_ip.as_deref().unwrap_or("unknown");
+    let tries = [Tries::Ip(ip), Tries::Cart(target.owner)];
+    count_coupon_try(&state, &tries).await?;
     let code = body.code.trim().to_uppercase();
-    let (coupon, _) = state.coupons.coupon(&code).await?.ok_or_else(|| coupon_rejected(Rejection::Unknown))?;
-    let used = match &claims {
-        Some(c) => state.coupons.used_by(&coupon.code, c.sub).await?,
-        None => 0,
+    match try_coupon(&state, &claims, &target, &code).await {
+        Ok(Ok(cart)) => {
+            uncount_coupon_try(&state, &tries).await;
+            Ok(Json(cart.view()))
+        }
+        Ok(Err((reason, cart_id))) => {
+            log_rejection(reason, &code, cart_id);
+            Err(coupon_not_applicable(reason))
+        }
+        Err(e) => {
+            uncount_coupon_try(&state, &tries).await;
+            Err(e)
+        }
+    }
+}
+
+/// Counts a coupon attempt per source IP, then per cart, before anything is looked up (so
+/// concurrent attempts cannot all slip under the limit); 429 `too_many_attempts` over either
+/// limit. An attempt refused by the cart's limit gives its IP count back (no code was tried).
+async fn count_coupon_try(state: &AppState, tries: &[Tries<'_>; 2]) -> ApiResult<()> {
+    let [by_ip, by_cart] = *tries;
+    let ip = state.carts.count_try(by_ip, COUPON_TRIES_WINDOW).await?;
+    if ip.count > COUPON_TRIES_PER_IP {
+        tracing::info!(limit = "ip", attempts = ip.count, "coupon attempts throttled");
+        return Err(too_many_coupon_tries(ip.retry_after));
+    }
+    let cart = state.carts.count_try(by_cart, COUPON_TRIES_WINDOW).await?;
+    if cart.count > COUPON_TRIES_PER_CART {
+        uncount_coupon_try(state, &[by_ip]).await;
+        tracing::info!(limit = "cart", attempts = cart.count, "coupon attempts throttled");
+        return Err(too_many_coupon_tries(cart.retry_after));
+    }
+    Ok(())
+}
+
+/// Gives back attempts that did not count (the code applied, or the request failed for
+/// another reason). Best effort: the answer is already decided.
+async fn uncount_coupon_try(state: &AppState, tries: &[Tries<'_>]) {
+    for tries in tries {
+        if let Err(err) = state.carts.uncount_try(*tries).await {
+            tracing::warn!(error = %shop_core::problem::ErrorChain(&err), "a coupon attempt could not be given back");
+        }
+    }
+}
+
+fn too_many_coupon_tries(retry_after: u64) -> ApiError {
+    ApiError::too_many_requests("too_many_attempts", retry_after, "Too many coupon codes were tried; try again later.")
+}
+
+/// Applies `code` to the target's cart: the cart, or why the code does not apply (with the
+/// cart's id, for the log). The work is the same whether the code exists or not (the coupon and
+/// the user's counter are both looked up, the cart is read and checked either way), so timing
+/// does not tell codes apart either.
+async fn try_coupon(
+    state: &AppState,
+    claims: &Option<Claims>,
+    target: &Target,
+    code: &str,
+) -> ApiResult<Result<Cart, (Rejection, Option<Uuid>)>> {
+    let counter = async {
+        match claims {
+            Some(c) => state.coupons.user_counter(code, c.sub).await,
+            None => Ok(None),
+        }
     };
+    let (stored, counter) = tokio::try_join!(state.coupons.coupon(code), counter)?;
+    let used = stored.as_ref().map_or(0, |s: &StoredCoupon| s.used(counter));
     let now = Timestamp::now();
+    let mut cart_id = None;
     let result = state
         .carts
-        .update(owner, None, |cart| {
-            coupon.check(now, cart.subtotal(), used).map_err(coupon_rejected)?;
-            cart.coupon = Some(coupon.terms());
+        .update(target.owner, target.fresh.as_ref(), |cart| {
+            cart_id = Some(cart.id);
+            // About the cart, whatever the code.
+            if cart.items.is_empty() {
+                return Err(Rejection::EmptyCart);
+            }
+            let stored = stored.as_ref().ok_or(Rejection::Unknown)?;
+            // A cart with lines is never "empty": a zero subtotal is below any minimum.
+            stored
+                .coupon
+                .check(now, cart.subtotal(), used)
+                .map_err(|r| if r == Rejection::EmptyCart { Rejection::MinSubtotal } else { r })?;
+            cart.coupon = Some(stored.coupon.terms());
             Ok(())
         })
         .await?;
-    done(result)
+    match result {
+        Updated::Done(cart) => Ok(Ok(cart)),
+        Updated::Missing => Err(cart_not_found()),
+        Updated::Refused(reason) => Ok(Err((reason, cart_id))),
+    }
+}
+
+/// Logs why a code did not apply (the caller only hears "not applicable"). An existing code is
+/// logged as it is: admins know it, and support needs it. A code that names no coupon is logged
+/// as a short SHA-256 only: it is whatever the caller typed (a typo, a guess, at worst personal
+/// data pasted in the wrong field), and the hash still tells repeated guesses apart.
+fn log_rejection(reason: Rejection, code: &str, cart_id: Option<Uuid>) {
+    let cart_id = cart_id.map(|id| id.to_string());
+    if reason == Rejection::Unknown {
+        let hash = crate::domain::sha256_hex(code);
+        tracing::info!(reason = reason.code(), code_sha256 = &hash[..16], cart_id, "coupon not applied");
+    } else {
+        tracing::info!(reason = reason.code(), coupon = code, cart_id, "coupon not applied");
+    }
 }
 
 /// Remove the coupon.
@@ -405,10 +543,10 @@ pub async fn apply_coupon(
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token")),
     responses((status = 200, body = CartView), NotFound))]
 pub async fn remove_coupon(State(state): State<AppState>, claims: Option<Claims>, headers: HeaderMap) -> ApiResult<Json<CartView>> {
-    let owner = owner(&state, &claims, &headers).await?;
+    let target = target(&state, &claims, &headers).await?;
     let result = state
         .carts
-        .update(owner, None, |cart| {
+        .update(target.owner, target.fresh.as_ref(), |cart| {
             cart.coupon = None;
             Ok::<_, ApiError>(())
         })

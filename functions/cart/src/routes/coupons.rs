@@ -91,8 +91,8 @@ pub async fn create_coupon(
     responses((status = 200, body = Coupon), Forbidden, NotFound))]
 pub async fn get_coupon(State(state): State<AppState>, claims: Claims, ValidPath(code): ValidPath<String>) -> ApiResult<Json<Coupon>> {
     admin(&claims)?;
-    let (coupon, _) = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
-    Ok(Json(coupon))
+    let stored = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
+    Ok(Json(stored.coupon))
 }
 
 /// Change a coupon: absent fields stay, `null` clears `startsAt`, `endsAt`, `maxRedemptions`,
@@ -113,19 +113,21 @@ pub async fn update_coupon(
     ValidJson(body): ValidJson<CouponUpdate>,
 ) -> ApiResult<Json<Coupon>> {
     admin(&claims)?;
-    let (old, version) = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
-    let mut coupon = body.apply(old);
+    let old = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
+    let mut coupon = body.apply(old.coupon);
     coupon.updated_at = Timestamp::now();
     coupon.validate_terms()?;
-    match state.coupons.update(&coupon, version).await? {
+    match state.coupons.update(&coupon, old.version).await? {
         Outcome::Done => {
-            let (fresh, _) = state.coupons.coupon(&coupon.code).await?.ok_or_else(not_found)?;
-            Ok(Json(fresh))
+            let fresh = state.coupons.coupon(&coupon.code).await?.ok_or_else(not_found)?;
+            Ok(Json(fresh.coupon))
         }
         Outcome::ConditionFailed => Err(ApiError::conflict("concurrent_update", "The coupon changed while it was being written; retry.")),
     }
 }
 
+/// Delete a coupon, and with it the per-user redemption counts: a coupon created again with the
+/// same code starts afresh. Redemptions stay (order history).
 #[utoipa::path(delete, path = "/api/coupons/{code}", tag = "coupons", security(("bearer" = ["admin"])),
     params(("code" = String, Path, description = "Coupon code (case-insensitive)")),
     responses((status = 204, description = "Deleted"), Forbidden, NotFound))]

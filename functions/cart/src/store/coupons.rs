@@ -2,15 +2,26 @@
 //!
 //! | pk | sk | item |
 //! |---|---|---|
-//! | `COUPON#<CODE>` | `COUPON` | [`Coupon`] + `version`; `gsi1pk = COUPONS`, `gsi1sk = <CODE>` (listing) |
-//! | `COUPON#<CODE>` | `USER#<userId>` | `count`: the user's redemptions of the coupon |
-//! | `REDEMPTION#<orderId>` | `REDEMPTION` | [`Redemption`] (one per order: redeeming is idempotent by order) |
+//! | `COUPON#<CODE>` | `COUPON` | [`Coupon`] + `version` + `incarnation`; `gsi1pk = COUPONS`, `gsi1sk = <CODE>` (listing) |
+//! | `COUPON#<CODE>` | `USER#<userId>` | `count`: the user's redemptions of the coupon; `incarnation`: of the coupon they count |
+//! | `REDEMPTION#<orderId>` | `REDEMPTION` | [`Redemption`] (one per order: redeeming is idempotent by order), with the coupon's `couponIncarnation` |
 //!
 //! A redemption is one transaction of three conditional writes: the redemption item (absent),
-//! the coupon's `redemptionCount` (`< maxRedemptions`, active) and the user's counter
-//! (`< perUserLimit`). Lost races are retried from a fresh read within the shared retry budget
-//! (`shop_core::retry`), so the limits hold under any concurrency. Releasing deletes the
-//! redemption item in the same transaction as the decrements, so a release counts once.
+//! the coupon's `redemptionCount` (`< maxRedemptions`, active, still the incarnation read) and
+//! the user's counter (`< perUserLimit`). Lost races are retried from a fresh read within the
+//! shared retry budget (`shop_core::retry`), so the limits hold under any concurrency. Releasing
+//! deletes the redemption item in the same transaction as the decrements, so a release counts
+//! once.
+//!
+//! **Incarnations.** A code can be deleted and created again; each creation gets a new
+//! `incarnation` (a UUIDv7). Deleting a coupon deletes its per-user counters (a query and
+//! conditional deletes in transactions of up to 100, at most [`MAX_COUNTERS_DELETED`] per
+//! delete). Counters and redemptions carry the incarnation they count for, so what a delete left
+//! behind (more counters than the bound, a delete cut short) is never counted for the new coupon:
+//! a counter of another incarnation is read as 0 and reset by the user's next redemption, and
+//! releasing a redemption of an older incarnation gives nothing back to the new coupon.
+//! Coupons, counters and redemptions written before incarnations have none, and match each
+//! other as before.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, Update};
@@ -23,7 +34,11 @@ use tracing::instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{Coupon, Rejection};
+use crate::domain::{Coupon, Rejection, is_code};
+
+/// Most per-user counters one coupon delete removes (10 transactions of 100); what is left
+/// belongs to a dead incarnation and is ignored.
+pub const MAX_COUNTERS_DELETED: usize = 1_000;
 
 fn coupon_pk(code: &str) -> String {
     format!("COUPON#{code}")
@@ -43,6 +58,44 @@ pub struct Redemption {
     /// The discount in cents on the order's subtotal.
     pub discount: i64,
     pub created_at: Timestamp,
+    /// The incarnation of the coupon redeemed (absent for redemptions made before coupons had
+    /// one): releasing gives back only to that coupon, never to one re-created with its code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_incarnation: Option<Uuid>,
+}
+
+/// A coupon as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCoupon {
+    pub coupon: Coupon,
+    /// What an admin edit is checked against.
+    pub version: u64,
+    /// New with each creation of the code; `None` for coupons created before incarnations.
+    pub incarnation: Option<Uuid>,
+}
+
+impl StoredCoupon {
+    /// What `counter` (a user's, as read) counts for this coupon: 0 when it counts for an
+    /// earlier coupon with the same code.
+    pub fn used(&self, counter: Option<UserCounter>) -> u32 {
+        counter.filter(|c| c.incarnation == self.incarnation).map_or(0, |c| c.count)
+    }
+}
+
+/// A user's counter of a coupon's redemptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserCounter {
+    pub count: u32,
+    /// The incarnation of the coupon it counts for.
+    pub incarnation: Option<Uuid>,
+}
+
+/// The condition "the item's `incarnation` is `incarnation`" (absent for `None`), with its value.
+fn incarnation_is(incarnation: Option<Uuid>, placeholder: &str) -> (String, Option<(String, AttributeValue)>) {
+    match incarnation {
+        Some(id) => (format!("incarnation = {placeholder}"), Some((placeholder.to_owned(), s(id.to_string())))),
+        None => ("attribute_not_exists(incarnation)".to_owned(), None),
+    }
 }
 
 /// Why a redemption did not happen.
@@ -66,9 +119,9 @@ impl From<shop_core::retry::Contended> for RedeemError {
 enum Part {
     /// The redemption item: this order redeemed already (or was released concurrently).
     Redemption,
-    /// The coupon: gone, inactive, or at its overall limit.
+    /// The coupon: gone, inactive, at its overall limit, or re-created (another incarnation).
     Coupon,
-    /// The user's counter: at the per-user limit.
+    /// The user's counter: at the per-user limit, or changed since it was read.
     PerUser,
 }
 
@@ -92,14 +145,19 @@ impl CouponStore {
         Ok(item)
     }
 
-    fn read_coupon(item: Item) -> Result<(Coupon, u64), StoreError> {
+    fn read_coupon(item: Item) -> Result<StoredCoupon, StoreError> {
         let version = attr(&item, "version")?.ok_or_else(|| StoreError::unexpected("a coupon item has no version"))?;
-        Ok((serde_dynamo::from_item(item)?, version))
+        let incarnation = attr(&item, "incarnation")?;
+        Ok(StoredCoupon { coupon: serde_dynamo::from_item(item)?, version, incarnation })
     }
 
-    /// The coupon with this (upper-case) code and its version.
+    /// The coupon with this (upper-case) code. A string that cannot be a code names no coupon
+    /// and is not looked up.
     #[instrument(skip_all)]
-    pub async fn coupon(&self, code: &str) -> Result<Option<(Coupon, u64)>, StoreError> {
+    pub async fn coupon(&self, code: &str) -> Result<Option<StoredCoupon>, StoreError> {
+        if !is_code(code) {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -124,10 +182,11 @@ impl CouponStore {
         query_all(query).await
     }
 
-    /// Creates a coupon; `ConditionFailed` when the code is taken.
+    /// Creates a coupon (a new incarnation of its code); `ConditionFailed` when the code is taken.
     #[instrument(skip_all)]
     pub async fn create(&self, coupon: &Coupon) -> Result<Outcome, StoreError> {
-        let item = self.coupon_item(coupon, 1)?;
+        let mut item = self.coupon_item(coupon, 1)?;
+        item.insert("incarnation".into(), s(shop_core::id::new_id().to_string()));
         let result = self
             .client
             .put_item()
@@ -160,23 +219,100 @@ impl CouponStore {
         Ok(write_outcome(update.return_values(ReturnValue::None).send().await)?)
     }
 
-    /// Deletes a coupon; `ConditionFailed` when there was none. Redemptions stay (order history).
+    /// Deletes a coupon and its per-user counters; `ConditionFailed` when there was none.
+    /// Redemptions stay (order history).
     #[instrument(skip_all)]
     pub async fn delete(&self, code: &str) -> Result<Outcome, StoreError> {
+        if !is_code(code) {
+            return Ok(Outcome::ConditionFailed);
+        }
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(coupon_pk(code), "COUPON")))
             .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        Ok(write_outcome(result)?)
+        let deleted = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(err) => return Ok(write_outcome::<(), _, _>(Err(err))?),
+        };
+        let incarnation = attr(&deleted, "incarnation")?;
+        self.delete_counters(code, incarnation).await?;
+        Ok(Outcome::Done)
     }
 
-    /// How often `user` has redeemed `code`.
+    /// Deletes the per-user counters of `code` that count for `incarnation` (at most
+    /// [`MAX_COUNTERS_DELETED`]). Each delete is conditional on the incarnation, so a counter
+    /// that a re-created coupon started meanwhile is left alone.
+    #[instrument(skip_all, fields(code = %code))]
+    async fn delete_counters(&self, code: &str, incarnation: Option<Uuid>) -> Result<(), StoreError> {
+        let (condition, value) = incarnation_is(incarnation, ":inc");
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :user)")
+            .filter_expression(condition.clone())
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(coupon_pk(code)))
+            .expression_attribute_values(":user", s("USER#"))
+            .consistent_read(true);
+        if let Some((name, value)) = &value {
+            query = query.expression_attribute_values(name, value.clone());
+        }
+        let mut keys: Vec<Item> = Vec::new();
+        let mut start = None;
+        let mut more = false;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start).send().await?;
+            keys.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if keys.len() >= MAX_COUNTERS_DELETED {
+                more = start.is_some() || keys.len() > MAX_COUNTERS_DELETED;
+                keys.truncate(MAX_COUNTERS_DELETED);
+                break;
+            }
+            if start.is_none() {
+                break;
+            }
+        }
+        let total = keys.len();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<&Item> = chunk.iter().collect();
+            while !pending.is_empty() {
+                let mut tx = Transaction::new();
+                for (i, item) in pending.iter().enumerate() {
+                    let mut delete =
+                        Delete::builder().table_name(&self.table).set_key(Some((*item).clone())).condition_expression(condition.clone());
+                    if let Some((name, value)) = &value {
+                        delete = delete.expression_attribute_values(name, value.clone());
+                    }
+                    tx.delete(delete.build()?, Some(i));
+                }
+                match tx.commit(&self.client).await? {
+                    TxOutcome::Committed => break,
+                    // Counters a re-created coupon took over meanwhile: theirs now.
+                    TxOutcome::Refused(taken) => {
+                        pending = pending.into_iter().enumerate().filter(|(i, _)| !taken.contains(i)).map(|(_, item)| item).collect();
+                    }
+                }
+            }
+        }
+        if more {
+            tracing::warn!(deleted = total, "a deleted coupon had more per-user counters than one delete removes; the rest are ignored");
+        }
+        Ok(())
+    }
+
+    /// `user`'s counter of `code`, of whichever incarnation wrote it.
     #[instrument(skip_all)]
-    pub async fn used_by(&self, code: &str, user: Uuid) -> Result<u32, StoreError> {
+    pub async fn user_counter(&self, code: &str, user: Uuid) -> Result<Option<UserCounter>, StoreError> {
+        if !is_code(code) {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -185,10 +321,17 @@ impl CouponStore {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(match out.item {
-            Some(item) => attr(&item, "count")?.unwrap_or(0),
-            None => 0,
-        })
+        match out.item {
+            Some(item) => Ok(Some(UserCounter { count: attr(&item, "count")?.unwrap_or(0), incarnation: attr(&item, "incarnation")? })),
+            None => Ok(None),
+        }
+    }
+
+    /// How often `user` has redeemed this incarnation of the coupon (a counter left by an
+    /// earlier coupon with the same code counts 0).
+    #[instrument(skip_all)]
+    pub async fn used_by(&self, coupon: &StoredCoupon, user: Uuid) -> Result<u32, StoreError> {
+        Ok(coupon.used(self.user_counter(&coupon.coupon.code, user).await?))
     }
 
     /// The redemption made for `order`.
@@ -214,11 +357,15 @@ impl CouponStore {
             if let Some(existing) = self.redemption(order).await? {
                 return Ok(existing);
             }
-            let Some((coupon, _)) = self.coupon(code).await? else {
+            let Some(stored) = self.coupon(code).await? else {
                 return Err(RedeemError::Rejected(Rejection::Unknown));
             };
+            let coupon = &stored.coupon;
             let now = Timestamp::now();
-            let used = self.used_by(code, user).await?;
+            let counter = self.user_counter(code, user).await?;
+            // A counter left by an earlier coupon with this code counts nothing: it is reset.
+            let stale = counter.filter(|c| c.incarnation != stored.incarnation);
+            let used = stored.used(counter);
             coupon.check(now, subtotal, used).map_err(|r| {
                 // An order always has a subtotal; "nothing to discount" is below the minimum.
                 RedeemError::Rejected(if r == Rejection::EmptyCart { Rejection::MinSubtotal } else { r })
@@ -230,46 +377,79 @@ impl CouponStore {
                 user_id: user,
                 discount: coupon.terms().discount(subtotal),
                 created_at: now,
+                coupon_incarnation: stored.incarnation,
             };
             let mut item: Item = serde_dynamo::to_item(&redemption).map_err(StoreError::from)?;
             item.extend(key(redemption_pk(order), "REDEMPTION"));
-            let count = Update::builder()
+            let (same_coupon, inc_value) = incarnation_is(stored.incarnation, ":inc");
+            let mut count = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(coupon_pk(code), "COUPON")))
                 .update_expression("SET redemptionCount = redemptionCount + :one")
-                .condition_expression("attribute_exists(pk) AND active = :true AND (attribute_not_exists(maxRedemptions) OR redemptionCount < maxRedemptions)")
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND active = :true AND (attribute_not_exists(maxRedemptions) OR redemptionCount < maxRedemptions) AND {same_coupon}"
+                ))
                 .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":true", AttributeValue::Bool(true))
-                .build()
-                .map_err(StoreError::from)?;
-            let mut per_user = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(coupon_pk(code), format!("USER#{user}"))))
-                .update_expression("ADD #count :one")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_values(":one", n(1));
-            if let Some(limit) = coupon.per_user_limit {
-                per_user = per_user
-                    .condition_expression("attribute_not_exists(#count) OR #count < :limit")
-                    .expression_attribute_values(":limit", n(limit));
+                .expression_attribute_values(":true", AttributeValue::Bool(true));
+            if let Some((name, value)) = &inc_value {
+                count = count.expression_attribute_values(name, value.clone());
             }
+            let per_user = self.count_for_user(code, user, &stored, stale)?;
             let mut tx = Transaction::new();
             tx.put(&self.table, item, Some("attribute_not_exists(pk)"), Some(Part::Redemption))?;
-            tx.update(count, Some(Part::Coupon));
-            tx.update(per_user.build().map_err(StoreError::from)?, Some(Part::PerUser));
-            match tx.commit(&self.client).await? {
-                TxOutcome::Committed => return Ok(redemption),
-                // A concurrent call redeemed this order, or the coupon changed (or reached its
-                // limit): the next pass returns that redemption or the reason.
-                r if r.refused(&Part::Redemption) || r.refused(&Part::Coupon) => {}
-                _ => return Err(RedeemError::Rejected(Rejection::LimitReached)),
+            tx.update(count.build().map_err(StoreError::from)?, Some(Part::Coupon));
+            tx.update(per_user, Some(Part::PerUser));
+            if tx.commit(&self.client).await?.is_committed() {
+                return Ok(redemption);
             }
+            // A concurrent call redeemed this order, the coupon changed (or reached its limit,
+            // or was re-created), or the user's counter changed: the next pass returns that
+            // redemption or the reason.
             retry.wait().await?;
         }
     }
 
-    /// Releases the redemption of `order` once (the counters go back down); true when there
-    /// was one to release. Idempotent.
+    /// The update of `user`'s counter in a redemption of `stored`: +1 under the per-user limit,
+    /// or, over a counter of an earlier incarnation (`stale`), a reset to 1 if it is still that.
+    fn count_for_user(&self, code: &str, user: Uuid, stored: &StoredCoupon, stale: Option<UserCounter>) -> Result<Update, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(coupon_pk(code), format!("USER#{user}"))))
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":one", n(1));
+        let (expression, condition, values) = match (stale, stored.incarnation) {
+            (Some(stale), incarnation) => {
+                let (still_stale, stale_value) = incarnation_is(stale.incarnation, ":stale");
+                let expression = match incarnation {
+                    Some(_) => "SET #count = :one, incarnation = :inc",
+                    None => "SET #count = :one REMOVE incarnation",
+                };
+                let values: Vec<(String, AttributeValue)> =
+                    stale_value.into_iter().chain(incarnation.map(|id| (":inc".to_owned(), s(id.to_string())))).collect();
+                (expression, format!("attribute_exists(pk) AND {still_stale}"), values)
+            }
+            (None, incarnation) => {
+                let (same, value) = incarnation_is(incarnation, ":inc");
+                let expression = if incarnation.is_some() { "SET incarnation = :inc ADD #count :one" } else { "ADD #count :one" };
+                let mut condition = format!("(attribute_not_exists(pk) OR {same})");
+                let mut values: Vec<(String, AttributeValue)> = value.into_iter().collect();
+                if let Some(limit) = stored.coupon.per_user_limit {
+                    condition.push_str(" AND (attribute_not_exists(#count) OR #count < :limit)");
+                    values.push((":limit".to_owned(), n(limit)));
+                }
+                (expression, condition, values)
+            }
+        };
+        let mut update = update.update_expression(expression).condition_expression(condition);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        Ok(update.build()?)
+    }
+
+    /// Releases the redemption of `order` once; true when there was one to release.
+    /// Idempotent. The counters go back down only on the incarnation of the coupon that was
+    /// redeemed: a coupon deleted since (or deleted and created again) keeps its counts.
     #[instrument(skip_all, fields(order = %order))]
     pub async fn release(&self, order: Uuid) -> Result<bool, StoreError> {
         let mut retry = RetryPolicy::CONTENDED.start();
@@ -285,23 +465,33 @@ impl CouponStore {
                 .build()?;
             let mut tx = Transaction::new();
             tx.delete(delete, Some(Part::Redemption));
+            let (same_coupon, inc_value) = incarnation_is(redemption.coupon_incarnation, ":inc");
             let decrement = |sk: String, attr: &str| {
-                Update::builder()
+                let mut update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(coupon_pk(code), sk)))
                     .update_expression("SET #c = #c - :one")
-                    .condition_expression("#c > :zero")
+                    .condition_expression(format!("#c > :zero AND {same_coupon}"))
                     .expression_attribute_names("#c", attr)
                     .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":zero", n(0))
-                    .build()
+                    .expression_attribute_values(":zero", n(0));
+                if let Some((name, value)) = &inc_value {
+                    update = update.expression_attribute_values(name, value.clone());
+                }
+                update.build()
             };
-            // A coupon deleted since keeps no counters to give back.
-            if self.coupon(code).await?.is_some() {
-                tx.update(decrement("COUPON".into(), "redemptionCount")?, Some(Part::Coupon));
-            }
-            if self.used_by(code, redemption.user_id).await? > 0 {
-                tx.update(decrement(format!("USER#{}", redemption.user_id), "count")?, Some(Part::PerUser));
+            // Only the coupon that was redeemed gives back, and only what it still counts (each
+            // decrement is conditional on both, so a change meanwhile is a retry from a fresh
+            // read, never a decrement of another coupon's counters).
+            let coupon = self.coupon(code).await?.filter(|c| c.incarnation == redemption.coupon_incarnation);
+            if let Some(coupon) = &coupon {
+                if coupon.coupon.redemption_count > 0 {
+                    tx.update(decrement("COUPON".into(), "redemptionCount")?, Some(Part::Coupon));
+                }
+                let counter = self.user_counter(code, redemption.user_id).await?;
+                if counter.is_some_and(|c| c.incarnation == redemption.coupon_incarnation && c.count > 0) {
+                    tx.update(decrement(format!("USER#{}", redemption.user_id), "count")?, Some(Part::PerUser));
+                }
             }
             if tx.commit(&self.client).await?.is_committed() {
                 return Ok(true);

@@ -4,5 +4,5 @@
 pub mod carts;
 pub mod coupons;
 
-pub use carts::{CartStore, CartStoreError, Owner, Stored, Updated};
-pub use coupons::{CouponStore, RedeemError, Redemption, StoreError};
+pub use carts::{CartStore, CartStoreError, Counted, Owner, Slot, Stored, Tries, Updated};
+pub use coupons::{CouponStore, RedeemError, Redemption, StoreError, StoredCoupon, UserCounter};

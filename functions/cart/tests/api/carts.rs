@@ -191,7 +191,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
     // Coupons.
     let coupon = |code: serde_json::Value| Req::post("/api/cart/coupon").json(json!({"code": code}));
     let body = app.send_guest(&token, coupon(json!("NOPE"))).await.expect_problem(422, "invalid_coupon");
-    assert_eq!(codes(&body), vec![("code".to_owned(), "unknown".to_owned())]);
+    assert_eq!(codes(&body), vec![("code".to_owned(), "not_applicable".to_owned())], "one answer for any code that does not apply");
     let body = app.send_guest(&token, coupon(json!("  "))).await.expect_problem(422, "validation_failed");
     assert_eq!(codes(&body)[0].0, "code");
     let body = app.send_guest(&token, coupon(json!(10))).await.expect_problem(422, "validation_failed");
@@ -328,12 +328,24 @@ async fn concurrent_adds_to_one_cart_never_lose_a_line() {
 #[tokio::test]
 async fn carts_live_seven_days_after_their_last_write() {
     let app = app().await;
+    let mug = app.product("Mug", 1999, 10).await;
+    // A guest cart from its first line (nothing is stored before: see the test below).
     let (cart, token) = app.guest_cart().await;
     let id = Uuid::parse_str(cart["id"].as_str().unwrap()).unwrap();
+    app.send_guest(&token, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1}))).await.expect(200);
     let ttl = app.state.carts.ttl(cart::store::Owner::Guest(id)).await.unwrap();
     assert!((604_790..=604_800).contains(&ttl), "{ttl}");
-    app.send_guest(&token, Req::delete("/api/cart/items")).await.expect(200);
+    app.send_guest(&token, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1}))).await.expect(200);
     let ttl = app.state.carts.ttl(cart::store::Owner::Guest(id)).await.unwrap();
+    assert!((604_790..=604_800).contains(&ttl), "every write resets the TTL: {ttl}");
+    // A user's cart, even emptied.
+    let user = customer();
+    let sub = Uuid::parse_str(&user.0).unwrap();
+    app.send_as(&user, Req::post("/api/cart")).await.expect(201);
+    let ttl = app.state.carts.ttl(cart::store::Owner::User(sub)).await.unwrap();
+    assert!((604_790..=604_800).contains(&ttl), "{ttl}");
+    app.send_as(&user, Req::delete("/api/cart/items")).await.expect(200);
+    let ttl = app.state.carts.ttl(cart::store::Owner::User(sub)).await.unwrap();
     assert!((604_790..=604_800).contains(&ttl), "every write resets the TTL: {ttl}");
 }
 
@@ -344,4 +356,94 @@ async fn a_dead_redis_fails_fast_instead_of_losing_carts() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     let api: shop_core::ApiError = err.into();
     assert_eq!(api.status().as_u16(), 503, "carts have no other copy: the caller retries");
+}
+
+/// Finding 6: anonymous `POST /api/cart` must not fill the cart cache. A guest cart is stored
+/// only once it holds a line; until then its token reads as the empty cart. An emptied guest
+/// cart lives minutes, a deleted one leaves a short tombstone that reads as "not found".
+#[tokio::test]
+async fn a_guest_cart_is_stored_only_once_it_holds_a_line_and_lives_minutes_once_emptied() {
+    let app = app().await;
+    let mug = app.product("Mug", 1999, 10).await;
+    let pen = app.product("Pen", 300, 10).await;
+    let guest = |cart: &serde_json::Value| cart::store::Owner::Guest(Uuid::parse_str(cart["id"].as_str().unwrap()).unwrap());
+    let ttl = |owner: cart::store::Owner| {
+        let carts = app.state.carts.clone();
+        async move { carts.ttl(owner).await.unwrap() }
+    };
+    const WEEK: std::ops::RangeInclusive<i64> = 604_790..=604_800;
+    const MINUTES: std::ops::RangeInclusive<i64> = 1..=900;
+
+    // Anonymous creations answer a cart and its token, and store nothing.
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        made.push(app.guest_cart().await);
+    }
+    for (cart, token) in &made {
+        assert!(token.starts_with(&Uuid::parse_str(cart["id"].as_str().unwrap()).unwrap().simple().to_string()));
+        assert_eq!(ttl(guest(cart)).await, -2, "nothing is stored for a new guest cart: {cart}");
+    }
+    let (cart, token) = &made[0];
+    let owner = guest(cart);
+
+    // Read, cleared, coupon removed: the empty cart, still nothing stored.
+    let read = app.send_guest(token, Req::get("/api/cart")).await.expect(200);
+    assert_eq!((&read["id"], &read["items"], &read["total"]), (&cart["id"], &json!([]), &json!(0)));
+    assert!(read.get("cartToken").is_none());
+    app.send_guest(token, Req::delete("/api/cart/items")).await.expect(200);
+    app.send_guest(token, Req::delete("/api/cart/coupon")).await.expect(200);
+    app.send_guest(token, Req::delete(&format!("/api/cart/items/{mug}"))).await.expect_problem(404, "item_not_found");
+    assert_eq!(ttl(owner).await, -2, "an empty guest cart is never written");
+
+    // The first line stores it for 7 days.
+    app.send_guest(token, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 2}))).await.expect(200);
+    assert!(WEEK.contains(&ttl(owner).await), "{}", ttl(owner).await);
+    app.send_guest(token, Req::post("/api/cart/items").json(json!({"productId": pen, "quantity": 1}))).await.expect(200);
+    app.send_guest(token, Req::delete(&format!("/api/cart/items/{mug}"))).await.expect(200);
+    assert!(WEEK.contains(&ttl(owner).await), "a line is left: {}", ttl(owner).await);
+    // Removing the last line: minutes.
+    let emptied = app.send_guest(token, Req::delete(&format!("/api/cart/items/{pen}"))).await.expect(200);
+    assert_eq!(emptied["items"], json!([]));
+    assert!(MINUTES.contains(&ttl(owner).await), "an emptied guest cart lives minutes: {}", ttl(owner).await);
+    assert_eq!(app.send_guest(token, Req::get("/api/cart")).await.expect(200)["id"], cart["id"]);
+    // Filled again: 7 days; cleared: minutes.
+    app.send_guest(token, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1}))).await.expect(200);
+    assert!(WEEK.contains(&ttl(owner).await), "{}", ttl(owner).await);
+    app.send_guest(token, Req::delete("/api/cart/items")).await.expect(200);
+    assert!(MINUTES.contains(&ttl(owner).await), "a cleared guest cart lives minutes: {}", ttl(owner).await);
+
+    // A user's emptied cart keeps its 7 days.
+    let user = customer();
+    let sub = Uuid::parse_str(&user.0).unwrap();
+    app.send_as(&user, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1}))).await.expect(200);
+    app.send_as(&user, Req::delete("/api/cart/items")).await.expect(200);
+    assert!(WEEK.contains(&ttl(cart::store::Owner::User(sub)).await));
+
+    // Deleted (stored or never stored): the token answers 404 from then on, through a
+    // short-lived tombstone that no route reads as a cart.
+    for (cart, token) in [&made[0], &made[1]] {
+        app.send_guest(token, Req::delete("/api/cart")).await.expect(204);
+        app.send_guest(token, Req::get("/api/cart")).await.expect_problem(404, "cart_not_found");
+        app.send_guest(token, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1})))
+            .await
+            .expect_problem(404, "cart_not_found");
+        app.send_guest(token, Req::delete("/api/cart/items")).await.expect_problem(404, "cart_not_found");
+        app.send_guest(token, Req::delete("/api/cart")).await.expect_problem(404, "cart_not_found");
+        assert!(MINUTES.contains(&ttl(guest(cart)).await), "{}", ttl(guest(cart)).await);
+    }
+
+    // A token is bound to its id even when nothing is stored: another secret for the id of a
+    // never-stored cart, or a valid secret under another id, opens nothing.
+    let (third, third_token) = &made[2];
+    let id = Uuid::parse_str(third["id"].as_str().unwrap()).unwrap();
+    let (_, fourth_token) = &made[3];
+    let (_, secret) = fourth_token.split_once('.').unwrap();
+    for forged in [format!("{}.{}", id.simple(), "0".repeat(64)), format!("{}.{secret}", id.simple())] {
+        app.send_guest(&forged, Req::get("/api/cart")).await.expect_problem(404, "cart_not_found");
+        app.send_guest(&forged, Req::post("/api/cart/items").json(json!({"productId": mug, "quantity": 1})))
+            .await
+            .expect_problem(404, "cart_not_found");
+    }
+    assert_eq!(ttl(guest(third)).await, -2);
+    assert_eq!(app.send_guest(third_token, Req::get("/api/cart")).await.expect(200)["id"], third["id"]);
 }

@@ -142,3 +142,135 @@ async fn internal_routes_are_invisible_from_the_public_api() {
         .await
         .expect_problem(404, shop_core::http::ROUTE_NOT_FOUND);
 }
+
+/// Finding 12: deleting a coupon deletes its per-user counters; a coupon re-created with the
+/// same code starts afresh, and releasing a redemption of the old coupon answers 204 without
+/// touching the new one's counters.
+#[tokio::test]
+async fn a_recreated_coupon_starts_afresh_and_old_releases_leave_it_alone() {
+    let app = app().await;
+    let admin = app.admin.clone();
+    let create = || Req::post("/api/coupons").json(json!({"code": "PER1", "type": "percent", "value": 10, "perUserLimit": 1}));
+    app.send_as(&admin, create()).await.expect(201);
+    let orders = app.internal().await;
+    let user = Uuid::now_v7();
+    let old = Uuid::now_v7();
+    let _: Value = orders.post("/internal/coupons/redemptions", &redeem("PER1", old, user, 9_000)).await.unwrap();
+    let err = orders.post::<_, Value>("/internal/coupons/redemptions", &redeem("PER1", Uuid::now_v7(), user, 9_000)).await.unwrap_err();
+    assert_eq!(reason(&err), "limit_reached");
+
+    app.send_as(&admin, Req::delete("/api/coupons/PER1")).await.expect(204);
+    assert_eq!(app.state.coupons.user_counter("PER1", user).await.unwrap(), None, "the per-user counter went with the coupon");
+    app.send_as(&admin, create()).await.expect(201);
+
+    // The same user may redeem the new coupon once.
+    let new = Uuid::now_v7();
+    let _: Value = orders.post("/internal/coupons/redemptions", &redeem("PER1", new, user, 9_000)).await.unwrap();
+    let count = || async { app.send_as(&app.admin, Req::get("/api/coupons/PER1")).await.expect(200)["redemptionCount"].clone() };
+    assert_eq!(count().await, 1);
+
+    // Releasing the old coupon's redemption: 204, and the new counters stay as they are.
+    let released = orders.send(Method::DELETE, &format!("/internal/coupons/redemptions/{old}"), None).await.unwrap();
+    assert_eq!(released.status, StatusCode::NO_CONTENT);
+    assert_eq!(count().await, 1, "the new coupon's count is not decremented by an old redemption");
+    let err = orders.post::<_, Value>("/internal/coupons/redemptions", &redeem("PER1", Uuid::now_v7(), user, 9_000)).await.unwrap_err();
+    assert_eq!(reason(&err), "limit_reached", "nor is the user's counter");
+
+    // Releasing the new one gives its counts back.
+    let _: () = orders.delete(&format!("/internal/coupons/redemptions/{new}")).await.unwrap();
+    assert_eq!(count().await, 0);
+    let _: Value = orders.post("/internal/coupons/redemptions", &redeem("PER1", Uuid::now_v7(), user, 9_000)).await.unwrap();
+    assert_eq!(count().await, 1);
+}
+
+/// Finding 12, what a delete may leave behind: a per-user counter of an earlier incarnation
+/// (more counters than one delete removes, a delete cut short) counts nothing for the new
+/// coupon and is reset by the next redemption; coupons, counters and redemptions written before
+/// incarnations keep counting and releasing as before.
+#[tokio::test]
+async fn leftover_counters_count_nothing_and_items_without_incarnations_work_as_before() {
+    use aws_sdk_dynamodb::types::AttributeValue::{Bool, N, S};
+    use cart::store::{RedeemError, UserCounter};
+
+    let (ddb, table) = shop_testkit::table("PromotionsTable").await;
+    let store = cart::store::CouponStore::new(ddb.clone(), &table);
+    let put = |item: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>| {
+        let request = ddb.put_item().table_name(&table).set_item(Some(item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
+        async move { request.send().await.unwrap() }
+    };
+    let now = "2026-01-01T00:00:00Z";
+    let user = Uuid::now_v7();
+
+    // A coupon of today, and a counter left by an earlier one with the same code.
+    let coupon = cart::domain::Coupon {
+        code: "LEFT".into(),
+        kind: cart::domain::CouponType::Percent,
+        value: 10,
+        min_subtotal: 0,
+        starts_at: None,
+        ends_at: None,
+        max_redemptions: None,
+        per_user_limit: Some(1),
+        active: true,
+        redemption_count: 0,
+        created_at: shop_core::time::Timestamp::now(),
+        updated_at: shop_core::time::Timestamp::now(),
+    };
+    store.create(&coupon).await.unwrap();
+    let old = Uuid::now_v7().to_string();
+    put(vec![("pk", S("COUPON#LEFT".into())), ("sk", S(format!("USER#{user}"))), ("count", N("3".into())), ("incarnation", S(old))]).await;
+    let stored = store.coupon("LEFT").await.unwrap().unwrap();
+    assert_eq!(store.used_by(&stored, user).await.unwrap(), 0, "a counter of another incarnation counts nothing");
+    let first = store.redeem("LEFT", Uuid::now_v7(), user, 1_000).await.unwrap();
+    assert_eq!(first.coupon_incarnation, stored.incarnation);
+    assert_eq!(store.user_counter("LEFT", user).await.unwrap(), Some(UserCounter { count: 1, incarnation: stored.incarnation }), "reset");
+    let again = store.redeem("LEFT", Uuid::now_v7(), user, 1_000).await.unwrap_err();
+    assert!(matches!(again, RedeemError::Rejected(cart::domain::Rejection::LimitReached)), "{again:?}");
+
+    // A coupon, counter and redemption from before incarnations (no `incarnation` anywhere).
+    put(vec![
+        ("pk", S("COUPON#LEGACY".into())),
+        ("sk", S("COUPON".into())),
+        ("code", S("LEGACY".into())),
+        ("type", S("fixed".into())),
+        ("value", N("500".into())),
+        ("minSubtotal", N("0".into())),
+        ("perUserLimit", N("2".into())),
+        ("active", Bool(true)),
+        ("redemptionCount", N("1".into())),
+        ("createdAt", S(now.into())),
+        ("updatedAt", S(now.into())),
+        ("version", N("1".into())),
+        ("gsi1pk", S("COUPONS".into())),
+        ("gsi1sk", S("LEGACY".into())),
+    ])
+    .await;
+    put(vec![("pk", S("COUPON#LEGACY".into())), ("sk", S(format!("USER#{user}"))), ("count", N("1".into()))]).await;
+    let order = Uuid::now_v7();
+    put(vec![
+        ("pk", S(format!("REDEMPTION#{order}"))),
+        ("sk", S("REDEMPTION".into())),
+        ("redemptionId", S(Uuid::now_v7().to_string())),
+        ("orderId", S(order.to_string())),
+        ("code", S("LEGACY".into())),
+        ("userId", S(user.to_string())),
+        ("discount", N("500".into())),
+        ("createdAt", S(now.into())),
+    ])
+    .await;
+    let legacy = store.coupon("LEGACY").await.unwrap().unwrap();
+    assert_eq!((legacy.incarnation, store.used_by(&legacy, user).await.unwrap()), (None, 1));
+    // A second redemption fits the limit of 2, a third does not.
+    let second = store.redeem("LEGACY", Uuid::now_v7(), user, 1_000).await.unwrap();
+    assert_eq!(second.coupon_incarnation, None);
+    assert_eq!(store.user_counter("LEGACY", user).await.unwrap(), Some(UserCounter { count: 2, incarnation: None }));
+    assert!(store.redeem("LEGACY", Uuid::now_v7(), user, 1_000).await.is_err());
+    // Releasing the old redemption gives back to the coupon and the user, once.
+    assert!(store.release(order).await.unwrap());
+    assert!(!store.release(order).await.unwrap());
+    let legacy = store.coupon("LEGACY").await.unwrap().unwrap();
+    assert_eq!((legacy.coupon.redemption_count, store.used_by(&legacy, user).await.unwrap()), (1, 1));
+    // Deleting it takes its counters too.
+    assert_eq!(store.delete("LEGACY").await.unwrap(), shop_aws::dynamo::Outcome::Done);
+    assert_eq!(store.user_counter("LEGACY", user).await.unwrap(), None);
+}
