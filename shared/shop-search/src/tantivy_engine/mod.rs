@@ -34,8 +34,10 @@
 //! blocks, a block cache), for the page's hits only. The writer is created on the first write, so
 //! another engine or process can open the same directory for reads while one holds tantivy's
 //! writer lock (a write from it fails with [`SearchError::Engine`]); writes commit and reload the
-//! reader before returning; the reader also reloads on commits by other processes
-//! (`OnCommitWithDelay`). Blocking work runs in `spawn_blocking`.
+//! reader before returning (reloads are serialised: tantivy's own background reload could race
+//! one and publish older segments after it, so the reader reloads only when this engine asks);
+//! a search picks up commits by other processes within a second. Blocking work runs in
+//! `spawn_blocking`.
 //!
 //! Layout: [`schema`] (fields, analyzer, documents, the text query), [`writer`] (the lazily
 //! created writer), [`segment`] (the per-segment column snapshots), [`filter`] (a query's filters
@@ -63,6 +65,10 @@ use crate::{BoxFuture, ProductDoc, SearchEngine, SearchError, SearchQuery, Searc
 use cache::State;
 use schema::{ANALYZER, Fields, analyzer, build_schema, index_settings};
 
+/// How often a search checks for commits made by another process (this engine's own writes
+/// reload at once).
+const EXTERNAL_COMMIT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Decompressed doc-store blocks kept per segment (hits' `source`).
 const DOC_STORE_CACHE_BLOCKS: usize = 1_000;
 
@@ -76,6 +82,13 @@ fn engine_err(e: impl std::fmt::Display) -> SearchError {
 pub struct TantivyEngine {
     index: Index,
     reader: IndexReader,
+    /// Serialises reloads. The reader reloads only when this engine asks (`ReloadPolicy::Manual`):
+    /// tantivy's reloads are not serialised, and a background reload racing ours could publish
+    /// older segments after ours (a write then seemed undone until the next reload).
+    reloading: Arc<Mutex<()>>,
+    /// When [`TantivyEngine::searcher`] last compared the reader with the index's newest commit
+    /// (commits by another process are picked up within [`EXTERNAL_COMMIT_CHECK`]).
+    checked: Arc<Mutex<std::time::Instant>>,
     /// Created on the first write (see [`TantivyEngine::open`]).
     writer: Arc<Mutex<Option<IndexWriter<TantivyDocument>>>>,
     fields: Fields,
@@ -122,6 +135,36 @@ impl TantivyEngine {
         Ok(engine)
     }
 
+    /// Reloads the reader (one reload at a time, each reading the newest commit).
+    pub(super) fn reload(&self) -> Result<(), SearchError> {
+        let _one = self.reloading.lock().map_err(|_| SearchError::Engine("reload mutex poisoned".into()))?;
+        self.reader.reload().map_err(engine_err)
+    }
+
+    /// The searcher to query. At most every [`EXTERNAL_COMMIT_CHECK`] it is compared with the
+    /// index's newest commit and reloaded when another process committed since.
+    pub(super) fn searcher(&self) -> Result<tantivy::Searcher, SearchError> {
+        let searcher = self.reader.searcher();
+        let due = {
+            let mut checked = self.checked.lock().map_err(|_| SearchError::Engine("check mutex poisoned".into()))?;
+            let due = checked.elapsed() >= EXTERNAL_COMMIT_CHECK;
+            if due {
+                *checked = std::time::Instant::now();
+            }
+            due
+        };
+        if !due {
+            return Ok(searcher);
+        }
+        let newest: std::collections::BTreeMap<_, _> =
+            self.index.searchable_segment_metas().map_err(engine_err)?.iter().map(|m| (m.id(), m.delete_opstamp())).collect();
+        if &newest == searcher.generation().segments() {
+            return Ok(searcher);
+        }
+        self.reload()?;
+        Ok(self.reader.searcher())
+    }
+
     /// A fresh index held in RAM (tests, throw-away local runs).
     pub fn in_memory() -> Result<Self, SearchError> {
         let (schema, fields) = build_schema();
@@ -136,12 +179,13 @@ impl TantivyEngine {
         let warmer: Arc<dyn Warmer> = Arc::clone(&state) as Arc<dyn Warmer>;
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()
             .map_err(engine_err)?;
-        Ok(Self { index, reader, writer: Arc::new(Mutex::new(None)), fields, state })
+        let checked = Arc::new(Mutex::new(std::time::Instant::now()));
+        Ok(Self { index, reader, reloading: Arc::default(), checked, writer: Arc::new(Mutex::new(None)), fields, state })
     }
 
     /// Turns the per-generation caches of text matches, facets and pages on or off (on by default);
@@ -156,7 +200,7 @@ impl TantivyEngine {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             engine.with_writer(writer::merge_all)?;
-            engine.reader.reload().map_err(engine_err)
+            engine.reload()
         })
         .await
         .map_err(engine_err)?
@@ -164,7 +208,7 @@ impl TantivyEngine {
 
     /// Number of searchable segments (diagnostics).
     pub fn segment_count(&self) -> usize {
-        self.reader.searcher().segment_readers().len()
+        self.searcher().map(|s| s.segment_readers().len()).unwrap_or_default()
     }
 }
 
@@ -211,6 +255,6 @@ impl SearchEngine for TantivyEngine {
     }
 
     fn count(&self) -> BoxFuture<'_, Result<u64, SearchError>> {
-        Box::pin(async move { Ok(self.reader.searcher().num_docs()) })
+        Box::pin(async move { Ok(self.searcher()?.num_docs()) })
     }
 }

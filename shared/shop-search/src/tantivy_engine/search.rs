@@ -39,7 +39,7 @@ impl TantivyEngine {
     pub(super) fn search_blocking(&self, q: &SearchQuery) -> Result<SearchResults, SearchError> {
         q.validate()?;
         let (offset, limit) = q.window()?;
-        let searcher = self.reader.searcher();
+        let searcher = self.searcher()?;
         let cache = self.state.generation(&searcher)?;
         let data = self.state.segment_data(&searcher)?;
         let words = q.text().map(query_words).unwrap_or_default();

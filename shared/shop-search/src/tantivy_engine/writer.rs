@@ -46,7 +46,7 @@ impl TantivyEngine {
                 }
                 Ok(())
             })?;
-            engine.reader.reload().map_err(engine_err)
+            engine.reload()
         })
         .await
         .map_err(engine_err)?
