@@ -113,7 +113,7 @@ impl Indexer {
 
     /// After the index changed: cached listings are stale.
     pub(crate) async fn index_changed(&self) {
-        self.cache.invalidate(catalog::routes::listing::LISTINGS).await;
+        self.cache.invalidate(catalog::store::cached::LISTINGS).await;
     }
 
     /// Opens the configured engine; for OpenSearch, creates the index (mapping and analyzers

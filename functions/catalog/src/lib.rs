@@ -6,7 +6,6 @@
 //! `catalog-indexer` function keeps current from `CatalogTable`'s stream; this crate owns the
 //! source of truth in `CatalogTable`.
 
-pub mod cached;
 pub mod config;
 pub mod domain;
 pub mod routes;
@@ -21,14 +20,14 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{CachedStore, Store};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
-    pub store: Store,
-    pub cache: shop_cache::Cache,
+    /// Products and categories: DynamoDB behind the read cache (handlers' one hop to storage).
+    pub store: CachedStore,
     pub images: Images,
     /// The product index (read side; `catalog-indexer` writes it from the table's stream).
     pub search: Arc<dyn shop_search::SearchEngine>,
@@ -49,6 +48,31 @@ impl Images {
         let local = std::env::var("AWS_ENDPOINT_URL_S3").is_ok() || std::env::var("AWS_ENDPOINT_URL").is_ok();
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build());
         Self { s3, bucket: bucket.to_owned(), base_url: base_url.to_owned() }
+    }
+
+    /// Where the file under `key` is served.
+    pub fn url(&self, key: &str) -> String {
+        format!("{}/{key}", self.base_url)
+    }
+
+    /// A presigned `PUT` of `key` whose signature covers the content type and length.
+    pub async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: std::time::Duration,
+    ) -> Result<aws_sdk_s3::presigning::PresignedRequest, Box<dyn std::error::Error + Send + Sync>> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)?;
+        let request = self.s3.put_object().bucket(&self.bucket).key(key).content_type(content_type).content_length(content_length as i64);
+        Ok(request.presigned(config).await?)
+    }
+
+    /// Deletes the file under `key`; a failure is logged and leaves the file orphaned.
+    pub async fn delete(&self, key: &str) {
+        if let Err(e) = self.s3.delete_object().bucket(&self.bucket).key(key).send().await {
+            tracing::warn!(error = %shop_core::problem::ErrorChain(&e), "could not delete an image file; it stays orphaned");
+        }
     }
 }
 
@@ -71,8 +95,9 @@ impl AppState {
         Ok(Self::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table), cache, images, search))
     }
 
+    /// The state of `store` read through `cache`.
     pub fn new(store: Store, cache: shop_cache::Cache, images: Images, search: Arc<dyn shop_search::SearchEngine>) -> Self {
-        Self(Arc::new(Inner { store, cache, images, search }))
+        Self(Arc::new(Inner { store: CachedStore::new(store, cache), images, search }))
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use catalog::AppState;
 use catalog::domain::{Category, Product, slugify};
-use catalog::store::{Clash, StoreError};
+use catalog::store::{Clash, SlugPolicy, StoreError};
 use shop_core::time::Timestamp;
 use uuid::Uuid;
 
@@ -42,8 +42,8 @@ pub enum SeedError {
 /// The read caches are invalidated at the end.
 pub async fn seed(state: &AppState, json: &str, seller_id: Uuid, progress: impl FnMut(usize, usize)) -> Result<SeedReport, SeedError> {
     let report = load(state, json, seller_id, progress).await;
-    state.category_written().await;
-    state.product_written().await;
+    state.store.category_written().await;
+    state.store.product_written().await;
     report.map(|(report, _)| report)
 }
 
@@ -55,7 +55,8 @@ async fn load(
     seller_id: Uuid,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(SeedReport, Vec<Product>), SeedError> {
-    let store = &state.store;
+    // DynamoDB directly (the checks decide writes); the caches are invalidated once at the end.
+    let store = state.store.uncached();
     let data = dataset::parse(json).map_err(DatasetError::from)?;
     let now = Timestamp::now();
     let mut report = SeedReport::default();
@@ -100,25 +101,15 @@ async fn load(
                 id
             }
         };
-        let mut product = base_product(source, category_id, seller_id, now);
+        let product = base_product(source, category_id, seller_id, now);
         bases.push(product.clone());
         if store.product_by_sku(&product.sku).await?.is_some() {
             report.products_existing += 1;
             progress(i + 1, total);
             continue;
         }
-        let base = product.slug.clone();
-        let mut attempt = 1;
-        loop {
-            match store.create_product(&product).await? {
-                Ok(()) => break,
-                Err(Clash::Slug) if attempt < 20 => {
-                    attempt += 1;
-                    product.slug = format!("{base}-{attempt}");
-                }
-                Err(c) => return Err(SeedError::Clash(product.sku.clone(), c)),
-            }
-        }
+        // Slugs are generated from titles: a taken one gets a numeric suffix.
+        store.create_product(&product, SlugPolicy::Suffix).await?.map_err(|c| SeedError::Clash(product.sku.clone(), c))?;
         report.products_created += 1;
         progress(i + 1, total);
     }
@@ -201,8 +192,8 @@ pub async fn seed_synthetic(
         return Err(SeedError::TooMany(options.count));
     }
     let result = load_synthetic(state, table, json, seller_id, options, progress).await;
-    state.category_written().await;
-    state.product_written().await;
+    state.store.category_written().await;
+    state.store.product_written().await;
     result
 }
 

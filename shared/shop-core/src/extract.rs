@@ -105,6 +105,26 @@ pub fn not_blank(value: &str, _: &()) -> garde::Result {
     if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
 }
 
+/// Whether `c` may not appear in text shown to people: control characters (C0 other than tab,
+/// line feed and carriage return; DEL; C1) and the bidirectional embedding, override and isolate
+/// characters (U+202A–U+202E, U+2066–U+2069), which make displayed text read differently from
+/// what it is (`"invoice\u{202E}fdp.exe"` shows as `invoiceexe.pdf`).
+pub fn is_control_char(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// garde rule for text shown to people (names, descriptions, labels): no control characters
+/// and no bidirectional overrides, see [`is_control_char`]; tabs and line breaks are allowed
+/// (`#[garde(custom(shop_core::extract::no_control_chars))]`).
+pub fn no_control_chars(value: &str, _: &()) -> garde::Result {
+    match value.chars().find(|c| is_control_char(*c)) {
+        Some(c) => {
+            Err(garde::Error::new(format!("must not contain control or bidirectional override characters (found U+{:04X})", u32::from(c))))
+        }
+        None => Ok(()),
+    }
+}
+
 /// serde helper: deserializes a string trimmed of surrounding whitespace
 /// (`#[serde(deserialize_with = "shop_core::extract::trimmed")]`).
 pub fn trimmed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -289,6 +309,16 @@ mod tests {
         names.sort();
         assert_eq!(names, vec!["count".to_owned(), "firstName".to_owned()]);
         assert_eq!(err.status().as_u16(), 422);
+    }
+
+    #[test]
+    fn control_and_bidi_override_characters_are_refused_in_display_text() {
+        for bad in ["nul\u{0}", "bell\u{7}", "del\u{7F}", "c1\u{85}", "rlo\u{202E}", "lre\u{202A}", "lri\u{2066}", "pdi\u{2069}"] {
+            assert!(no_control_chars(bad, &()).is_err(), "{bad:?}");
+        }
+        for good in ["", "plain", "tab\tnew\nline\r\n", "Téléphone 電話 هاتف", "emoji 📱", "lrm\u{200E}"] {
+            assert!(no_control_chars(good, &()).is_ok(), "{good:?}");
+        }
     }
 
     #[derive(Debug, serde::Deserialize)]

@@ -42,7 +42,25 @@ impl PageQuery {
     }
 }
 
+impl PageQuery {
+    /// [`PageQuery::checked`], and the page may not reach past the first `window` results
+    /// (`page × limit ≤ window`; 400 naming `page`): for lists served from a search index, whose
+    /// result window is bounded, and lists read whole and sliced.
+    pub fn checked_within(&self, window: u64) -> Result<PageRequest, ApiError> {
+        self.checked()?.within(window)
+    }
+}
+
 impl PageRequest {
+    /// This page, if it does not reach past the first `window` results (`page × limit ≤
+    /// window`); else 400 naming `page`.
+    pub fn within(self, window: u64) -> Result<Self, ApiError> {
+        if u64::from(self.page) * u64::from(self.limit) > window {
+            return Err(ApiError::invalid_param("page", format!("page × limit must not exceed {window}")));
+        }
+        Ok(self)
+    }
+
     pub fn offset(&self) -> usize {
         (self.page as usize - 1) * self.limit as usize
     }
@@ -88,6 +106,17 @@ mod tests {
         assert_eq!(ok, PageRequest { page: 1, limit: 20 });
         assert_eq!(PageQuery { page: Some(0), limit: None }.checked().unwrap_err().field_errors()[0].field, "page");
         assert_eq!(PageQuery { page: None, limit: Some(101) }.checked().unwrap_err().field_errors()[0].field, "limit");
+    }
+
+    #[test]
+    fn a_result_window_caps_page_times_limit() {
+        let q = |page, limit| PageQuery { page: Some(page), limit: Some(limit) };
+        assert_eq!(q(100, 100).checked_within(10_000).expect("the last full page"), PageRequest { page: 100, limit: 100 });
+        for (page, limit) in [(101, 100), (10_001, 1), (u32::MAX, 100)] {
+            let err = q(page, limit).checked_within(10_000).unwrap_err();
+            assert_eq!((err.status().as_u16(), err.field_errors()[0].field.as_str()), (400, "page"), "{page} × {limit}");
+        }
+        assert_eq!(q(1, 101).checked_within(10_000).unwrap_err().field_errors()[0].field, "limit", "the ordinary bounds first");
     }
 
     #[test]

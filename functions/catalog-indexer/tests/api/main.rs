@@ -103,7 +103,7 @@ impl Ctx {
     /// Writes a new product through the store and returns it with its stream records (the
     /// product, its SKU and slug guards, and the category's product count).
     pub async fn create(&mut self, product: Product) -> (Product, Vec<Value>) {
-        self.store.create_product(&product).await.unwrap().unwrap();
+        let product = self.store.create_product(&product, catalog::store::SlugPolicy::Exact).await.unwrap().unwrap();
         let records = self.stream.read_exactly(4).await;
         (product, records)
     }

@@ -181,7 +181,7 @@ async fn an_indexed_batch_invalidates_the_catalogs_cached_listings() {
     let cache = shop_cache::Cache::connect(&redis, shop_testkit::redis_prefix()).await;
     assert!(cache.is_enabled(), "Redis runs in the local cloud");
     let indexer = ctx.indexer.clone().with_cache(cache.clone());
-    let listings = catalog::routes::listing::LISTINGS;
+    let listings = catalog::store::cached::LISTINGS;
     let before = cache.version(listings).await;
 
     let (_, records) = ctx.create(ctx.product("Quokka Desk Lamp")).await;

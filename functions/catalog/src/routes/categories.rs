@@ -100,7 +100,7 @@ fn clash(c: Clash) -> ApiError {
 /// Active categories, sorted by name, with their counts.
 #[utoipa::path(get, path = "/api/categories", tag = "categories", responses((status = 200, body = Vec<CategoryView>)))]
 pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryView>>> {
-    let mut list: Vec<CategoryView> = visible(state.categories_cached().await?).into_iter().map(CategoryView::from).collect();
+    let mut list: Vec<CategoryView> = visible(state.store.categories_cached().await?).into_iter().map(CategoryView::from).collect();
     list.sort_by_key(|c| c.category.name.to_lowercase());
     Ok(Json(list))
 }
@@ -108,13 +108,13 @@ pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Ve
 /// The active tree, any depth, each level sorted by name.
 #[utoipa::path(get, path = "/api/categories/tree", tag = "categories", responses((status = 200, body = Vec<CategoryNode>)))]
 pub async fn category_tree(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryNode>>> {
-    let categories: Vec<Category> = visible(state.categories_cached().await?).into_iter().map(|r| r.category).collect();
+    let categories: Vec<Category> = visible(state.store.categories_cached().await?).into_iter().map(|r| r.category).collect();
     Ok(Json(tree(&categories)))
 }
 
 /// The visible category matching `pick`, with parent and children, from the cached tree.
 async fn detail(state: &AppState, pick: impl Fn(&Category) -> bool) -> ApiResult<CategoryDetail> {
-    let all = visible(state.categories_cached().await?);
+    let all = visible(state.store.categories_cached().await?);
     let record = all.iter().find(|r| pick(&r.category)).cloned().ok_or_else(|| ApiError::not_found("Category not found."))?;
     let parent = record.category.parent_id.and_then(|p| all.iter().find(|r| r.category.id == p)).map(|r| r.category.clone());
     let mut children: Vec<Category> =
@@ -166,7 +166,6 @@ pub async fn create_category(
         return Err(ApiError::validation(vec![FieldError::new("slug", "invalid", "cannot be derived from the name; give one")]));
     }
     state.store.create_category(&category).await?.map_err(clash)?;
-    state.category_written().await;
     Ok((StatusCode::CREATED, Json(category)))
 }
 
@@ -227,7 +226,6 @@ pub async fn update_category(
         })
         .await?
         .map_err(clash)?;
-    state.category_written().await;
     Ok(Json(new))
 }
 
@@ -244,6 +242,5 @@ pub async fn delete_category(State(state): State<AppState>, claims: Claims, Vali
     claims.require_role(&[Role::Admin])?;
     let record = state.store.category(id).await?.ok_or_else(|| ApiError::not_found("Category not found."))?;
     state.store.delete_category(&record.category).await?.map_err(clash)?;
-    state.category_written().await;
     Ok(StatusCode::NO_CONTENT)
 }

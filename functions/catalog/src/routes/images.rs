@@ -1,6 +1,12 @@
 //! Product images: a presigned S3 upload (the bytes never pass through Lambda or API Gateway)
 //! and removal. Only JPEG, PNG, WebP and GIF up to 5 MB are accepted — checked before any URL is
 //! issued, and enforced by S3 through the signed `Content-Type` and `Content-Length`.
+//!
+//! An upload's key (`products/{id}/{imageId}.{ext}`) is stored on its image
+//! ([`Image::key`]); removing an image deletes a file only through that key, and only under the
+//! product's own prefix ([`Image::file_of`]). Image URLs given in a product body are external
+//! images without a key, whatever they point at, so removing them never deletes a file — not
+//! even one of another product's uploads whose URL was copied.
 
 use std::time::Duration;
 
@@ -94,21 +100,14 @@ pub async fn upload_url(
     }
     let ext = TYPES.iter().find(|(t, _)| *t == body.content_type).map(|(_, e)| *e).unwrap_or("bin");
     let image_id = shop_core::id::new_id();
-    let key = format!("products/{id}/{image_id}.{ext}");
-    let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(UPLOAD_URL_TTL).map_err(|e| ApiError::internal(&e))?;
+    let key = format!("{}{image_id}.{ext}", Image::upload_prefix(id));
     let presigned = state
         .images
-        .s3
-        .put_object()
-        .bucket(&state.images.bucket)
-        .key(&key)
-        .content_type(&body.content_type)
-        .content_length(body.content_length as i64)
-        .presigned(config)
+        .presigned_put(&key, &body.content_type, body.content_length, UPLOAD_URL_TTL)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let url = format!("{}/{key}", state.images.base_url);
-    let image = Image { id: image_id, url: url.clone() };
+        .map_err(|e| ApiError::internal(&*e))?;
+    let url = state.images.url(&key);
+    let image = Image { id: image_id, url: url.clone(), key: Some(key) };
     state
         .store
         .edit_product(id, |stored| {
@@ -121,7 +120,6 @@ pub async fn upload_url(
         })
         .await?
         .map_err(clash)?;
-    state.product_written().await;
     let response = UploadUrl {
         image_id,
         upload_url: presigned.uri().to_owned(),
@@ -133,7 +131,10 @@ pub async fn upload_url(
     Ok((StatusCode::CREATED, Json(response)))
 }
 
-/// Remove an image from a product (and its file).
+/// Remove an image from a product (and its uploaded file).
+///
+/// The file is deleted when the image was uploaded for this product through `upload-url`; an
+/// image given by URL has no file here, whatever the URL points at.
 #[utoipa::path(delete, path = "/api/products/{id}/images/{imageId}", tag = "products", security(("bearer" = ["seller", "admin"])),
     params(("id" = Uuid, Path, description = "Product id"), ("imageId" = Uuid, Path, description = "Image id")),
     responses(
@@ -163,12 +164,8 @@ pub async fn delete_image(
         .await?
         .map_err(clash)?;
     let image = old.images.into_iter().find(|i| i.id == image_id).ok_or_else(|| ApiError::not_found("Image not found."))?;
-    state.product_written().await;
-    // Uploaded files live under our prefix; images given as external URLs have no file here.
-    if let Some(key) = image.url.strip_prefix(&format!("{}/", state.images.base_url))
-        && let Err(e) = state.images.s3.delete_object().bucket(&state.images.bucket).key(key).send().await
-    {
-        tracing::warn!(error = %shop_core::problem::ErrorChain(&e), "could not delete an image file; it stays orphaned");
+    if let Some(key) = image.file_of(id) {
+        state.images.delete(key).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 /// The product in any state, with `deletedAt`.
 #[tracing::instrument(skip_all)]
 pub async fn internal_product(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<serde_json::Value>> {
-    let product = state.product_cached(id).await?.ok_or_else(|| ApiError::not_found("Product not found."))?;
+    let product = state.store.product_cached(id).await?.ok_or_else(|| ApiError::not_found("Product not found."))?;
     let mut value = serde_json::to_value(&product).map_err(|e| ApiError::internal(&e))?;
     if let Some(object) = value.as_object_mut() {
         object.entry("deletedAt").or_insert(serde_json::Value::Null);
@@ -47,11 +47,7 @@ pub async fn set_availability(
     ValidJson(body): ValidJson<Availability>,
 ) -> ApiResult<StatusCode> {
     match state.store.set_availability(id, body).await? {
-        AvailabilityWrite::Stored => {
-            state.availability_written().await;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        AvailabilityWrite::Deleted => Ok(StatusCode::NO_CONTENT),
+        AvailabilityWrite::Stored | AvailabilityWrite::Deleted => Ok(StatusCode::NO_CONTENT),
         AvailabilityWrite::Unknown => Err(ApiError::not_found("Product not found.")),
     }
 }

@@ -1,5 +1,6 @@
 //! `GET /api/products`: listing and search are one endpoint with one shape, served from the
-//! search index (tantivy locally, OpenSearch in AWS) and cached for 60 s.
+//! search index (tantivy locally, OpenSearch in AWS; the query runs in [`crate::search`]) and
+//! cached for 60 s ([`crate::store::CachedStore::listing_cached`]). This module parses the query.
 //!
 //! Parameters (every other key is a 400 naming it):
 //! - `q` — free text, typo tolerant (`iphne` finds iPhone), name weighs more than description;
@@ -16,21 +17,16 @@
 //! Response: `{data, meta{total, page, limit, totalPages}, facets{brands, categories, priceBands}}`;
 //! `data` are products as `GET /api/products/{id}` shows them; facets count all matches.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use shop_core::pagination::PageMeta;
+use serde::Deserialize;
+use shop_core::pagination::PageQuery;
 use shop_core::{ApiError, ApiResult};
 use shop_search::{SearchError, SearchQuery, Sort};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::domain::{Category, Product, descendants};
+use crate::search::{Listing, ListingError, ListingPage};
 
 shop_core::problem_responses! {
     /// A listing parameter is invalid.
@@ -41,9 +37,6 @@ shop_core::problem_responses! {
     SearchUnavailable: 503 => "The search index is unavailable";
 }
 
-/// Cache namespace of listings, bumped by the indexer after every index write.
-pub const LISTINGS: &str = "listings";
-const LISTING_TTL: Duration = Duration::from_secs(60);
 /// Longest accepted text query, in characters.
 const MAX_Q_CHARS: usize = 200;
 /// Most `brand` or `tags` values in one query.
@@ -81,14 +74,6 @@ pub struct ListingParams {
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-}
-
-/// A listing request after parsing: the engine query plus the category as given.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listing {
-    pub query: SearchQuery,
-    /// The `category` parameter (id or slug), resolved against the tree before searching.
-    pub category: Option<String>,
 }
 
 fn bool_param(name: &str, value: &str) -> ApiResult<bool> {
@@ -204,15 +189,7 @@ pub fn parse(raw: &str) -> ApiResult<Listing> {
     {
         return Err(ApiError::invalid_param("minPrice", "must not exceed maxPrice"));
     }
-    if page < 1 {
-        return Err(ApiError::invalid_param("page", "must be at least 1"));
-    }
-    if !(1..=shop_core::pagination::MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid_param("limit", format!("must be between 1 and {}", shop_core::pagination::MAX_LIMIT)));
-    }
-    if u64::from(page) * u64::from(limit) > shop_search::MAX_RESULT_WINDOW {
-        return Err(ApiError::invalid_param("page", format!("page × limit must not exceed {}", shop_search::MAX_RESULT_WINDOW)));
-    }
+    PageQuery { page: Some(page), limit: Some(limit) }.checked_within(shop_search::MAX_RESULT_WINDOW)?;
     query.sort = match (sort, sort_by) {
         (Some(s), _) => s,
         (None, Some(by)) => legacy_sort(&by, sort_order.as_deref())?,
@@ -223,145 +200,16 @@ pub fn parse(raw: &str) -> ApiResult<Listing> {
     Ok(Listing { query, category })
 }
 
-/// A brand and how many matches carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct BrandFacet {
-    pub value: String,
-    pub count: u64,
-}
-
-/// A category and how many matches are in it or its descendants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CategoryFacet {
-    pub id: Uuid,
-    pub name: String,
-    pub slug: String,
-    #[serde(default)]
-    pub parent_id: Option<Uuid>,
-    pub count: u64,
-}
-
-/// A price band in cents: `min` inclusive, `max` exclusive (`null`: no upper bound).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct PriceBandFacet {
-    pub min: i64,
-    pub max: Option<i64>,
-    pub count: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ListingFacets {
-    pub brands: Vec<BrandFacet>,
-    pub categories: Vec<CategoryFacet>,
-    pub price_bands: Vec<PriceBandFacet>,
-}
-
-/// `{data, meta, facets}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ListingPage {
-    /// Products (as `GET /api/products/{id}` shows them).
-    #[schema(value_type = Vec<Product>)]
-    pub data: Vec<Box<RawValue>>,
-    #[schema(value_type = PageMeta)]
-    pub meta: Meta,
-    pub facets: ListingFacets,
-}
-
-/// [`PageMeta`] that also deserializes (cached pages are read back).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Meta {
-    pub total: u64,
-    pub page: u32,
-    pub limit: u32,
-    pub total_pages: u64,
-}
-
-/// Counts per category rolled up the tree: a product counts for its category and every ancestor.
-fn roll_up(counts: &[(Uuid, u64)], categories: &[Category]) -> Vec<CategoryFacet> {
-    let by_id: BTreeMap<Uuid, &Category> = categories.iter().map(|c| (c.id, c)).collect();
-    let mut totals: BTreeMap<Uuid, u64> = BTreeMap::new();
-    for &(id, count) in counts {
-        let mut current = by_id.get(&id).copied();
-        let mut steps = 0;
-        while let Some(c) = current {
-            *totals.entry(c.id).or_default() += count;
-            steps += 1;
-            if steps > categories.len() {
-                break;
-            }
-            current = c.parent_id.and_then(|p| by_id.get(&p).copied());
+impl From<ListingError> for ApiError {
+    fn from(e: ListingError) -> Self {
+        match e {
+            ListingError::UnknownCategory(wanted) => ApiError::not_found(format!("Category {wanted} not found.")),
+            ListingError::Search(SearchError::InvalidQuery(m)) => ApiError::bad_request("invalid_query", m),
+            ListingError::Search(e @ SearchError::Engine(_)) => ApiError::unavailable(&e),
+            ListingError::InvalidSource(..) => ApiError::internal(&e),
+            ListingError::Store(e) => e.into(),
         }
     }
-    let mut out: Vec<CategoryFacet> = totals
-        .into_iter()
-        .filter_map(|(id, count)| {
-            let c = by_id.get(&id)?;
-            Some(CategoryFacet { id, name: c.name.clone(), slug: c.slug.clone(), parent_id: c.parent_id, count })
-        })
-        .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    out
-}
-
-fn search_error(e: SearchError) -> ApiError {
-    match e {
-        SearchError::InvalidQuery(m) => ApiError::bad_request("invalid_query", m),
-        SearchError::Engine(_) => ApiError::unavailable(&e),
-    }
-}
-
-impl AppState {
-    /// Runs a parsed listing against the index (uncached).
-    pub async fn listing(&self, listing: &Listing, categories: &[Category]) -> ApiResult<ListingPage> {
-        let mut query = listing.query.clone();
-        if let Some(wanted) = &listing.category {
-            let category = categories
-                .iter()
-                .find(|c| c.id.to_string() == *wanted || c.slug == *wanted)
-                .ok_or_else(|| ApiError::not_found(format!("Category {wanted} not found.")))?;
-            query.categories = descendants(category.id, categories);
-        }
-        let results = self.search.search(&query).await.map_err(search_error)?;
-        let mut data = Vec::with_capacity(results.hits.len());
-        for hit in results.hits {
-            let source = hit.source.ok_or_else(|| search_error(SearchError::Engine(format!("hit {} has no stored product", hit.id))))?;
-            data.push(RawValue::from_string(source).map_err(|e| ApiError::internal(&e))?);
-        }
-        let counts: Vec<(Uuid, u64)> =
-            results.facets.categories.iter().filter_map(|f| Some((Uuid::parse_str(&f.value).ok()?, f.count))).collect();
-        let facets = ListingFacets {
-            brands: results.facets.brands.into_iter().map(|f| BrandFacet { value: f.value, count: f.count }).collect(),
-            categories: roll_up(&counts, categories),
-            price_bands: results
-                .facets
-                .price_bands
-                .into_iter()
-                .map(|b| PriceBandFacet { min: b.min_cents, max: b.max_cents, count: b.count })
-                .collect(),
-        };
-        let page = shop_core::pagination::PageRequest { page: query.page, limit: query.limit };
-        let meta = PageMeta::new(results.total, page);
-        Ok(ListingPage {
-            data,
-            meta: Meta { total: meta.total, page: meta.page, limit: meta.limit, total_pages: meta.total_pages },
-            facets,
-        })
-    }
-}
-
-/// Canonical cache key of a parsed listing (parameter order and spelling do not matter).
-fn cache_key(listing: &Listing) -> String {
-    let mut q = listing.query.clone();
-    q.brands = q.brands.iter().map(|b| b.to_lowercase()).collect();
-    q.brands.sort();
-    q.tags = q.tags.iter().map(|t| t.to_lowercase()).collect();
-    q.tags.sort();
-    q.q = q.text().map(str::to_lowercase);
-    let query = serde_json::to_string(&q).unwrap_or_default();
-    format!("{}|{query}", listing.category.as_deref().unwrap_or_default())
 }
 
 /// List and search active products: full-text (typo tolerant), filters, whitelisted sorts,
@@ -375,16 +223,7 @@ fn cache_key(listing: &Listing) -> String {
     ))]
 pub async fn list_products(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<ListingPage>> {
     let listing = parse(raw.as_deref().unwrap_or_default())?;
-    let key = cache_key(&listing);
-    let page = state
-        .cache
-        .get_or_load(LISTINGS, &key, LISTING_TTL, || async {
-            let categories: Vec<Category> =
-                state.categories_cached().await.map_err(|e| ApiError::internal(&e))?.into_iter().map(|r| r.category).collect();
-            state.listing(&listing, &categories).await
-        })
-        .await?;
-    Ok(Json(page))
+    Ok(Json(state.store.listing_cached(&*state.search, &listing).await?))
 }
 
 #[cfg(test)]
@@ -430,32 +269,5 @@ mod tests {
         for e in [parse("limit=101").unwrap_err(), parse("color=red").unwrap_err()] {
             assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
         }
-    }
-
-    #[test]
-    fn category_counts_roll_up_to_every_ancestor() {
-        let now = shop_core::time::Timestamp::UNIX_EPOCH;
-        let cat = |id: u128, parent: Option<u128>, name: &str| Category {
-            id: Uuid::from_u128(id),
-            name: name.into(),
-            slug: name.to_lowercase(),
-            description: None,
-            parent_id: parent.map(Uuid::from_u128),
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-        };
-        let cats = [cat(1, None, "Electronics"), cat(2, Some(1), "Phones"), cat(3, Some(1), "Laptops"), cat(4, None, "Beauty")];
-        let facets = roll_up(&[(Uuid::from_u128(2), 5), (Uuid::from_u128(3), 2), (Uuid::from_u128(4), 1), (Uuid::from_u128(99), 7)], &cats);
-        let counts: Vec<(&str, u64)> = facets.iter().map(|f| (f.name.as_str(), f.count)).collect();
-        assert_eq!(counts, [("Electronics", 7), ("Phones", 5), ("Laptops", 2), ("Beauty", 1)], "unknown categories are dropped");
-    }
-
-    #[test]
-    fn cache_keys_ignore_order_and_case() {
-        let a = parse("brand=Apple&brand=Sony&q=Phone").unwrap();
-        let b = parse("q=phone&brand=sony&brand=apple").unwrap();
-        assert_eq!(cache_key(&a), cache_key(&b));
-        assert_ne!(cache_key(&a), cache_key(&parse("brand=Apple&q=Phone").unwrap()));
     }
 }

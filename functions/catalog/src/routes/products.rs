@@ -11,12 +11,13 @@ use shop_core::pagination::{Page, PageQuery};
 use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, Unauthorized, UnprocessableEntity};
 use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
+use shop_search::MAX_RESULT_WINDOW;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::{Product, ProductInput, ProductUpdate, images_from_urls, normalize_tags, slugify};
-use crate::store::Clash;
+use crate::domain::{Product, ProductInput, ProductUpdate, check_image_urls, images_from_urls, normalize_tags, slugify};
+use crate::store::{Clash, SlugPolicy};
 
 shop_core::problem_responses! {
     /// A product write whose SKU or slug is taken.
@@ -47,6 +48,12 @@ pub(crate) fn clash(c: Clash) -> ApiError {
     }
 }
 
+/// Image URLs of a body that are neither `https://` links nor the image CDN's own: 422 naming
+/// each (`images[i]`).
+fn check_images(urls: Option<&Vec<String>>, state: &AppState) -> ApiResult<()> {
+    check_image_urls(urls.map_or(&[], Vec::as_slice), &state.images.base_url).map_err(ApiError::validation)
+}
+
 /// The storefront sees active, undeleted products only.
 fn storefront(product: Option<Product>) -> ApiResult<Json<Product>> {
     product.filter(|p| p.is_active && p.deleted_at.is_none()).map(Json).ok_or_else(not_found)
@@ -65,19 +72,19 @@ pub(crate) fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<P
 #[utoipa::path(get, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path, description = "Product id")),
     responses((status = 200, body = Product), BadRequest, NotFound))]
 pub async fn get_product(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<Product>> {
-    storefront(state.product_cached(id).await?)
+    storefront(state.store.product_cached(id).await?)
 }
 
 #[utoipa::path(get, path = "/api/products/slug/{slug}", tag = "products", params(("slug" = String, Path, description = "Product slug")),
     responses((status = 200, body = Product), NotFound))]
 pub async fn product_by_slug(State(state): State<AppState>, ValidPath(slug): ValidPath<String>) -> ApiResult<Json<Product>> {
-    storefront(state.product_by_slug_cached(&slug).await?)
+    storefront(state.store.product_by_slug_cached(&slug).await?)
 }
 
 #[utoipa::path(get, path = "/api/products/sku/{sku}", tag = "products", params(("sku" = String, Path, description = "Product SKU (case-insensitive)")),
     responses((status = 200, body = Product), NotFound))]
 pub async fn product_by_sku(State(state): State<AppState>, ValidPath(sku): ValidPath<String>) -> ApiResult<Json<Product>> {
-    storefront(state.product_by_sku_cached(&sku).await?)
+    storefront(state.store.product_by_sku_cached(&sku).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -100,7 +107,7 @@ pub async fn featured_products(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid_param("limit", "must be between 1 and 100"));
     }
-    Ok(Json(state.featured_cached(limit).await?))
+    Ok(Json(state.store.featured_cached(limit).await?))
 }
 
 /// Create a product (SELLER or ADMIN; the caller becomes its seller). SKU and slug are unique;
@@ -119,18 +126,19 @@ pub async fn create_product(
     ValidJson(body): ValidJson<ProductInput>,
 ) -> ApiResult<(StatusCode, Json<Product>)> {
     claims.require_role(&[Role::Seller, Role::Admin])?;
+    check_images(body.images.as_ref(), &state)?;
     let now = Timestamp::now();
     let name = body.name.trim().to_owned();
-    let generated = body.slug.is_none();
-    let base_slug = body.slug.unwrap_or_else(|| slugify(&name));
-    if base_slug.is_empty() {
+    let slugs = if body.slug.is_some() { SlugPolicy::Exact } else { SlugPolicy::Suffix };
+    let slug = body.slug.unwrap_or_else(|| slugify(&name));
+    if slug.is_empty() {
         return Err(ApiError::validation(vec![FieldError::new("slug", "invalid", "cannot be derived from the name; give one")]));
     }
-    let mut product = Product {
+    let product = Product {
         id: shop_core::id::new_id(),
         seller_id: claims.sub,
         name,
-        slug: base_slug.clone(),
+        slug,
         sku: body.sku.trim().to_owned(),
         description: body.description.trim().to_owned(),
         price: body.price,
@@ -152,18 +160,9 @@ pub async fn create_product(
         deleted_at: None,
         version: 1,
     };
-    // A generated slug that is taken gets a numeric suffix: name, name-2, name-3, ...
-    for attempt in 1..=20 {
-        match state.store.create_product(&product).await? {
-            Ok(()) => {
-                state.product_written().await;
-                return Ok((StatusCode::CREATED, Json(product)));
-            }
-            Err(Clash::Slug) if generated && attempt < 20 => product.slug = format!("{base_slug}-{}", attempt + 1),
-            Err(c) => return Err(clash(c)),
-        }
-    }
-    Err(clash(Clash::Slug))
+    // A generated slug that is taken gets a numeric suffix (name, name-2, ...) in the store.
+    let created = state.store.create_product(&product, slugs).await?.map_err(clash)?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Change a product: absent fields stay. Sellers change only their own products (403).
@@ -182,9 +181,9 @@ pub async fn update_product(
     ValidPath(id): ValidPath<Uuid>,
     ValidJson(body): ValidJson<ProductUpdate>,
 ) -> ApiResult<Json<Product>> {
+    check_images(body.images.as_ref(), &state)?;
     let (_, new) =
         state.store.edit_product(id, |stored| Ok::<_, ApiError>(body.apply(editable(stored, &claims)?))).await?.map_err(clash)?;
-    state.product_written().await;
     Ok(Json(new))
 }
 
@@ -205,7 +204,6 @@ pub async fn delete_product(State(state): State<AppState>, claims: Claims, Valid
         })
         .await?
         .map_err(clash)?;
-    state.product_written().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,6 +215,7 @@ pub struct SellerProductsQuery {
     pub seller_id: Option<uuid::Uuid>,
     /// Only active (`true`) or inactive (`false`) products.
     pub is_active: Option<bool>,
+    /// Page number, from 1; `page × limit` at most 10,000.
     #[param(minimum = 1)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
@@ -238,7 +237,7 @@ pub async fn seller_products(
     ValidQuery(query): ValidQuery<SellerProductsQuery>,
 ) -> ApiResult<Json<Page<Product>>> {
     claims.require_role(&[Role::Seller, Role::Admin])?;
-    let page = PageQuery { page: query.page, limit: query.limit }.checked()?;
+    let page = PageQuery { page: query.page, limit: query.limit }.checked_within(MAX_RESULT_WINDOW)?;
     let seller = match query.seller_id {
         Some(other) if other != claims.sub => {
             claims.require_role(&[Role::Admin])?;
@@ -263,6 +262,7 @@ pub async fn seller_products(
 pub struct LowStockQuery {
     /// ADMIN only: one seller's products (default for an admin: every seller's).
     pub seller_id: Option<uuid::Uuid>,
+    /// Page number, from 1; `page × limit` at most 10,000.
     #[param(minimum = 1)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
@@ -297,7 +297,7 @@ pub async fn low_stock_products(
     ValidQuery(query): ValidQuery<LowStockQuery>,
 ) -> ApiResult<Json<Page<LowStockProduct>>> {
     claims.require_role(&[Role::Seller, Role::Admin])?;
-    let page = PageQuery { page: query.page, limit: query.limit }.checked()?;
+    let page = PageQuery { page: query.page, limit: query.limit }.checked_within(MAX_RESULT_WINDOW)?;
     let seller = match query.seller_id {
         Some(other) if other != claims.sub => {
             claims.require_role(&[Role::Admin])?;

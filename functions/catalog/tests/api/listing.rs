@@ -172,7 +172,7 @@ async fn listings_are_cached_until_the_index_changes() {
     let cached = shop.app.send(Req::get("/api/products?q=LIPSTICK")).await.expect(200);
     assert_eq!(cached["meta"]["total"], 1, "same query in another spelling hits the cache");
     // The indexer invalidates the listings after every index write.
-    shop.state.cache.invalidate(catalog::routes::listing::LISTINGS).await;
+    shop.state.store.cache().invalidate(catalog::store::cached::LISTINGS).await;
     let after = shop.app.send(Req::get("/api/products?q=lipstick")).await.expect(200);
     assert_eq!(after["meta"]["total"], 0);
 }

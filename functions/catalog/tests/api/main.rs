@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod categories;
+mod hostile_input;
 mod images;
 mod listing;
 mod products;
@@ -42,7 +43,7 @@ pub async fn index(state: &catalog::AppState, products: &[Value]) {
     }
     state.search.upsert(docs).await.unwrap();
     state.search.delete(gone).await.unwrap();
-    state.cache.invalidate(catalog::routes::listing::LISTINGS).await;
+    state.store.cache().invalidate(catalog::store::cached::LISTINGS).await;
 }
 
 pub async fn app() -> App {

@@ -146,6 +146,7 @@ async fn storefront_reads_are_cached_and_every_write_invalidates_them() {
     let uuid = uuid::Uuid::parse_str(id).unwrap();
     state
         .store
+        .uncached()
         .edit_product(uuid, |p| Ok::<_, catalog::store::StoreError>(catalog::domain::Product { price: 1, ..p.unwrap() }))
         .await
         .unwrap()

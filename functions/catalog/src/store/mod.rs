@@ -1,9 +1,11 @@
-//! Every DynamoDB call of the catalog function. One table:
+//! All storage of the catalog function: every DynamoDB call ([`Store`], this module) and the
+//! read-through cache in front of it ([`CachedStore`], [`cached`]), which is what handlers use:
+//! cached storefront reads, and writes that invalidate what they touch. One table:
 //!
 //! | pk | sk | item |
 //! |---|---|---|
 //! | `CATEGORY#<id>` | `CATEGORY` | [`Category`] + `childCount`, `productCount`; `gsi1pk = CATEGORIES` |
-//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`] + `stockAvailable`, `lowStockThreshold`; `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted; `gsi3pk = CATEGORY#<categoryId>` while not deleted; `gsi4pk = LOWSTOCK` (`gsi4sk = <available, 10 digits>#<id>`) while `stockAvailable <= lowStockThreshold` and not deleted |
+//! | `PRODUCT#<id>` | `PRODUCT` | [`Product`] + `stockAvailable`, `lowStockThreshold`, `imageKeys` (image id → the S3 key `upload-url` issued, see [`Image::key`](crate::domain::Image::key)); `gsi1pk = SELLER#<sellerId>`; `gsi2pk = FEATURED` while active, featured and not deleted; `gsi3pk = CATEGORY#<categoryId>` while not deleted; `gsi4pk = LOWSTOCK` (`gsi4sk = <available, 10 digits>#<id>`) while `stockAvailable <= lowStockThreshold` and not deleted |
 //! | `SKU#<sku>`, `SLUG#<slug>` | `GUARD` | product uniqueness guards → `id` |
 //! | `CATSLUG#<slug>`, `CATNAME#<lower name>` | `GUARD` | category uniqueness guards → `id` |
 //!
@@ -14,6 +16,10 @@
 //! every other attribute and never those, so neither write can lose the other's and a stock
 //! change never makes a seller's edit fail as concurrent.
 //!
+//! Lookups by slug or SKU read a guard item; a value whose guard key would exceed DynamoDB's
+//! 2,048-byte partition key cannot exist and is not found without asking DynamoDB (which would
+//! refuse the request).
+//!
 //! Counters on the category item (`childCount`, `productCount`) change in the same transaction
 //! as the child or product, so "delete refused while it has children or products" holds under
 //! concurrency.
@@ -21,6 +27,8 @@
 //! Bulk loads of synthetic catalogs (BatchWriteItem, outside any Lambda) live in `shop-seed`;
 //! they write the items of [`product_item`] and the key functions below, so the layout is defined
 //! here only.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Update};
@@ -33,6 +41,13 @@ use shop_core::time::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::{Availability, Category, Product};
+
+pub mod cached;
+
+pub use cached::CachedStore;
+
+/// DynamoDB's largest partition key value, in bytes.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
 
 // ---- item layout ------------------------------------------------------------------------------
 // Public so that bulk loaders outside the function (`shop-seed`) write the same items.
@@ -73,12 +88,16 @@ pub fn guard_item(pk: String, id: Uuid) -> Item {
     item.insert("id".into(), s(id.to_string()));
     item
 }
-/// A product's item: the product, its key and its index keys (seller; category while not
-/// deleted; featured while active, featured and not deleted). The availability attributes are
-/// [`Store::set_availability`]'s.
+/// A product's item: the product, its key, the keys of its uploaded images (`imageKeys`) and
+/// its index keys (seller; category while not deleted; featured while active, featured and not
+/// deleted). The availability attributes are [`Store::set_availability`]'s.
 pub fn product_item(p: &Product) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(p)?;
     item.extend(product_key(p.id));
+    let image_keys: BTreeMap<Uuid, &str> = p.images.iter().filter_map(|i| Some((i.id, i.key.as_deref()?))).collect();
+    if !image_keys.is_empty() {
+        item.insert(IMAGE_KEYS.into(), serde_dynamo::to_attribute_value(&image_keys)?);
+    }
     let sort = format!("{}#{}", ts(p.created_at), p.id);
     item.insert("gsi1pk".into(), s(format!("SELLER#{}", p.seller_id)));
     item.insert("gsi1sk".into(), s(sort.clone()));
@@ -92,6 +111,23 @@ pub fn product_item(p: &Product) -> Result<Item, StoreError> {
     }
     Ok(item)
 }
+
+/// The product item's map of image id → S3 key of the images `upload-url` issued
+/// ([`Image::key`](crate::domain::Image::key), which the product's own serialisation leaves out).
+const IMAGE_KEYS: &str = "imageKeys";
+
+/// What to do when a new product's slug is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlugPolicy {
+    /// The slug was given: taken is [`Clash::Slug`].
+    Exact,
+    /// The slug was generated from the name: taken gets a numeric suffix, `name`, `name-2`, …
+    /// up to `name-20`, then [`Clash::Slug`].
+    Suffix,
+}
+
+/// Most slugs [`SlugPolicy::Suffix`] tries.
+pub const SLUG_ATTEMPTS: u32 = 20;
 
 /// Why a write was refused: the uniqueness guard or rule it lost to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -169,6 +205,9 @@ impl Store {
     }
 
     async fn guarded_id(&self, pk: String) -> Result<Option<Uuid>, StoreError> {
+        if pk.len() > MAX_PARTITION_KEY_BYTES {
+            return Ok(None);
+        }
         let out = self.client.get_item().table_name(&self.table).set_key(Some(guard_key(pk))).consistent_read(true).send().await?;
         match out.item {
             Some(item) => attr(&item, "id"),
@@ -302,9 +341,10 @@ impl Store {
 
     // ---- products -------------------------------------------------------------------------------
 
+    /// A product as stored (any state), its images with their keys.
     #[tracing::instrument(skip_all)]
     pub async fn product(&self, id: Uuid) -> Result<Option<Product>, StoreError> {
-        self.get(product_pk(id), "PRODUCT").await
+        Ok(self.get::<ProductRecord>(product_pk(id), "PRODUCT").await?.map(ProductRecord::into_product))
     }
 
     #[tracing::instrument(skip_all)]
@@ -323,9 +363,26 @@ impl Store {
         }
     }
 
-    /// Creates a product with its SKU and slug guards, counting it on its category.
+    /// Creates a product with its SKU and slug guards, counting it on its category; a taken
+    /// slug is refused or suffixed as `slugs` says. Answers the product as written (with the
+    /// slug it got).
     #[tracing::instrument(skip_all)]
-    pub async fn create_product(&self, p: &Product) -> Result<Result<(), Clash>, StoreError> {
+    pub async fn create_product(&self, p: &Product, slugs: SlugPolicy) -> Result<Result<Product, Clash>, StoreError> {
+        let mut product = p.clone();
+        for attempt in 1..=SLUG_ATTEMPTS {
+            match self.put_new_product(&product).await? {
+                Ok(()) => return Ok(Ok(product)),
+                Err(Clash::Slug) if slugs == SlugPolicy::Suffix && attempt < SLUG_ATTEMPTS => {
+                    product.slug = format!("{}-{}", p.slug, attempt + 1);
+                }
+                Err(clash) => return Ok(Err(clash)),
+            }
+        }
+        Ok(Err(Clash::Slug))
+    }
+
+    /// One transaction of [`Store::create_product`].
+    async fn put_new_product(&self, p: &Product) -> Result<Result<(), Clash>, StoreError> {
         let mut tx = Transaction::new();
         tx.put(&self.table, product_item(p)?, Some("attribute_not_exists(pk)"), None)?;
         self.guard(&mut tx, sku_guard_pk(&p.sku), p.id, Clash::Sku)?;
@@ -368,7 +425,7 @@ impl Store {
         for owned in ["pk", "sk", "inStock", "available", "stockAvailable", "lowStockThreshold"] {
             item.remove(owned);
         }
-        let mut absent = vec!["gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "deletedAt"];
+        let mut absent = vec!["gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "deletedAt", IMAGE_KEYS];
         if new.deleted_at.is_some() {
             absent.extend(["gsi4pk", "gsi4sk"]);
         }
@@ -463,7 +520,8 @@ impl Store {
             filter.push_str(" AND sellerId = :seller");
             query = query.expression_attribute_values(":seller", s(seller.to_string()));
         }
-        query_all(query.filter_expression(filter)).await
+        let records: Vec<ProductRecord> = query_all(query.filter_expression(filter)).await?;
+        Ok(records.into_iter().map(ProductRecord::with_image_keys).collect())
     }
 
     /// Active featured products, newest first.
@@ -480,7 +538,11 @@ impl Store {
             .limit(limit as i32)
             .send()
             .await?;
-        page.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).map_err(StoreError::from)).collect()
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map(ProductRecord::into_product).map_err(StoreError::from))
+            .collect()
     }
 
     /// Every product of a seller (deleted ones included), newest first.
@@ -494,7 +556,8 @@ impl Store {
             .key_condition_expression("gsi1pk = :s")
             .expression_attribute_values(":s", s(format!("SELLER#{seller_id}")))
             .scan_index_forward(false);
-        query_all(query).await
+        let records: Vec<ProductRecord> = query_all(query).await?;
+        Ok(records.into_iter().map(ProductRecord::into_product).collect())
     }
 }
 
@@ -516,8 +579,9 @@ pub enum AvailabilityWrite {
     Unknown,
 }
 
-/// A product as stored, with the stock figures inventory last reported.
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+/// A product as stored, with the stock figures inventory last reported (and, on its images,
+/// the keys of their uploaded files).
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductRecord {
     #[serde(flatten)]
@@ -526,6 +590,24 @@ pub struct ProductRecord {
     pub stock_available: Option<u32>,
     #[serde(default)]
     pub low_stock_threshold: Option<u32>,
+    /// `imageKeys`, already moved onto the product's images by the store's reads.
+    #[serde(default)]
+    image_keys: BTreeMap<Uuid, String>,
+}
+
+impl ProductRecord {
+    /// The record with each uploaded image's key on the image ([`Image::key`](crate::domain::Image::key)).
+    fn with_image_keys(mut self) -> Self {
+        let keys = std::mem::take(&mut self.image_keys);
+        for image in &mut self.product.images {
+            image.key = keys.get(&image.id).cloned();
+        }
+        self
+    }
+
+    fn into_product(self) -> Product {
+        self.with_image_keys().product
+    }
 }
 
 /// A category as stored, with its counters.
