@@ -119,8 +119,15 @@ impl LocalCloud {
         }
         for function in template.functions() {
             // Variables that resolve to nothing (`!Ref AWS::NoValue`) are not set, as in Lambda.
-            let mut env: BTreeMap<String, String> =
-                function.environment.iter().map(|(k, v)| (k.clone(), resolver.resolve_string(v))).filter(|(_, v)| !v.is_empty()).collect();
+            // Dynamic references (`{{resolve:secretsmanager:...}}`) are CloudFormation's to
+            // resolve at deploy time; the one the template has, the edge's origin secret, has no
+            // local counterpart (no CloudFront locally), so such variables are not set either.
+            let mut env: BTreeMap<String, String> = function
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), resolver.resolve_string(v)))
+                .filter(|(_, v)| !v.is_empty() && !v.contains("{{resolve:"))
+                .collect();
             // OpenSearch's local stand-in is the embedded tantivy index.
             if let (true, Some(dir)) = (env.contains_key("SEARCH_ENGINE"), &search_dir) {
                 env.insert("SEARCH_ENGINE".into(), "tantivy".into());

@@ -128,6 +128,15 @@ impl Caller {
         };
         if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() {
             caller.source_ip = ctx.http.source_ip.clone();
+            // Behind the edge, API Gateway's sourceIp is a CloudFront server; the viewer's
+            // address is the one CloudFront forwards — trusted only on a request that proved it
+            // came through the edge.
+            if parts.extensions.get::<crate::http::ThroughEdge>().is_some()
+                && let Some(viewer) =
+                    parts.headers.get(crate::http::VIEWER_ADDRESS_HEADER).and_then(|v| v.to_str().ok()).and_then(viewer_ip)
+            {
+                caller.source_ip = Some(viewer);
+            }
             if caller.user_agent.is_none() {
                 caller.user_agent = ctx.http.user_agent.clone();
             }
@@ -144,4 +153,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self::from_parts(parts))
     }
+}
+
+/// The IP of a `CloudFront-Viewer-Address` value (`192.0.2.1:46532`, `[2001:db8::1]:443` or
+/// `2001:db8::1:443`).
+fn viewer_ip(value: &str) -> Option<String> {
+    let value = value.trim();
+    if let Ok(addr) = value.parse::<std::net::SocketAddr>() {
+        return Some(addr.ip().to_string());
+    }
+    let (ip, _port) = value.rsplit_once(':')?;
+    ip.trim_matches(|c| c == '[' || c == ']').parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }

@@ -29,15 +29,84 @@ pub const INTERNAL_PREFIX: &str = "/internal/";
 /// so a request from the public API can never carry it.
 pub const INTERNAL_API_ID: &str = "internal";
 
-/// Adds the fallback, the internal-route guard, the request span and panic safety to a
-/// function's router. Every function's router goes through this exactly once.
+/// Adds the fallback, the internal-route guard, the edge check, the request span and panic
+/// safety to a function's router. Every function's router goes through this exactly once.
 pub fn finish(router: Router) -> Router {
+    finish_with(router, Edge::from_env())
+}
+
+/// [`finish`] with an explicit edge configuration (tests).
+pub fn finish_with(router: Router, edge: Edge) -> Router {
     router
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn(internal_guard))
+        .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(edge), edge_guard))
         .layer(axum::middleware::from_fn(request_span))
+}
+
+/// The header the edge (CloudFront) adds to every request it forwards to the API.
+pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
+
+/// The viewer's address as the edge saw it (`ip:port`), trusted only on requests that passed
+/// the edge check.
+pub const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
+
+/// Marks a request that came through the edge: its `X-Origin-Verify` matched.
+#[derive(Debug, Clone, Copy)]
+pub struct ThroughEdge;
+
+/// How a function knows a request came through the edge (CloudFront + WAF) rather than to the
+/// HTTP API's own endpoint directly (which API Gateway cannot close for an HTTP API).
+#[derive(Clone, Default)]
+pub struct Edge {
+    /// Accepted `X-Origin-Verify` values (two during a rotation). Empty: no check (the local
+    /// runner, tests, `sam local`).
+    secrets: Vec<crate::secret::Secret<String>>,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge").field("secrets", &self.secrets.len()).finish()
+    }
+}
+
+impl Edge {
+    /// `ORIGIN_VERIFY` (comma-separated values; unset or empty: no check).
+    pub fn from_env() -> Self {
+        Self::with_secrets(std::env::var("ORIGIN_VERIFY").unwrap_or_default().split(',').map(str::to_owned))
+    }
+
+    pub fn with_secrets(values: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            secrets: values.into_iter().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).map(crate::secret::Secret::new).collect(),
+        }
+    }
+
+    fn admits(&self, given: &[u8]) -> bool {
+        self.secrets.iter().any(|s| constant_time_eq(s.expose().as_bytes(), given))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses (403) a request that did not come through the edge when the function is configured
+/// with the edge's secret; internal calls are exempt. A request that passes is marked
+/// [`ThroughEdge`], so the viewer address the edge forwards can be trusted.
+async fn edge_guard(axum::extract::State(edge): axum::extract::State<std::sync::Arc<Edge>>, mut request: Request, next: Next) -> Response {
+    if edge.secrets.is_empty() || is_internal(&request) {
+        return next.run(request).await;
+    }
+    let given = request.headers().get(ORIGIN_VERIFY_HEADER).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    if !edge.admits(&given) {
+        tracing::warn!("request without the edge's origin header refused");
+        return ApiError::forbidden("Requests must come through the shop's API address.").into_response();
+    }
+    request.extensions_mut().insert(ThroughEdge);
+    next.run(request).await
 }
 
 async fn route_not_found() -> ApiError {
@@ -331,6 +400,54 @@ mod tests {
         }
         let odd = request_from_event(event("/api/products/slug/a b\"<>{}|^`", serde_json::json!({}))).unwrap_or_else(|e| panic!("{e}"));
         assert!(odd.uri().path().starts_with("/api/products/slug/a%20b"), "{}", odd.uri());
+    }
+
+    #[tokio::test]
+    async fn with_an_edge_secret_only_requests_through_the_edge_pass_and_their_viewer_address_counts() {
+        async fn ip(caller: crate::auth::Caller) -> String {
+            caller.source_ip.unwrap_or_default()
+        }
+        let edge = Edge::with_secrets(["old".to_owned(), "new".to_owned()]);
+        let router = finish_with(Router::new().route("/api/ip", get(ip)).route("/internal/x", get(|| async { "ok" })), edge);
+        let call = |secret: Option<&str>, viewer: Option<&str>, api: &str, path: &str| {
+            let mut r = request(path, Some(api));
+            if let Some(s) = secret {
+                r.headers_mut().insert(ORIGIN_VERIFY_HEADER, http::HeaderValue::from_str(s).unwrap_or(http::HeaderValue::from_static("x")));
+            }
+            if let Some(v) = viewer {
+                r.headers_mut()
+                    .insert(VIEWER_ADDRESS_HEADER, http::HeaderValue::from_str(v).unwrap_or(http::HeaderValue::from_static("x")));
+            }
+            let router = router.clone();
+            async move {
+                let response = match router.oneshot(r).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                let status = response.status().as_u16();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        assert_eq!(call(None, None, "api-1", "/api/ip").await.0, 403, "straight to the API's own endpoint");
+        assert_eq!(call(Some("guess"), None, "api-1", "/api/ip").await.0, 403);
+        assert_eq!(call(Some("new"), Some("198.51.100.7:4431"), "api-1", "/api/ip").await, (200, "198.51.100.7".to_owned()));
+        assert_eq!(
+            call(Some("old"), Some("[2001:db8::5]:443"), "api-1", "/api/ip").await,
+            (200, "2001:db8::5".to_owned()),
+            "both values during a rotation"
+        );
+        assert_eq!(call(None, None, INTERNAL_API_ID, "/internal/x").await.0, 200, "internal calls are exempt");
+        // Without the edge check, a client's viewer-address header is ignored.
+        let open = finish_with(Router::new().route("/api/ip", get(ip)), Edge::default());
+        let mut r = request("/api/ip", Some("api-1"));
+        r.headers_mut().insert(VIEWER_ADDRESS_HEADER, http::HeaderValue::from_static("203.0.113.1:1"));
+        let response = match open.oneshot(r).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+        assert_eq!(String::from_utf8_lossy(&body), "", "the request context's sourceIp (none here) is used");
     }
 
     #[tokio::test]

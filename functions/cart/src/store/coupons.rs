@@ -158,15 +158,7 @@ impl CouponStore {
         if !is_code(code) {
             return Ok(None);
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(coupon_pk(code), "COUPON")))
-            .consistent_read(true)
-            .send()
-            .await?;
-        out.item.map(Self::read_coupon).transpose()
+        shop_aws::dynamo::get_item(&self.client, &self.table, key(coupon_pk(code), "COUPON")).await?.map(Self::read_coupon).transpose()
     }
 
     /// Every coupon, by code.
@@ -313,15 +305,7 @@ impl CouponStore {
         if !is_code(code) {
             return Ok(None);
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(coupon_pk(code), format!("USER#{user}"))))
-            .consistent_read(true)
-            .send()
-            .await?;
-        match out.item {
+        match shop_aws::dynamo::get_item(&self.client, &self.table, key(coupon_pk(code), format!("USER#{user}"))).await? {
             Some(item) => Ok(Some(UserCounter { count: attr(&item, "count")?.unwrap_or(0), incarnation: attr(&item, "incarnation")? })),
             None => Ok(None),
         }
@@ -337,15 +321,7 @@ impl CouponStore {
     /// The redemption made for `order`.
     #[instrument(skip_all)]
     pub async fn redemption(&self, order: Uuid) -> Result<Option<Redemption>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(redemption_pk(order), "REDEMPTION")))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+        shop_aws::dynamo::get(&self.client, &self.table, key(redemption_pk(order), "REDEMPTION")).await
     }
 
     /// Redeems `code` for `order`: idempotent by order (a repeat returns the first redemption);

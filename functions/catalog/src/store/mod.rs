@@ -200,16 +200,14 @@ impl Store {
     }
 
     async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
-        let out = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true).send().await?;
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        shop_aws::dynamo::get(&self.client, &self.table, key(pk, sk)).await
     }
 
     async fn guarded_id(&self, pk: String) -> Result<Option<Uuid>, StoreError> {
         if pk.len() > MAX_PARTITION_KEY_BYTES {
             return Ok(None);
         }
-        let out = self.client.get_item().table_name(&self.table).set_key(Some(guard_key(pk))).consistent_read(true).send().await?;
-        match out.item {
+        match shop_aws::dynamo::get_item(&self.client, &self.table, guard_key(pk)).await? {
             Some(item) => attr(&item, "id"),
             None => Ok(None),
         }

@@ -251,29 +251,26 @@ pub trait UpdateRequest: Sized {
     fn expression(self, expression: String) -> Self;
 }
 
-impl UpdateRequest for aws_sdk_dynamodb::types::builders::UpdateBuilder {
-    fn attribute_name(self, placeholder: String, name: String) -> Self {
-        self.expression_attribute_names(placeholder, name)
-    }
-    fn attribute_value(self, placeholder: String, value: AttributeValue) -> Self {
-        self.expression_attribute_values(placeholder, value)
-    }
-    fn expression(self, expression: String) -> Self {
-        self.update_expression(expression)
-    }
+macro_rules! update_request {
+    ($($builder:ty),*) => {$(
+        impl UpdateRequest for $builder {
+            fn attribute_name(self, placeholder: String, name: String) -> Self {
+                self.expression_attribute_names(placeholder, name)
+            }
+            fn attribute_value(self, placeholder: String, value: AttributeValue) -> Self {
+                self.expression_attribute_values(placeholder, value)
+            }
+            fn expression(self, expression: String) -> Self {
+                self.update_expression(expression)
+            }
+        }
+    )*};
 }
 
-impl UpdateRequest for aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-    fn attribute_name(self, placeholder: String, name: String) -> Self {
-        self.expression_attribute_names(placeholder, name)
-    }
-    fn attribute_value(self, placeholder: String, value: AttributeValue) -> Self {
-        self.expression_attribute_values(placeholder, value)
-    }
-    fn expression(self, expression: String) -> Self {
-        self.update_expression(expression)
-    }
-}
+update_request!(
+    aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder
+);
 
 /// A transaction item that puts `item` into `table`, optionally under a condition.
 pub fn transact_put(table: &str, item: Item, condition: Option<&str>) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
