@@ -160,6 +160,7 @@ impl LocalCloud {
         // SKYSHOP_LOCAL_THROTTLE=off lifts the stage's throttles and the WAF's rate rules.
         let throttles = if edge_limits_lifted() { (None, BTreeMap::new()) } else { template.throttles() };
         let mut gateway = Gateway::new(routes, registry.clone(), authorizer, throttles);
+        gateway.cors = template.cors(resolver);
         if !edge_limits_lifted() {
             let scale = match options.waf_scale {
                 Some(scale) => scale,

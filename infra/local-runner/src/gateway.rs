@@ -29,6 +29,9 @@ use crate::functions::{Function, Registry};
 use crate::health::Probes;
 use crate::waf::Waf;
 
+/// How often a token naming an unknown key may make the gateway fetch the JWKS again.
+pub const KEY_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// API Gateway's payload limit for HTTP APIs (10 MB).
 pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
@@ -53,6 +56,10 @@ pub struct Gateway {
     /// The web ACL's rate rules (none until the local cloud sets them).
     pub waf: Waf,
     pub probes: Option<Probes>,
+    /// The HttpApi's CORS configuration (preflights answered here, as API Gateway does).
+    pub cors: Option<sam_model::Cors>,
+    /// When the JWKS was last fetched for a token naming an unknown key (rate-limited).
+    last_key_refresh: Mutex<Option<Instant>>,
     pub moto_url: String,
     pub http: reqwest::Client,
 }
@@ -75,6 +82,8 @@ impl Gateway {
             buckets: Mutex::new(BTreeMap::new()),
             waf: Waf::disabled(),
             probes: None,
+            cors: None,
+            last_key_refresh: Mutex::new(None),
             moto_url: String::new(),
             http: reqwest::Client::new(),
         }
@@ -121,10 +130,68 @@ impl Gateway {
     /// Serves one request as the edge (WAF) and API Gateway would; `source_ip` is the client's
     /// address (the TCP peer).
     pub async fn handle(&self, request: Request, source_ip: String) -> Response {
+        let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut response = self.serve(request, source_ip).await;
+        if let (Some(cors), Some(origin)) = (&self.cors, origin)
+            && cors.allows(&origin)
+            && let Ok(value) = HeaderValue::from_str(&origin)
+        {
+            response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            response.headers_mut().append(header::VARY, HeaderValue::from_static("origin"));
+        }
+        response
+    }
+
+    /// API Gateway's answer to a CORS preflight: 204 with the configured methods, headers and
+    /// max age for an allowed origin; 204 without them otherwise.
+    fn preflight(&self, request: &Request) -> Option<Response> {
+        let cors = self.cors.as_ref()?;
+        let is_preflight = request.method() == http::Method::OPTIONS
+            && request.headers().contains_key(header::ORIGIN)
+            && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if !is_preflight {
+            return None;
+        }
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if cors.allows(origin) {
+            let headers = response.headers_mut();
+            for (name, values) in [
+                (header::ACCESS_CONTROL_ALLOW_METHODS, cors.allow_methods.join(",")),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, cors.allow_headers.join(",")),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&values) {
+                    headers.insert(name, value);
+                }
+            }
+            if let Some(age) = cors.max_age {
+                headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
+            }
+        }
+        Some(response)
+    }
+
+    /// Fetches the JWKS for a token naming an unknown key, at most once per
+    /// [`KEY_REFRESH_INTERVAL`]: tokens with made-up key ids cannot make every request a fetch.
+    async fn refresh_keys_for_unknown_kid(&self) {
+        {
+            let mut last = self.last_key_refresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < KEY_REFRESH_INTERVAL) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        self.refresh_keys().await;
+    }
+
+    async fn serve(&self, request: Request, source_ip: String) -> Response {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         if let Some(blocked) = self.waf.check(&source_ip, &path) {
             return blocked;
+        }
+        if let Some(preflight) = self.preflight(&request) {
+            return preflight;
         }
         let Some((route, params)) = self.match_route(&method, &path) else {
             return api_gateway_message(StatusCode::NOT_FOUND, "Not Found");
@@ -138,7 +205,7 @@ impl Gateway {
             RouteAuth::None => None,
             RouteAuth::Jwt { scopes } => {
                 if self.authorizer.read().await.is_unknown_kid(authorization.as_deref()) {
-                    self.refresh_keys().await;
+                    self.refresh_keys_for_unknown_kid().await;
                 }
                 match self.authorizer.read().await.authorize(authorization.as_deref(), scopes) {
                     Ok(claims) => Some(claims),
@@ -183,7 +250,12 @@ impl Gateway {
                 return api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
             }
         };
-        let Ok(response) = router.oneshot(lambda_request).await;
+        // API Gateway gives up on an integration after its timeout (10 s in the template) and
+        // answers 503; the function's work may go on, as a Lambda's would.
+        let Ok(Ok(response)) = tokio::time::timeout(route.timeout, router.oneshot(lambda_request)).await else {
+            tracing::warn!(route = %route.key(), timeout_ms = route.timeout.as_millis() as u64, "integration timed out");
+            return api_gateway_message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        };
         tracing::info!(route = %route.key(), function = %route.function, status = response.status().as_u16(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, "invoke");
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, Body::new(body))
@@ -261,6 +333,7 @@ mod tests {
             path: path.into(),
             function: "F".into(),
             auth: RouteAuth::None,
+            timeout: std::time::Duration::from_secs(10),
         };
         let g = gateway(vec![route("GET", "/api/users/{id}"), route("GET", "/api/users/me"), route("ANY", "/api/{proxy+}")]);
         assert_eq!(g.match_route("GET", "/api/users/me").unwrap().0.path, "/api/users/me");

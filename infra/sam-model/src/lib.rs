@@ -63,11 +63,32 @@ pub struct Route {
     /// Logical id of the function the route's integration invokes.
     pub function: String,
     pub auth: RouteAuth,
+    /// The integration's `TimeoutInMillis` (API Gateway's default and maximum for HTTP APIs:
+    /// 30 s); past it API Gateway answers 503.
+    pub timeout: std::time::Duration,
 }
 
 impl Route {
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)
+    }
+}
+
+/// An HttpApi's `CorsConfiguration`, as API Gateway applies it: preflight `OPTIONS` requests
+/// are answered by the gateway itself, and responses to an allowed origin carry
+/// `Access-Control-Allow-Origin`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub max_age: Option<u64>,
+}
+
+impl Cors {
+    /// Whether `origin` may call the API.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -213,7 +234,15 @@ impl Template {
                 Some("JWT") => Route::jwt(p),
                 _ => RouteAuth::None,
             };
-            routes.push(Route { logical_id: res.logical_id.clone(), method: method.to_owned(), path: path.to_owned(), function, auth });
+            let timeout = integration.properties.get("TimeoutInMillis").and_then(Value::as_u64).unwrap_or(30_000);
+            routes.push(Route {
+                logical_id: res.logical_id.clone(),
+                method: method.to_owned(),
+                path: path.to_owned(),
+                function,
+                auth,
+                timeout: std::time::Duration::from_millis(timeout),
+            });
         }
         routes.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
         Ok(routes)
@@ -229,6 +258,24 @@ impl Template {
                 _ => vec![],
             })
             .collect()
+    }
+
+    /// The HttpApi's CORS configuration, resolved (`None` when the API declares none).
+    pub fn cors(&self, resolver: &Resolver) -> Option<Cors> {
+        let config = self.resources_of("AWS::ApiGatewayV2::Api").find_map(|api| api.properties.get("CorsConfiguration"))?;
+        let list = |name: &str| -> Vec<String> {
+            match config.get(name).map(|v| resolver.resolve(v)) {
+                Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                Some(Value::String(s)) => vec![s],
+                _ => vec![],
+            }
+        };
+        Some(Cors {
+            allow_origins: list("AllowOrigins"),
+            allow_methods: list("AllowMethods"),
+            allow_headers: list("AllowHeaders"),
+            max_age: config.get("MaxAge").and_then(Value::as_u64),
+        })
     }
 
     /// Default and per-route throttles of the `$default` stage.

@@ -136,9 +136,14 @@ fn render(value: Value) -> String {
 }
 
 /// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
+/// The token of an `Authorization` value: `Bearer <token>` (any case), or the bare token, as
+/// API Gateway's JWT authorizer accepts both.
 pub fn bearer(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    let header = header.trim();
+    match header.split_once(' ') {
+        Some((scheme, token)) => scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty()),
+        None => (!header.is_empty() && !header.eq_ignore_ascii_case("bearer")).then_some(header),
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +156,8 @@ mod tests {
         assert_eq!(bearer("bearer  abc "), Some("abc"));
         assert_eq!(bearer("Basic abc"), None);
         assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("eyJ.a.b"), Some("eyJ.a.b"), "a bare token, as API Gateway accepts it");
+        assert_eq!(bearer("  "), None);
     }
 
     #[test]

@@ -59,3 +59,42 @@ async fn docs_and_the_openapi_document_are_served() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/api/openapi.json"));
 }
+
+/// API Gateway's JWT authorizer takes the bare token as well as `Bearer <token>`, and the HttpApi
+/// answers CORS preflights itself from the template's `CorsConfiguration`.
+#[tokio::test]
+async fn bare_tokens_pass_and_cors_preflights_come_from_the_template() {
+    let app = start(false).await;
+    let admin = app.admin_token().await;
+    let bare = app.call_with("GET", "/api/users", None, &[("authorization", &admin)], None).await;
+    assert_eq!(bare.status, 200, "{}", bare.body);
+
+    let frontend = "http://localhost:3000";
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/cart/items", app.base))
+        .header("origin", frontend)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-cart-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    let header = |name: &str| preflight.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(header("access-control-allow-origin"), frontend);
+    assert!(header("access-control-allow-methods").contains("POST"), "{}", header("access-control-allow-methods"));
+    assert!(header("access-control-allow-headers").contains("x-cart-token"));
+    assert_eq!(header("access-control-max-age"), "600");
+    // Another origin gets no permission; a real request from the frontend carries it.
+    let stranger = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/cart/items", app.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(stranger.headers().get("access-control-allow-origin").is_none());
+    let listed = app.call_with("GET", "/api/categories", None, &[("origin", frontend)], None).await;
+    assert_eq!(listed.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some(frontend));
+}
