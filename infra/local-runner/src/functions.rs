@@ -82,7 +82,18 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
         }
         "NotificationsFunction" => {
             let config = notifications::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
-            let notifier = Arc::new(notifications::Notifier::new(config, sdk));
+            // The SES client keeps each email's text part for `/_local/mail` (moto drops it).
+            let ses_config = aws_sdk_sesv2::config::Builder::from(sdk)
+                .interceptor(crate::mail_capture::CaptureText(crate::mail_capture::SentTexts::global().clone()))
+                .build();
+            let notifier = Arc::new(notifications::Notifier::from_parts(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.table.clone(),
+                aws_sdk_sesv2::Client::from_conf(ses_config),
+                config.mail_from.clone(),
+                &config.frontend_url,
+                shop_internal::InternalClient::new(sdk, config.accounts_function.clone(), "notifications"),
+            ));
             let handler: EventHandler = Arc::new(move |event: Value| {
                 let notifier = notifier.clone();
                 Box::pin(async move {

@@ -287,7 +287,15 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Resp
 
 async fn local_mail(State(gateway): State<Arc<Gateway>>) -> Response {
     match crate::mail::sent_mail(&gateway.http, &gateway.moto_url).await {
-        Ok(mail) => axum::Json(mail).into_response(),
+        Ok(mut mail) => {
+            let texts = crate::mail_capture::SentTexts::global();
+            for m in &mut mail {
+                if m.text.is_none() {
+                    m.text = texts.get(&m.id);
+                }
+            }
+            axum::Json(mail).into_response()
+        }
         Err(e) => api_gateway_message(StatusCode::BAD_GATEWAY, &format!("could not read mail from moto: {e}")),
     }
 }

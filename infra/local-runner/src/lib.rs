@@ -19,6 +19,7 @@ pub mod functions;
 pub mod gateway;
 pub mod health;
 pub mod mail;
+pub mod mail_capture;
 pub mod pollers;
 pub mod rie;
 pub mod streams;

@@ -10,6 +10,9 @@
 //!   raw_data}` with the whole MIME message (decoded here: multipart, quoted-printable, base64,
 //!   RFC 2047 encoded subjects). `destinations` holds both the API's and the headers' recipients.
 //!
+//! The runner fills in the text part moto dropped from what it captured on the way out
+//! ([`crate::mail_capture`]), so a mail sent by the notifications function shows both parts.
+//!
 //! moto stores no send time: `sentAt` is the raw message's `Date` header, else `null`.
 //! Both lists are in send order; [`sent_mail`] returns each newest first, simple messages
 //! (everything Skyshop sends) before raw ones, since moto gives no order between the two.

@@ -46,6 +46,9 @@ async fn the_readme_flow_works_end_to_end() {
     let token = text.split("token=").nth(1).unwrap().chars().take_while(|c| c.is_ascii_hexdigit()).collect::<String>();
     assert_eq!(token.len(), 64, "{text}");
     assert!(mail["subject"].as_str().unwrap().contains("Reset"));
+    // The text part is shown too (moto keeps only the HTML one; the runner keeps the text).
+    let plain = mail["text"].as_str().unwrap_or_else(|| panic!("no text part: {mail}"));
+    assert!(plain.contains(&token) && !plain.contains("<html"), "{plain}");
 
     let reset = app.call("POST", "/api/auth/reset-password", None, Some(json!({"token": token, "newPassword": "Brand-New-Pass-2"}))).await;
     assert_eq!(reset.status, 200, "{}", reset.body);
