@@ -8,6 +8,9 @@ use crate::problem::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
+/// No page reaches past this many results (`page × limit`), on every paginated route: deeper
+/// pages are what scrapers ask for, never people, and the search index's result window ends here.
+pub const MAX_WINDOW: u64 = 10_000;
 
 /// The raw `page` and `limit` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -29,7 +32,13 @@ pub struct PageRequest {
 }
 
 impl PageQuery {
+    /// The page parameters, checked: `page` from 1, `limit` 1 to 100, `page × limit` at most
+    /// [`MAX_WINDOW`] (400 naming the parameter).
     pub fn checked(&self) -> Result<PageRequest, ApiError> {
+        self.checked_unbounded()?.within(MAX_WINDOW)
+    }
+
+    fn checked_unbounded(&self) -> Result<PageRequest, ApiError> {
         let page = self.page.unwrap_or(1);
         if page < 1 {
             return Err(ApiError::invalid_param("page", "must be at least 1"));
@@ -47,7 +56,7 @@ impl PageQuery {
     /// (`page × limit ≤ window`; 400 naming `page`): for lists served from a search index, whose
     /// result window is bounded, and lists read whole and sliced.
     pub fn checked_within(&self, window: u64) -> Result<PageRequest, ApiError> {
-        self.checked()?.within(window)
+        self.checked_unbounded()?.within(window.min(MAX_WINDOW))
     }
 }
 
@@ -117,6 +126,14 @@ mod tests {
             assert_eq!((err.status().as_u16(), err.field_errors()[0].field.as_str()), (400, "page"), "{page} × {limit}");
         }
         assert_eq!(q(1, 101).checked_within(10_000).unwrap_err().field_errors()[0].field, "limit", "the ordinary bounds first");
+    }
+
+    #[test]
+    fn no_page_reaches_past_the_window() {
+        assert!(PageQuery { page: Some(100), limit: Some(100) }.checked().is_ok());
+        let deep = PageQuery { page: Some(101), limit: Some(100) }.checked().unwrap_err();
+        assert_eq!((deep.status().as_u16(), deep.field_errors()[0].field.as_str()), (400, "page"));
+        assert!(PageQuery { page: Some(u32::MAX), limit: Some(1) }.checked().is_err());
     }
 
     #[test]
