@@ -7,6 +7,7 @@ mod cart;
 mod edge;
 mod events_roundtrip;
 mod flow;
+mod fuzz;
 mod parity;
 mod search;
 mod secrets;
