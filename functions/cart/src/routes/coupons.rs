@@ -7,7 +7,7 @@ use shop_aws::dynamo::Outcome;
 use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
-use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, Unauthorized, UnprocessableEntity};
+use shop_core::problem::responses::{BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized, UnprocessableEntity};
 use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
 
@@ -17,8 +17,6 @@ use crate::domain::{Coupon, CouponInput, CouponUpdate};
 shop_core::problem_responses! {
     /// A coupon with the code already exists.
     CouponExists: 409 => "`coupon_exists`";
-    /// The coupon changed while it was being written.
-    ChangedConcurrently: 409 => "Changed concurrently; retry";
 }
 
 fn not_found() -> ApiError {
@@ -103,8 +101,8 @@ pub async fn get_coupon(State(state): State<AppState>, claims: Claims, ValidPath
         (status = 200, body = Coupon),
         Forbidden,
         NotFound,
-        ChangedConcurrently,
         UnprocessableEntity,
+        ServiceUnavailable,
     ))]
 pub async fn update_coupon(
     State(state): State<AppState>,
@@ -113,17 +111,17 @@ pub async fn update_coupon(
     ValidJson(body): ValidJson<CouponUpdate>,
 ) -> ApiResult<Json<Coupon>> {
     admin(&claims)?;
-    let old = state.coupons.coupon(&code.to_uppercase()).await?.ok_or_else(not_found)?;
-    let mut coupon = body.apply(old.coupon);
-    coupon.updated_at = Timestamp::now();
-    coupon.validate_terms()?;
-    match state.coupons.update(&coupon, old.version).await? {
-        Outcome::Done => {
-            let fresh = state.coupons.coupon(&coupon.code).await?.ok_or_else(not_found)?;
-            Ok(Json(fresh.coupon))
-        }
-        Outcome::ConditionFailed => Err(ApiError::conflict("concurrent_update", "The coupon changed while it was being written; retry.")),
-    }
+    let coupon = state
+        .coupons
+        .edit(&code.to_uppercase(), |stored| {
+            let mut coupon = body.clone().apply(stored);
+            coupon.updated_at = Timestamp::now();
+            coupon.validate_terms()?;
+            Ok::<_, ApiError>(coupon)
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(coupon))
 }
 
 /// Delete a coupon, and with it the per-user redemption counts: a coupon created again with the

@@ -190,6 +190,26 @@ impl CouponStore {
         Ok(write_outcome(result)?)
     }
 
+    /// Read-modify-write of a coupon's admin-editable fields: `change` gets the coupon as stored
+    /// and answers the new one or refuses; it is written if unchanged since the read, else
+    /// re-read and retried (then `StoreError::Contended`). `Ok(None)`: no such coupon.
+    #[instrument(skip_all)]
+    pub async fn edit<E: From<StoreError>>(
+        &self,
+        code: &str,
+        mut change: impl FnMut(Coupon) -> Result<Coupon, E>,
+    ) -> Result<Option<Coupon>, E> {
+        let mut retry = RetryPolicy::CONTENDED.start();
+        loop {
+            let Some(stored) = self.coupon(code).await? else { return Ok(None) };
+            let coupon = change(stored.coupon)?;
+            if self.update(&coupon, stored.version).await? == Outcome::Done {
+                return Ok(self.coupon(&coupon.code).await?.map(|fresh| fresh.coupon));
+            }
+            retry.wait().await.map_err(StoreError::from)?;
+        }
+    }
+
     /// Writes the admin-editable fields of `coupon` if it is still at `version` (never the
     /// redemption count, which redemptions change concurrently, nor the creation time).
     /// `ConditionFailed`: changed or gone.

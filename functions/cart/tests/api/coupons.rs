@@ -296,3 +296,20 @@ async fn a_coupon_code_no_coupon_can_have_is_not_found() {
         .expect_problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "code");
 }
+
+/// Concurrent admin edits of one coupon all apply (the store re-reads and retries a lost race)
+/// instead of answering a conflict the admin must retry by hand.
+#[tokio::test]
+async fn concurrent_coupon_edits_all_apply() {
+    let app = app().await;
+    let admin = app.admin.clone();
+    let edits = futures::future::join_all((0..6).map(|i| {
+        let body = if i % 2 == 0 { json!({"minSubtotal": 1000 + i}) } else { json!({"perUserLimit": 3}) };
+        app.send_as(&admin, Req::put("/api/coupons/SAVE20").json(body))
+    }))
+    .await;
+    assert!(edits.iter().all(|e| e.status == 200), "{:?}", edits.iter().map(|e| e.status).collect::<Vec<_>>());
+    let coupon = app.send_as(&admin, Req::get("/api/coupons/SAVE20")).await.expect(200);
+    assert_eq!(coupon["perUserLimit"], 3, "{coupon}");
+    assert!(coupon["minSubtotal"].as_i64().unwrap() >= 1000, "{coupon}");
+}
