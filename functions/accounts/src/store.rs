@@ -95,10 +95,6 @@ fn user_item(user: &User) -> Result<Item, StoreError> {
 /// `gsi2pk` of every ADMIN user (a sparse index: other users carry no `gsi2pk`).
 const ADMINS: &str = "ADMINS";
 
-fn parse<T: DeserializeOwned>(item: Option<Item>) -> Result<Option<T>, StoreError> {
-    item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
-}
-
 pub use shop_aws::dynamo::Outcome;
 
 /// DynamoDB access for accounts.
@@ -215,7 +211,7 @@ impl Store {
             request = request.expression_attribute_values(":one", n(1));
         }
         match request.update_expression(expression).send().await {
-            Ok(out) => parse(out.attributes),
+            Ok(out) => out.attributes.map(dynamo::from_item).transpose(),
             Err(err) if err.is_condition_failed() => Ok(None),
             Err(err) => Err(err.into()),
         }

@@ -147,6 +147,22 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The key per-client limits count under: the IPv4 address, or the /64 prefix of an IPv6
+    /// address (one subscriber usually holds a whole /64, so rotating within it is one client);
+    /// `unknown` without an address.
+    pub fn client_key(&self) -> String {
+        match self.source_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
+            Some(std::net::IpAddr::V6(v6)) => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+            None => "unknown".to_owned(),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
 

@@ -207,7 +207,7 @@ pub async fn login(
     let window = now.unix_timestamp().div_euclid(WINDOW_SECS);
     let retry_after = (window + 1) * WINDOW_SECS - now.unix_timestamp();
     let account_key = format!("LOGIN#{email}");
-    let ip_key = format!("IP#{}", client_key(caller.source_ip.as_deref()));
+    let ip_key = format!("IP#{}", caller.client_key());
     // Count first, decide after: concurrent guesses each get their own number, so no more than
     // the limit of them are ever checked. A login that succeeds takes its count back.
     let expires = (window + 2) * WINDOW_SECS;
@@ -242,19 +242,6 @@ pub async fn login(
     tracing::info!(user_id = %user.id, "login");
     shop_core::metrics::count("accounts", "LoginSucceeded");
     Ok(Json(AuthResponse::new(pair(access, opened.token), &user)))
-}
-
-/// The key a client's failures are counted under: the IPv4 address, or the /64 prefix of an
-/// IPv6 address (one subscriber usually holds a whole /64).
-pub fn client_key(source_ip: Option<&str>) -> String {
-    match source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
-        Some(std::net::IpAddr::V6(v6)) => {
-            let [a, b, c, d, ..] = v6.segments();
-            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-        }
-        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
-        None => "unknown".to_owned(),
-    }
 }
 
 fn invalid_refresh() -> ApiError {

@@ -426,8 +426,8 @@ pub async fn apply_coupon(
     ValidJson(body): ValidJson<ApplyCoupon>,
 ) -> ApiResult<Json<CartView>> {
     let target = target(&state, &claims, &headers).await?;
-    let ip = caller.source_ip.as_deref().unwrap_or("unknown");
-    let tries = [Tries::Ip(ip), Tries::Cart(target.owner)];
+    let ip = caller.client_key();
+    let tries = [Tries::Ip(&ip), Tries::Cart(target.owner)];
     count_coupon_try(&state, &tries).await?;
     let code = body.code.trim().to_uppercase();
     match try_coupon(&state, &claims, &target, &code).await {

@@ -272,16 +272,6 @@ update_request!(
     aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder
 );
 
-/// A transaction item that puts `item` into `table`, optionally under a condition.
-pub fn transact_put(table: &str, item: Item, condition: Option<&str>) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let put = aws_sdk_dynamodb::types::Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build()?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
