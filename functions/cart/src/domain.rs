@@ -10,12 +10,8 @@ use uuid::Uuid;
 
 /// Most units of one product in a cart line.
 pub const MAX_QUANTITY: u32 = 99;
-/// Free estimated shipping from this (pre-discount) subtotal on: $100.00.
-pub const FREE_SHIPPING_FROM: i64 = 10_000;
-/// Estimated shipping below [`FREE_SHIPPING_FROM`]: $9.99.
-pub const SHIPPING: i64 = 999;
-/// Estimated tax: 8% (in basis points) of subtotal − discount; shipping is not taxed.
-pub const TAX_BP: i64 = 800;
+/// Totals of a cart in cents: the computation the order uses too (`shop_core::money::Totals`).
+pub use shop_core::money::Totals;
 /// Most distinct products in one cart.
 pub const MAX_LINES: usize = 100;
 /// Coupon codes that do not apply, per cart and window, before `POST /api/cart/coupon`
@@ -100,16 +96,6 @@ pub struct Cart {
     pub updated_at: Timestamp,
 }
 
-/// Totals of a cart in cents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Totals {
-    pub subtotal: i64,
-    pub discount: i64,
-    pub shipping: i64,
-    pub tax: i64,
-    pub total: i64,
-}
-
 impl Cart {
     pub fn new(user_id: Option<Uuid>, token_hash: Option<String>, now: Timestamp) -> Self {
         Self {
@@ -167,9 +153,7 @@ impl Cart {
     pub fn totals(&self) -> Totals {
         let subtotal = self.subtotal();
         let discount = self.coupon.as_ref().map_or(0, |c| c.discount(subtotal));
-        let shipping = if self.items.is_empty() || subtotal >= FREE_SHIPPING_FROM { 0 } else { SHIPPING };
-        let tax = Cents(subtotal - discount).percent_bp(TAX_BP).0;
-        Totals { subtotal, discount, shipping, tax, total: subtotal - discount + shipping + tax }
+        Totals::compute(subtotal, discount, !self.items.is_empty())
     }
 
     pub fn view(&self) -> CartView {

@@ -63,3 +63,157 @@ pub struct StockLow {
 impl Event for StockLow {
     const KIND: &'static str = "StockLow";
 }
+
+/// Order lifecycle events, published by the orders function through its outbox to the
+/// `OrderEventsTopic` (SNS) and fanned out to one SQS queue per consumer (raw delivery: each SQS
+/// body is the [`crate::events::Envelope`], the `type` message attribute its event name).
+/// Consumers act on each event id at most once; every event carries the order as it is after
+/// the change.
+pub mod orders {
+    use serde::{Deserialize, Serialize};
+    use shop_core::time::Timestamp;
+    use uuid::Uuid;
+
+    use crate::events::Event;
+
+    /// A postal address as an order keeps it (seed-spec §3.6 fields).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Address {
+        pub first_name: String,
+        pub last_name: String,
+        pub address1: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub address2: Option<String>,
+        pub city: String,
+        pub state: String,
+        pub postal_code: String,
+        pub country: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub phone: Option<String>,
+    }
+
+    /// One line of an order: the catalog snapshot taken at checkout.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Line {
+        pub product_id: Uuid,
+        pub seller_id: Uuid,
+        pub name: String,
+        pub sku: String,
+        /// Unit price in cents.
+        pub price: i64,
+        pub quantity: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<String>,
+    }
+
+    /// The order as an event carries it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderSnapshot {
+        pub order_id: Uuid,
+        pub order_number: String,
+        pub user_id: Uuid,
+        /// `PENDING`, `CONFIRMED`, `PROCESSING`, `SHIPPED`, `DELIVERED`, `CANCELLED`, `REFUNDED`.
+        pub status: String,
+        /// `card` or `cod`.
+        pub payment_method: String,
+        pub items: Vec<Line>,
+        /// Cents, as `shop_core::money::Totals` computes them.
+        pub subtotal: i64,
+        pub discount: i64,
+        pub shipping_cost: i64,
+        pub tax: i64,
+        pub total: i64,
+        /// ISO 4217, lower case (`usd`).
+        pub currency: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub coupon_code: Option<String>,
+        pub shipping_address: Address,
+        pub placed_at: Timestamp,
+    }
+
+    /// An order was placed (card: PENDING until paid; cod: CONFIRMED at once, and an
+    /// [`OrderConfirmed`] follows in the same transaction).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderPlaced {
+        pub order: OrderSnapshot,
+    }
+    impl Event for OrderPlaced {
+        const KIND: &'static str = "OrderPlaced";
+    }
+
+    /// An order became CONFIRMED (paid card order, or cod at placement): inventory commits the
+    /// reservation, notifications sends the confirmation.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderConfirmed {
+        pub order: OrderSnapshot,
+        /// The payment that settled it (card); `None` for cash on delivery.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub payment_id: Option<String>,
+        pub confirmed_at: Timestamp,
+    }
+    impl Event for OrderConfirmed {
+        const KIND: &'static str = "OrderConfirmed";
+    }
+
+    /// An order was SHIPPED: the shipping update email with tracking.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderShipped {
+        pub order: OrderSnapshot,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tracking_number: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub carrier: Option<String>,
+        pub shipped_at: Timestamp,
+    }
+    impl Event for OrderShipped {
+        const KIND: &'static str = "OrderShipped";
+    }
+
+    /// An order was DELIVERED (a cod order's payment is settled then).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderDelivered {
+        pub order: OrderSnapshot,
+        pub delivered_at: Timestamp,
+    }
+    impl Event for OrderDelivered {
+        const KIND: &'static str = "OrderDelivered";
+    }
+
+    /// Who cancelled an order.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum CancelledBy {
+        Customer,
+        Admin,
+        /// The expiry job (`reason = "payment_timeout"`).
+        System,
+    }
+
+    /// An order was CANCELLED: inventory releases the reservation (or restocks committed
+    /// stock), cart releases the coupon redemption, payments refunds a paid card order,
+    /// notifications sends the cancellation email.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderCancelled {
+        pub order: OrderSnapshot,
+        /// The status it was cancelled from.
+        pub previous_status: String,
+        /// `customer_request`, `payment_timeout`, or the admin's note.
+        pub reason: String,
+        pub cancelled_by: CancelledBy,
+        /// Cents refunded, once the payments function reports one (absent until then).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub refund_amount: Option<i64>,
+        pub cancelled_at: Timestamp,
+    }
+    impl Event for OrderCancelled {
+        const KIND: &'static str = "OrderCancelled";
+    }
+}

@@ -38,9 +38,55 @@ impl std::fmt::Display for Cents {
     }
 }
 
+/// Shipping is free from this pre-discount subtotal ($100.00) (seed-spec §5.1).
+pub const FREE_SHIPPING_FROM: i64 = 10_000;
+/// Flat shipping below [`FREE_SHIPPING_FROM`] ($9.99).
+pub const SHIPPING: i64 = 999;
+/// Tax rate in basis points (8%), on subtotal − discount; shipping is not taxed.
+pub const TAX_BP: i64 = 800;
+
+/// Subtotal, discount, shipping, tax and total of a cart or an order, in cents: the one
+/// computation both the cart's estimate and the order use, so they agree to the cent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+impl Totals {
+    /// Shipping 0 from $100.00 of pre-discount subtotal (and for nothing to ship), else $9.99;
+    /// tax 8% of subtotal − discount rounded half up; total = subtotal − discount + shipping + tax.
+    /// The discount is clamped to `0..=subtotal`.
+    pub fn compute(subtotal: i64, discount: i64, has_items: bool) -> Self {
+        let discount = discount.clamp(0, subtotal.max(0));
+        let shipping = if !has_items || subtotal >= FREE_SHIPPING_FROM { 0 } else { SHIPPING };
+        let tax = Cents(subtotal - discount).percent_bp(TAX_BP).0;
+        Totals { subtotal, discount, shipping, tax, total: subtotal - discount + shipping + tax }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_follow_the_seed_rules() {
+        // Below the threshold: $9.99 shipping, 8% of (subtotal − discount), shipping untaxed.
+        assert_eq!(Totals::compute(5_000, 500, true), Totals { subtotal: 5_000, discount: 500, shipping: 999, tax: 360, total: 5_859 });
+        // The threshold compares the pre-discount subtotal.
+        assert_eq!(Totals::compute(10_000, 2_000, true).shipping, 0);
+        assert_eq!(Totals::compute(9_999, 0, true).shipping, 999);
+        // Half-up rounding of tax: 8% of 12.34 = 0.9872 → 0.99; of 0.06 = 0.0048 → 0.00.
+        assert_eq!(Totals::compute(1_234, 0, true).tax, 99);
+        assert_eq!(Totals::compute(6, 0, true).tax, 0);
+        // Nothing to ship, nothing to pay; a discount never exceeds the subtotal.
+        assert_eq!(Totals::compute(0, 0, false).total, 0);
+        assert_eq!(Totals::compute(1_000, 5_000, true).discount, 1_000);
+    }
 
     #[test]
     fn percent_rounds_half_away_from_zero() {
