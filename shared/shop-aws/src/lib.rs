@@ -5,10 +5,12 @@
 //!   cloud points functions at DynamoDB Local and moto.
 //! - [`events`]: the SQS message envelope and its publisher.
 //! - [`dynamo`]: classification of DynamoDB errors (conditional failures, cancelled transactions).
+//! - [`rds`]: IAM authentication tokens for RDS Proxy connections.
 //! - [`streams`]: DynamoDB stream records as Lambda delivers them, decoded one by one.
 
 pub mod config;
 pub mod dynamo;
 pub mod events;
 pub mod messages;
+pub mod rds;
 pub mod streams;

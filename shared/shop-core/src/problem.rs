@@ -116,10 +116,11 @@ impl ApiError {
         tracing::error!(error = %ErrorChain(cause), "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.")
     }
-    /// 503: a dependency is down. The cause is logged.
+    /// 503 with `Retry-After: 1`: a dependency is down. The cause is logged.
     pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %ErrorChain(cause), "dependency unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "A dependency is unavailable; retry later.")
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {

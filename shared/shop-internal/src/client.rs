@@ -112,6 +112,7 @@ impl From<CallError> for ApiError {
                     "dependency_unavailable",
                     "A service this request needs is unavailable; retry later.",
                 )
+                .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"))
             }
             _ => {
                 tracing::error!(error = %e, problem = ?e.problem_code(), "unexpected answer from an internal call");
