@@ -41,3 +41,34 @@ impl Config {
         })
     }
 }
+
+/// Configuration of the cart-events function (the consumer of order events): only the stores.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// `REDIS_URL`: as for [`Config`].
+    pub redis_url: String,
+    /// `CART_PREFIX`: as for [`Config`] (default `cart:`).
+    pub key_prefix: String,
+    /// `PROMOTIONS_TABLE`: as for [`Config`].
+    pub promotions_table: String,
+}
+
+impl EventsConfig {
+    pub fn from_env() -> Result<Self, MissingEnv> {
+        Self::from_lookup(&process_env)
+    }
+
+    pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
+        Ok(Self {
+            redis_url: require(env, "REDIS_URL")?,
+            key_prefix: or_default(env, "CART_PREFIX", "cart:"),
+            promotions_table: require(env, "PROMOTIONS_TABLE")?,
+        })
+    }
+}
+
+impl From<&Config> for EventsConfig {
+    fn from(config: &Config) -> Self {
+        Self { redis_url: config.redis_url.clone(), key_prefix: config.key_prefix.clone(), promotions_table: config.promotions_table.clone() }
+    }
+}

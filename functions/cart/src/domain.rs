@@ -14,6 +14,9 @@ pub const MAX_QUANTITY: u32 = 99;
 pub use shop_core::money::Totals;
 /// Most distinct products in one cart.
 pub const MAX_LINES: usize = 100;
+/// How many checked-out order ids a cart remembers (a repeated checkout of one of them, the
+/// orders function's retried call or the `OrderPlaced` backstop, changes nothing).
+pub const CHECKED_OUT_KEPT: usize = 16;
 /// Coupon codes that do not apply, per cart and window, before `POST /api/cart/coupon`
 /// answers 429 (whatever the code).
 pub const COUPON_TRIES_PER_CART: u64 = 10;
@@ -92,6 +95,10 @@ pub struct Cart {
     /// merge of the same guest cart changes nothing. Stored only, never shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_guests: Vec<Uuid>,
+    /// Orders already checked out of this cart (the latest [`CHECKED_OUT_KEPT`]): a repeated
+    /// checkout of the same order changes nothing. Stored only, never shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checked_out_orders: Vec<Uuid>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -105,6 +112,7 @@ impl Cart {
             items: Vec::new(),
             coupon: None,
             merged_guests: Vec::new(),
+            checked_out_orders: Vec::new(),
             created_at: now,
             updated_at: now,
         }
@@ -141,6 +149,62 @@ impl Cart {
     pub fn clear(&mut self) {
         self.items.clear();
         self.coupon = None;
+    }
+
+    /// Takes out what order `order_id` bought: each ordered product's quantity comes off its
+    /// line (the line goes at 0 or below), the coupon goes if it is the order's. Lines added or
+    /// raised since stay. False (and nothing changed) when this order was checked out already.
+    pub fn check_out(&mut self, order_id: Uuid, bought: &[(Uuid, u32)], coupon_code: Option<&str>) -> bool {
+        if self.checked_out_orders.contains(&order_id) {
+            return false;
+        }
+        for (product, quantity) in bought {
+            if let Some(i) = self.items.iter().position(|l| l.product_id == *product) {
+                let left = self.items[i].quantity.saturating_sub(*quantity);
+                if left == 0 {
+                    self.items.remove(i);
+                } else {
+                    self.items[i].quantity = left;
+                }
+            }
+        }
+        if let (Some(applied), Some(code)) = (&self.coupon, coupon_code)
+            && applied.code.eq_ignore_ascii_case(code.trim())
+        {
+            self.coupon = None;
+        }
+        self.checked_out_orders.push(order_id);
+        let drop = self.checked_out_orders.len().saturating_sub(CHECKED_OUT_KEPT);
+        self.checked_out_orders.drain(..drop);
+        true
+    }
+
+    /// The cart as the orders function reads it at checkout.
+    pub fn checkout_view(&self) -> CheckoutCart {
+        let t = self.totals();
+        CheckoutCart {
+            cart_id: Some(self.id),
+            user_id: self.user_id,
+            items: self
+                .items
+                .iter()
+                .map(|l| CheckoutLine {
+                    product_id: l.product_id,
+                    name: l.name.clone(),
+                    price: l.price,
+                    quantity: l.quantity,
+                    image: l.image.clone(),
+                })
+                .collect(),
+            coupon_code: self.coupon.as_ref().map(|c| c.code.clone()),
+            subtotal: t.subtotal,
+            discount: t.discount,
+            shipping: t.shipping,
+            tax: t.tax,
+            total: t.total,
+            currency: "usd".into(),
+            updated_at: self.updated_at,
+        }
     }
 
     pub fn subtotal(&self) -> i64 {
@@ -225,6 +289,78 @@ pub struct CartView {
     /// client sends back as `X-Cart-Token`. It is not stored and cannot be shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cart_token: Option<String>,
+}
+
+/// A cart line as the orders function reads it (internal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutLine {
+    pub product_id: Uuid,
+    pub name: String,
+    /// Unit price in cents when the line was added.
+    pub price: i64,
+    pub quantity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// A user's cart for checkout (`GET /internal/carts/users/{userId}`, and the answer of the
+/// checkout route). Money in cents, the totals of `shop_core::money::Totals`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutCart {
+    /// Absent when the user has no cart (then `items` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub items: Vec<CheckoutLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub currency: String,
+    pub updated_at: Timestamp,
+}
+
+impl CheckoutCart {
+    /// A user without a cart: nothing in it.
+    pub fn empty(user_id: Uuid, now: Timestamp) -> Self {
+        Self { cart_id: None, ..Cart::new(Some(user_id), None, now).checkout_view() }
+    }
+}
+
+/// `POST /internal/carts/users/{userId}/checkout`: what order `orderId` bought.
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckoutRequest {
+    #[garde(skip)]
+    pub order_id: Uuid,
+    /// 1 to 100 lines, each product at most once.
+    #[garde(length(min = 1, max = MAX_LINES), dive)]
+    pub items: Vec<CheckoutItem>,
+    /// The coupon the order used (case-insensitive).
+    #[garde(inner(length(min = 1, max = 64)))]
+    pub coupon_code: Option<String>,
+}
+
+/// One ordered product.
+#[derive(Debug, Clone, Copy, Deserialize, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckoutItem {
+    #[garde(skip)]
+    pub product_id: Uuid,
+    /// 1 to 99.
+    #[garde(range(min = 1, max = MAX_QUANTITY))]
+    pub quantity: u32,
+}
+
+/// The first duplicate of `ids`, by position.
+pub fn first_duplicate(ids: impl IntoIterator<Item = Uuid>) -> Option<usize> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter().position(|id| !seen.insert(id))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -576,6 +712,29 @@ mod tests {
         let t = cart(vec![line(4000, 1)], Some(flat100)).totals();
         assert_eq!(t, Totals { subtotal: 4_000, discount: 4_000, shipping: 999, tax: 0, total: 999 });
         assert_eq!(cart(vec![], None).totals().total, 0);
+    }
+
+    #[test]
+    fn checking_out_takes_what_the_order_bought_once() {
+        let (a, b, c) = (line(1000, 3), line(500, 1), line(200, 2));
+        let (pa, pb, pc) = (a.product_id, b.product_id, c.product_id);
+        let mut cart = cart(vec![a, b, c], Some(save10()));
+        let order = Uuid::now_v7();
+        assert!(cart.check_out(order, &[(pa, 2), (pb, 5), (Uuid::now_v7(), 1)], Some("save10")));
+        assert_eq!(cart.items.iter().map(|l| (l.product_id, l.quantity)).collect::<Vec<_>>(), vec![(pa, 1), (pc, 2)]);
+        assert!(cart.coupon.is_none(), "the order's coupon goes");
+        let before = cart.clone();
+        assert!(!cart.check_out(order, &[(pa, 1)], None), "a repeat changes nothing");
+        assert_eq!(cart, before);
+        // Another coupon stays; only the latest few orders are remembered.
+        cart.coupon = Some(save10());
+        assert!(cart.check_out(Uuid::now_v7(), &[], Some("OTHER")));
+        assert!(cart.coupon.is_some());
+        for _ in 0..CHECKED_OUT_KEPT {
+            cart.check_out(Uuid::now_v7(), &[], None);
+        }
+        assert_eq!(cart.checked_out_orders.len(), CHECKED_OUT_KEPT);
+        assert!(!cart.checked_out_orders.contains(&order));
     }
 
     #[test]

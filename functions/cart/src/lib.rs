@@ -5,10 +5,16 @@
 //! verifies (done here by [`shop_internal::optional_bearer`], exactly like the JWT authorizer),
 //! else a guest identified by the secret `X-Cart-Token` of their cart. Line data comes from
 //! catalog and stock from inventory through their internal routes.
+//!
+//! The orders function reads a user's cart and takes what an order bought out of it on the
+//! internal routes (`/internal/carts/users/*`); [`events`] (the `cart-events` binary) consumes
+//! order events: `OrderPlaced` does the same checkout as a backstop, `OrderCancelled` releases
+//! the order's coupon redemption.
 
 pub mod clients;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod routes;
 pub mod store;
 

@@ -5,10 +5,14 @@
 //!   deactivated user (nobody should be emailed who cannot sign in).
 //! - `GET /internal/users/admins` → `{items: [{userId, email, firstName}]}`: the active ADMINs,
 //!   read from a sparse index of admins (never a scan of the users).
+//! - `GET /internal/users/{userId}/addresses/{addressId}` → the stored address (the orders
+//!   function copies it into an order at checkout); 404 `address_not_found` when the user has no
+//!   such address (also another user's).
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shop_core::auth::Role;
 use shop_core::extract::ValidPath;
@@ -16,7 +20,7 @@ use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::User;
+use crate::domain::{Address, User};
 
 /// Who to write to: the user's id, email and first name (for the greeting).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,9 +43,47 @@ pub struct Contacts {
     pub items: Vec<Contact>,
 }
 
+/// A stored address as other functions see it (no owner, no timestamps, no default flag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredAddress {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub address1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl From<Address> for StoredAddress {
+    fn from(a: Address) -> Self {
+        Self {
+            id: a.id,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            address1: a.address1,
+            address2: a.address2,
+            city: a.city,
+            state: a.state,
+            postal_code: a.postal_code,
+            country: a.country,
+            phone: a.phone,
+        }
+    }
+}
+
 /// The internal routes (guarded by `shop_core::http::finish` for being under `/internal/`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/internal/users/admins", get(admins)).route("/internal/users/{id}/contact", get(contact))
+    Router::new()
+        .route("/internal/users/admins", get(admins))
+        .route("/internal/users/{userId}/contact", get(contact))
+        .route("/internal/users/{userId}/addresses/{addressId}", get(address))
 }
 
 #[tracing::instrument(skip_all)]
@@ -56,4 +98,14 @@ pub async fn admins(State(state): State<AppState>) -> ApiResult<Json<Contacts>> 
         state.store.admins().await?.into_iter().filter(|u| u.is_active && u.role == Role::Admin).map(Contact::from).collect();
     items.sort_by_key(|c| c.user_id);
     Ok(Json(Contacts { items }))
+}
+
+/// `GET /internal/users/{userId}/addresses/{addressId}`: the address, read under the user's own
+/// key, so another user's address is simply not found.
+#[tracing::instrument(skip_all)]
+pub async fn address(State(state): State<AppState>, ValidPath((user_id, id)): ValidPath<(Uuid, Uuid)>) -> ApiResult<Json<StoredAddress>> {
+    let address = state.store.address(user_id, id).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "address_not_found", "The user has no such address.")
+    })?;
+    Ok(Json(address.into()))
 }

@@ -81,3 +81,58 @@ async fn the_internal_routes_are_not_reachable_through_the_public_api() {
         assert!(!r.json().to_string().contains("@example.com"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_users_address_is_served_to_orders_and_only_under_its_owner() {
+    let app = app().await;
+    let internal = client(&app).await;
+    let (_, access, _, user) = app.new_user().await;
+    let body = serde_json::json!({"firstName": " Ada ", "lastName": "Lovelace", "address1": "1 Main St", "address2": "Apt 4",
+        "city": "Paris", "state": "IDF", "postalCode": "75001", "country": "FR", "phone": "+33 1 23 45 67 89"});
+    let created = app.send_as(&access, Req::post("/api/users/me/addresses").json(body)).await.expect(201);
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/internal/users/{user}/addresses/{id}");
+    let address: Value = internal.get(&path).await.unwrap();
+    assert_eq!(
+        address,
+        serde_json::json!({"id": id, "firstName": "Ada", "lastName": "Lovelace", "address1": "1 Main St", "address2": "Apt 4",
+            "city": "Paris", "state": "IDF", "postalCode": "75001", "country": "FR", "phone": "+33 1 23 45 67 89"}),
+        "exactly the stored fields, trimmed as stored"
+    );
+    // Reads are repeatable (internal calls are retried).
+    assert_eq!(internal.get::<Value>(&path).await.unwrap(), address);
+
+    // Optional fields absent when not stored.
+    let bare = serde_json::json!({"firstName": "Ada", "lastName": "L", "address1": "2 Main St", "city": "Rome", "state": "RM",
+        "postalCode": "00100", "country": "IT"});
+    let second = app.send_as(&access, Req::post("/api/users/me/addresses").json(bare)).await.expect(201);
+    let second = second["id"].as_str().unwrap();
+    let fetched: Value = internal.get(&format!("/internal/users/{user}/addresses/{second}")).await.unwrap();
+    assert!(fetched.get("address2").is_none() && fetched.get("phone").is_none(), "{fetched}");
+
+    let problem = |err: shop_internal::CallError| match err {
+        shop_internal::CallError::Status { status, problem } => (status.as_u16(), problem.unwrap_or(Value::Null)),
+        other => panic!("expected an answer, got {other:?}"),
+    };
+    // Another user's address, an unknown address, an unknown user: all 404 address_not_found.
+    let (_, _, _, other) = app.new_user().await;
+    for path in [
+        format!("/internal/users/{other}/addresses/{id}"),
+        format!("/internal/users/{user}/addresses/{}", uuid::Uuid::now_v7()),
+        format!("/internal/users/{}/addresses/{id}", uuid::Uuid::now_v7()),
+    ] {
+        let (status, body) = problem(internal.get::<Value>(&path).await.unwrap_err());
+        assert_eq!((status, body["code"].as_str()), (404, Some("address_not_found")), "{path}");
+    }
+    // Deleted: gone.
+    app.send_as(&access, Req::delete(&format!("/api/users/me/addresses/{second}"))).await.expect(204);
+    let (status, _) = problem(internal.get::<Value>(&format!("/internal/users/{user}/addresses/{second}")).await.unwrap_err());
+    assert_eq!(status, 404);
+    // Malformed ids: 400 naming the parameter.
+    let (status, body) = problem(internal.get::<Value>(&format!("/internal/users/nope/addresses/{id}")).await.unwrap_err());
+    assert_eq!((status, body["code"].as_str(), body["errors"][0]["field"].as_str()), (400, Some("invalid_parameter"), Some("userId")));
+    let (status, body) = problem(internal.get::<Value>(&format!("/internal/users/{user}/addresses/42")).await.unwrap_err());
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (400, Some("addressId")));
+    // Not reachable through the public API.
+    assert_eq!(app.send(Req::get(&path)).await.status.as_u16(), 404);
+}

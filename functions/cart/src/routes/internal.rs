@@ -1,22 +1,53 @@
 //! Internal routes for the orders function (never on the HttpApi; guarded by
-//! `shop_core::http::finish`, which guards every `/internal/` path): redeem a coupon for an order and release it again.
+//! `shop_core::http::finish`, which guards every `/internal/` path): a user's cart for checkout,
+//! taking what an order bought out of it, and redeeming a coupon for an order and releasing it
+//! again. Every route is idempotent (internal calls are retried).
 
 use axum::extract::State;
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use garde::Validate;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shop_core::extract::{ValidJson, ValidPath};
-use shop_core::{ApiError, ApiResult};
+use shop_core::time::Timestamp;
+use shop_core::{ApiError, ApiResult, FieldError};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::domain::{CheckoutCart, CheckoutRequest};
 use crate::routes::cart::coupon_rejected;
 use crate::store::RedeemError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/internal/coupons/redemptions", post(redeem)).route("/internal/coupons/redemptions/{orderId}", delete(release))
+    Router::new()
+        .route("/internal/carts/users/{userId}", get(user_cart))
+        .route("/internal/carts/users/{userId}/checkout", post(check_out))
+        .route("/internal/coupons/redemptions", post(redeem))
+        .route("/internal/coupons/redemptions/{orderId}", delete(release))
+}
+
+/// `GET /internal/carts/users/{userId}`: the user's cart with its totals; a user without a cart
+/// gets an empty one (no `cartId`), never a 404.
+async fn user_cart(State(state): State<AppState>, ValidPath(user): ValidPath<Uuid>) -> ApiResult<Json<CheckoutCart>> {
+    let cart = state.carts.load(crate::store::Owner::User(user)).await?;
+    Ok(Json(cart.map_or_else(|| CheckoutCart::empty(user, Timestamp::now()), |s| s.cart.checkout_view())))
+}
+
+/// `POST /internal/carts/users/{userId}/checkout {orderId, items, couponCode?}`: takes what the
+/// order bought out of the cart (lines added since stay); idempotent by `orderId`. Answers the
+/// cart after, as the GET does.
+async fn check_out(
+    State(state): State<AppState>,
+    ValidPath(user): ValidPath<Uuid>,
+    ValidJson(body): ValidJson<CheckoutRequest>,
+) -> ApiResult<Json<CheckoutCart>> {
+    if let Some(i) = crate::domain::first_duplicate(body.items.iter().map(|l| l.product_id)) {
+        return Err(ApiError::validation(vec![FieldError::new(format!("items[{i}].productId"), "duplicate", "is listed twice")]));
+    }
+    let bought: Vec<(Uuid, u32)> = body.items.iter().map(|l| (l.product_id, l.quantity)).collect();
+    let cart = state.carts.check_out(user, body.order_id, &bought, body.coupon_code.as_deref()).await?;
+    Ok(Json(cart.map_or_else(|| CheckoutCart::empty(user, Timestamp::now()), |c| c.checkout_view())))
 }
 
 #[derive(Debug, Clone, Deserialize, Validate)]

@@ -324,6 +324,28 @@ impl CartStore {
         }
     }
 
+    /// Takes what order `order_id` bought out of `user`'s cart ([`Cart::check_out`]) with the
+    /// optimistic [`CartStore::update`], so a concurrent edit is never lost. A repeat of the
+    /// same order writes nothing. The cart after; `None` when the user has no cart.
+    #[instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn check_out(
+        &self,
+        user: Uuid,
+        order_id: Uuid,
+        bought: &[(Uuid, u32)],
+        coupon_code: Option<&str>,
+    ) -> Result<Option<Cart>, CartStoreError> {
+        /// The order was checked out of this cart already.
+        struct Repeat;
+        let owner = Owner::User(user);
+        let result = self.update(owner, None, |cart| if cart.check_out(order_id, bought, coupon_code) { Ok(()) } else { Err(Repeat) }).await?;
+        match result {
+            Updated::Done(cart) => Ok(Some(cart)),
+            Updated::Refused(Repeat) => Ok(self.load(owner).await?.map(|s| s.cart)),
+            Updated::Missing => Ok(None),
+        }
+    }
+
     /// Deletes a user's cart; false when there was none.
     #[instrument(skip_all)]
     pub async fn delete(&self, owner: Owner) -> Result<bool, CartStoreError> {

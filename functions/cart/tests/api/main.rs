@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod carts;
+mod checkout;
 mod coupons;
 mod redemptions;
 
