@@ -314,7 +314,10 @@ impl Events {
                 Ok(match self.store.commit(order_id).await? {
                     Transition::Done(_) | Transition::Already(_) => OrderHandled::Committed,
                     Transition::Refused(r) => {
-                        tracing::warn!(status = r.status.as_str(), "a confirmed order's reservation no longer holds its stock; not committed");
+                        tracing::warn!(
+                            status = r.status.as_str(),
+                            "a confirmed order's reservation no longer holds its stock; not committed"
+                        );
                         shop_core::metrics::count(crate::CALLER, "CommitRefused");
                         OrderHandled::CommitRefused
                     }

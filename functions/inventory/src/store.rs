@@ -265,7 +265,14 @@ impl Store {
 
     /// The update adding `delta` to `before.available` while the row is still at
     /// `before.version` (the low-stock flag set from the result), and its audit entry.
-    fn audited_update(&self, before: &Stock, delta: i64, actor: Uuid, reason: &str, now: OffsetDateTime) -> Result<(Update, Item), StoreError> {
+    fn audited_update(
+        &self,
+        before: &Stock,
+        delta: i64,
+        actor: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Update, Item), StoreError> {
         let after = Stock { available: before.available + delta, updated_at: now.into(), version: before.version + 1, ..before.clone() };
         let mut update = Update::builder()
             .table_name(&self.table)

@@ -73,7 +73,10 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
         ReserveOutcome::Existing(r)
             if matches!(r.status, ReservationStatus::Released | ReservationStatus::Expired | ReservationStatus::Restocked) =>
         {
-            Err(ApiError::conflict("reservation_released", "This order's reservation was released, expired or cancelled; it holds no stock."))
+            Err(ApiError::conflict(
+                "reservation_released",
+                "This order's reservation was released, expired or cancelled; it holds no stock.",
+            ))
         }
         ReserveOutcome::Existing(r) => Ok(Json(r)),
         ReserveOutcome::Insufficient(lines) => {

@@ -79,8 +79,11 @@ async fn cancelling_releases_held_stock_and_restocks_sold_stock_exactly_once() {
 
     // Expired: nothing to do (its stock went back when it expired).
     let late = Uuid::now_v7();
-    let _: Value =
-        ctx.internal.post("/internal/reservations", &json!({"orderId": late, "lines": [{"productId": id, "quantity": 2}], "ttlSeconds": 60})).await.unwrap();
+    let _: Value = ctx
+        .internal
+        .post("/internal/reservations", &json!({"orderId": late, "lines": [{"productId": id, "quantity": 2}], "ttlSeconds": 60}))
+        .await
+        .unwrap();
     let events = ctx.events().await;
     events.expire_due(time::OffsetDateTime::now_utc() + time::Duration::minutes(2)).await.unwrap();
     assert_eq!(ctx.cancel(late).await.unwrap(), json!({"orderId": late, "status": "expired"}));
@@ -90,7 +93,10 @@ async fn cancelling_releases_held_stock_and_restocks_sold_stock_exactly_once() {
     let (status, problem) = refused(ctx.cancel(Uuid::now_v7()).await.unwrap_err());
     assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
     let (status, problem) = refused(ctx.internal.post::<_, Value>("/internal/reservations/x/cancel", &json!({})).await.unwrap_err());
-    assert_eq!((status, problem["code"].as_str(), problem["errors"][0]["field"].as_str()), (400, Some("invalid_parameter"), Some("orderId")));
+    assert_eq!(
+        (status, problem["code"].as_str(), problem["errors"][0]["field"].as_str()),
+        (400, Some("invalid_parameter"), Some("orderId"))
+    );
 }
 
 #[tokio::test]
@@ -171,14 +177,16 @@ async fn order_events_commit_cancel_and_restock_exactly_once_however_often_deliv
     let paid = Uuid::now_v7();
     ctx.reserve(paid, &[(id, 4)]).await.unwrap();
     let event = confirmed(paid, &[(id, 4)]);
-    let (a, b) = tokio::join!(events.handle_orders(batch("a", &[event.clone(), event.clone()])), events.handle_orders(batch("b", &[event])));
+    let (a, b) =
+        tokio::join!(events.handle_orders(batch("a", &[event.clone(), event.clone()])), events.handle_orders(batch("b", &[event])));
     assert!(failed(&a).is_empty() && failed(&b).is_empty());
     assert_eq!(ctx.units(id).await, (16, 0), "sold once");
     assert_eq!(ctx.status(paid).await, ReservationStatus::Committed);
 
     // Then cancelled three times, concurrently: restocked once.
     let event = cancelled(paid, &[(id, 4)]);
-    let (a, b) = tokio::join!(events.handle_orders(batch("a", &[event.clone(), event.clone()])), events.handle_orders(batch("b", &[event])));
+    let (a, b) =
+        tokio::join!(events.handle_orders(batch("a", &[event.clone(), event.clone()])), events.handle_orders(batch("b", &[event])));
     assert!(failed(&a).is_empty() && failed(&b).is_empty());
     assert_eq!(ctx.units(id).await, (20, 0), "back in stock once");
     assert_eq!(ctx.restocks(id).await.len(), 1);
@@ -190,7 +198,8 @@ async fn order_events_commit_cancel_and_restock_exactly_once_however_often_deliv
     ctx.reserve(unpaid, &[(id, 5)]).await.unwrap();
     assert_eq!(ctx.units(id).await, (15, 5));
     let event = cancelled(unpaid, &[(id, 5)]);
-    let (a, b) = tokio::join!(events.handle_orders(batch("a", &[event.clone(), event.clone()])), events.handle_orders(batch("b", &[event])));
+    let (a, b) =
+        tokio::join!(events.handle_orders(batch("a", &[event.clone(), event.clone()])), events.handle_orders(batch("b", &[event])));
     assert!(failed(&a).is_empty() && failed(&b).is_empty());
     assert_eq!(ctx.units(id).await, (20, 0));
     assert_eq!(ctx.status(unpaid).await, ReservationStatus::Released);
