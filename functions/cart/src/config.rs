@@ -69,6 +69,10 @@ impl EventsConfig {
 
 impl From<&Config> for EventsConfig {
     fn from(config: &Config) -> Self {
-        Self { redis_url: config.redis_url.clone(), key_prefix: config.key_prefix.clone(), promotions_table: config.promotions_table.clone() }
+        Self {
+            redis_url: config.redis_url.clone(),
+            key_prefix: config.key_prefix.clone(),
+            promotions_table: config.promotions_table.clone(),
+        }
     }
 }

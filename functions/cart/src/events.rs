@@ -94,7 +94,9 @@ impl Events {
         let result = self.process_body(record.body.as_deref().unwrap_or_default()).await;
         match &result {
             Ok(handled) => tracing::info!(?handled, "order event handled"),
-            Err(err @ Failure::Malformed { .. }) => tracing::error!(error = %ErrorChain(err), "order event rejected; will retry, then go to the DLQ"),
+            Err(err @ Failure::Malformed { .. }) => {
+                tracing::error!(error = %ErrorChain(err), "order event rejected; will retry, then go to the DLQ")
+            }
             Err(err) => tracing::error!(error = %ErrorChain(err), "order event failed; will retry"),
         }
         result

@@ -100,6 +100,9 @@ pub enum ReservationStatus {
     Released,
     /// Not committed in time: the expiry schedule returned the units.
     Expired,
+    /// Committed, then the order was cancelled: the sold units went back to `available`
+    /// (audited, reason `order_cancelled`).
+    Restocked,
 }
 
 impl ReservationStatus {
@@ -109,6 +112,7 @@ impl ReservationStatus {
             Self::Committed => "committed",
             Self::Released => "released",
             Self::Expired => "expired",
+            Self::Restocked => "restocked",
         }
     }
 }
@@ -159,7 +163,7 @@ pub struct ReserveRequest {
     pub ttl_seconds: Option<u32>,
 }
 
-/// `{orderId, status}` of commit and release.
+/// `{orderId, status}` of commit, release and cancel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReservationState {

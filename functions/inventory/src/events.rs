@@ -1,4 +1,5 @@
-//! The `inventory-events` function: `InventoryTable`'s stream and the expiry schedule.
+//! The `inventory-events` function: `InventoryTable`'s stream, the expiry schedule and the
+//! order events.
 //!
 //! **Stream** ([`Events::handle_stream`], stock items only — the template's `FilterCriteria`
 //! drops reservations and audit entries, and so does the handler): per record, in order,
@@ -18,13 +19,24 @@
 //! **Schedule** (EventBridge `rate(1 minute)`, [`Events::expire_due`]): reservations past
 //! their expiry go from `reserved` to `expired` and their units back to `available`, each in a
 //! conditional transaction, so overlapping runs release a reservation exactly once.
+//!
+//! **Order events** (SQS records of envelopes `{id, type, source, occurredAt, data}`,
+//! [`Events::handle_orders`]): `OrderConfirmed` commits the order's reservation (one already
+//! released or expired is logged, counted as the EMF metric `CommitRefused` and acknowledged:
+//! the payments work handles late payments; no reservation is logged and acknowledged);
+//! `OrderCancelled` cancels it ([`Store::cancel`]: released, or restocked once committed); any
+//! other type is acknowledged. Each is idempotent (the reservation's status moves once), so a
+//! redelivered or concurrent duplicate changes nothing. A malformed body or a store failure
+//! fails its record alone (`batchItemFailures` by SQS `messageId`; retried, then the queue's DLQ).
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Serialize;
 use serde_json::Value;
 use shop_aws::dynamo::Outcome;
-use shop_aws::events::Publisher;
+use shop_aws::events::{Envelope, Event, Publisher};
 use shop_aws::messages::StockLow;
+use shop_aws::messages::orders::{OrderCancelled, OrderConfirmed};
 use shop_aws::streams::{StreamEvent, event_name, image, raw_image, sequence_number, string_key};
 use shop_core::problem::ErrorChain;
 use time::OffsetDateTime;
@@ -33,7 +45,7 @@ use uuid::Uuid;
 use crate::clients::Catalog;
 use crate::config::EventsConfig;
 use crate::domain::{Stock, Visible};
-use crate::store::{STOCK_SK, Store, StoreError, Transition};
+use crate::store::{Cancellation, STOCK_SK, Store, StoreError, Transition};
 
 /// Namespace of `StockLow` envelope ids (UUIDv5 of `<productId>:<version>`).
 pub const STOCK_LOW_NAMESPACE: Uuid = Uuid::from_u128(0x6b1c_5e2a_9f4d_4c1e_8a37_2d5b_90e4_7f13);
@@ -100,7 +112,41 @@ enum RecordError {
     Store(#[from] StoreError),
 }
 
-/// The stream consumer and the expiry job. Cheap to clone.
+/// What an order event did (the record is acknowledged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderHandled {
+    /// Committed now, or committed before.
+    Committed,
+    /// The reservation was released or expired (or is past its expiry): not committed.
+    CommitRefused,
+    /// Released or restocked now, or before.
+    Cancelled,
+    /// The order has no reservation.
+    NoReservation,
+    /// A type inventory does not act on.
+    Ignored,
+}
+
+/// Why an order event failed (it alone is retried).
+#[derive(Debug, thiserror::Error)]
+enum OrderError {
+    /// Only serde's classification and position: its message may quote values.
+    #[error("the body is not an order event ({category:?} error at line {line}, column {column})")]
+    Malformed { category: serde_json::error::Category, line: usize, column: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<serde_json::Error> for OrderError {
+    fn from(err: serde_json::Error) -> Self {
+        OrderError::Malformed { category: err.classify(), line: err.line(), column: err.column() }
+    }
+}
+
+/// Longest `type` value put into logs (the body may be anything).
+const MAX_LOGGED_KIND: usize = 64;
+
+/// The stream consumer, the order-event consumer and the expiry job. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Events {
     store: Store,
@@ -123,10 +169,18 @@ impl Events {
         &self.store
     }
 
-    /// One Lambda invocation: a stream batch (`{"Records": [...]}`) answers with
+    /// One Lambda invocation: an SQS batch of order events (`{"Records": [{"eventSource":
+    /// "aws:sqs", ...}]}`) or a stream batch (`{"Records": [...]}`) answers with
     /// `{"batchItemFailures": [...]}`; a scheduled event (`"source": "aws.events"`) expires due
     /// reservations and answers with an [`ExpiryReport`].
     pub async fn invoke(&self, payload: Value) -> Result<Value, EventsError> {
+        let first_source = payload.pointer("/Records/0/eventSource").and_then(Value::as_str);
+        if first_source == Some("aws:sqs") {
+            let event: SqsEvent = serde_json::from_value(payload)
+                .map_err(|e| EventsError::BadEvent(format!("an SQS batch needs a Records array of messages ({e})")))?;
+            let response = self.handle_orders(event).await;
+            return serde_json::to_value(response).map_err(|e| EventsError::BadEvent(e.to_string()));
+        }
         if payload.get("Records").is_some() {
             let event: StreamEvent = serde_json::from_value(payload)
                 .map_err(|e| EventsError::BadEvent(format!("a stream batch needs a Records array ({e})")))?;
@@ -219,6 +273,84 @@ impl Events {
         Ok(effects)
     }
 
+    /// Applies a batch of order events in order; reports the records that failed (each alone:
+    /// the others were applied and are idempotent anyway).
+    #[tracing::instrument(skip_all, fields(records = event.records.len()))]
+    pub async fn handle_orders(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let (mut acted, mut ignored) = (0usize, 0usize);
+        for record in &event.records {
+            match self.order_record(record).await {
+                Ok(OrderHandled::Ignored) => ignored += 1,
+                Ok(_) => acted += 1,
+                Err(_) => response.add_failure(record.message_id.clone().unwrap_or_default()),
+            }
+        }
+        tracing::info!(acted, ignored, failed = response.batch_item_failures.len(), "order events applied");
+        response
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id, kind, order_id, sqs_message_id = record.message_id.as_deref().unwrap_or_default()))]
+    async fn order_record(&self, record: &SqsMessage) -> Result<OrderHandled, OrderError> {
+        let result = self.order_event(record.body.as_deref().unwrap_or_default()).await;
+        match &result {
+            Ok(handled) => tracing::info!(?handled, "order event applied"),
+            Err(err) => tracing::error!(error = %ErrorChain(err), "order event failed; will retry, then go to the DLQ"),
+        }
+        result
+    }
+
+    /// One order event (a message body).
+    async fn order_event(&self, body: &str) -> Result<OrderHandled, OrderError> {
+        let span = tracing::Span::current();
+        let envelope: Envelope<Value> = serde_json::from_str(body)?;
+        span.record("message_id", envelope.id.to_string());
+        span.record("kind", truncate(&envelope.kind));
+        match envelope.kind.as_str() {
+            OrderConfirmed::KIND => {
+                let event: OrderConfirmed = serde_json::from_value(envelope.data)?;
+                let order_id = event.order.order_id;
+                span.record("order_id", order_id.to_string());
+                Ok(match self.store.commit(order_id).await? {
+                    Transition::Done(_) | Transition::Already(_) => OrderHandled::Committed,
+                    Transition::Refused(r) => {
+                        tracing::warn!(
+                            status = r.status.as_str(),
+                            "a confirmed order's reservation no longer holds its stock; not committed"
+                        );
+                        shop_core::metrics::count(crate::CALLER, "CommitRefused");
+                        OrderHandled::CommitRefused
+                    }
+                    Transition::NotFound => {
+                        tracing::warn!("a confirmed order has no reservation");
+                        OrderHandled::NoReservation
+                    }
+                })
+            }
+            OrderCancelled::KIND => {
+                let event: OrderCancelled = serde_json::from_value(envelope.data)?;
+                let order_id = event.order.order_id;
+                span.record("order_id", order_id.to_string());
+                Ok(match self.store.cancel(order_id).await? {
+                    Cancellation::Released(_) => {
+                        shop_core::metrics::count(crate::CALLER, "ReservationCancelled");
+                        OrderHandled::Cancelled
+                    }
+                    Cancellation::Restocked(_) => {
+                        shop_core::metrics::count(crate::CALLER, "StockRestocked");
+                        OrderHandled::Cancelled
+                    }
+                    Cancellation::Already(_) => OrderHandled::Cancelled,
+                    Cancellation::NotFound => {
+                        tracing::warn!("a cancelled order has no reservation");
+                        OrderHandled::NoReservation
+                    }
+                })
+            }
+            _ => Ok(OrderHandled::Ignored),
+        }
+    }
+
     /// Expires every reservation past its expiry at `now` (at most [`MAX_EXPIRED_PER_RUN`]).
     #[tracing::instrument(skip_all)]
     pub async fn expire_due(&self, now: OffsetDateTime) -> Result<ExpiryReport, StoreError> {
@@ -238,6 +370,13 @@ impl Events {
         }
         tracing::info!(due = report.due, expired = report.expired, "expired reservations");
         Ok(report)
+    }
+}
+
+fn truncate(value: &str) -> &str {
+    match value.char_indices().nth(MAX_LOGGED_KIND) {
+        Some((i, _)) => &value[..i],
+        None => value,
     }
 }
 

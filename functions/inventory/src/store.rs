@@ -5,13 +5,15 @@
 //! | `PRODUCT#<id>` | `STOCK` | [`Stock`]; `gsi1pk = LOW`, `gsi1sk = <sellerId>#<id>` while `available <= lowStockThreshold` (sparse) |
 //! | `PRODUCT#<id>` | `AUDIT#<at>#<uuid>` | [`AuditEntry`] of an adjustment; `ttl` a year later |
 //! | `PRODUCT#<id>` | `STOCKLOW` | the last `StockLow` mailed: `version`, `mailedAt` (epoch s), `ttl` a day later (debounce) |
-//! | `RESERVATION#<orderId>` | `RESERVATION` | [`Reservation`] + `createdAt`, `updatedAt`; `gsi2pk = RESERVED`, `gsi2sk = expiresAt` (epoch s) while reserved (sparse); `ttl` 30 days after expiry |
+//! | `RESERVATION#<orderId>` | `RESERVATION` | [`Reservation`] + `createdAt`, `updatedAt`; `gsi2pk = RESERVED`, `gsi2sk = expiresAt` (epoch s) while reserved (sparse); `ttl` 30 days after expiry; `restockedLines` while a cancellation restocks it |
 //!
 //! Stock never goes negative: a reservation decrements `available` per line under the condition
 //! `available >= :qty`, all lines and the reservation item (which must not exist yet: the order
 //! id is the idempotency key) in one `TransactWriteItems`. Commit, release and expiry move a
 //! reservation out of `reserved` under the condition that it is still `reserved`, in the same
-//! transaction that moves its units, so each happens at most once.
+//! transaction that moves its units, so each happens at most once. Cancelling a committed
+//! reservation (a cancelled order) moves it on to `restocked` in the transaction that adds its
+//! units back to `available` with their audit entries ([`Store::cancel`]).
 //!
 //! The low-stock flag (`gsi1pk`) is written with the absolute stock (set, adjust); after the
 //! relative updates of reservations the stream consumer sets it ([`Store::sync_low_flag`]).
@@ -40,6 +42,13 @@ pub const STOCK_LOW_DEBOUNCE: time::Duration = time::Duration::hours(24);
 const RESERVATION_RETENTION: time::Duration = time::Duration::days(30);
 /// Audit entries stay this long.
 const AUDIT_RETENTION: time::Duration = time::Duration::days(365);
+/// Lines restocked per transaction: each takes its stock update and its audit entry, with the
+/// reservation's update one transaction holds at most 100 items.
+const RESTOCK_LINES_PER_TRANSACTION: usize = 49;
+/// The audit reason of a cancelled order's restock.
+pub const RESTOCK_REASON: &str = "order_cancelled";
+/// The audit actor of changes no user made (a cancelled order's restock).
+pub const SYSTEM_ACTOR: Uuid = Uuid::nil();
 
 pub fn stock_pk(id: Uuid) -> String {
     format!("PRODUCT#{id}")
@@ -85,6 +94,29 @@ pub enum Transition {
     /// The reservation is in a state the transition cannot leave.
     Refused(Reservation),
     NotFound,
+}
+
+/// What cancelling an order's reservation did ([`Store::cancel`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancellation {
+    /// It was `reserved`: released by this call (the units are available again).
+    Released(Reservation),
+    /// It was `committed`: restocked by this call (the sold units are available again, audited).
+    Restocked(Reservation),
+    /// Released, expired or restocked before (nothing changed).
+    Already(Reservation),
+    NotFound,
+}
+
+/// How one restock transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restock {
+    /// The last lines went back: the reservation is `restocked`.
+    Finished,
+    /// Some lines went back; more remain.
+    Partly,
+    /// Nothing written: the reservation or a stock row changed since it was read.
+    Lost,
 }
 
 /// The stock update of a reservation's line in a transition.
@@ -224,6 +256,24 @@ impl Store {
     async fn adjust_at_version(&self, before: &Stock, delta: i64, actor: Uuid, reason: &str) -> Result<Option<Stock>, StoreError> {
         let now = OffsetDateTime::now_utc();
         let after = Stock { available: before.available + delta, updated_at: now.into(), version: before.version + 1, ..before.clone() };
+        let (update, audit) = self.audited_update(before, delta, actor, reason, now)?;
+        let mut tx = self.transaction();
+        tx.update(update, Some(Part::Stock));
+        tx.put(&self.table, audit, None, None)?;
+        Ok(tx.commit(&self.client).await?.is_committed().then_some(after))
+    }
+
+    /// The update adding `delta` to `before.available` while the row is still at
+    /// `before.version` (the low-stock flag set from the result), and its audit entry.
+    fn audited_update(
+        &self,
+        before: &Stock,
+        delta: i64,
+        actor: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Update, Item), StoreError> {
+        let after = Stock { available: before.available + delta, updated_at: now.into(), version: before.version + 1, ..before.clone() };
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(stock_pk(before.product_id), STOCK_SK)))
@@ -252,10 +302,7 @@ impl Store {
         let mut audit: Item = serde_dynamo::to_item(&entry)?;
         audit.extend(key(stock_pk(before.product_id), format!("AUDIT#{}#{}", ts(now), Uuid::now_v7())));
         audit.insert("ttl".into(), n(epoch(now + AUDIT_RETENTION)));
-        let mut tx = self.transaction();
-        tx.update(update.build()?, Some(Part::Stock));
-        tx.put(&self.table, audit, None, None)?;
-        Ok(tx.commit(&self.client).await?.is_committed().then_some(after))
+        Ok((update.build()?, audit))
     }
 
     /// A product's audit entries, oldest first.
@@ -428,7 +475,8 @@ impl Store {
                 (Reserved, Committed) if past => Some(Transition::Refused(r.clone())),
                 (Reserved, Expired) if !past => Some(Transition::Refused(r.clone())),
                 (Reserved, _) => None,
-                (Committed, Committed) | (Released | Expired, Released | Expired) => Some(Transition::Already(r.clone())),
+                // A restocked reservation's units went back too: releasing it is done already.
+                (Committed, Committed) | (Released | Expired | Restocked, Released | Expired) => Some(Transition::Already(r.clone())),
                 _ => Some(Transition::Refused(r.clone())),
             }
         };
@@ -466,6 +514,104 @@ impl Store {
             // Another call moved it first: decide from what it is now.
         }
         Err(StoreError::unexpected("the reservation kept changing"))
+    }
+
+    /// Cancels the reservation of a cancelled order, exactly once however often (and however
+    /// concurrently) it is asked:
+    ///
+    /// - `reserved` → `released` (as [`Store::release`]: the held units go back);
+    /// - `committed` → `restocked`: each line's units are added back to `available` with an audit
+    ///   entry (actor [`SYSTEM_ACTOR`], reason [`RESTOCK_REASON`]), in one transaction with the
+    ///   reservation's move (conditional on it still being `committed`, and each stock row on the
+    ///   version read, so the audit's before/after are exact). A reservation of more than 49
+    ///   lines takes one transaction per 49 lines, in line order; the reservation counts the lines
+    ///   restocked (`restockedLines`, conditional on the count read) and becomes `restocked` with
+    ///   the last, so each line is restocked once;
+    /// - `released`, `expired`, `restocked` → [`Cancellation::Already`].
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn cancel(&self, order_id: Uuid) -> Result<Cancellation, StoreError> {
+        use ReservationStatus::*;
+        let mut retry = self.retry.start();
+        loop {
+            let Some((current, restocked_lines)) = self.reservation_progress(order_id).await? else { return Ok(Cancellation::NotFound) };
+            match current.status {
+                Released | Expired | Restocked => return Ok(Cancellation::Already(current)),
+                Reserved => match self.transition(order_id, Released, OffsetDateTime::now_utc()).await? {
+                    Transition::Done(r) => return Ok(Cancellation::Released(r)),
+                    Transition::Already(r) => return Ok(Cancellation::Already(r)),
+                    Transition::NotFound => return Ok(Cancellation::NotFound),
+                    // Committed meanwhile: restock it.
+                    Transition::Refused(_) => continue,
+                },
+                Committed => match self.restock_next(&current, restocked_lines).await? {
+                    Restock::Finished => return Ok(Cancellation::Restocked(Reservation { status: Restocked, ..current })),
+                    Restock::Partly => continue,
+                    // Another call moved the reservation, or a stock row changed since it was read.
+                    Restock::Lost => retry.wait().await?,
+                },
+            }
+        }
+    }
+
+    /// The reservation and how many of its lines a cancellation restocked so far.
+    async fn reservation_progress(&self, order_id: Uuid) -> Result<Option<(Reservation, usize)>, StoreError> {
+        let Some(item) = shop_aws::dynamo::get_item(&self.client, &self.table, key(reservation_pk(order_id), RESERVATION_SK)).await? else {
+            return Ok(None);
+        };
+        let done: Option<usize> = attr(&item, "restockedLines")?;
+        Ok(Some((serde_dynamo::from_item(item)?, done.unwrap_or(0))))
+    }
+
+    /// Restocks the next lines (up to [`RESTOCK_LINES_PER_TRANSACTION`]) of a committed
+    /// reservation of which `done` lines were restocked, in one transaction.
+    async fn restock_next(&self, reservation: &Reservation, done: usize) -> Result<Restock, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let lines = reservation.lines.get(done..).unwrap_or_default();
+        let chunk = &lines[..lines.len().min(RESTOCK_LINES_PER_TRANSACTION)];
+        let next = done + chunk.len();
+        let finished = next >= reservation.lines.len();
+        let ids: Vec<Uuid> = chunk.iter().map(|l| l.product_id).collect();
+        let stocks = self.stocks(&ids).await?;
+
+        let mut reservation_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(reservation_pk(reservation.order_id), RESERVATION_SK)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":committed", s(ReservationStatus::Committed.as_str()))
+            .expression_attribute_values(":next", n(next))
+            .expression_attribute_values(":now", s(ts(now)));
+        reservation_update = if done == 0 {
+            reservation_update.condition_expression("#status = :committed AND attribute_not_exists(restockedLines)")
+        } else {
+            reservation_update
+                .condition_expression("#status = :committed AND restockedLines = :done")
+                .expression_attribute_values(":done", n(done))
+        };
+        reservation_update = if finished {
+            reservation_update
+                .update_expression("SET #status = :restocked, restockedLines = :next, updatedAt = :now")
+                .expression_attribute_values(":restocked", s(ReservationStatus::Restocked.as_str()))
+        } else {
+            reservation_update.update_expression("SET restockedLines = :next, updatedAt = :now")
+        };
+        let mut tx = self.transaction();
+        tx.update(reservation_update.build()?, Some(Part::Reservation));
+        for line in chunk {
+            let Some(before) = stocks.get(&line.product_id) else {
+                // Stock rows are never deleted; a line without one has nowhere to go back to.
+                tracing::warn!(product_id = %line.product_id, "a committed line's product has no stock row; not restocked");
+                continue;
+            };
+            let delta = i64::from(line.quantity.get());
+            let (update, audit) = self.audited_update(before, delta, SYSTEM_ACTOR, RESTOCK_REASON, now)?;
+            tx.update(update, Some(Part::Stock));
+            tx.put(&self.table, audit, None, None)?;
+        }
+        Ok(match tx.commit(&self.client).await? {
+            TxOutcome::Committed if finished => Restock::Finished,
+            TxOutcome::Committed => Restock::Partly,
+            TxOutcome::Refused(_) => Restock::Lost,
+        })
     }
 
     /// Order ids of reservations still holding stock whose expiry is at or before `now`, soonest

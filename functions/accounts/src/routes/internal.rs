@@ -104,8 +104,10 @@ pub async fn admins(State(state): State<AppState>) -> ApiResult<Json<Contacts>> 
 /// key, so another user's address is simply not found.
 #[tracing::instrument(skip_all)]
 pub async fn address(State(state): State<AppState>, ValidPath((user_id, id)): ValidPath<(Uuid, Uuid)>) -> ApiResult<Json<StoredAddress>> {
-    let address = state.store.address(user_id, id).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "address_not_found", "The user has no such address.")
-    })?;
+    let address = state
+        .store
+        .address(user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "address_not_found", "The user has no such address."))?;
     Ok(Json(address.into()))
 }

@@ -338,7 +338,8 @@ impl CartStore {
         /// The order was checked out of this cart already.
         struct Repeat;
         let owner = Owner::User(user);
-        let result = self.update(owner, None, |cart| if cart.check_out(order_id, bought, coupon_code) { Ok(()) } else { Err(Repeat) }).await?;
+        let result =
+            self.update(owner, None, |cart| if cart.check_out(order_id, bought, coupon_code) { Ok(()) } else { Err(Repeat) }).await?;
         match result {
             Updated::Done(cart) => Ok(Some(cart)),
             Updated::Refused(Repeat) => Ok(self.load(owner).await?.map(|s| s.cart)),

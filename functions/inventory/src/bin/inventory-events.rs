@@ -1,5 +1,6 @@
-//! Lambda entry point of the inventory-events function: `InventoryTable`'s stream batches and
-//! the expiry schedule. Init reads configuration only; the SDK is set up by the first invocation.
+//! Lambda entry point of the inventory-events function: `InventoryTable`'s stream batches, the
+//! expiry schedule and the inventory's queue of order events (`OrderConfirmed`, `OrderCancelled`).
+//! Init reads configuration only; the SDK is set up by the first invocation.
 
 #![recursion_limit = "256"]
 

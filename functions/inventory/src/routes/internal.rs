@@ -1,5 +1,6 @@
 //! Internal routes for other functions (behind `shop_core::http::finish`, which guards every `/internal/` path): availability,
-//! and reservations that are all-or-nothing and idempotent by order id.
+//! and reservations that are all-or-nothing and idempotent by order id; commit, release and
+//! cancel (release or restock for a cancelled order) each move a reservation once.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -13,7 +14,7 @@ use crate::domain::{
     Availability, AvailabilityList, AvailabilityRequest, DEFAULT_RESERVATION_TTL_SECONDS, Reservation, ReservationState, ReservationStatus,
     ReserveRequest, first_duplicate, same_lines,
 };
-use crate::store::{ReserveOutcome, Transition};
+use crate::store::{Cancellation, ReserveOutcome, Transition};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/internal/reservations", post(reserve))
         .route("/internal/reservations/{orderId}/commit", post(commit))
         .route("/internal/reservations/{orderId}/release", post(release))
+        .route("/internal/reservations/{orderId}/cancel", post(cancel))
 }
 
 fn no_reservation() -> ApiError {
@@ -68,8 +70,13 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
             Err(ApiError::conflict("reservation_mismatch", "This order already has a reservation with other lines; nothing was changed.")
                 .with_errors(vec![FieldError::new("lines", "mismatch", "differ from the order's existing reservation")]))
         }
-        ReserveOutcome::Existing(r) if matches!(r.status, ReservationStatus::Released | ReservationStatus::Expired) => {
-            Err(ApiError::conflict("reservation_released", "This order's reservation was released or expired; it holds no stock."))
+        ReserveOutcome::Existing(r)
+            if matches!(r.status, ReservationStatus::Released | ReservationStatus::Expired | ReservationStatus::Restocked) =>
+        {
+            Err(ApiError::conflict(
+                "reservation_released",
+                "This order's reservation was released, expired or cancelled; it holds no stock.",
+            ))
         }
         ReserveOutcome::Existing(r) => Ok(Json(r)),
         ReserveOutcome::Insufficient(lines) => {
@@ -92,6 +99,7 @@ pub async fn commit(State(state): State<AppState>, ValidPath(order_id): ValidPat
             "reservation_released",
             match r.status {
                 ReservationStatus::Reserved | ReservationStatus::Expired => "The reservation expired; its stock was or is being returned.",
+                ReservationStatus::Restocked => "The order was cancelled; its stock was returned.",
                 _ => "The reservation was released; its stock was returned.",
             },
         )),
@@ -108,5 +116,18 @@ pub async fn release(State(state): State<AppState>, ValidPath(order_id): ValidPa
         }
         Transition::Refused(_) => Err(ApiError::conflict("reservation_committed", "The reservation was committed; it cannot be released.")),
         Transition::NotFound => Err(no_reservation()),
+    }
+}
+
+/// `POST /internal/reservations/{orderId}/cancel` → `{orderId, status}` for a cancelled order:
+/// a held reservation is released (`released`), a committed one restocked (`restocked`: the sold
+/// units back in stock, audited); one released, expired or restocked before answers its status,
+/// unchanged. Exactly once however often it is called.
+pub async fn cancel(State(state): State<AppState>, ValidPath(order_id): ValidPath<Uuid>) -> ApiResult<Json<ReservationState>> {
+    match state.store.cancel(order_id).await? {
+        Cancellation::Released(r) | Cancellation::Restocked(r) | Cancellation::Already(r) => {
+            Ok(Json(ReservationState { order_id: r.order_id, status: r.status }))
+        }
+        Cancellation::NotFound => Err(no_reservation()),
     }
 }

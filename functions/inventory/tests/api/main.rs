@@ -3,6 +3,7 @@
 //! own tables and queue and a real catalog router registered under a unique function name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod orders;
 mod reservations;
 mod stock;
 mod stream;
