@@ -211,7 +211,7 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
         return Err(e.into());
     }
 
-    let now = Timestamp::now();
+    let now = crate::domain::now();
     let (status, confirmed_at, payment_due_at) = match request.payment_method {
         PaymentMethod::Card => (Status::Pending, None, Some(now + PAYMENT_WINDOW)),
         PaymentMethod::Cod => (Status::Confirmed, Some(now), None),

@@ -118,6 +118,13 @@ impl Actor {
     pub const PAYMENTS: Actor = Actor { id: None, role: "PAYMENTS" };
 }
 
+/// Now, to the microsecond (what PostgreSQL keeps): an order answered at placement and read
+/// back later shows the same instants.
+pub fn now() -> Timestamp {
+    let t = time::OffsetDateTime::now_utc();
+    Timestamp::from(t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t))
+}
+
 /// `ORD-<base36 epoch ms>-<4 random base36>`, upper case (seed-spec §5.13).
 pub fn order_number(now: Timestamp) -> String {
     const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";

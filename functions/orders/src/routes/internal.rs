@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::{Actor, OrderView, Status};
 use crate::routes::orders::{finish, no_order};
-use crate::store::{Change, OutboxEvent, illegal};
+use crate::store::{Change, Moved, OutboxEvent, illegal};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/internal/orders/{id}/confirm", post(confirm)).route("/internal/orders/has-purchased", get(has_purchased)).route("/internal/orders/{id}", get(order))
@@ -43,17 +43,19 @@ async fn confirm(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>, 
             Change { payment_id: Some(body.payment_id), note: Some("payment succeeded".into()), ..Change::default() },
             |order| match order.status {
                 Status::Pending => Ok(()),
-                Status::Cancelled => Err(ApiError::conflict("order_cancelled", "The order was cancelled before its payment arrived.")),
-                _ if order.payment_id.as_deref() == Some(payment_id.as_str()) => Err(ApiError::conflict("already_confirmed", "")),
-                from => Err(illegal(from, Status::Confirmed)),
+                // Confirmed before by this payment: answered with the order as it is.
+                _ if order.payment_id.as_deref() == Some(payment_id.as_str()) => Err(None),
+                Status::Cancelled => Err(Some(ApiError::conflict("order_cancelled", "The order was cancelled before its payment arrived."))),
+                from => Err(Some(illegal(from, Status::Confirmed))),
             },
             |order, _| Ok(vec![OutboxEvent::new(OrderConfirmed { order: order.snapshot(), payment_id: order.payment_id.clone(), confirmed_at: order.confirmed_at.unwrap_or_else(Timestamp::now) })?]),
         )
         .await?;
-    match finish(&state, moved).await {
-        // Confirmed before by this payment: the order as it is now.
-        Err(e) if e.code() == "already_confirmed" => Ok(Json(state.store.order(id).await?.ok_or_else(no_order)?.view())),
-        other => other,
+    match moved {
+        Moved::Refused(None) => Ok(Json(state.store.order(id).await?.ok_or_else(no_order)?.view())),
+        Moved::Refused(Some(e)) => Err(e),
+        Moved::Done(order) => finish(&state, Moved::Done(order)).await,
+        Moved::NotFound => Err(no_order()),
     }
 }
 

@@ -1,0 +1,1 @@
+//! Failure injection: see the issue notes (to come).
