@@ -12,7 +12,7 @@ pub struct Config {
     /// `FRONTEND_URL`: base of links in emails (default `http://localhost:3000`).
     pub frontend_url: String,
     /// `ACCOUNTS_FUNCTION`: the accounts function (`!Ref AccountsFunction`), asked for the
-    /// recipients of emails whose event names none (low stock).
+    /// recipients of emails whose event names none (low stock, the order emails).
     pub accounts_function: String,
 }
 

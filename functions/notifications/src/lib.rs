@@ -18,7 +18,16 @@
 //! failed send releases that recipient's claim and fails the record, so the retry sends only to
 //! the recipients still unsent; accounts being unavailable fails the record before any claim.
 //!
-//! Logs name the message id and type, never addresses, names or tokens.
+//! The order events (from orders, through its topic) go to the order's user, looked up through
+//! accounts' `GET /internal/users/{id}/contact`: `OrderConfirmed` → the confirmation (lines,
+//! totals, address, link), `OrderShipped` → the shipping update (carrier and tracking number when
+//! present), `OrderDelivered` → delivered, `OrderCancelled` → the cancellation (reason, refund
+//! amount when present); each claimed as `MSG#<id>` like any single-recipient email.
+//! `OrderPlaced` is acknowledged without email (the confirmation goes out once, on
+//! `OrderConfirmed`). A user accounts does not know as active (404) gets nothing and the record is
+//! acknowledged; accounts being unavailable fails the record before any claim.
+//!
+//! Logs name the message id, type and order id, never addresses, names or tokens.
 //!
 //! [`Notifier::handle`] is what Lambda runs, what the local runner calls and what the tests drive.
 
@@ -34,9 +43,12 @@ use shop_core::problem::ErrorChain;
 
 use crate::mailer::{Mailer, SendError};
 use crate::store::{Claim, ClaimStore, StoreError};
+use crate::templates::orders::{self as order_templates, OrderEvent};
 use crate::templates::{Email, Links, Recipient, RenderError};
 use shop_aws::messages::StockLow;
+use shop_aws::messages::orders::{OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderShipped};
 use shop_internal::InternalClient;
+use uuid::Uuid;
 
 /// `{items}` of `GET /internal/users/admins`.
 #[derive(Debug, serde::Deserialize)]
@@ -58,8 +70,11 @@ pub struct Notifier {
 enum Outcome {
     Sent,
     AlreadyClaimed,
-    /// Nobody to write to (a low-stock event with no active seller or admin).
+    /// Nobody to write to (a low-stock event with no active seller or admin, an order whose
+    /// user has no active account).
     NoRecipients,
+    /// The type is known and sends no email (`OrderPlaced`).
+    NoEmail,
 }
 
 /// Why one record is reported as failed.
@@ -115,7 +130,7 @@ impl Notifier {
         for (record, outcome) in event.records.iter().zip(outcomes) {
             match outcome {
                 Ok(Outcome::Sent) => sent += 1,
-                Ok(Outcome::AlreadyClaimed | Outcome::NoRecipients) => skipped += 1,
+                Ok(Outcome::AlreadyClaimed | Outcome::NoRecipients | Outcome::NoEmail) => skipped += 1,
                 Err(_) => response.add_failure(record.message_id.clone().unwrap_or_default()),
             }
         }
@@ -125,7 +140,7 @@ impl Notifier {
 
     #[tracing::instrument(
         skip_all,
-        fields(message_id, kind, sqs_message_id = record.message_id.as_deref().unwrap_or_default())
+        fields(message_id, kind, order_id, sqs_message_id = record.message_id.as_deref().unwrap_or_default())
     )]
     async fn process(&self, record: &SqsMessage) -> Result<Outcome, Failure> {
         let result = self.process_body(record.body.as_deref().unwrap_or_default()).await;
@@ -133,6 +148,7 @@ impl Notifier {
             Ok(Outcome::Sent) => tracing::info!("email sent"),
             Ok(Outcome::AlreadyClaimed) => tracing::info!("message id already claimed; not sent again"),
             Ok(Outcome::NoRecipients) => tracing::info!("no recipients; nothing sent"),
+            Ok(Outcome::NoEmail) => tracing::info!("no email for this type; acknowledged"),
             Err(Failure::Send(err)) => tracing::error!(error = %ErrorChain(err), "email not sent; will retry"),
             Err(err) => tracing::error!(error = %ErrorChain(err), "message rejected; will retry, then go to the DLQ"),
         }
@@ -160,11 +176,49 @@ impl Notifier {
         span.record("message_id", message_id.as_str());
         span.record("kind", truncate(&envelope.kind));
 
-        if envelope.kind == StockLow::KIND {
-            return self.stock_low(&message_id, envelope.data).await;
+        match envelope.kind.as_str() {
+            StockLow::KIND => return self.stock_low(&message_id, envelope.data).await,
+            // The confirmation goes out once, on `OrderConfirmed` (cod orders publish both).
+            OrderPlaced::KIND => return Ok(Outcome::NoEmail),
+            OrderConfirmed::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_confirmation).await,
+            OrderShipped::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_shipped).await,
+            OrderDelivered::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_delivered).await,
+            OrderCancelled::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_cancelled).await,
+            _ => {}
         }
         let email = templates::render(&envelope.kind, envelope.data, &self.links)?;
         self.claim_and_send(&message_id, &envelope.kind, &email).await
+    }
+
+    /// The email about an order event, to the order's user (when accounts knows them as active),
+    /// claimed under the message id.
+    async fn order_email<E: Event + OrderEvent>(
+        &self,
+        message_id: &str,
+        data: serde_json::Value,
+        template: fn(&E, &Recipient, &templates::Links) -> Email,
+    ) -> Result<Outcome, Failure> {
+        let event: E = templates::parse(data)?;
+        let order = event.order();
+        tracing::Span::current().record("order_id", tracing::field::display(order.order_id));
+        let Some(to) = self.contact(order.user_id).await? else {
+            tracing::info!("the order's user has no active account; no email");
+            return Ok(Outcome::NoRecipients);
+        };
+        let email = template(&event, &to, &self.links);
+        self.claim_and_send(message_id, E::KIND, &email).await
+    }
+
+    /// A user's contact; `None` when accounts does not know them as active (404).
+    async fn contact(&self, user_id: Uuid) -> Result<Option<Recipient>, Failure> {
+        let path = format!("/internal/users/{user_id}/contact");
+        // Boxed: the internal client's future nested in the batch's futures otherwise exceeds
+        // rustc's default query depth when laying them out.
+        match Box::pin(self.accounts.get::<Recipient>(&path)).await {
+            Ok(contact) => Ok(Some(contact)),
+            Err(err) if err.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
+            Err(err) => Err(Failure::Recipients(err)),
+        }
     }
 
     /// One email per recipient of a low-stock event: the seller (when named and active) and
@@ -201,12 +255,9 @@ impl Notifier {
     async fn stock_low_recipients(&self, event: &StockLow) -> Result<Vec<Recipient>, Failure> {
         let mut recipients: Vec<Recipient> = Vec::new();
         if let Some(seller) = event.seller_id {
-            match self.accounts.get::<Recipient>(&format!("/internal/users/{seller}/contact")).await {
-                Ok(contact) => recipients.push(contact),
-                Err(err) if err.status().map(|s| s.as_u16()) == Some(404) => {
-                    tracing::info!("the seller has no active account; only admins are told");
-                }
-                Err(err) => return Err(Failure::Recipients(err)),
+            match self.contact(seller).await? {
+                Some(contact) => recipients.push(contact),
+                None => tracing::info!("the seller has no active account; only admins are told"),
             }
         }
         let admins: Recipients = self.accounts.get("/internal/users/admins").await.map_err(Failure::Recipients)?;

@@ -3,6 +3,12 @@
 //! Adding an event type is one arm in [`render`] and one template function taking the payload
 //! and the [`Links`]. Every value interpolated into the HTML part goes through [`escape_html`];
 //! the text part is plain text and carries values as they are.
+//!
+//! Events that name their recipient (accounts' events) go through [`render`]; the others
+//! (`StockLow`, the order events in [`orders`]) are rendered by the consumer once it has looked
+//! the recipient up.
+
+pub mod orders;
 
 use serde::de::DeserializeOwned;
 use shop_aws::events::Event;
@@ -47,6 +53,11 @@ impl Links {
         format!("{}/reset-password?token={}", self.base, encode_query_value(token))
     }
 
+    /// The customer's page of one order (the frontend routes orders by id).
+    pub fn order(&self, id: Uuid) -> String {
+        format!("{}/account/orders/{id}", self.base)
+    }
+
     /// Where a seller (or an admin) manages one product.
     pub fn seller_product(&self, id: Uuid) -> String {
         format!("{}/seller/products/{id}", self.base)
@@ -54,7 +65,8 @@ impl Links {
 }
 
 /// Someone an email about an event goes to, when the event does not name them itself (the
-/// low-stock email's seller and admins, from accounts' `/internal/users/*` routes).
+/// low-stock email's seller and admins, an order's user; from accounts' `/internal/users/*`
+/// routes).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recipient {
@@ -188,26 +200,22 @@ pub fn password_changed(event: &PasswordChanged, _links: &Links) -> Email {
 /// seller or an admin), with a link to manage the product.
 pub fn stock_low(event: &StockLow, to: &Recipient, links: &Links) -> Email {
     let url = links.seller_product(event.product_id);
-    // Subjects are one line: control characters of a product name become spaces.
-    let product: String = event.product_name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let product = one_line(&event.product_name);
     let sku = event.sku.as_deref().map(|s| format!(" (SKU {s})")).unwrap_or_default();
     let left = if event.available == 0 { "none left".to_owned() } else { format!("{} left", event.available) };
     let text = format!(
-        "Hi {name},
-
-         {product}{sku} is running low: {left}, at or below its low-stock threshold of {threshold}.
-
-         Restock or manage it: {url}
-
-         The {BRAND} team
-",
+        "Hi {name},\n\n\
+         {product}{sku} is running low: {left}, at or below its low-stock threshold of {threshold}.\n\n\
+         Restock or manage it: {url}\n\n\
+         The {BRAND} team\n",
         name = to.first_name,
         threshold = event.threshold,
     );
     let body = format!(
-        "<p>Hi {name},</p>
-         <p><strong>{product}</strong>{sku} is running low: <strong>{left}</strong>, at or below its low-stock          threshold of {threshold}.</p>
-         {button}
+        "<p>Hi {name},</p>\n\
+         <p><strong>{product}</strong>{sku} is running low: <strong>{left}</strong>, at or below its low-stock \
+         threshold of {threshold}.</p>\n\
+         {button}\n\
          <p>The {BRAND} team</p>",
         name = escape_html(&to.first_name),
         product = escape_html(&product),
@@ -218,6 +226,11 @@ pub fn stock_low(event: &StockLow, to: &Recipient, links: &Links) -> Email {
     );
     let subject = format!("Low stock: {product} ({left}) - {BRAND}");
     Email { to: to.email.clone(), html: layout(&subject, &body), subject, text }
+}
+
+/// Subjects (and other one-line values) stay one line: control characters become spaces.
+fn one_line(value: &str) -> String {
+    value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// The HTML document around a template's body. `title` is escaped here.
@@ -370,7 +383,7 @@ mod tests {
         let email = stock_low(&event, &to, &links());
         assert_eq!(email.to, "sam@example.com");
         assert_eq!(email.subject, "Low stock: <Lamp>  Bcc: x (2 left) - Skyshop", "one line");
-        assert!(email.text.starts_with("Hi Sam,\n"), "{}", email.text);
+        assert!(email.text.starts_with("Hi Sam,\n\n<Lamp>"), "no indentation: {}", email.text);
         assert!(email.text.contains("(SKU LMP-1) is running low: 2 left, at or below its low-stock threshold of 5."), "{}", email.text);
         assert!(email.text.contains("https://shop.example.com/seller/products/00000000-0000-0000-0000-000000000007"), "{}", email.text);
         assert!(email.html.contains("&lt;Lamp&gt;") && !email.html.contains("<Lamp>"), "{}", email.html);
@@ -390,6 +403,7 @@ mod tests {
         let message = render(PasswordResetRequested::KIND, data, &links()).expect_err("invalid").to_string();
         assert!(!message.contains("soon") && !message.contains("secret"), "{message}");
 
-        assert!(matches!(render("OrderShipped", json!({}), &links()), Err(RenderError::UnknownType)));
+        assert!(matches!(render("OrderRefunded", json!({}), &links()), Err(RenderError::UnknownType)));
+        assert!(matches!(render("OrderShipped", json!({}), &links()), Err(RenderError::UnknownType)), "rendered by the consumer");
     }
 }

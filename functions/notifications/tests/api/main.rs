@@ -7,6 +7,7 @@
 //! therefore asserted on the request as it left the SDK (a capturing interceptor).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod orders;
 mod stock_low;
 
 use std::collections::HashMap;
@@ -340,7 +341,7 @@ async fn a_malformed_body_and_an_unknown_type_are_reported_as_failures() {
     let world = World::new().await;
     let unknown = Envelope {
         id: new_id(),
-        kind: "OrderShipped".to_owned(),
+        kind: "OrderRefunded".to_owned(),
         source: "orders".to_owned(),
         occurred_at: shop_core::time::Timestamp::now(),
         data: json!({"email": world.to, "orderNumber": "SKY-1"}),

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{World, failures, inbox_of, json_record};
 
 /// The accounts function with its own table.
-async fn accounts() -> accounts::AppState {
+pub(super) async fn accounts() -> accounts::AppState {
     let (ddb, table) = shop_testkit::table("AccountsTable").await;
     let (sqs, queue_url) = shop_testkit::queue("NotificationsQueue").await;
     let mut doc = KeyDocument::default();
@@ -35,7 +35,7 @@ async fn accounts() -> accounts::AppState {
 }
 
 /// A user with a unique address; returns (id, address).
-async fn user(state: &accounts::AppState, role: Role, first_name: &str) -> (Uuid, String) {
+pub(super) async fn user(state: &accounts::AppState, role: Role, first_name: &str) -> (Uuid, String) {
     let address = format!("{}@example.com", shop_testkit::unique(&first_name.to_lowercase()));
     let id = accounts::admin::ensure_account(state, &address, "Correct-Horse-9", role, (first_name, "Test")).await.unwrap();
     (id, address)
