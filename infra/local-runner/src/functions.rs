@@ -31,6 +31,9 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("InventoryFunction", "inventory"),
     ("InventoryEventsFunction", "inventory-events"),
     ("CartFunction", "cart"),
+    ("CartEventsFunction", "cart-events"),
+    ("OrdersFunction", "orders"),
+    ("OrdersEventsFunction", "orders-events"),
     ("NotificationsFunction", "notifications"),
 ];
 
@@ -55,6 +58,33 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
             // The seed's coupons (SAVE10, SAVE20, FLAT50, FLAT100), created once.
             shop_seed::coupons::seed_coupons(&state.coupons).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
             Ok(Function::Http(cart::router(state)))
+        }
+        "CartEventsFunction" => {
+            let config = cart::config::EventsConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let events = cart::events::LazyEvents::with_sdk(config, sdk.clone());
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let events = events.clone();
+                Box::pin(async move {
+                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                    let response = events.handle(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
+                    serde_json::to_value(response).map_err(|e| e.to_string())
+                })
+            });
+            Ok(Function::Events(handler))
+        }
+        "OrdersFunction" => {
+            let config = orders::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let state = orders::AppState::from_config(&config, sdk).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
+            Ok(Function::Http(orders::router(state)))
+        }
+        "OrdersEventsFunction" => {
+            let config = orders::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let events = orders::events::LazyEvents::with_sdk(config, sdk.clone());
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let events = events.clone();
+                Box::pin(async move { events.invoke(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })
+            });
+            Ok(Function::Events(handler))
         }
         "CatalogIndexerFunction" => {
             // The engine is opened on the first event, as in Lambda: one-shot commands that

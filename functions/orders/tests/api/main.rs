@@ -53,6 +53,9 @@ pub struct App {
     pub events_queue: String,
     category: String,
     keys: accounts::keys::SigningKeys,
+    /// The cart's Redis prefix and coupons table (for its events consumer).
+    pub cart_prefix: String,
+    pub promotions: String,
 }
 
 fn redis_url() -> String {
@@ -136,8 +139,9 @@ pub async fn app() -> App {
     shop_internal::register_local(&accounts_name, accounts.clone());
 
     let (ddb, promotions) = shop_testkit::table("PromotionsTable").await;
-    let carts = cart::store::CartStore::connect(&redis_url(), shop_testkit::redis_prefix()).await.expect("Redis runs");
-    let coupons = cart::store::CouponStore::new(ddb, promotions);
+    let cart_prefix = shop_testkit::redis_prefix();
+    let carts = cart::store::CartStore::connect(&redis_url(), cart_prefix.clone()).await.expect("Redis runs");
+    let coupons = cart::store::CouponStore::new(ddb, promotions.clone());
     shop_seed::coupons::seed_coupons(&coupons).await.unwrap();
     let auth = cart::Auth {
         accounts: InternalClient::new(sdk, &accounts_name, cart::CALLER),
@@ -192,6 +196,8 @@ pub async fn app() -> App {
         events_queue,
         category,
         keys,
+        cart_prefix,
+        promotions,
     }
 }
 
@@ -306,6 +312,13 @@ impl App {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("events {kinds:?} not all published: {seen:?}");
+    }
+
+    /// The cart's order-events consumer on the test's cart store and coupons.
+    pub async fn cart_events(&self) -> cart::events::Events {
+        let carts = cart::store::CartStore::connect(&redis_url(), self.cart_prefix.clone()).await.unwrap();
+        let coupons = cart::store::CouponStore::new(aws_sdk_dynamodb::Client::new(shop_testkit::sdk().await), self.promotions.clone());
+        cart::events::Events::new(carts, coupons)
     }
 
     /// A pool on the test's database, for checks of what is stored.
