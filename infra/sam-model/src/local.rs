@@ -1,8 +1,10 @@
 //! Provisions the template's resources on the local stand-ins (DynamoDB Local, moto).
 //!
 //! Tables are created from their `AWS::DynamoDB::Table` properties (keys, GSIs, streams, TTL),
-//! queues from `AWS::SQS::Queue` (with their redrive policies), secrets and SES identities from
-//! theirs. Every create is idempotent. Resources whose `Condition` is false (with the local
+//! queues from `AWS::SQS::Queue` (with their redrive policies), topics from `AWS::SNS::Topic`
+//! and their `sqs` subscriptions from `AWS::SNS::Subscription` (raw delivery, filter policy),
+//! secrets and SES identities from theirs; a function with a `DB_NAME` gets a database on the
+//! machine's PostgreSQL ([`provision_databases`]). Every create is idempotent. Resources whose `Condition` is false (with the local
 //! parameters) are not created, as in CloudFormation. The returned [`Resolver`] knows each
 //! resource's local `Ref` value and attributes, so function environments resolve exactly as
 //! CloudFormation would.
@@ -172,6 +174,71 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &Resource, name:
     Ok(())
 }
 
+/// Creates the topic `name` (no-op if it exists: SNS answers with the existing one); returns
+/// its ARN. Encryption settings are AWS's business and ignored here.
+pub async fn create_topic(client: &aws_sdk_sns::Client, name: &str) -> Result<String, BoxError> {
+    Ok(client.create_topic().name(name).send().await?.topic_arn.unwrap_or_default())
+}
+
+/// The attributes of an `AWS::SNS::Subscription` that change delivery, as SNS takes them:
+/// `RawMessageDelivery` (`"true"`/`"false"`), `FilterPolicy` (JSON text), `FilterPolicyScope`,
+/// `RedrivePolicy` (JSON text). `properties` are resolved already.
+pub fn subscription_attributes(properties: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(raw) = properties.get("RawMessageDelivery") {
+        let raw = match raw {
+            Value::Bool(b) => *b,
+            Value::String(s) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        out.push(("RawMessageDelivery".to_owned(), raw.to_string()));
+    }
+    for name in ["FilterPolicy", "RedrivePolicy"] {
+        match properties.get(name) {
+            Some(Value::String(text)) => out.push((name.to_owned(), text.clone())),
+            Some(policy @ Value::Object(_)) => out.push((name.to_owned(), policy.to_string())),
+            _ => {}
+        }
+    }
+    if let Some(scope) = properties.get("FilterPolicyScope").and_then(Value::as_str) {
+        out.push(("FilterPolicyScope".to_owned(), scope.to_owned()));
+    }
+    out
+}
+
+/// Subscribes `endpoint` (a queue ARN for protocol `sqs`) to `topic_arn` with `attributes`, or
+/// brings an existing subscription of that endpoint up to date; returns the subscription ARN.
+pub async fn subscribe(
+    client: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    protocol: &str,
+    endpoint: &str,
+    attributes: &[(String, String)],
+) -> Result<String, BoxError> {
+    let mut next = None;
+    loop {
+        let page = client.list_subscriptions_by_topic().topic_arn(topic_arn).set_next_token(next.take()).send().await?;
+        for existing in page.subscriptions() {
+            if existing.protocol() == Some(protocol) && existing.endpoint() == Some(endpoint) {
+                let arn = existing.subscription_arn().unwrap_or_default().to_owned();
+                for (name, value) in attributes {
+                    client.set_subscription_attributes().subscription_arn(&arn).attribute_name(name).attribute_value(value).send().await?;
+                }
+                return Ok(arn);
+            }
+        }
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+            _ => break,
+        }
+    }
+    let mut request = client.subscribe().topic_arn(topic_arn).protocol(protocol).endpoint(endpoint).return_subscription_arn(true);
+    for (name, value) in attributes {
+        request = request.attributes(name, value);
+    }
+    Ok(request.send().await?.subscription_arn.unwrap_or_default())
+}
+
 /// Everything the local cloud created, as a resolver for function environments.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
@@ -180,9 +247,14 @@ pub struct Provisioned {
     pub streams: Vec<(String, String)>,
     /// Queue logical id → URL.
     pub queues: Vec<(String, String)>,
+    /// Topic logical id → ARN.
+    pub topics: Vec<(String, String)>,
+    /// Subscription logical id → subscription ARN (protocol `sqs` only).
+    pub subscriptions: Vec<(String, String)>,
 }
 
-/// Creates every table, queue, secret and SES identity of the template.
+/// Creates every table, queue, topic (with its `sqs` subscriptions), bucket, secret and SES
+/// identity of the template. Databases are separate: [`provision_databases`].
 pub async fn provision(
     template: &Template,
     sdk: &aws_config::SdkConfig,
@@ -250,6 +322,36 @@ pub async fn provision(
         pending = next;
     }
 
+    // Topics, then their subscriptions (which name topics and queues by `Ref`/`GetAtt`). Only
+    // `sqs` subscriptions are made locally: the fan-out to queues is what the functions see;
+    // email subscriptions (the alarm topic's) have nobody to deliver to here.
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let mut topics = Vec::new();
+    let topic_resources: Vec<&Resource> = template.resources_of("AWS::SNS::Topic").filter(created).collect();
+    for topic in topic_resources {
+        let name = naming.name(&topic.logical_id);
+        let arn = create_topic(&sns, &name).await?;
+        resolver.refs.insert(topic.logical_id.clone(), arn.clone());
+        resolver.attributes.insert((topic.logical_id.clone(), "TopicArn".into()), arn.clone());
+        resolver.attributes.insert((topic.logical_id.clone(), "TopicName".into()), name);
+        topics.push((topic.logical_id.clone(), arn));
+    }
+    let mut subscriptions = Vec::new();
+    let subscription_resources: Vec<&Resource> = template.resources_of("AWS::SNS::Subscription").filter(created).collect();
+    for subscription in subscription_resources {
+        let p = resolver.resolve(&subscription.properties);
+        let (topic_arn, protocol, endpoint) = (text(p.get("TopicArn")), text(p.get("Protocol")), text(p.get("Endpoint")));
+        if protocol != "sqs" {
+            continue;
+        }
+        if topic_arn.is_empty() || endpoint.is_empty() {
+            return Err(format!("{}: topic or queue not created locally", subscription.logical_id).into());
+        }
+        let arn = subscribe(&sns, &topic_arn, &protocol, &endpoint, &subscription_attributes(&p)).await?;
+        resolver.refs.insert(subscription.logical_id.clone(), arn.clone());
+        subscriptions.push((subscription.logical_id.clone(), arn));
+    }
+
     let s3 = s3_client(sdk);
     let buckets: Vec<&Resource> = template.resources_of("AWS::S3::Bucket").filter(created).collect();
     for bucket in buckets {
@@ -310,7 +412,44 @@ pub async fn provision(
         resolver.refs.insert(function.logical_id.clone(), name);
     }
     resolver.refs.insert("ShopApi".into(), "local".into());
-    Ok(Provisioned { resolver, streams, queues })
+    Ok(Provisioned { resolver, streams, queues, topics, subscriptions })
+}
+
+/// Creates the local database of every function that owns one (a `DB_NAME` in its template
+/// environment; see [`crate::postgres`]) on the PostgreSQL server `base_url`, when missing.
+/// Returns function logical id → `DATABASE_URL`. Functions sharing a `DB_NAME` (orders and
+/// orders-events) share the database, as they share it in AWS.
+pub async fn provision_databases(
+    template: &Template,
+    naming: &Naming,
+    base_url: &str,
+) -> Result<std::collections::BTreeMap<String, String>, BoxError> {
+    let mut created = std::collections::BTreeMap::<String, String>::new();
+    let mut out = std::collections::BTreeMap::new();
+    for function in template.functions() {
+        let Some(db_name) = function.db_name() else { continue };
+        let name = crate::postgres::database_name(db_name, &naming.suffix)?;
+        let url = match created.get(&name) {
+            Some(url) => url.clone(),
+            None => {
+                let url = crate::postgres::ensure_database(base_url, &name).await.map_err(|e| format!("{}: {e}", function.logical_id))?;
+                created.insert(name, url.clone());
+                url
+            }
+        };
+        out.insert(function.logical_id.clone(), url);
+    }
+    Ok(out)
+}
+
+/// Points a function's resolved environment at its local database: sets `DATABASE_URL` and
+/// removes what addresses RDS (`DB_HOST`, `DB_USER`: the proxy and the IAM login), so the
+/// function's configuration takes the URL. `DB_NAME` and `DB_PORT` stay (harmless, and the
+/// name tells which database it is).
+pub fn use_local_database(environment: &mut std::collections::BTreeMap<String, String>, database_url: &str) {
+    environment.insert("DATABASE_URL".to_owned(), database_url.to_owned());
+    environment.remove("DB_HOST");
+    environment.remove("DB_USER");
 }
 
 /// The value a secret is created with: its `SecretString`, or one made the way
