@@ -480,7 +480,6 @@ export_local_aws_env() {
   export AWS_ENDPOINT_URL_DYNAMODB="$ddb"
   export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$ddb"
   export AWS_ENDPOINT_URL_SQS="$moto"
-  export AWS_ENDPOINT_URL_SNS="$moto"
   # Only for the internal client's "no such function" path: locally every function is called in-process.
   export AWS_ENDPOINT_URL_LAMBDA="$moto"
   export AWS_ENDPOINT_URL_SESV2="$moto"
