@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use accounts::keys::KeyDocument;
 use sam_model::authorizer::JwtAuthorizer;
-use sam_model::local::{BoxError, Naming, Provisioned, provision};
+use sam_model::local::{BoxError, Naming, Provisioned, provision, provision_databases, use_local_database};
 use sam_model::{EventSource, Template};
 
 use crate::cli::SigningKeyCommand;
@@ -95,6 +95,10 @@ impl LocalCloud {
         ];
         let provisioned = provision(&template, &sdk, &naming, &overrides).await?;
         let resolver = &provisioned.resolver;
+        // RDS's stand-in: a database on the machine's PostgreSQL ($DATABASE_URL_BASE) for every
+        // function with a DB_NAME (`orders` in dev, `orders_<suffix>` per test cloud), created
+        // when missing; the function gets its DATABASE_URL below.
+        let databases = provision_databases(&template, &naming, &sam_model::postgres::base_url()).await?;
 
         if let Some(secret) = template.resources_of("AWS::SecretsManager::Secret").find(|s| s.logical_id == "SigningKeysSecret") {
             let id = resolver.refs.get(&secret.logical_id).cloned().unwrap_or_default();
@@ -128,6 +132,10 @@ impl LocalCloud {
                 .map(|(k, v)| (k.clone(), resolver.resolve_string(v)))
                 .filter(|(_, v)| !v.is_empty() && !v.contains("{{resolve:"))
                 .collect();
+            // RDS (the proxy, IAM login) is replaced by the local database's URL.
+            if let Some(url) = databases.get(&function.logical_id) {
+                use_local_database(&mut env, url);
+            }
             // OpenSearch's local stand-in is the embedded tantivy index.
             if let (true, Some(dir)) = (env.contains_key("SEARCH_ENGINE"), &search_dir) {
                 env.insert("SEARCH_ENGINE".into(), "tantivy".into());

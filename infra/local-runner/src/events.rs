@@ -1,5 +1,6 @@
 //! Writes `events/`: one API Gateway v2 request per template route, one SQS batch per queue
-//! consumer, the catalog indexer's stream batch and reindex request — the samples
+//! consumer (order events as their queues receive them from SNS), the schedules' events, the
+//! catalog indexer's stream batch and reindex request — the samples
 //! `sam local invoke -e` takes and the events round-trip test replays.
 
 use std::collections::BTreeMap;
@@ -47,11 +48,24 @@ fn sample_body(route: &Route) -> Option<Value> {
         // PUT and bulk samples stay `{}` (422): a valid one asks the catalog, which the
         // round-trip's standalone binary cannot reach.
         ("POST", "/api/inventory/{productId}/adjust") => json!({"delta": -2, "reason": "Damaged in storage"}),
+        ("POST", "/api/orders") => json!({"shippingAddress": sample_address(), "paymentMethod": "card"}),
+        ("PATCH", "/api/orders/{id}/status") => json!({"status": "SHIPPED", "trackingNumber": "1Z999AA10123456784", "carrier": "UPS"}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
         _ => return None,
     };
     Some(body)
 }
+
+/// The shipping address of order samples (`shop_aws::messages::orders::Address` on the wire).
+fn sample_address() -> Value {
+    json!({
+        "firstName": "Ada", "lastName": "Lovelace", "address1": "1 Main St", "city": "San Francisco",
+        "state": "CA", "postalCode": "94105", "country": "US"
+    })
+}
+
+/// The order number of order samples (`ORD-<base36 time>-<4 chars>`).
+pub const SAMPLE_ORDER_NUMBER: &str = "ORD-MI2K3J4L-A1B2";
 
 /// A sample value for a `{param}` path segment.
 fn sample_param(name: &str) -> &'static str {
@@ -59,6 +73,7 @@ fn sample_param(name: &str) -> &'static str {
         "slug" => "sample-slug",
         "sku" => "SAMPLE-SKU-1",
         "code" => "SAVE10",
+        "orderNumber" => SAMPLE_ORDER_NUMBER,
         _ => SAMPLE_ID,
     }
 }
@@ -92,7 +107,14 @@ pub fn route_event(route: &Route) -> Value {
     event.headers.push(("user-agent".into(), "sam-local-sample".into()));
     event.path_parameters = params;
     if let RouteAuth::Jwt { scopes } = &route.auth {
-        let (role, scope) = if scopes.iter().any(|s| s == "admin") { ("ADMIN", "admin") } else { ("CUSTOMER", "customer") };
+        // The caller the route admits: the admin where admins may, a seller on seller-only routes.
+        let (role, scope) = if scopes.iter().any(|s| s == "admin") {
+            ("ADMIN", "admin")
+        } else if scopes.iter().any(|s| s == "seller") {
+            ("SELLER", "seller")
+        } else {
+            ("CUSTOMER", "customer")
+        };
         event.headers.push(("authorization".into(), "Bearer <access token verified by the JWT authorizer>".into()));
         event.authorizer = Some(AuthorizerClaims {
             claims: BTreeMap::from([
@@ -106,6 +128,10 @@ pub fn route_event(route: &Route) -> Value {
             scopes: scopes.clone(),
         });
     }
+    // Commands that create money-relevant things take an Idempotency-Key.
+    if route.key() == "POST /api/orders" {
+        event.headers.push(("idempotency-key".into(), "0190a000-0000-7000-8000-0000000000d1".into()));
+    }
     if let Some(body) = sample_body(route) {
         event.headers.push(("content-type".into(), "application/json".into()));
         event.body = Some(serde_json::to_vec(&body).unwrap_or_default());
@@ -113,26 +139,121 @@ pub fn route_event(route: &Route) -> Value {
     event.to_json()
 }
 
-/// A sample SQS batch carrying one welcome-email request.
-pub fn notifications_event() -> Value {
-    let envelope = json!({
-        "id": "0190a000-0000-7000-8000-0000000000e1",
-        "type": "UserRegistered",
-        "source": "accounts",
-        "occurredAt": "2026-11-25T12:00:00Z",
-        "data": {"userId": SAMPLE_USER, "email": "ada@example.com", "firstName": "Ada"}
-    });
+/// A sample SQS batch of one envelope `{id, type, source, occurredAt, data}` on `queue`, with
+/// the `type` message attribute (as the SQS publisher and SNS raw delivery both set it).
+fn sqs_event(queue: &str, id: &str, kind: &str, source: &str, data: Value) -> Value {
+    let envelope = json!({"id": id, "type": kind, "source": source, "occurredAt": "2026-11-25T12:00:00Z", "data": data});
     json!({"Records": [{
         "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
         "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
         "body": envelope.to_string(),
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764072000000", "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1764072000001"},
-        "messageAttributes": {"type": {"stringValue": "UserRegistered", "dataType": "String", "stringListValues": [], "binaryListValues": []}},
+        "messageAttributes": {"type": {"stringValue": kind, "dataType": "String", "stringListValues": [], "binaryListValues": []}},
         "md5OfBody": "",
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:NotificationsQueue",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
         "awsRegion": "us-east-1"
     }]})
+}
+
+/// A sample SQS batch carrying one welcome-email request.
+pub fn notifications_event() -> Value {
+    sqs_event(
+        "NotificationsQueue",
+        "0190a000-0000-7000-8000-0000000000e1",
+        "UserRegistered",
+        "accounts",
+        json!({"userId": SAMPLE_USER, "email": "ada@example.com", "firstName": "Ada"}),
+    )
+}
+
+/// The order of the order-event samples: a card order of two units, paid, with SAVE10.
+fn sample_order(status: &str) -> shop_aws::messages::orders::OrderSnapshot {
+    use shop_aws::messages::orders::{Address, Line, OrderSnapshot};
+    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:00:00 UTC));
+    OrderSnapshot {
+        order_id: SAMPLE_ID.parse().unwrap_or_default(),
+        order_number: SAMPLE_ORDER_NUMBER.into(),
+        user_id: SAMPLE_USER.parse().unwrap_or_default(),
+        status: status.into(),
+        payment_method: "card".into(),
+        items: vec![Line {
+            product_id: SAMPLE_ID_2.parse().unwrap_or_default(),
+            seller_id: "0190a000-0000-7000-8000-0000000000bb".parse().unwrap_or_default(),
+            name: "iPhone 15 Pro".into(),
+            sku: "APL-IP15-PRO".into(),
+            price: 99_900,
+            quantity: 2,
+            image: None,
+        }],
+        subtotal: 199_800,
+        discount: 19_980,
+        shipping_cost: 0,
+        tax: 14_386,
+        total: 194_206,
+        currency: "usd".into(),
+        coupon_code: Some("SAVE10".into()),
+        shipping_address: Address {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            address1: "1 Main St".into(),
+            address2: None,
+            city: "San Francisco".into(),
+            state: "CA".into(),
+            postal_code: "94105".into(),
+            country: "US".into(),
+            phone: None,
+        },
+        placed_at: at,
+    }
+}
+
+/// A sample `InventoryOrderEventsQueue` batch for inventory-events: a paid order confirmed
+/// (its reservation is committed).
+pub fn inventory_order_event() -> Value {
+    use shop_aws::events::Event;
+    use shop_aws::messages::orders::OrderConfirmed;
+    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:05:00 UTC));
+    let data = OrderConfirmed { order: sample_order("CONFIRMED"), payment_id: Some("pi_3Sample0000000000".into()), confirmed_at: at };
+    sqs_event(
+        "InventoryOrderEventsQueue",
+        "0190a000-0000-7000-8000-0000000000e3",
+        OrderConfirmed::KIND,
+        "orders",
+        serde_json::to_value(data).unwrap_or_default(),
+    )
+}
+
+/// A sample `CartOrderEventsQueue` batch for cart-events: the customer cancelled a confirmed
+/// order (its coupon redemption is released).
+pub fn cart_order_event() -> Value {
+    use shop_aws::events::Event;
+    use shop_aws::messages::orders::{CancelledBy, OrderCancelled};
+    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:10:00 UTC));
+    let data = OrderCancelled {
+        order: sample_order("CANCELLED"),
+        previous_status: "CONFIRMED".into(),
+        reason: "customer_request".into(),
+        cancelled_by: CancelledBy::Customer,
+        refund_amount: None,
+        cancelled_at: at,
+    };
+    sqs_event(
+        "CartOrderEventsQueue",
+        "0190a000-0000-7000-8000-0000000000e4",
+        OrderCancelled::KIND,
+        "orders",
+        serde_json::to_value(data).unwrap_or_default(),
+    )
+}
+
+/// EventBridge's "Scheduled Event" for `function`'s `rate(...)` rule.
+fn schedule_event(id: &str, function: &str) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-25T12:00:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:events:us-east-1:123456789012:rule/{function}-schedule")], "detail": {}
+    })
 }
 
 /// A product as `CatalogTable` holds it, in DynamoDB JSON (the stream's image format).
@@ -260,12 +381,11 @@ pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::Templ
     out.push(("dynamodb/inventory-events-stock-changes.json".into(), inventory_events_event()));
     out.push((
         "invoke/inventory-events-schedule.json".into(),
-        json!({
-            "version": "0", "id": "0190a000-0000-7000-8000-0000000000e2", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-11-25T12:00:00Z", "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/InventoryEventsFunction-schedule"], "detail": {}
-        }),
+        schedule_event("0190a000-0000-7000-8000-0000000000e2", "InventoryEventsFunction"),
     ));
+    out.push(("sqs/inventory-events-order-confirmed.json".into(), inventory_order_event()));
+    out.push(("sqs/cart-events-order-cancelled.json".into(), cart_order_event()));
+    out.push(("invoke/orders-events-schedule.json".into(), schedule_event("0190a000-0000-7000-8000-0000000000e5", "OrdersEventsFunction")));
     Ok(out)
 }
 

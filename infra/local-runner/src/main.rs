@@ -35,10 +35,14 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     }
     let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password, reset_passwords: true, waf_scale: None }).await?;
     if !serving {
+        let databases: std::collections::BTreeSet<&String> =
+            cloud.environments.values().filter_map(|env| env.get("DATABASE_URL")).collect();
         println!(
-            "provisioned: {} tables, {} queues",
+            "provisioned: {} tables, {} queues, {} topics, {} databases",
             cloud.template.resources_of("AWS::DynamoDB::Table").count(),
-            cloud.provisioned.queues.len()
+            cloud.provisioned.queues.len(),
+            cloud.provisioned.topics.len(),
+            databases.len()
         );
         return Ok(());
     }

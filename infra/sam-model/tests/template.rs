@@ -214,3 +214,160 @@ fn only_the_cart_reaches_the_cart_cache_and_it_authenticates() {
         "{url:?}"
     );
 }
+
+#[test]
+fn the_orders_database_is_reached_only_through_its_proxy_with_iam_tokens_over_tls() {
+    let t = template();
+    let only_from = |group: &str, source: &str| {
+        let ingress = props(&t, group)["SecurityGroupIngress"].as_array().unwrap().clone();
+        assert!(!ingress.is_empty(), "{group}");
+        for rule in &ingress {
+            assert_eq!(rule["SourceSecurityGroupId"], json!({"Ref": source}), "{group}: {rule}");
+            assert_eq!((rule["FromPort"].as_u64(), rule["ToPort"].as_u64()), (Some(5432), Some(5432)), "{group}: {rule}");
+        }
+    };
+    only_from("OrdersDbSecurityGroup", "OrdersDbProxySecurityGroup");
+    only_from("OrdersDbProxySecurityGroup", "OrdersFunctionSecurityGroup");
+
+    let db = props(&t, "OrdersDb");
+    assert_eq!(db["Engine"], "postgres");
+    assert!(db["EngineVersion"].as_str().unwrap().starts_with("16."), "{}", db["EngineVersion"]);
+    assert_eq!(db["DBName"], "orders");
+    for flag in ["StorageEncrypted", "EnableIAMDatabaseAuthentication", "ManageMasterUserPassword"] {
+        assert_eq!(db[flag], true, "{flag}");
+    }
+    assert_eq!(db["PubliclyAccessible"], false);
+    assert!(db.get("MasterUserPassword").is_none(), "the master password lives in Secrets Manager only");
+    assert_eq!(db["VPCSecurityGroups"], json!([{"Ref": "OrdersDbSecurityGroup"}]));
+    let retention = &t.root()["Parameters"]["OrdersDbBackupRetentionDays"];
+    assert!(retention["MinValue"].as_u64() >= Some(7) && retention["Default"].as_u64() >= Some(7), "{retention}");
+    assert_eq!(t.root()["Parameters"]["OrdersDbMultiAz"]["Default"], "false", "dev runs single-AZ");
+
+    let proxy = props(&t, "OrdersDbProxy");
+    assert_eq!((proxy["EngineFamily"].clone(), proxy["RequireTLS"].clone()), (json!("POSTGRESQL"), json!(true)));
+    let auth = proxy["Auth"].as_array().unwrap();
+    assert_eq!(auth.len(), 1);
+    assert_eq!(auth[0]["IAMAuth"], "REQUIRED");
+    assert_eq!(auth[0]["SecretArn"], json!({"Fn::GetAtt": ["OrdersDb", "MasterUserSecret.SecretArn"]}));
+    assert_eq!(props(&t, "OrdersDbProxyTargetGroup")["DBInstanceIdentifiers"], json!([{"Ref": "OrdersDb"}]));
+    // The proxy's role reads that secret and nothing else.
+    let mut grants = Vec::new();
+    strings(&props(&t, "OrdersDbProxyRole")["Policies"], &mut grants);
+    assert!(grants.iter().all(|g| !g.contains('*')), "{grants:?}");
+
+    for function in ["OrdersFunction", "OrdersEventsFunction"] {
+        let f = props(&t, function);
+        assert_eq!(f["VpcConfig"]["SecurityGroupIds"], json!([{"Ref": "OrdersFunctionSecurityGroup"}]), "{function}");
+        let env = &f["Environment"]["Variables"];
+        assert_eq!(env["DB_HOST"], json!({"Fn::GetAtt": ["OrdersDbProxy", "Endpoint"]}), "{function}: the proxy, never the instance");
+        assert_eq!((env["DB_NAME"].clone(), env["DB_PORT"].clone()), (json!("orders"), json!("5432")));
+        assert_eq!(env["ORDER_EVENTS_TOPIC_ARN"], json!({"Ref": "OrderEventsTopic"}));
+        let statements = f["Policies"][0]["Statement"].as_array().unwrap();
+        let connect = statements.iter().find(|s| s["Action"] == json!(["rds-db:connect"])).expect("rds-db:connect");
+        let mut resource = Vec::new();
+        strings(&connect["Resource"], &mut resource);
+        assert!(resource.iter().any(|r| r.contains(":dbuser:${ProxyId}/${OrdersDbUser}")), "{function}: {resource:?}");
+        assert!(resource.iter().any(|r| r == "OrdersDbProxy"), "{function}: the proxy's resource id: {resource:?}");
+        let publish = statements.iter().find(|s| s["Action"] == json!(["sns:Publish"])).expect("sns:Publish");
+        assert_eq!(publish["Resource"], json!({"Ref": "OrderEventsTopic"}), "{function}: the order topic only");
+    }
+}
+
+#[test]
+fn order_events_fan_out_to_one_filtered_raw_queue_per_consumer_with_a_dlq() {
+    let t = template();
+    assert_eq!(props(&t, "OrderEventsTopic")["KmsMasterKeyId"], "alias/aws/sns");
+    let expected = [
+        ("InventoryOrderEventsSubscription", "InventoryOrderEventsQueue", vec!["OrderConfirmed", "OrderCancelled"]),
+        ("CartOrderEventsSubscription", "CartOrderEventsQueue", vec!["OrderPlaced", "OrderCancelled"]),
+        (
+            "NotificationsOrderEventsSubscription",
+            "NotificationsQueue",
+            vec!["OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled"],
+        ),
+    ];
+    let subscriptions: Vec<&str> = t
+        .resources_of("AWS::SNS::Subscription")
+        .filter(|s| s.properties["TopicArn"] == json!({"Ref": "OrderEventsTopic"}))
+        .map(|s| s.logical_id.as_str())
+        .collect();
+    assert_eq!(subscriptions.len(), expected.len(), "{subscriptions:?}");
+    for (subscription, queue, types) in expected {
+        let s = props(&t, subscription);
+        assert_eq!(s["Protocol"], "sqs");
+        assert_eq!(s["Endpoint"], json!({"Fn::GetAtt": [queue, "Arn"]}), "{subscription}");
+        assert_eq!(s["RawMessageDelivery"], true, "{subscription}: consumers read the envelope itself");
+        assert_eq!(s["FilterPolicyScope"], "MessageAttributes");
+        assert_eq!(s["FilterPolicy"], json!({"type": types}), "{subscription}");
+
+        let q = props(&t, queue);
+        assert_eq!(q["SqsManagedSseEnabled"], true, "{queue}");
+        let dlq = q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str().unwrap_or_else(|| panic!("{queue} has a DLQ"));
+        // Alarms on the DLQ's depth, and on the queue's oldest message for the new queues.
+        let alarmed = |metric: &str, on: &str| {
+            t.resources_of("AWS::CloudWatch::Alarm").any(|a| {
+                a.properties["MetricName"] == metric && a.properties["Dimensions"][0]["Value"] == json!({"Fn::GetAtt": [on, "QueueName"]})
+            })
+        };
+        assert!(alarmed("ApproximateNumberOfMessagesVisible", dlq), "{dlq} has a depth alarm");
+        if queue != "NotificationsQueue" {
+            assert!(alarmed("ApproximateAgeOfOldestMessage", queue), "{queue} has an age alarm");
+        }
+        // The queue's policy lets this topic send, and no one else.
+        let policy = t
+            .resources_of("AWS::SQS::QueuePolicy")
+            .find(|p| p.properties["Queues"] == json!([{"Ref": queue}]))
+            .unwrap_or_else(|| panic!("{queue} has a queue policy"));
+        for statement in policy.properties["PolicyDocument"]["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Principal"], json!({"Service": "sns.amazonaws.com"}), "{queue}");
+            assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], json!({"Ref": "OrderEventsTopic"}), "{queue}");
+        }
+    }
+
+    // The consumers report partial batch failures and never outrun their reservation.
+    for (function, queue) in [("InventoryEventsFunction", "InventoryOrderEventsQueue"), ("CartEventsFunction", "CartOrderEventsQueue")] {
+        let consumer = t.functions().into_iter().find(|f| f.logical_id == function).unwrap();
+        assert!(
+            consumer
+                .events
+                .iter()
+                .any(|e| matches!(e, sam_model::EventSource::Sqs { queue: q, report_batch_item_failures: true, .. } if q == queue)),
+            "{function} consumes {queue}"
+        );
+        let p = props(&t, function);
+        let sqs_event = p["Events"].as_object().unwrap().values().find(|e| e["Type"] == "SQS").unwrap();
+        assert!(sqs_event["Properties"]["ScalingConfig"]["MaximumConcurrency"].as_u64() <= p["ReservedConcurrentExecutions"].as_u64());
+        // Lambda refuses an SQS event source whose queue hides messages for less than the timeout.
+        assert!(props(&t, queue)["VisibilityTimeout"].as_u64() >= p["Timeout"].as_u64(), "{queue}");
+    }
+    assert_eq!(props(&t, "CartEventsFunction")["VpcConfig"]["SecurityGroupIds"], json!([{"Ref": "CartFunctionSecurityGroup"}]));
+}
+
+#[test]
+fn order_routes_require_a_signed_in_user_and_gate_admin_and_seller_views_by_scope() {
+    let t = template();
+    let routes = t.routes().unwrap();
+    let scopes = |key: &str| match &routes.iter().find(|r| r.key() == key).unwrap_or_else(|| panic!("{key}")).auth {
+        sam_model::RouteAuth::Jwt { scopes } => {
+            let mut s: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            s.sort_unstable();
+            s.join(",")
+        }
+        sam_model::RouteAuth::None => panic!("{key} is public"),
+    };
+    for key in [
+        "POST /api/orders",
+        "GET /api/orders",
+        "GET /api/orders/{id}",
+        "GET /api/orders/number/{orderNumber}",
+        "POST /api/orders/{id}/cancel",
+    ] {
+        assert_eq!(scopes(key), "", "{key}: any signed-in user");
+    }
+    assert_eq!(scopes("GET /api/orders/admin"), "admin");
+    assert_eq!(scopes("GET /api/orders/stats"), "admin");
+    assert_eq!(scopes("PATCH /api/orders/{id}/status"), "admin,seller");
+    assert_eq!(scopes("GET /api/orders/seller"), "seller");
+    assert_eq!(scopes("GET /api/orders/seller/{id}"), "seller");
+    assert!(routes.iter().filter(|r| r.path.starts_with("/api/orders")).all(|r| r.function == "OrdersFunction"));
+}
