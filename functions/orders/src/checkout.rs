@@ -135,9 +135,13 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
             .into());
     }
     if cart.items.len() > MAX_LINES {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_lines", format!("An order holds at most {MAX_LINES} products."))
-            .with_errors(vec![FieldError::new("cart.items", "too_many", format!("at most {MAX_LINES} products"))])
-            .into());
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_lines",
+            format!("An order holds at most {MAX_LINES} products."),
+        )
+        .with_errors(vec![FieldError::new("cart.items", "too_many", format!("at most {MAX_LINES} products"))])
+        .into());
     }
 
     // Re-price from the catalog: the cart's snapshot is what the buyer saw; an order is only
@@ -169,9 +173,12 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
         }
     }
     if !stale.is_empty() {
-        return Err(ApiError::conflict("cart_out_of_date", "Some cart lines changed since they were added; review the cart and order again.")
-            .with_errors(stale)
-            .into());
+        return Err(ApiError::conflict(
+            "cart_out_of_date",
+            "Some cart lines changed since they were added; review the cart and order again.",
+        )
+        .with_errors(stale)
+        .into());
     }
     let subtotal = lines
         .iter()
@@ -192,9 +199,13 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
                     _ => "not_applicable".to_owned(),
                 };
                 undo.coupon = false;
-                return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_coupon", "The cart's coupon can no longer be applied; remove it or apply another.")
-                    .with_errors(vec![FieldError::new("couponCode", reason, "the coupon no longer applies")])
-                    .into());
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_coupon",
+                    "The cart's coupon can no longer be applied; remove it or apply another.",
+                )
+                .with_errors(vec![FieldError::new("couponCode", reason, "the coupon no longer applies")])
+                .into());
             }
             Err(e) => return Err(e.into()),
         }
@@ -257,24 +268,35 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
             Inserted::NumberTaken => order.order_number = crate::domain::order_number(Timestamp::now()),
             Inserted::LostRequest => {
                 return Err(Failure {
-                    error: ApiError::conflict("idempotency_key_in_use", "This request was taken over by a retry with the same Idempotency-Key."),
+                    error: ApiError::conflict(
+                        "idempotency_key_in_use",
+                        "This request was taken over by a retry with the same Idempotency-Key.",
+                    ),
                     postgres: true,
                 });
             }
         }
     }
-    Err(Failure { error: ApiError::conflict(shop_core::retry::CONTENDED, "Could not number the order; retry."), postgres: false })
+    let contended = shop_core::retry::Contended { attempts: NUMBER_TRIES as u32, elapsed: std::time::Duration::ZERO };
+    Err(Failure { error: contended.into(), postgres: false })
 }
 
 /// The shipping address of the request: given, or one of the caller's saved ones.
 async fn shipping_address(state: &AppState, user: Uuid, request: &CheckoutRequest) -> Result<Address, Failure> {
     match (&request.shipping_address, request.shipping_address_id) {
-        (Some(_), Some(_)) => Err(ApiError::validation(vec![FieldError::new("shippingAddressId", "conflict", "give shippingAddress or shippingAddressId, not both")]).into()),
+        (Some(_), Some(_)) => Err(ApiError::validation(vec![FieldError::new(
+            "shippingAddressId",
+            "conflict",
+            "give shippingAddress or shippingAddressId, not both",
+        )])
+        .into()),
         (Some(address), None) => Ok(address.clone().into()),
         (None, Some(id)) => state.accounts.address(user, id).await?.ok_or_else(|| {
             ApiError::validation(vec![FieldError::new("shippingAddressId", "not_found", "is not one of your saved addresses")]).into()
         }),
-        (None, None) => Err(ApiError::validation(vec![FieldError::new("shippingAddress", "required", "or shippingAddressId is required")]).into()),
+        (None, None) => {
+            Err(ApiError::validation(vec![FieldError::new("shippingAddress", "required", "or shippingAddressId is required")]).into())
+        }
     }
 }
 

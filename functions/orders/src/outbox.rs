@@ -32,11 +32,17 @@ impl Relay {
                 .iter()
                 .map(|e| {
                     let kind = MessageAttributeValue::builder().data_type("String").string_value(&e.kind).build()?;
-                    PublishBatchRequestEntry::builder().id(e.id.simple().to_string()).message(e.body.to_string()).message_attributes("type", kind).build()
+                    PublishBatchRequestEntry::builder()
+                        .id(e.id.simple().to_string())
+                        .message(e.body.to_string())
+                        .message_attributes("type", kind)
+                        .build()
                 })
                 .collect();
             let result = match entries {
-                Ok(entries) => self.sns.publish_batch().topic_arn(&self.topic_arn).set_publish_batch_request_entries(Some(entries)).send().await,
+                Ok(entries) => {
+                    self.sns.publish_batch().topic_arn(&self.topic_arn).set_publish_batch_request_entries(Some(entries)).send().await
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "could not build the SNS batch");
                     failed.extend(chunk.iter().map(|e| e.id));

@@ -33,13 +33,19 @@ impl StoreError {
     /// The database could not be reached or the statement was not run (safe to retry).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Db(e) => matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed
-            ) || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
-                // serialization_failure, deadlock_detected, admin/crash shutdown, cannot connect now, too many connections
-                matches!(c.as_ref(), "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
-            }),
+            StoreError::Db(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::WorkerCrashed
+                ) || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
+                    // serialization_failure, deadlock_detected, admin/crash shutdown, cannot connect now, too many connections
+                    matches!(c.as_ref(), "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
+                })
+            }
             StoreError::Corrupt(_) => false,
         }
     }
@@ -47,7 +53,9 @@ impl StoreError {
     /// The unique constraint a statement violated.
     fn violated(&self) -> Option<String> {
         match self {
-            StoreError::Db(e) => e.as_database_error().filter(|d| d.is_unique_violation()).map(|d| d.constraint().unwrap_or_default().to_owned()),
+            StoreError::Db(e) => {
+                e.as_database_error().filter(|d| d.is_unique_violation()).map(|d| d.constraint().unwrap_or_default().to_owned())
+            }
             StoreError::Corrupt(_) => None,
         }
     }
@@ -200,7 +208,13 @@ impl OrderRow {
             user_id: self.user_id,
             payment_id: self.payment_id,
             currency: self.currency,
-            totals: Totals { subtotal: self.subtotal, discount: self.discount, shipping: self.shipping_cost, tax: self.tax, total: self.total },
+            totals: Totals {
+                subtotal: self.subtotal,
+                discount: self.discount,
+                shipping: self.shipping_cost,
+                tax: self.tax,
+                total: self.total,
+            },
             coupon_code: self.coupon_code,
             shipping_address: self.shipping_address.0,
             billing_address: self.billing_address.0,
@@ -388,7 +402,8 @@ impl Store {
     /// Completed keys older than the retention go.
     pub async fn purge_keys(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let before = now - crate::domain::IDEMPOTENCY_RETENTION;
-        let done = sqlx::query!("DELETE FROM checkout_requests WHERE state = 'completed' AND created_at < $1", before).execute(&self.pool).await?;
+        let done =
+            sqlx::query!("DELETE FROM checkout_requests WHERE state = 'completed' AND created_at < $1", before).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
@@ -432,13 +447,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from);
-        match inserted {
-            Err(e) => match e.violated().as_deref() {
-                Some("orders_pkey") => return Ok(Inserted::AlreadyPlaced),
-                Some("orders_order_number_key") => return Ok(Inserted::NumberTaken),
-                _ => return Err(e),
-            },
-            Ok(_) => {}
+        if let Err(e) = inserted {
+            return match e.violated().as_deref() {
+                Some("orders_pkey") => Ok(Inserted::AlreadyPlaced),
+                Some("orders_order_number_key") => Ok(Inserted::NumberTaken),
+                _ => Err(e),
+            };
         }
         for (position, line) in order.items.iter().enumerate() {
             sqlx::query!(
@@ -643,7 +657,11 @@ impl Store {
         rows.into_iter()
             .map(|r| {
                 Ok(HistoryEntry {
-                    from: r.from_status.as_deref().map(|s| Status::parse(s).ok_or_else(|| StoreError::Corrupt(s.to_owned()))).transpose()?,
+                    from: r
+                        .from_status
+                        .as_deref()
+                        .map(|s| Status::parse(s).ok_or_else(|| StoreError::Corrupt(s.to_owned())))
+                        .transpose()?,
                     to: Status::parse(&r.to_status).ok_or_else(|| StoreError::Corrupt(r.to_status.clone()))?,
                     actor_id: r.actor_id,
                     actor_role: r.actor_role,
@@ -669,9 +687,10 @@ impl Store {
 
     /// Counts per status, revenue of paid orders, per day, for orders placed in `[from, to)`.
     pub async fn stats(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<Stats, StoreError> {
-        let counts = sqlx::query!("SELECT status, count(*) AS n FROM orders WHERE created_at >= $1 AND created_at < $2 GROUP BY status", from, to)
-            .fetch_all(&self.pool)
-            .await?;
+        let counts =
+            sqlx::query!("SELECT status, count(*) AS n FROM orders WHERE created_at >= $1 AND created_at < $2 GROUP BY status", from, to)
+                .fetch_all(&self.pool)
+                .await?;
         let mut by_status: BTreeMap<String, i64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
         for row in counts {
             by_status.insert(row.status, row.n.unwrap_or(0));
@@ -783,9 +802,10 @@ impl Store {
 
     /// Unpublished events of one order (published right after the commit that wrote them).
     pub async fn unpublished_of(&self, order: Uuid) -> Result<Vec<Pending>, StoreError> {
-        let rows = sqlx::query!("SELECT id, kind, body FROM outbox WHERE order_id = $1 AND published_at IS NULL ORDER BY created_at, id", order)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query!("SELECT id, kind, body FROM outbox WHERE order_id = $1 AND published_at IS NULL ORDER BY created_at, id", order)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(|r| Pending { id: r.id, kind: r.kind, body: r.body }).collect())
     }
 
@@ -828,7 +848,10 @@ impl Store {
 
 /// 409 `illegal_transition` naming both statuses.
 pub fn illegal(from: Status, to: Status) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "illegal_transition", format!("Cannot move an order from {} to {}.", from.as_str(), to.as_str())).with_errors(vec![
-        shop_core::FieldError::new("status", "illegal_transition", format!("{} → {} is not allowed", from.as_str(), to.as_str())),
-    ])
+    ApiError::new(StatusCode::CONFLICT, "illegal_transition", format!("Cannot move an order from {} to {}.", from.as_str(), to.as_str()))
+        .with_errors(vec![shop_core::FieldError::new(
+            "status",
+            "illegal_transition",
+            format!("{} → {} is not allowed", from.as_str(), to.as_str()),
+        )])
 }

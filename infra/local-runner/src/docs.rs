@@ -9,6 +9,7 @@ pub fn openapi() -> OpenApi {
     doc.merge(catalog::openapi());
     doc.merge(inventory::openapi());
     doc.merge(cart::openapi());
+    doc.merge(orders::openapi());
     doc.info.title = "Skyshop API".into();
     doc.info.description = Some(
         "The Skyshop HTTP API. Errors are RFC 9457 application/problem+json with a stable `code`. \

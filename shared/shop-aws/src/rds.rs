@@ -45,7 +45,8 @@ pub fn sign_token(identity: &Identity, region: &str, host: &str, port: u16, user
         .into();
     let user: String = url_encode(user);
     let url = format!("https://{host}:{port}/?Action=connect&DBUser={user}");
-    let signable = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(|e| TokenError::Sign(e.to_string()))?;
+    let signable =
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(|e| TokenError::Sign(e.to_string()))?;
     let (instructions, _) = sign(signable, &params).map_err(|e| TokenError::Sign(e.to_string()))?.into_parts();
     let mut request = http::Request::builder().uri(&url).body(()).map_err(|e| TokenError::Sign(e.to_string()))?;
     instructions.apply_to_request_http1x(&mut request);
@@ -73,13 +74,34 @@ mod tests {
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let token = sign_token(&credentials.into(), "eu-west-1", "proxy.example.com", 5432, "orders app", time).expect("signs");
         assert!(token.starts_with("proxy.example.com:5432/?Action=connect&DBUser=orders%20app&"), "{token}");
-        for part in ["X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Credential=AKIDEXAMPLE%2F20231114%2Feu-west-1%2Frds-db%2Faws4_request", "X-Amz-Expires=900", "X-Amz-Signature="] {
+        for part in [
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            "X-Amz-Credential=AKIDEXAMPLE%2F20231114%2Feu-west-1%2Frds-db%2Faws4_request",
+            "X-Amz-Expires=900",
+            "X-Amz-Signature=",
+        ] {
             assert!(token.contains(part), "{part} missing from {token}");
         }
         // Deterministic for the same inputs; another user signs differently.
-        let again = sign_token(&aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test").into(), "eu-west-1", "proxy.example.com", 5432, "orders app", time).expect("signs");
+        let again = sign_token(
+            &aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test").into(),
+            "eu-west-1",
+            "proxy.example.com",
+            5432,
+            "orders app",
+            time,
+        )
+        .expect("signs");
         assert_eq!(token, again);
-        let other = sign_token(&aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test").into(), "eu-west-1", "proxy.example.com", 5432, "payments", time).expect("signs");
+        let other = sign_token(
+            &aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test").into(),
+            "eu-west-1",
+            "proxy.example.com",
+            5432,
+            "payments",
+            time,
+        )
+        .expect("signs");
         assert_ne!(token.split("X-Amz-Signature=").nth(1), other.split("X-Amz-Signature=").nth(1));
     }
 }

@@ -18,7 +18,10 @@ use crate::routes::orders::{finish, no_order};
 use crate::store::{Change, Moved, OutboxEvent, illegal};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/internal/orders/{id}/confirm", post(confirm)).route("/internal/orders/has-purchased", get(has_purchased)).route("/internal/orders/{id}", get(order))
+    Router::new()
+        .route("/internal/orders/{id}/confirm", post(confirm))
+        .route("/internal/orders/has-purchased", get(has_purchased))
+        .route("/internal/orders/{id}", get(order))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
@@ -32,7 +35,11 @@ pub struct ConfirmRequest {
 /// `POST /internal/orders/{id}/confirm {paymentId}`: PENDING → CONFIRMED exactly once (one
 /// `OrderConfirmed`). A repeat for the same payment answers the order as it is; an order
 /// cancelled meanwhile (expired) is 409 `order_cancelled` — payments then re-reserves or refunds.
-async fn confirm(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>, ValidJson(body): ValidJson<ConfirmRequest>) -> ApiResult<Json<OrderView>> {
+async fn confirm(
+    State(state): State<AppState>,
+    ValidPath(id): ValidPath<Uuid>,
+    ValidJson(body): ValidJson<ConfirmRequest>,
+) -> ApiResult<Json<OrderView>> {
     let payment_id = body.payment_id.clone();
     let moved = state
         .store
@@ -45,10 +52,18 @@ async fn confirm(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>, 
                 Status::Pending => Ok(()),
                 // Confirmed before by this payment: answered with the order as it is.
                 _ if order.payment_id.as_deref() == Some(payment_id.as_str()) => Err(None),
-                Status::Cancelled => Err(Some(ApiError::conflict("order_cancelled", "The order was cancelled before its payment arrived."))),
+                Status::Cancelled => {
+                    Err(Some(ApiError::conflict("order_cancelled", "The order was cancelled before its payment arrived.")))
+                }
                 from => Err(Some(illegal(from, Status::Confirmed))),
             },
-            |order, _| Ok(vec![OutboxEvent::new(OrderConfirmed { order: order.snapshot(), payment_id: order.payment_id.clone(), confirmed_at: order.confirmed_at.unwrap_or_else(Timestamp::now) })?]),
+            |order, _| {
+                Ok(vec![OutboxEvent::new(OrderConfirmed {
+                    order: order.snapshot(),
+                    payment_id: order.payment_id.clone(),
+                    confirmed_at: order.confirmed_at.unwrap_or_else(Timestamp::now),
+                })?])
+            },
         )
         .await?;
     match moved {

@@ -59,7 +59,11 @@ fn range(from: Option<Timestamp>, to: Option<Timestamp>) -> ApiResult<()> {
 /// Every order, newest first, filtered (ADMIN).
 #[utoipa::path(get, path = "/api/orders/admin", tag = "orders", security(("bearer" = ["admin"])), params(AdminQuery),
     responses((status = 200, body = Page<OrderView>), BadRequest, Forbidden))]
-pub async fn admin_list(State(state): State<AppState>, claims: Claims, ValidQuery(query): ValidQuery<AdminQuery>) -> ApiResult<Json<Page<OrderView>>> {
+pub async fn admin_list(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<AdminQuery>,
+) -> ApiResult<Json<Page<OrderView>>> {
     claims.require_role(&[Role::Admin])?;
     let page = PageQuery { page: query.page, limit: query.limit }.checked()?;
     range(query.from, query.to)?;
@@ -99,14 +103,18 @@ pub async fn stats(State(state): State<AppState>, claims: Claims, ValidQuery(que
 fn events_of(order: &Order, from: Status, by: CancelledBy, note: Option<&str>) -> Result<Vec<OutboxEvent>, StoreError> {
     let now = Timestamp::now();
     Ok(match order.status {
-        Status::Confirmed => vec![OutboxEvent::new(OrderConfirmed { order: order.snapshot(), payment_id: order.payment_id.clone(), confirmed_at: now })?],
+        Status::Confirmed => {
+            vec![OutboxEvent::new(OrderConfirmed { order: order.snapshot(), payment_id: order.payment_id.clone(), confirmed_at: now })?]
+        }
         Status::Shipped => vec![OutboxEvent::new(OrderShipped {
             order: order.snapshot(),
             tracking_number: order.tracking_number.clone(),
             carrier: order.carrier.clone(),
             shipped_at: order.shipped_at.unwrap_or(now),
         })?],
-        Status::Delivered => vec![OutboxEvent::new(OrderDelivered { order: order.snapshot(), delivered_at: order.delivered_at.unwrap_or(now) })?],
+        Status::Delivered => {
+            vec![OutboxEvent::new(OrderDelivered { order: order.snapshot(), delivered_at: order.delivered_at.unwrap_or(now) })?]
+        }
         Status::Cancelled => cancelled_event(order, from, note.unwrap_or("cancelled_by_shop"), by)?,
         Status::Pending | Status::Processing | Status::Refunded => Vec::new(),
     })
@@ -204,7 +212,11 @@ pub async fn seller_list(
 #[utoipa::path(get, path = "/api/orders/seller/{id}", tag = "orders", security(("bearer" = ["seller"])),
     params(("id" = Uuid, Path, description = "Order id")),
     responses((status = 200, body = SellerOrderView), BadRequest, Forbidden, NoOrder))]
-pub async fn seller_order(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<SellerOrderView>> {
+pub async fn seller_order(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidPath(id): ValidPath<Uuid>,
+) -> ApiResult<Json<SellerOrderView>> {
     claims.require_role(&[Role::Seller])?;
     let order = state.store.order(id).await?.filter(|o| o.items.iter().any(|l| l.seller_id == claims.sub)).ok_or_else(no_order)?;
     Ok(Json(order.seller_view(claims.sub)))

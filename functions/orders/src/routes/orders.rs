@@ -28,6 +28,9 @@ shop_core::problem_responses! {
     Unavailable: 503 => "A dependency (database, cart, catalog, inventory) is unavailable; nothing was ordered. Retry-After is set";
 }
 
+/// A cancellation's optional body is a short reason.
+const MAX_CANCEL_BODY: usize = 16 * 1024;
+
 pub(crate) fn no_order() -> ApiError {
     ApiError::not_found("Order not found.")
 }
@@ -50,7 +53,12 @@ pub(crate) fn readable(claims: &Claims, order: &crate::domain::Order) -> ApiResu
         CheckoutInvalid,
         Unavailable,
     ))]
-pub async fn place(State(state): State<AppState>, claims: Claims, headers: HeaderMap, ValidJson(body): ValidJson<CheckoutRequest>) -> ApiResult<Response> {
+pub async fn place(
+    State(state): State<AppState>,
+    claims: Claims,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<CheckoutRequest>,
+) -> ApiResult<Response> {
     let key = crate::checkout::check_key(headers.get("idempotency-key"))?;
     let placed = crate::checkout::place(&state, claims.sub, &key, body).await?;
     Ok((placed.status, Json(placed.body)).into_response())
@@ -59,7 +67,11 @@ pub async fn place(State(state): State<AppState>, claims: Claims, headers: Heade
 /// The caller's orders, newest first.
 #[utoipa::path(get, path = "/api/orders", tag = "orders", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<OrderView>), BadRequest))]
-pub async fn list(State(state): State<AppState>, claims: Claims, ValidQuery(query): ValidQuery<PageQuery>) -> ApiResult<Json<Page<OrderView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    claims: Claims,
+    ValidQuery(query): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<OrderView>>> {
     let page = query.checked()?;
     let (orders, total) = state.store.orders_of(claims.sub, page).await?;
     Ok(Json(Page { data: orders.iter().map(|o| o.view()).collect(), meta: PageMeta::new(total, page) }))
@@ -98,9 +110,13 @@ pub async fn cancel(
     State(state): State<AppState>,
     claims: Claims,
     ValidPath(id): ValidPath<Uuid>,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> ApiResult<Json<OrderView>> {
-    let body: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) { CancelRequest::default() } else { shop_core::extract::parse_json(&body)? };
+    let body = axum::body::to_bytes(request.into_body(), MAX_CANCEL_BODY).await.map_err(|_| {
+        ApiError::new(http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than this route accepts.")
+    })?;
+    let body: CancelRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { CancelRequest::default() } else { shop_core::extract::parse_json(&body)? };
     shop_core::extract::validate(&body)?;
     let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     let actor = Actor { id: Some(claims.sub), role: if claims.role == Role::Admin { "ADMIN" } else { "CUSTOMER" } };

@@ -18,15 +18,27 @@ async fn a_card_order_is_pending_with_the_carts_totals_to_the_cent_and_its_stock
     assert_eq!(order["status"], "PENDING");
     assert!(order["orderNumber"].as_str().unwrap().starts_with("ORD-"));
     // The cart's estimate and the order agree to the cent.
-    for (o, c) in [("subtotal", "subtotal"), ("discount", "discount"), ("shippingCost", "estimatedShipping"), ("tax", "estimatedTax"), ("total", "total")] {
+    for (o, c) in [
+        ("subtotal", "subtotal"),
+        ("discount", "discount"),
+        ("shippingCost", "estimatedShipping"),
+        ("tax", "estimatedTax"),
+        ("total", "total"),
+    ] {
         assert_eq!(order[o], cart[c], "{o}");
     }
     // 3 × 12.34 + 49.99 = 87.01; SAVE10 → 8.70; shipping 9.99; tax 8% of 78.31 = 6.26.
-    assert_eq!((order["subtotal"].as_i64(), order["discount"].as_i64(), order["shippingCost"].as_i64()), (Some(8_701), Some(870), Some(999)));
+    assert_eq!(
+        (order["subtotal"].as_i64(), order["discount"].as_i64(), order["shippingCost"].as_i64()),
+        (Some(8_701), Some(870), Some(999))
+    );
     assert_eq!((order["tax"].as_i64(), order["total"].as_i64()), (Some(626), Some(8_701 - 870 + 999 + 626)));
     assert_eq!(order["couponCode"], "SAVE10");
     let line = &order["items"][0];
-    assert_eq!((line["productId"].as_str(), line["price"].as_i64(), line["quantity"].as_i64()), (Some(product.as_str()), Some(1_234), Some(3)));
+    assert_eq!(
+        (line["productId"].as_str(), line["price"].as_i64(), line["quantity"].as_i64()),
+        (Some(product.as_str()), Some(1_234), Some(3))
+    );
     assert!(line["sku"].as_str().unwrap().starts_with("SKU-") && line["image"] == "https://images.test/a.webp");
     assert_eq!(order["billingAddress"], order["shippingAddress"]);
     assert!(order["paymentDueAt"].is_string());
@@ -88,7 +100,13 @@ async fn a_saved_address_is_used_and_another_users_is_refused() {
     let header = format!("Bearer {}", registered["accessToken"].as_str().unwrap());
     let authorizer = sam_model::authorizer::JwtAuthorizer::new("http://issuer.test", vec!["skyshop".into()], app.jwks());
     let claims = authorizer.authorize(Some(&header), &[]).unwrap();
-    let saved = Req::post("/api/users/me/addresses").json(address()).header("authorization", &header).claims(claims).send(&app.accounts).await.expect(201);
+    let saved = Req::post("/api/users/me/addresses")
+        .json(address())
+        .header("authorization", &header)
+        .claims(claims)
+        .send(&app.accounts)
+        .await
+        .expect(201);
     let id = saved["id"].as_str().unwrap();
     let stranger = customer();
     let body = json!({"shippingAddressId": id, "paymentMethod": "card"});
@@ -104,7 +122,8 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_held() {
     let app = app().await;
     let who = customer();
     // No Idempotency-Key.
-    let missing = app.send_as(&who, Req::post("/api/orders").json(checkout_body("card"))).await.expect_problem(400, "idempotency_key_required");
+    let missing =
+        app.send_as(&who, Req::post("/api/orders").json(checkout_body("card"))).await.expect_problem(400, "idempotency_key_required");
     assert_eq!(missing["errors"][0]["field"], "Idempotency-Key");
     // An empty cart.
     app.place(&who, "k1", checkout_body("card")).await.expect_problem(422, "cart_empty");
@@ -135,7 +154,10 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_held() {
         .await
         .expect(200);
     let stale = app.place(&who, "p1", checkout_body("card")).await.expect_problem(409, "cart_out_of_date");
-    assert_eq!((stale["errors"][0]["field"].as_str(), stale["errors"][0]["code"].as_str()), (Some("items[0].price"), Some("price_changed")));
+    assert_eq!(
+        (stale["errors"][0]["field"].as_str(), stale["errors"][0]["code"].as_str()),
+        (Some("items[0].price"), Some("price_changed"))
+    );
     assert_eq!(app.stock(&product).await, (5, 0));
 
     // Gone inactive: 409 naming the line's product.

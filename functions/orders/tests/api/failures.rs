@@ -65,7 +65,10 @@ async fn a_failure_after_each_step_leaves_nothing_behind_and_the_same_key_then_s
     .execute(&db)
     .await
     .unwrap();
-    sqlx::query("CREATE TRIGGER fail_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION fail_insert()").execute(&db).await.unwrap();
+    sqlx::query("CREATE TRIGGER fail_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION fail_insert()")
+        .execute(&db)
+        .await
+        .unwrap();
     let r = app.place(&who, "k", checkout_body("card")).await;
     r.expect_problem(503, "service_unavailable");
     assert_eq!(r.header("retry-after"), Some("1"));

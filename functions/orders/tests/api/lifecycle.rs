@@ -25,7 +25,8 @@ async fn an_order_moves_only_along_the_machine_with_history_events_and_tracking(
     // SHIPPED needs tracking.
     let missing = app.send_as(&app.admin, patch(json!({"status": "SHIPPED"}))).await.expect_problem(422, "validation_failed");
     assert_eq!(missing["errors"][0]["field"], "trackingNumber");
-    let shipped = app.send_as(&app.admin, patch(json!({"status": "SHIPPED", "trackingNumber": "1Z999", "carrier": "UPS"}))).await.expect(200);
+    let shipped =
+        app.send_as(&app.admin, patch(json!({"status": "SHIPPED", "trackingNumber": "1Z999", "carrier": "UPS"}))).await.expect(200);
     assert_eq!((shipped["trackingNumber"].as_str(), shipped["carrier"].as_str()), (Some("1Z999"), Some("UPS")));
     assert!(shipped["shippedAt"].is_string() && shipped["processingAt"].is_string());
     app.send_as(&app.admin, patch(json!({"status": "CANCELLED"}))).await.expect_problem(409, "illegal_transition");
@@ -38,7 +39,13 @@ async fn an_order_moves_only_along_the_machine_with_history_events_and_tracking(
     let moves: Vec<(Option<&str>, &str)> = history.iter().map(|h| (h.from.map(|s| s.as_str()), h.to.as_str())).collect();
     assert_eq!(
         moves,
-        vec![(None, "PENDING"), (Some("PENDING"), "CONFIRMED"), (Some("CONFIRMED"), "PROCESSING"), (Some("PROCESSING"), "SHIPPED"), (Some("SHIPPED"), "DELIVERED")]
+        vec![
+            (None, "PENDING"),
+            (Some("PENDING"), "CONFIRMED"),
+            (Some("CONFIRMED"), "PROCESSING"),
+            (Some("PROCESSING"), "SHIPPED"),
+            (Some("SHIPPED"), "DELIVERED")
+        ]
     );
     assert_eq!(history[2].note.as_deref(), Some("packing"));
     assert_eq!(history[2].actor_role, "ADMIN");
@@ -61,13 +68,17 @@ async fn customers_cancel_their_own_pending_or_confirmed_orders_once() {
     let order = app.place(&who, "c1", checkout_body("card")).await.expect(201);
     let id = order["id"].as_str().unwrap();
     app.send_as(&customer(), Req::post(&format!("/api/orders/{id}/cancel"))).await.expect_problem(404, "not_found");
-    let cancelled = app.send_as(&who, Req::post(&format!("/api/orders/{id}/cancel")).json(json!({"reason": "changed my mind"}))).await.expect(200);
+    let cancelled =
+        app.send_as(&who, Req::post(&format!("/api/orders/{id}/cancel")).json(json!({"reason": "changed my mind"}))).await.expect(200);
     assert_eq!((cancelled["status"].as_str(), cancelled["cancelReason"].as_str()), (Some("CANCELLED"), Some("customer_request")));
     app.send_as(&who, Req::post(&format!("/api/orders/{id}/cancel"))).await.expect_problem(409, "illegal_transition");
     let events = app.published(&["OrderPlaced", "OrderCancelled"]).await;
     let cancel = events.iter().filter(|e| e["type"] == "OrderCancelled").collect::<Vec<_>>();
     assert_eq!(cancel.len(), 1);
-    assert_eq!((cancel[0]["data"]["previousStatus"].as_str(), cancel[0]["data"]["cancelledBy"].as_str()), (Some("PENDING"), Some("customer")));
+    assert_eq!(
+        (cancel[0]["data"]["previousStatus"].as_str(), cancel[0]["data"]["cancelledBy"].as_str()),
+        (Some("PENDING"), Some("customer"))
+    );
     // The stock goes back through inventory's consumer of OrderCancelled (tested with it);
     // here it is still held.
     assert_eq!(app.stock(&product).await, (3, 2));
@@ -97,12 +108,19 @@ async fn payment_confirms_a_pending_order_exactly_once_and_expiry_cancels_the_un
     let (who, _) = app.shopper(1_000, 5, 1).await;
     let late = app.place(&who, "p2", checkout_body("card")).await.expect(201);
     let late_id = Uuid::parse_str(late["id"].as_str().unwrap()).unwrap();
-    sqlx::query("UPDATE orders SET payment_due_at = now() - interval '1 minute' WHERE id = $1").bind(late_id).execute(&app.db().await).await.unwrap();
+    sqlx::query("UPDATE orders SET payment_due_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(late_id)
+        .execute(&app.db().await)
+        .await
+        .unwrap();
     let summary = app.run_jobs().await;
     assert_eq!(summary["expired"], 1, "{summary}");
     let expired = app.send_as(&who, Req::get(&format!("/api/orders/{late_id}"))).await.expect(200);
     assert_eq!((expired["status"].as_str(), expired["cancelReason"].as_str()), (Some("CANCELLED"), Some("payment_timeout")));
-    let refused = internal.post::<_, serde_json::Value>(&format!("/internal/orders/{late_id}/confirm"), &json!({"paymentId": "pi_2"})).await.unwrap_err();
+    let refused = internal
+        .post::<_, serde_json::Value>(&format!("/internal/orders/{late_id}/confirm"), &json!({"paymentId": "pi_2"}))
+        .await
+        .unwrap_err();
     assert_eq!(refused.problem_code(), Some("order_cancelled"));
     assert_eq!(app.run_jobs().await["expired"], 0, "once");
     shop_internal::unregister_local("orders-under-test");
@@ -148,7 +166,10 @@ async fn sellers_see_their_lines_and_ship_only_orders_wholly_theirs_admins_see_a
     app.send_as(&buyer, Req::get("/api/orders/admin")).await.expect_problem(403, "forbidden");
     app.send_as(&app.admin, Req::get("/api/orders/admin?status=LOST")).await.expect(400);
     let stats = app.send_as(&app.admin, Req::get("/api/orders/stats")).await.expect(200);
-    assert_eq!((stats["totalOrders"].as_i64(), stats["byStatus"]["SHIPPED"].as_i64(), stats["byStatus"]["CONFIRMED"].as_i64()), (Some(2), Some(1), Some(1)));
+    assert_eq!(
+        (stats["totalOrders"].as_i64(), stats["byStatus"]["SHIPPED"].as_i64(), stats["byStatus"]["CONFIRMED"].as_i64()),
+        (Some(2), Some(1), Some(1))
+    );
     // Cash on delivery is revenue once delivered: none yet.
     assert_eq!(stats["revenue"], 0);
     assert_eq!(stats["perDay"][0]["orders"], 2);

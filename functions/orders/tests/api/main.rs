@@ -66,7 +66,8 @@ fn redis_url() -> String {
 pub async fn database() -> String {
     let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let name = shop_testkit::unique("skyshop_test_orders").replace('-', "_");
-    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&format!("{base}/postgres")).await.expect("PostgreSQL runs");
+    let admin =
+        sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&format!("{base}/postgres")).await.expect("PostgreSQL runs");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
     admin.close().await;
     format!("{base}/{name}")
@@ -223,7 +224,8 @@ impl App {
     /// A real access token for `who`, as the cart's optional-bearer layer verifies it.
     pub fn bearer(&self, who: &Who) -> String {
         let role = shop_core::auth::Role::parse(who.1).unwrap();
-        let token = accounts::tokens::issue_access_token(&self.keys, "http://issuer.test", "skyshop", who.id(), role, Uuid::now_v7()).unwrap();
+        let token =
+            accounts::tokens::issue_access_token(&self.keys, "http://issuer.test", "skyshop", who.id(), role, Uuid::now_v7()).unwrap();
         format!("Bearer {token}")
     }
 
@@ -284,7 +286,12 @@ impl App {
     }
 
     pub async fn apply_coupon(&self, who: &Who, code: &str) -> Value {
-        Req::post("/api/cart/coupon").header("authorization", &self.bearer(who)).json(json!({"code": code})).send(&self.cart).await.expect(200)
+        Req::post("/api/cart/coupon")
+            .header("authorization", &self.bearer(who))
+            .json(json!({"code": code}))
+            .send(&self.cart)
+            .await
+            .expect(200)
     }
 
     /// A customer with `quantity` of a new product (price, stock) in their cart.

@@ -62,7 +62,11 @@ async fn every_sample_event_goes_through_the_real_entry_point() {
             let response = response.unwrap_or_else(|e| panic!("{} failed: {e}", file.display()));
             let status = response["statusCode"].as_u64().unwrap();
             let body = response["body"].as_str().unwrap_or_default();
-            assert!(status < 500, "{}: {status} {body}", file.display());
+            // Alone under the emulator a function cannot reach the others (they run in-process
+            // in the runner, not as Lambdas): a request that needs one is answered 503
+            // `dependency_unavailable`, which still proves the entry point routed and answered.
+            let isolated = status == 503 && body.contains("\"dependency_unavailable\"");
+            assert!(status < 500 || isolated, "{}: {status} {body}", file.display());
             assert!(!body.contains(shop_core::http::ROUTE_NOT_FOUND), "{}: {body}", file.display());
         }
         rie.stop().await;

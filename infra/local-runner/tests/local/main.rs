@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cart;
+mod checkout;
 mod edge;
 mod events_roundtrip;
 mod flow;
