@@ -65,6 +65,7 @@ pub fn request_hash(request: &CheckoutRequest) -> String {
 
 /// Places the caller's order.
 pub async fn place(state: &AppState, user: Uuid, key: &str, request: CheckoutRequest) -> ApiResult<Placed> {
+    let mut laps = Laps::new();
     let hash = request_hash(&request);
     let order_id = match state.store.begin_checkout(user, key, &hash, time::OffsetDateTime::now_utc()).await? {
         Begin::Fresh(id) | Begin::TakenOver(id) => id,
@@ -73,17 +74,50 @@ pub async fn place(state: &AppState, user: Uuid, key: &str, request: CheckoutReq
         Begin::InProgress => return wait_for(state, user, key).await,
     };
     let mut undo = Undo::default();
-    match run(state, user, key, order_id, &request, &mut undo).await {
+    let outcome = run(state, user, key, order_id, &request, &mut undo, &mut laps).await;
+    match outcome {
         Ok(Done::Placed(body, order)) => {
             after_commit(state, &order).await;
+            laps.lap("after_commit");
+            laps.log("placed");
             shop_core::metrics::count(crate::CALLER, "OrderPlaced");
             Ok(Placed { status: StatusCode::CREATED, body })
         }
         Ok(Done::ByAnother) => wait_for(state, user, key).await,
         Err(Failure { error, postgres }) => {
             compensate(state, user, key, order_id, undo, postgres).await;
+            laps.lap("undo");
+            laps.log(error.code());
             Err(error)
         }
+    }
+}
+
+/// Where the time of one checkout goes: one log line per checkout (`checkout steps`) with the
+/// microseconds of each step, the benchmark's breakdown.
+#[derive(Debug)]
+struct Laps {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, u128)>,
+}
+
+impl Laps {
+    fn new() -> Self {
+        Self { last: std::time::Instant::now(), laps: Vec::new() }
+    }
+
+    /// Closes the step named `name`.
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((name, (now - self.last).as_micros()));
+        self.last = now;
+    }
+
+    fn log(&self, outcome: &str) {
+        let steps: serde_json::Map<String, Value> = self.laps.iter().map(|(n, us)| ((*n).to_owned(), Value::from(*us as u64))).collect();
+        let total: u128 = self.laps.iter().map(|(_, us)| us).sum();
+        let steps = Value::Object(steps);
+        tracing::info!(outcome, total_us = total as u64, steps_us = %steps, "checkout steps");
     }
 }
 
@@ -124,11 +158,21 @@ impl From<StoreError> for Failure {
     }
 }
 
-async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &CheckoutRequest, undo: &mut Undo) -> Result<Done, Failure> {
+async fn run(
+    state: &AppState,
+    user: Uuid,
+    key: &str,
+    order_id: Uuid,
+    request: &CheckoutRequest,
+    undo: &mut Undo,
+    laps: &mut Laps,
+) -> Result<Done, Failure> {
+    laps.lap("claim_key");
     let shipping = shipping_address(state, user, request).await?;
     let billing = request.billing_address.clone().map(Address::from).unwrap_or_else(|| shipping.clone());
 
     let cart = state.cart.read(user).await?;
+    laps.lap("cart_read");
     if cart.items.is_empty() {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_empty", "Your cart is empty.")
             .with_errors(vec![FieldError::new("cart", "empty", "has no items")])
@@ -211,6 +255,7 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
         }
     }
     let totals = Totals::compute(subtotal, discount, true);
+    laps.lap("coupon_redeem");
 
     undo.stock = true;
     let quantities: Vec<(Uuid, u32)> = lines.iter().map(|l| (l.product_id, l.quantity)).collect();
@@ -221,6 +266,7 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
         }
         return Err(e.into());
     }
+    laps.lap("inventory_reserve");
 
     let now = crate::domain::now();
     let (status, confirmed_at, payment_due_at) = match request.payment_method {
@@ -263,7 +309,10 @@ async fn run(state: &AppState, user: Uuid, key: &str, order_id: Uuid, request: &
     }
     for _ in 0..NUMBER_TRIES {
         match state.store.insert_order(&order, (user, key), &history, &events).await? {
-            Inserted::Placed(body) => return Ok(Done::Placed(body, order)),
+            Inserted::Placed(body) => {
+                laps.lap("postgres_tx");
+                return Ok(Done::Placed(body, order));
+            }
             Inserted::AlreadyPlaced => return Ok(Done::ByAnother),
             Inserted::NumberTaken => order.order_number = crate::domain::order_number(Timestamp::now()),
             Inserted::LostRequest => {
