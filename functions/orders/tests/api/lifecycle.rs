@@ -55,10 +55,17 @@ async fn an_order_moves_only_along_the_machine_with_history_events_and_tracking(
 
     // A delivered order counts as a purchase for reviews (internal route).
     let product = order["items"][0]["productId"].as_str().unwrap();
-    let client = shop_internal::InternalClient::new(shop_testkit::sdk().await, "unused", "reviews");
-    drop(client);
-    assert!(app.state.store.has_purchased(who.id(), Uuid::parse_str(product).unwrap()).await.unwrap());
-    assert!(!app.state.store.has_purchased(customer().id(), Uuid::parse_str(product).unwrap()).await.unwrap());
+    let name = shop_testkit::unique("orders");
+    shop_internal::register_local(&name, app.router.clone());
+    let reviews = shop_internal::InternalClient::new(shop_testkit::sdk().await, &name, "reviews");
+    let ask = |user: Uuid| {
+        let reviews = reviews.clone();
+        let path = format!("/internal/orders/has-purchased?userId={user}&productId={product}");
+        async move { reviews.get::<serde_json::Value>(&path).await.unwrap()["purchased"].clone() }
+    };
+    assert_eq!(ask(who.id()).await, true);
+    assert_eq!(ask(customer().id()).await, false);
+    shop_internal::unregister_local(&name);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod edge;
 mod events_roundtrip;
 mod flow;
 mod fuzz;
+mod order_emails;
 mod parity;
 mod search;
 mod secrets;
