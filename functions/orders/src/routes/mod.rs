@@ -13,6 +13,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(orders::place, orders::list))
         .routes(routes!(orders::get_order))
+        .routes(routes!(orders::history))
         .routes(routes!(orders::by_number))
         .routes(routes!(orders::cancel))
         .routes(routes!(manage::admin_list))

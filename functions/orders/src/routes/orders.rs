@@ -14,7 +14,7 @@ use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::{Actor, CancelRequest, CheckoutRequest, OrderView, Status, is_order_number};
+use crate::domain::{Actor, CancelRequest, CheckoutRequest, HistoryEntry, OrderView, Status, is_order_number};
 use crate::store::{Change, Moved, OutboxEvent, illegal};
 
 shop_core::problem_responses! {
@@ -85,6 +85,23 @@ pub async fn get_order(State(state): State<AppState>, claims: Claims, ValidPath(
     let order = state.store.order(id).await?.ok_or_else(no_order)?;
     readable(&claims, &order)?;
     Ok(Json(order.view()))
+}
+
+/// `{items}` of an order's history.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct History {
+    pub items: Vec<HistoryEntry>,
+}
+
+/// Every status change of an order, oldest first: from, to, who (role and id), note, when (its
+/// owner, or an admin).
+#[utoipa::path(get, path = "/api/orders/{id}/history", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = History), BadRequest, NoOrder))]
+pub async fn history(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<History>> {
+    let order = state.store.order(id).await?.ok_or_else(no_order)?;
+    readable(&claims, &order)?;
+    Ok(Json(History { items: state.store.history(id).await? }))
 }
 
 /// One order by its number (its owner, or an admin).
