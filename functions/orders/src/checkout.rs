@@ -31,8 +31,9 @@ use crate::AppState;
 use crate::domain::{CheckoutRequest, MAX_KEY_LEN, MAX_LINES, Order, PAYMENT_WINDOW, PaymentMethod, RESERVATION_GRACE, Status};
 use crate::store::{Begin, Inserted, OutboxEvent, StoreError};
 
-/// How long a replay waits for the request holding its key to finish.
-const REPLAY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a replay waits for the request holding its key to finish (within the function's own
+/// 10 s timeout).
+const REPLAY_WAIT: std::time::Duration = std::time::Duration::from_secs(7);
 /// Most tries at a unique order number.
 const NUMBER_TRIES: usize = 3;
 

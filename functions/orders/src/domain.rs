@@ -17,7 +17,10 @@ pub const PAYMENT_WINDOW: time::Duration = time::Duration::minutes(30);
 pub const RESERVATION_GRACE: time::Duration = time::Duration::minutes(15);
 /// Idempotency keys are kept at least this long.
 pub const IDEMPOTENCY_RETENTION: time::Duration = time::Duration::hours(48);
-/// How long one checkout request holds its key before another request may take it over.
+/// How long one checkout request holds its key before another request may take it over. Longer
+/// than the function's timeout (10 s in the template; a test checks), so a takeover only ever
+/// happens after Lambda has stopped the request holding the key: two runs of one checkout never
+/// overlap, and neither can undo what the other relies on.
 pub const CHECKOUT_LEASE: time::Duration = time::Duration::seconds(30);
 /// Most characters of an `Idempotency-Key`.
 pub const MAX_KEY_LEN: usize = 255;

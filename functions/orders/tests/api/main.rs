@@ -354,3 +354,12 @@ impl App {
 fn the_openapi_document_matches_the_snapshot() {
     insta::assert_json_snapshot!("orders-openapi", orders::openapi());
 }
+
+/// A checkout's key is taken over only after the request holding it is surely dead: its lease
+/// outlives the function's timeout (Lambda stops an invocation at its timeout).
+#[test]
+fn the_checkout_lease_outlives_the_functions_timeout() {
+    let function = shop_testkit::template().functions().into_iter().find(|f| f.logical_id == "OrdersFunction").expect("OrdersFunction");
+    let lease = orders::domain::CHECKOUT_LEASE.whole_seconds();
+    assert!(lease > i64::try_from(function.timeout_secs).unwrap() + 5, "lease {lease} s, timeout {} s", function.timeout_secs);
+}
