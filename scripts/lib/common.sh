@@ -537,9 +537,9 @@ sqlx_prepare_check() {
   ((rc == 0)) || skyshop_die "the offline query data in .sqlx/ is not current: run cargo sqlx prepare --workspace (with DATABASE_URL at a migrated database) and commit .sqlx/"
 }
 
-# Drops the local clouds' databases left by test runs (`<name>_<12 hex digits>`, one per local
-# cloud the tests started) once they are over 6 hours old, so concurrent runs keep theirs. The
-# dev databases (no suffix) are never touched.
+# Drops the databases left by test runs (`<name>_<12 hex digits>`: one per local cloud the tests
+# started, one per orders test) once they are over 2 hours old (a test run takes minutes), so
+# concurrent runs keep theirs. The dev databases (no suffix) are never touched.
 drop_stale_test_databases() {
   local name
   command -v psql >/dev/null 2>&1 || return 0
@@ -547,7 +547,7 @@ drop_stale_test_databases() {
   while IFS= read -r name; do
     [[ -n "$name" ]] || continue
     _skyshop_psql -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done < <(_skyshop_psql -c "SELECT datname FROM pg_database WHERE datname ~ '^[a-z][a-z0-9_]*_[0-9a-f]{12}$' AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '6 hours'" 2>/dev/null || true)
+  done < <(_skyshop_psql -c "SELECT datname FROM pg_database WHERE datname ~ '^[a-z][a-z0-9_]*_[0-9a-f]{12}$' AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '2 hours'" 2>/dev/null || true)
   return 0
 }
 
