@@ -12,6 +12,9 @@
       steps_us) and reports p50/p95/p99 of each step, and the CPU per checkout of each process
       over the measured window: the DURATION seconds that end with the last checkout logged
       (the constant-rate scenario; registration and warm-up come before it).
+
+  checkout-report.py table load-tests/results/checkout*.summary.json
+      one Markdown row per run (k6 summary, and NAME.steps.json beside it when there).
 """
 
 import argparse
@@ -54,6 +57,14 @@ def by_name():
     return totals
 
 
+def machine():
+    """CPU seconds the whole machine spent busy (all cores, /proc/stat), for what else ran."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
 def sample(args):
     procs = dict(p.split("=", 1) for p in args.proc)
     child = subprocess.Popen(args.command)
@@ -63,6 +74,7 @@ def sample(args):
             cpu = {name: cpu_seconds(pid) for name, pid in procs.items()}
             cpu.update(by_name())
             cpu["k6"] = cpu_seconds(child.pid) if not done else None
+            cpu["machine"] = machine()
             out.write(json.dumps({"t": time.time(), "cpu": cpu}) + "\n")
             out.flush()
             if done:
@@ -127,13 +139,16 @@ def report(args):
     in_cpu_window = [c for c in window if first["t"] < c[0] <= last["t"]]
     n = len([c for c in in_cpu_window if c[1] == "placed"])
     cpu = {}
-    for name in first["cpu"]:
-        a, b = first["cpu"].get(name), last["cpu"].get(name)
+    for name in [n for n in first["cpu"] if n != "machine"] + ["machine"]:
+        # k6's last sample is the one before it exited.
+        seen = [s for s in timeline if s["cpu"].get(name) is not None and s["t"] <= last["t"]]
+        a, b = first["cpu"].get(name), (seen[-1]["cpu"][name] if seen else None)
         if a is None or b is None:
             continue
         used = b - a
         cpu[name] = {"cpu_seconds": round(used, 2), "cores_busy": round(used / seconds, 3) if seconds > 0 else None,
                      "cpu_ms_per_checkout": round(used * 1000 / n, 2) if n else None}
+    measured = sum(v["cpu_seconds"] for k, v in cpu.items() if k != "machine")
     result = {
         "window_seconds": args.duration,
         "checkouts_logged": len(window),
@@ -142,13 +157,42 @@ def report(args):
         "total_ms": {"p50": ms(percentile(totals, 50)), "p95": ms(percentile(totals, 95)), "p99": ms(percentile(totals, 99))},
         "steps": steps,
         "cpu": {"window_seconds": round(seconds, 1), "checkouts": n, "per_process": cpu,
-                "all_cpu_ms_per_checkout": round(sum(v["cpu_seconds"] for v in cpu.values()) * 1000 / n, 2) if n else None},
+                "measured_cpu_ms_per_checkout": round(measured * 1000 / n, 2) if n else None,
+                # The machine's busy CPU that none of the processes above used (other work, the kernel's softirqs).
+                "other_cpu_seconds": round(cpu["machine"]["cpu_seconds"] - measured, 2) if "machine" in cpu else None},
     }
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")
     print(text)
+
+
+def table(args):
+    print("| run | target/s | seconds | checkouts/s | order p50 | p95 | p99 | add p95 | failed requests | dropped iterations |"
+          " runner | DynamoDB Local | moto | Postgres | Redis | k6 | machine busy |")
+    print("|---" * 17 + "|")
+    for path in args.summaries:
+        m = json.load(open(path))["metrics"]
+        name = os.path.basename(path).removesuffix(".summary.json")
+        steps_path = path.removesuffix(".summary.json") + ".steps.json"
+        steps = json.load(open(steps_path)) if os.path.exists(steps_path) else None
+        order = m.get("http_req_duration{kind:order,scenario:checkout}", {})
+        add = m.get("http_req_duration{kind:add,scenario:checkout}", {})
+        placed = m.get("checkouts_placed{scenario:checkout}", {}).get("count", 0)
+        failed = m.get("http_req_failed{scenario:checkout}", {})
+        reqs = m.get("http_reqs{scenario:checkout}", {}).get("count", 0)
+        nfailed = round(failed.get("value", 0) * reqs) if "value" in failed else failed.get("passes", 0)
+        dropped = m.get("dropped_iterations", {}).get("count", 0)
+        seconds = steps["window_seconds"] if steps else None
+        rate = f"{placed / seconds:.1f}" if seconds else "?"
+        cpu = steps["cpu"]["per_process"] if steps else {}
+        c = lambda k: f'{cpu[k]["cpu_ms_per_checkout"]} ms ({cpu[k]["cores_busy"]})' if k in cpu else "-"  # noqa: E731
+        f = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        target = name.rsplit("-", 1)[1] if name.rsplit("-", 1)[-1].isdigit() else args.main_rate
+        print(f"| {name} | {target} | {f(seconds)} | {rate} | {f(order.get('med'))} | {f(order.get('p(95)'))} |"
+              f" {f(order.get('p(99)'))} | {f(add.get('p(95)'))} | {nfailed} of {reqs} | {dropped} | {c('runner')} | {c('dynamodb')} |"
+              f" {c('moto')} | {c('postgres')} | {c('redis-server')} | {c('k6')} | {c('machine')} |")
 
 
 def main():
@@ -163,7 +207,12 @@ def main():
     r.add_argument("--timeline", required=True)
     r.add_argument("--duration", type=float, default=60)
     r.add_argument("--out")
+    t = sub.add_parser("table")
+    t.add_argument("--main-rate", default="80", help="the target rate of the run named `checkout`")
+    t.add_argument("summaries", nargs="+")
     args = parser.parse_args()
+    if args.command_name == "table":
+        return table(args)
     if args.command_name == "sample":
         if args.command and args.command[0] == "--":
             args.command = args.command[1:]
