@@ -229,6 +229,7 @@ async fn run(
         .iter()
         .try_fold(0i64, |sum, l| l.price.checked_mul(i64::from(l.quantity)).and_then(|t| sum.checked_add(t)))
         .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large", "The order total is too large."))?;
+    laps.lap("catalog_reprice");
 
     let mut discount = 0;
     let coupon_code = cart.coupon_code.clone();
