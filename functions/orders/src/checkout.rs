@@ -66,13 +66,22 @@ pub fn request_hash(request: &CheckoutRequest) -> String {
 
 /// Places the caller's order.
 pub async fn place(state: &AppState, user: Uuid, key: &str, request: CheckoutRequest) -> ApiResult<Placed> {
+    checkout(state, user, key, request, true).await
+}
+
+/// A replay's own attempt after the request it waited for let the key go: it does not wait again.
+async fn place_once(state: &AppState, user: Uuid, key: &str, request: CheckoutRequest) -> ApiResult<Placed> {
+    checkout(state, user, key, request, false).await
+}
+
+async fn checkout(state: &AppState, user: Uuid, key: &str, request: CheckoutRequest, may_retry: bool) -> ApiResult<Placed> {
     let mut laps = Laps::new();
     let hash = request_hash(&request);
     let order_id = match state.store.begin_checkout(user, key, &hash, time::OffsetDateTime::now_utc()).await? {
         Begin::Fresh(id) | Begin::TakenOver(id) => id,
         Begin::Done(body) => return Ok(Placed { status: StatusCode::OK, body }),
         Begin::Mismatch => return Err(key_reused()),
-        Begin::InProgress => return wait_for(state, user, key).await,
+        Begin::InProgress => return wait_for(state, user, key, may_retry.then_some(request)).await,
     };
     let mut undo = Undo::default();
     let outcome = run(state, user, key, order_id, &request, &mut undo, &mut laps).await;
@@ -84,7 +93,7 @@ pub async fn place(state: &AppState, user: Uuid, key: &str, request: CheckoutReq
             shop_core::metrics::count(crate::CALLER, "OrderPlaced");
             Ok(Placed { status: StatusCode::CREATED, body })
         }
-        Ok(Done::ByAnother) => wait_for(state, user, key).await,
+        Ok(Done::ByAnother) => wait_for(state, user, key, None).await,
         Err(Failure { error, postgres }) => {
             compensate(state, user, key, order_id, undo, postgres).await;
             laps.lap("undo");
@@ -413,16 +422,22 @@ async fn after_commit(state: &AppState, order: &Order) {
     }
 }
 
-/// A replay while the original request runs: waits for its response.
-async fn wait_for(state: &AppState, user: Uuid, key: &str) -> ApiResult<Placed> {
+/// A replay while the original request runs: waits for its response. When the original failed
+/// and let the key go, the replay is answered by trying the checkout itself (once).
+async fn wait_for(state: &AppState, user: Uuid, key: &str, request: Option<CheckoutRequest>) -> ApiResult<Placed> {
     let started = std::time::Instant::now();
     let backoff = shop_core::retry::Backoff::new(std::time::Duration::from_millis(50), std::time::Duration::from_millis(400));
     let mut attempt = 0;
     while started.elapsed() < REPLAY_WAIT {
         attempt += 1;
         tokio::time::sleep(backoff.delay(attempt)).await;
-        if let Some(body) = state.store.checkout_response(user, key).await? {
-            return Ok(Placed { status: StatusCode::OK, body });
+        match state.store.checkout_response(user, key).await? {
+            Some(Some(body)) => return Ok(Placed { status: StatusCode::OK, body }),
+            Some(None) => {}
+            None => match request {
+                Some(request) => return Box::pin(place_once(state, user, key, request)).await,
+                None => break,
+            },
         }
     }
     Err(ApiError::conflict("idempotency_key_in_use", "A request with this Idempotency-Key is still running; retry shortly.")

@@ -12,6 +12,10 @@ use crate::store::{Pending, Store, StoreError};
 const BATCH: usize = 10;
 /// The sweep leaves events younger than this to the publish after commit.
 pub const SWEEP_AGE: time::Duration = time::Duration::seconds(10);
+/// The publish after a commit gives up after this: the events are durable in the outbox, so a
+/// slow topic must not hold the buyer's request (the sweep publishes them; a publish that did
+/// land meanwhile is a duplicate the consumers drop by event id).
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
 
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -85,9 +89,16 @@ impl Relay {
     /// Publishes one order's unpublished events (right after the commit that wrote them).
     /// Failures are logged: the sweep publishes what is left.
     pub async fn flush_order(&self, store: &Store, order: Uuid) {
-        let result = async { self.relay(store, store.unpublished_of(order).await?).await }.await;
-        if let Err(e) = result {
-            tracing::warn!(error = %shop_core::problem::ErrorChain(&e), order_id = %order, "outbox flush failed; the sweep publishes it");
+        let flush = async { self.relay(store, store.unpublished_of(order).await?).await };
+        match tokio::time::timeout(FLUSH_TIMEOUT, flush).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %shop_core::problem::ErrorChain(&e), order_id = %order, "outbox flush failed; the sweep publishes it");
+            }
+            Err(_) => {
+                shop_core::metrics::count(crate::CALLER, "OutboxFlushTimedOut");
+                tracing::warn!(order_id = %order, "outbox flush timed out; the sweep publishes it");
+            }
         }
     }
 

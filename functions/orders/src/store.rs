@@ -497,16 +497,13 @@ impl Store {
         Ok(Inserted::Placed(response))
     }
 
-    /// The stored response of a completed checkout request.
-    pub async fn checkout_response(&self, user: Uuid, key: &str) -> Result<Option<Value>, StoreError> {
-        let row = sqlx::query_scalar!(
-            "SELECT response FROM checkout_requests WHERE user_id = $1 AND idempotency_key = $2 AND state = 'completed'",
-            user,
-            key
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.flatten())
+    /// Where a checkout request stands: `None` when its key is free (never used, or let go after
+    /// a failure), else `Some(response)`, the response once completed.
+    pub async fn checkout_response(&self, user: Uuid, key: &str) -> Result<Option<Option<Value>>, StoreError> {
+        let row = sqlx::query!("SELECT state, response FROM checkout_requests WHERE user_id = $1 AND idempotency_key = $2", user, key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| if r.state == "completed" { r.response } else { None }))
     }
 
     async fn record(

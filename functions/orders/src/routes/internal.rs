@@ -13,7 +13,7 @@ use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::{Actor, OrderView, Status};
+use crate::domain::{Actor, OrderView, RESERVATION_GRACE, Status};
 use crate::routes::orders::{finish, no_order};
 use crate::store::{Change, Moved, OutboxEvent, illegal};
 
@@ -49,6 +49,12 @@ async fn confirm(
             Actor::PAYMENTS,
             Change { payment_id: Some(body.payment_id), note: Some("payment succeeded".into()), ..Change::default() },
             |order| match order.status {
+                // Past its payment window and the reservation's grace: the stock may be gone
+                // already (inventory's own expiry); the minute job cancels it. Payments then
+                // re-reserves or refunds, as for a cancelled order.
+                Status::Pending if order.payment_due_at.is_some_and(|d| d + RESERVATION_GRACE < Timestamp::now()) => {
+                    Err(Some(ApiError::conflict("order_cancelled", "The order's payment window closed before its payment arrived.")))
+                }
                 Status::Pending => Ok(()),
                 // Confirmed before by this payment: answered with the order as it is.
                 _ if order.payment_id.as_deref() == Some(payment_id.as_str()) => Err(None),

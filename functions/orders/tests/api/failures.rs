@@ -212,3 +212,41 @@ async fn a_checkout_that_died_half_way_is_undone_by_the_minute_job() {
     assert_eq!(left, 0);
     assert_eq!(app.run_jobs().await["undone"], 0, "once");
 }
+
+/// `real`, with requests to `path` held for `delay` first (a slow dependency).
+fn slow(real: Router, path: &'static str, delay: std::time::Duration) -> Router {
+    Router::new().fallback_service(tower::service_fn(move |req: Request<Body>| {
+        let real = real.clone();
+        async move {
+            if req.uri().path() == path {
+                tokio::time::sleep(delay).await;
+            }
+            Ok::<_, std::convert::Infallible>(real.oneshot(req).await.unwrap())
+        }
+    }))
+}
+
+#[tokio::test]
+async fn a_replay_waiting_for_a_request_that_fails_gets_its_own_answer_at_once() {
+    let app = app().await;
+    let (who, product) = app.shopper(3_000, 10, 3).await;
+    app.set_stock(&product, 2).await;
+    shop_internal::register_local(
+        &app.config.inventory_function,
+        slow(app.inventory.clone(), "/internal/reservations", std::time::Duration::from_millis(400)),
+    );
+    let started = std::time::Instant::now();
+    let first = app.place(&who, "k", checkout_body("card"));
+    let replay = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        app.place(&who, "k", checkout_body("card")).await
+    };
+    let (first, replay) = futures::join!(first, replay);
+    first.expect_problem(409, "insufficient_stock");
+    // The replay waited while the first held the key, then, the key let go, tried itself.
+    replay.expect_problem(409, "insufficient_stock");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    shop_internal::register_local(&app.config.inventory_function, app.inventory.clone());
+    app.set_stock(&product, 3).await;
+    assert_eq!(app.place(&who, "k", checkout_body("card")).await.expect(201)["status"], "PENDING");
+}

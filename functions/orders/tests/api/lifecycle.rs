@@ -113,6 +113,23 @@ async fn payment_confirms_a_pending_order_exactly_once_and_expiry_cancels_the_un
     let events = app.published(&["OrderConfirmed"]).await;
     assert_eq!(events.iter().filter(|e| e["type"] == "OrderConfirmed").count(), 1, "one OrderConfirmed");
 
+    // A payment past the window and the reservation's grace (the job has not run yet) is refused:
+    // the stock may be gone.
+    let (who, _) = app.shopper(1_000, 5, 1).await;
+    let stale = app.place(&who, "p3", checkout_body("card")).await.expect(201);
+    let stale_id = Uuid::parse_str(stale["id"].as_str().unwrap()).unwrap();
+    sqlx::query("UPDATE orders SET payment_due_at = now() - interval '20 minutes' WHERE id = $1")
+        .bind(stale_id)
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    let refused = internal
+        .post::<_, serde_json::Value>(&format!("/internal/orders/{stale_id}/confirm"), &json!({"paymentId": "pi_3"}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.problem_code(), Some("order_cancelled"));
+    sqlx::query("UPDATE orders SET status = 'CANCELLED' WHERE id = $1").bind(stale_id).execute(&app.db().await).await.unwrap();
+
     // An unpaid card order past its deadline is cancelled by the minute job; a payment after that is refused.
     let (who, _) = app.shopper(1_000, 5, 1).await;
     let late = app.place(&who, "p2", checkout_body("card")).await.expect(201);
