@@ -19,6 +19,7 @@
 #   CARGO_TARGET_DIR         default $SKYSHOP_HOME/target
 #   SKYSHOP_DDB_PORT         DynamoDB Local port, default 8000
 #   SKYSHOP_MOTO_PORT        moto server port, default 5000
+#   SKYSHOP_STRIPE_PORT      localstripe port, default 8420 (exported as STRIPE_API_BASE)
 #   PORT                     the API's port (scripts/dev), default 3000
 #   SKYSHOP_STANDIN_TIMEOUT  seconds to wait for the stand-ins to answer, default 60
 #   SKYSHOP_KEEP_STANDINS=1  stop_standins leaves the stand-ins running
@@ -45,12 +46,15 @@ export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
 
 export SKYSHOP_DDB_PORT="${SKYSHOP_DDB_PORT:-8000}"
 export SKYSHOP_MOTO_PORT="${SKYSHOP_MOTO_PORT:-5000}"
+export SKYSHOP_STRIPE_PORT="${SKYSHOP_STRIPE_PORT:-8420}"
 export PORT="${PORT:-3000}"
 
 SKYSHOP_VENV="$SKYSHOP_HOME/venv"
 # checkov pins its own boto3 (and more), which aws-sam-cli's exact boto3 pin excludes: it gets a
 # venv of its own, from requirements-checkov.txt.
 SKYSHOP_CHECKOV_VENV="$SKYSHOP_HOME/venv-checkov"
+# localstripe pins aiohttp versions of its own: a venv of its own too, from requirements-stripe.txt.
+SKYSHOP_STRIPE_VENV="$SKYSHOP_HOME/venv-stripe"
 SKYSHOP_NODE_DIR="$SKYSHOP_HOME/node"
 SKYSHOP_RUN_DIR="$SKYSHOP_HOME/run"
 SKYSHOP_LOG_DIR="$SKYSHOP_HOME/logs"
@@ -117,6 +121,11 @@ ensure_venv() {
 # checkov, for the template gate (its own venv: see SKYSHOP_CHECKOV_VENV).
 ensure_checkov_venv() {
   _skyshop_locked venv _skyshop_ensure_venv_locked "$SKYSHOP_CHECKOV_VENV" requirements-checkov.txt
+}
+
+# localstripe, the local Stripe (its own venv: see SKYSHOP_STRIPE_VENV).
+ensure_stripe_venv() {
+  _skyshop_locked venv _skyshop_ensure_venv_locked "$SKYSHOP_STRIPE_VENV" requirements-stripe.txt
 }
 
 # _skyshop_ensure_venv_locked VENV REQUIREMENTS: (re)create VENV and install REQUIREMENTS (a
@@ -334,6 +343,11 @@ _skyshop_moto_answers() {
   curl -sf -o /dev/null --max-time 3 "http://127.0.0.1:$SKYSHOP_MOTO_PORT/moto-api/"
 }
 
+# localstripe accepts any `sk_test_` key.
+_skyshop_stripe_answers() {
+  curl -sf -o /dev/null --max-time 3 -u sk_test_local: "http://127.0.0.1:$SKYSHOP_STRIPE_PORT/v1/payment_intents?limit=1"
+}
+
 # True while PID exists and is not a zombie.
 _skyshop_alive() {
   local stat
@@ -383,9 +397,10 @@ start_standins() {
 }
 
 _skyshop_start_standins_locked() {
-  local ddb_stem moto_stem ddb_pid="" moto_pid="" deadline
+  local ddb_stem moto_stem stripe_stem ddb_pid="" moto_pid="" stripe_pid="" deadline
   ddb_stem="$(_skyshop_stem dynamodb "$SKYSHOP_DDB_PORT" 8000)"
   moto_stem="$(_skyshop_stem moto "$SKYSHOP_MOTO_PORT" 5000)"
+  stripe_stem="$(_skyshop_stem localstripe "$SKYSHOP_STRIPE_PORT" 8420)"
 
   if _skyshop_ddb_answers; then
     skyshop_debug "re-using DynamoDB Local on port $SKYSHOP_DDB_PORT"
@@ -409,11 +424,22 @@ _skyshop_start_standins_locked() {
     moto_pid="${SKYSHOP_STARTED_PIDS[-1]}"
   fi
 
+  if _skyshop_stripe_answers; then
+    skyshop_debug "re-using localstripe on port $SKYSHOP_STRIPE_PORT"
+  else
+    [[ -x "$SKYSHOP_STRIPE_VENV/bin/localstripe" ]] ||
+      skyshop_die "$SKYSHOP_STRIPE_VENV/bin/localstripe missing: run ensure_stripe_venv first"
+    _skyshop_launch "$stripe_stem" "$SKYSHOP_STRIPE_VENV/bin/localstripe" --port "$SKYSHOP_STRIPE_PORT"
+    stripe_pid="${SKYSHOP_STARTED_PIDS[-1]}"
+  fi
+
   deadline=$((SECONDS + ${SKYSHOP_STANDIN_TIMEOUT:-60}))
   _skyshop_await "DynamoDB Local (port $SKYSHOP_DDB_PORT)" _skyshop_ddb_answers "$ddb_pid" \
     "$SKYSHOP_RUN_DIR/$ddb_stem.log" "$deadline"
   _skyshop_await "moto server (port $SKYSHOP_MOTO_PORT)" _skyshop_moto_answers "$moto_pid" \
     "$SKYSHOP_RUN_DIR/$moto_stem.log" "$deadline"
+  _skyshop_await "localstripe (port $SKYSHOP_STRIPE_PORT)" _skyshop_stripe_answers "$stripe_pid" \
+    "$SKYSHOP_RUN_DIR/$stripe_stem.log" "$deadline"
 }
 
 # _skyshop_await LABEL PROBE PID LOG DEADLINE: PID may be empty (re-used, not ours).
@@ -490,6 +516,8 @@ export_local_aws_env() {
   export AWS_ENDPOINT_URL_CLOUDWATCH="$moto"
   export SKYSHOP_DDB_URL="$ddb"
   export SKYSHOP_MOTO_URL="$moto"
+  # Stripe's API base for the payments code (unset in AWS, where it is api.stripe.com).
+  export STRIPE_API_BASE="http://127.0.0.1:$SKYSHOP_STRIPE_PORT"
   export DATABASE_URL_BASE="${DATABASE_URL_BASE:-postgres://postgres@127.0.0.1:5432}"
   export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 }
@@ -497,6 +525,7 @@ export_local_aws_env() {
 # The shared set-up of scripts/dev and scripts/test.
 setup_local_cloud() {
   ensure_venv
+  ensure_stripe_venv
   ensure_dynamodb_local
   ensure_sqlx_cli
   ensure_services
