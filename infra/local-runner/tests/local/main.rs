@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod authz;
 mod cart;
 mod checkout;
 mod edge;
