@@ -339,7 +339,7 @@ impl App {
         events.invoke(json!({})).await.unwrap()
     }
 
-    /// How many of `code` a user has redeemed (through cart's internal API, idempotent by order).
+    /// How many times `code` was redeemed (the coupon's `redemptionCount`, as an admin reads it).
     pub async fn coupon_uses(&self, code: &str) -> i64 {
         let c = Req::get(&format!("/api/coupons/{code}"))
             .as_user(&self.admin.0, self.admin.1, &Uuid::now_v7().to_string())
