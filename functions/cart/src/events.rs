@@ -139,35 +139,22 @@ fn truncate(value: &str) -> &str {
 /// An [`Events`] built on first use (Lambda init reads configuration only; a failed connection
 /// fails the invocation and is tried again by the next). Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct LazyEvents {
-    config: EventsConfig,
-    sdk: Option<aws_config::SdkConfig>,
-    events: std::sync::Arc<tokio::sync::OnceCell<Events>>,
-}
+pub struct LazyEvents(shop_aws::config::Lazy<EventsConfig, Events>);
 
 impl LazyEvents {
     /// Loads the SDK configuration from the environment on first use.
     pub fn new(config: EventsConfig) -> Self {
-        Self { config, sdk: None, events: Default::default() }
+        Self(shop_aws::config::Lazy::new(config))
     }
 
     /// Uses `sdk` (the local runner's stand-in endpoints).
     pub fn with_sdk(config: EventsConfig, sdk: aws_config::SdkConfig) -> Self {
-        Self { config, sdk: Some(sdk), events: Default::default() }
+        Self(shop_aws::config::Lazy::with_sdk(config, sdk))
     }
 
     /// [`Events::handle`] on the lazily built consumer.
     pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, CartStoreError> {
-        let events = self
-            .events
-            .get_or_try_init(|| async {
-                let sdk = match &self.sdk {
-                    Some(sdk) => sdk.clone(),
-                    None => shop_aws::config::load().await,
-                };
-                Events::from_config(&self.config, &sdk).await
-            })
-            .await?;
+        let events = self.0.get(|config, sdk| async move { Events::from_config(config, &sdk).await }).await?;
         Ok(events.handle(event).await)
     }
 }

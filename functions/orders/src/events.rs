@@ -126,33 +126,20 @@ impl Events {
 
 /// [`Events`] built on the first invocation (init reads configuration only).
 #[derive(Clone)]
-pub struct LazyEvents {
-    config: Config,
-    sdk: Option<aws_config::SdkConfig>,
-    events: std::sync::Arc<tokio::sync::OnceCell<Events>>,
-}
+pub struct LazyEvents(shop_aws::config::Lazy<Config, Events>);
 
 impl LazyEvents {
     pub fn new(config: Config) -> Self {
-        Self { config, sdk: None, events: Default::default() }
+        Self(shop_aws::config::Lazy::new(config))
     }
 
     /// Uses `sdk` (the local runner's stand-in endpoints).
     pub fn with_sdk(config: Config, sdk: aws_config::SdkConfig) -> Self {
-        Self { config, sdk: Some(sdk), events: Default::default() }
+        Self(shop_aws::config::Lazy::with_sdk(config, sdk))
     }
 
     pub async fn invoke(&self, payload: Value) -> Result<Value, EventsError> {
-        let events = self
-            .events
-            .get_or_try_init(|| async {
-                let sdk = match &self.sdk {
-                    Some(sdk) => sdk.clone(),
-                    None => shop_aws::config::load().await,
-                };
-                Events::from_config(&self.config, &sdk).await
-            })
-            .await?;
+        let events = self.0.get(|config, sdk| async move { Events::from_config(config, &sdk).await }).await?;
         events.invoke(payload).await
     }
 }

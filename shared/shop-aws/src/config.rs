@@ -49,3 +49,43 @@ pub fn or_default(lookup: Lookup<'_>, name: &str, default: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 #[error("configuration variable {0} is not set")]
 pub struct MissingEnv(pub String);
+
+/// A value built from configuration and the SDK on first use: Lambda init reads configuration
+/// only, and the first invocation connects (a failure fails that invocation, and the next one
+/// tries again). `with_sdk` gives the SDK configuration instead of loading it from the
+/// environment (the local runner's stand-in endpoints). Cheap to clone: clones share the value.
+#[derive(Debug, Clone)]
+pub struct Lazy<C, T> {
+    config: C,
+    sdk: Option<SdkConfig>,
+    cell: std::sync::Arc<tokio::sync::OnceCell<T>>,
+}
+
+impl<C, T> Lazy<C, T> {
+    /// Loads the SDK configuration from the environment ([`load`]) on first use.
+    pub fn new(config: C) -> Self {
+        Self { config, sdk: None, cell: Default::default() }
+    }
+
+    /// Uses `sdk` on first use.
+    pub fn with_sdk(config: C, sdk: SdkConfig) -> Self {
+        Self { config, sdk: Some(sdk), cell: Default::default() }
+    }
+
+    /// The value, built by `build(config, sdk)` if this is the first use (or every earlier build failed).
+    pub async fn get<'a, E, F, Fut>(&'a self, build: F) -> Result<&'a T, E>
+    where
+        F: FnOnce(&'a C, SdkConfig) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        self.cell
+            .get_or_try_init(|| async {
+                let sdk = match &self.sdk {
+                    Some(sdk) => sdk.clone(),
+                    None => load().await,
+                };
+                build(&self.config, sdk).await
+            })
+            .await
+    }
+}
