@@ -86,8 +86,8 @@ async fn checkout(state: &AppState, user: Uuid, key: &str, request: CheckoutRequ
     let mut undo = Undo::default();
     let outcome = run(state, user, key, order_id, &request, &mut undo, &mut laps).await;
     match outcome {
-        Ok(Done::Placed(body, order)) => {
-            after_commit(state, &order).await;
+        Ok(Done::Placed(body, order, events)) => {
+            after_commit(state, &order, &events).await;
             laps.lap("after_commit");
             laps.log("placed");
             shop_core::metrics::count(crate::CALLER, "OrderPlaced");
@@ -139,7 +139,7 @@ struct Undo {
 }
 
 enum Done {
-    Placed(Value, Order),
+    Placed(Value, Order, Vec<OutboxEvent>),
     /// A concurrent run of the same request (after a takeover) placed it.
     ByAnother,
 }
@@ -322,7 +322,7 @@ async fn run(
         match state.store.insert_order(&order, (user, key), &history, &events).await? {
             Inserted::Placed(body) => {
                 laps.lap("postgres_tx");
-                return Ok(Done::Placed(body, order));
+                return Ok(Done::Placed(body, order, events));
             }
             Inserted::AlreadyPlaced => return Ok(Done::ByAnother),
             Inserted::NumberTaken => order.order_number = crate::domain::order_number(Timestamp::now()),
@@ -413,10 +413,10 @@ async fn compensate(state: &AppState, user: Uuid, key: &str, order_id: Uuid, und
 
 /// After the commit: the ordered lines leave the cart (the `OrderPlaced` consumer does it too,
 /// should this call fail) and the events go out (the sweep publishes what this leaves).
-async fn after_commit(state: &AppState, order: &Order) {
+async fn after_commit(state: &AppState, order: &Order, events: &[OutboxEvent]) {
     let lines: Vec<(Uuid, u32)> = order.items.iter().map(|l| (l.product_id, l.quantity)).collect();
     let clear = state.cart.clear_ordered(order.user_id, order.id, &lines, order.coupon_code.as_deref());
-    let (cleared, ()) = futures::join!(clear, state.relay.flush_order(&state.store, order.id));
+    let (cleared, ()) = futures::join!(clear, state.relay.flush(&state.store, order.id, events));
     if let Err(e) = cleared {
         tracing::warn!(error = %e, order_id = %order.id, "could not clear the cart after checkout; the OrderPlaced consumer will");
     }

@@ -96,10 +96,10 @@ impl Events {
                     |order, from| cancelled_event(order, from, "payment_timeout", CancelledBy::System),
                 )
                 .await?;
-            if let Moved::Done(order) = moved {
+            if let Moved::Done(order, events) = moved {
                 n += 1;
                 shop_core::metrics::count(crate::CALLER, "OrderExpired");
-                self.relay.flush_order(&self.store, order.id).await;
+                self.relay.flush(&self.store, order.id, &events).await;
             }
         }
         Ok(n)

@@ -6,7 +6,7 @@
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use uuid::Uuid;
 
-use crate::store::{Pending, Store, StoreError};
+use crate::store::{OutboxEvent, Pending, Store, StoreError};
 
 /// SNS takes at most 10 messages per `PublishBatch`.
 const BATCH: usize = 10;
@@ -86,10 +86,11 @@ impl Relay {
         Ok(sent.len())
     }
 
-    /// Publishes one order's unpublished events (right after the commit that wrote them).
+    /// Publishes the events a commit just wrote (they are in hand: no read of the outbox).
     /// Failures are logged: the sweep publishes what is left.
-    pub async fn flush_order(&self, store: &Store, order: Uuid) {
-        let flush = async { self.relay(store, store.unpublished_of(order).await?).await };
+    pub async fn flush(&self, store: &Store, order: Uuid, events: &[OutboxEvent]) {
+        let pending = events.iter().map(|e| Pending { id: e.id, kind: e.kind.to_owned(), body: e.body.clone() }).collect();
+        let flush = self.relay(store, pending);
         match tokio::time::timeout(FLUSH_TIMEOUT, flush).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {

@@ -144,8 +144,8 @@ pub struct Change {
 /// How a transition ended.
 #[derive(Debug)]
 pub enum Moved<E> {
-    /// Moved; the order after.
-    Done(Order),
+    /// Moved; the order after, and the events written with the change (to publish now).
+    Done(Order, Vec<OutboxEvent>),
     /// The check refused it (nothing written).
     Refused(E),
     NotFound,
@@ -777,11 +777,12 @@ impl Store {
         .await?;
         order = updated.into_order(order.items)?;
         Self::record(&mut tx, id, Some(from), to, actor, change.note.as_deref().or(change.cancel_reason.as_deref()), now).await?;
-        for event in events(&order, from)? {
-            Self::enqueue(&mut tx, id, &event, now).await?;
+        let events = events(&order, from)?;
+        for event in &events {
+            Self::enqueue(&mut tx, id, event, now).await?;
         }
         tx.commit().await?;
-        Ok(Moved::Done(order))
+        Ok(Moved::Done(order, events))
     }
 
     /// PENDING card orders past their payment deadline.
@@ -796,15 +797,6 @@ impl Store {
     }
 
     // ---------------------------------------------------------------- outbox
-
-    /// Unpublished events of one order (published right after the commit that wrote them).
-    pub async fn unpublished_of(&self, order: Uuid) -> Result<Vec<Pending>, StoreError> {
-        let rows =
-            sqlx::query!("SELECT id, kind, body FROM outbox WHERE order_id = $1 AND published_at IS NULL ORDER BY created_at, id", order)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|r| Pending { id: r.id, kind: r.kind, body: r.body }).collect())
-    }
 
     /// Unpublished events written before `older_than` (the sweep leaves the newest to the
     /// publish after commit), oldest first.

@@ -75,7 +75,7 @@ async fn confirm(
     match moved {
         Moved::Refused(None) => Ok(Json(state.store.order(id).await?.ok_or_else(no_order)?.view())),
         Moved::Refused(Some(e)) => Err(e),
-        Moved::Done(order) => finish(&state, Moved::Done(order)).await,
+        Moved::Done(order, events) => finish(&state, Moved::Done(order, events)).await,
         Moved::NotFound => Err(no_order()),
     }
 }

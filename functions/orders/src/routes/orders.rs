@@ -180,8 +180,8 @@ pub(crate) fn cancelled_event(
 /// The order after a transition (its events published now), or why not.
 pub(crate) async fn finish(state: &AppState, moved: Moved<ApiError>) -> ApiResult<Json<OrderView>> {
     match moved {
-        Moved::Done(order) => {
-            state.relay.flush_order(&state.store, order.id).await;
+        Moved::Done(order, events) => {
+            state.relay.flush(&state.store, order.id, &events).await;
             Ok(Json(order.view()))
         }
         Moved::Refused(e) => Err(e),
