@@ -152,9 +152,11 @@ pub fn is_order_number(value: &str) -> bool {
     matches!((parts.next(), parts.next(), parts.next(), parts.next()), (Some("ORD"), Some(t), Some(r), None) if alnum(t, 1, 16) && alnum(r, 4, 4))
 }
 
-/// An address in a checkout request (seed-spec §3.6 fields; unknown keys refused).
+/// An address in a checkout request (seed-spec §3.6 fields; unknown keys refused). Named apart
+/// from accounts' `AddressInput` in the merged OpenAPI document (no `isDefault` here).
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = OrderAddressInput)]
 pub struct AddressInput {
     #[garde(length(chars, min = 1, max = 100), custom(not_blank), custom(no_control_chars))]
     pub first_name: String,
@@ -285,39 +287,6 @@ impl From<&Line> for ItemView {
     }
 }
 
-/// A postal address on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressView {
-    pub first_name: String,
-    pub last_name: String,
-    pub address1: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address2: Option<String>,
-    pub city: String,
-    pub state: String,
-    pub postal_code: String,
-    pub country: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-}
-
-impl From<Address> for AddressView {
-    fn from(a: Address) -> Self {
-        AddressView {
-            first_name: a.first_name,
-            last_name: a.last_name,
-            address1: a.address1,
-            address2: a.address2,
-            city: a.city,
-            state: a.state,
-            postal_code: a.postal_code,
-            country: a.country,
-            phone: a.phone,
-        }
-    }
-}
-
 /// An order as stored, with its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
@@ -389,8 +358,8 @@ impl Order {
             total: self.totals.total,
             currency: self.currency.clone(),
             coupon_code: self.coupon_code.clone(),
-            shipping_address: self.shipping_address.clone().into(),
-            billing_address: self.billing_address.clone().into(),
+            shipping_address: self.shipping_address.clone(),
+            billing_address: self.billing_address.clone(),
             payment_method: self.payment_method,
             payment_id: self.payment_id.clone(),
             notes: self.notes.clone(),
@@ -420,7 +389,7 @@ impl Order {
             items_total: items.iter().map(|i| i.line_total).sum(),
             only_your_lines: self.only_lines_of(seller),
             items,
-            shipping_address: self.shipping_address.clone().into(),
+            shipping_address: self.shipping_address.clone(),
             tracking_number: self.tracking_number.clone(),
             carrier: self.carrier.clone(),
             created_at: self.created_at,
@@ -447,8 +416,8 @@ pub struct OrderView {
     pub currency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coupon_code: Option<String>,
-    pub shipping_address: AddressView,
-    pub billing_address: AddressView,
+    pub shipping_address: Address,
+    pub billing_address: Address,
     pub payment_method: PaymentMethod,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
@@ -492,7 +461,7 @@ pub struct SellerOrderView {
     pub items_total: i64,
     /// Whether the order has no other seller's lines (only then may the seller ship it).
     pub only_your_lines: bool,
-    pub shipping_address: AddressView,
+    pub shipping_address: Address,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

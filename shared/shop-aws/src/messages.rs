@@ -76,9 +76,11 @@ pub mod orders {
 
     use crate::events::Event;
 
-    /// A postal address as an order keeps it (seed-spec §3.6 fields).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    /// A postal address as an order keeps it (seed-spec §3.6 fields); the orders API shows it
+    /// as is (`PostalAddress` in its OpenAPI document).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(rename_all = "camelCase")]
+    #[schema(as = PostalAddress)]
     pub struct Address {
         pub first_name: String,
         pub last_name: String,
