@@ -218,4 +218,95 @@ pub mod orders {
     impl Event for OrderCancelled {
         const KIND: &'static str = "OrderCancelled";
     }
+
+    /// A paid order was REFUNDED in full (payments reports the refund through
+    /// `POST /internal/orders/{id}/refunded`): inventory puts the units back when `restock`
+    /// (decided by the status it left: not yet shipped → restock; shipped or delivered → only when
+    /// the admin said the goods came back). No email: payments' `PaymentRefunded` sends it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrderRefunded {
+        pub order: OrderSnapshot,
+        /// The status it was refunded from.
+        pub previous_status: String,
+        pub restock: bool,
+        /// Cents refunded in all.
+        pub refund_amount: i64,
+        pub refunded_at: Timestamp,
+    }
+    impl Event for OrderRefunded {
+        const KIND: &'static str = "OrderRefunded";
+    }
+}
+
+/// Payment events, published by the payments function through its outbox to the
+/// `PaymentEventsTopic` (SNS) → `NotificationsQueue` (the emails). Amounts in cents.
+pub mod payments {
+    use serde::{Deserialize, Serialize};
+    use shop_core::time::Timestamp;
+    use uuid::Uuid;
+
+    use crate::events::Event;
+
+    /// Why money went back.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RefundReason {
+        /// An admin refunded (`POST /api/payments/{id}/refund`).
+        Requested,
+        /// The paid order was cancelled: the cancellation email, with the amount.
+        OrderCancelled,
+        /// The payment arrived after the order had expired and its stock was gone.
+        LatePayment,
+        /// Refunded outside Skyshop (the Stripe dashboard), seen through `charge.refunded`.
+        External,
+    }
+
+    /// A refund succeeded: one email per refund to the order's user.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PaymentRefunded {
+        pub payment_id: Uuid,
+        pub refund_id: Uuid,
+        pub order_id: Uuid,
+        pub order_number: String,
+        pub user_id: Uuid,
+        /// This refund.
+        pub amount: i64,
+        /// Every refund of the payment so far, this one included.
+        pub refunded_total: i64,
+        /// What was captured.
+        pub captured: i64,
+        /// ISO 4217, lower case.
+        pub currency: String,
+        pub reason: RefundReason,
+        /// The cancellation reason of the order (`customer_request`, an admin's note) for
+        /// [`RefundReason::OrderCancelled`]; the admin's reason for [`RefundReason::Requested`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub note: Option<String>,
+        pub refunded_at: Timestamp,
+    }
+    impl Event for PaymentRefunded {
+        const KIND: &'static str = "PaymentRefunded";
+    }
+
+    /// A card payment was disputed (`charge.dispute.created`): the order is flagged and every
+    /// active admin is emailed.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PaymentDisputed {
+        pub payment_id: Uuid,
+        pub order_id: Uuid,
+        pub order_number: String,
+        pub dispute_id: String,
+        /// Cents disputed.
+        pub amount: i64,
+        pub currency: String,
+        /// Stripe's dispute reason (`fraudulent`, `product_not_received`, …).
+        pub reason: String,
+        pub disputed_at: Timestamp,
+    }
+    impl Event for PaymentDisputed {
+        const KIND: &'static str = "PaymentDisputed";
+    }
 }
