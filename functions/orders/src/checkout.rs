@@ -46,16 +46,7 @@ pub struct Placed {
 
 /// `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub fn check_key(value: Option<&http::HeaderValue>) -> ApiResult<String> {
-    let field = |message: &str| {
-        ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", format!("The Idempotency-Key header {message}."))
-            .with_errors(vec![FieldError::new("Idempotency-Key", "invalid", message)])
-    };
-    let Some(value) = value else { return Err(field("is required")) };
-    let key = value.to_str().map_err(|_| field("must be visible ASCII"))?.trim();
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(field("must be 1 to 255 visible ASCII characters"));
-    }
-    Ok(key.to_owned())
+    shop_core::extract::idempotency_key(value, MAX_KEY_LEN)
 }
 
 /// SHA-256 of the request as parsed (field order and whitespace do not matter).

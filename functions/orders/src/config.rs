@@ -2,15 +2,7 @@
 
 use shop_aws::config::{Lookup, MissingEnv, process_env, require};
 
-/// Where the database is.
-#[derive(Debug, Clone)]
-pub enum Database {
-    /// `DATABASE_URL`: a full connection URL (the local cloud, tests).
-    Url(String),
-    /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`: RDS Proxy with IAM authentication — the
-    /// password is a 15-minute token signed with the function's role, TLS verified.
-    Iam { host: String, port: u16, name: String, user: String },
-}
+pub use shop_aws::pg::Database;
 
 /// Configuration of the orders functions (HTTP and events).
 #[derive(Debug, Clone)]
@@ -31,15 +23,7 @@ impl Config {
     }
 
     pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
-        let database = match env("DATABASE_URL").filter(|v| !v.is_empty()) {
-            Some(url) => Database::Url(url),
-            None => Database::Iam {
-                host: require(env, "DB_HOST")?,
-                port: env("DB_PORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
-                name: require(env, "DB_NAME")?,
-                user: require(env, "DB_USER")?,
-            },
-        };
+        let database = Database::from_lookup(env)?;
         Ok(Self {
             database,
             topic_arn: require(env, "ORDER_EVENTS_TOPIC_ARN")?,

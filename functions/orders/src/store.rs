@@ -33,19 +33,7 @@ impl StoreError {
     /// The database could not be reached or the statement was not run (safe to retry).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Db(e) => {
-                matches!(
-                    e,
-                    sqlx::Error::Io(_)
-                        | sqlx::Error::PoolTimedOut
-                        | sqlx::Error::PoolClosed
-                        | sqlx::Error::Tls(_)
-                        | sqlx::Error::WorkerCrashed
-                ) || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
-                    // serialization_failure, deadlock_detected, admin/crash shutdown, cannot connect now, too many connections
-                    matches!(c.as_ref(), "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
-                })
-            }
+            StoreError::Db(e) => shop_aws::pg::is_unavailable(e),
             StoreError::Corrupt(_) => false,
         }
     }

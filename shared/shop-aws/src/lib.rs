@@ -6,11 +6,17 @@
 //! - [`events`]: the SQS message envelope and its publisher.
 //! - [`dynamo`]: classification of DynamoDB errors (conditional failures, cancelled transactions).
 //! - [`rds`]: IAM authentication tokens for RDS Proxy connections.
+//! - `pg` and `outbox` (feature `postgres`): the PostgreSQL pool through RDS Proxy, and the
+//!   transactional outbox relay to SNS.
 //! - [`streams`]: DynamoDB stream records as Lambda delivers them, decoded one by one.
 
 pub mod config;
 pub mod dynamo;
 pub mod events;
 pub mod messages;
+#[cfg(feature = "postgres")]
+pub mod outbox;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod rds;
 pub mod streams;

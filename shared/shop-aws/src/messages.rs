@@ -262,6 +262,25 @@ pub mod payments {
         External,
     }
 
+    impl RefundReason {
+        pub const ALL: [RefundReason; 4] =
+            [RefundReason::Requested, RefundReason::OrderCancelled, RefundReason::LatePayment, RefundReason::External];
+
+        /// The wire (and stored) spelling.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                RefundReason::Requested => "requested",
+                RefundReason::OrderCancelled => "order_cancelled",
+                RefundReason::LatePayment => "late_payment",
+                RefundReason::External => "external",
+            }
+        }
+
+        pub fn parse(value: &str) -> Option<Self> {
+            Self::ALL.into_iter().find(|r| r.as_str() == value)
+        }
+    }
+
     /// A refund succeeded: one email per refund to the order's user.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]

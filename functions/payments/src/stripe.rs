@@ -1,0 +1,209 @@
+//! Stripe through async-stripe's client: PaymentIntents and refunds, each create with an
+//! `Idempotency-Key` we derive (one intent per order attempt, one Stripe refund per refund row).
+//!
+//! The client is the transport (auth, `Stripe-Version`, timeouts, idempotency header, Stripe's
+//! error bodies); responses are read into the small types below, which name only the fields we
+//! use: a field Stripe adds, or one a stand-in leaves out, never breaks a payment. The API base is
+//! configuration (`STRIPE_API_BASE`: localstripe locally, Stripe's own in AWS).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use stripe::{IdempotencyKey, RequestStrategy, StripeError};
+use stripe_client_core::{RequestBuilder, StripeMethod};
+
+/// Each attempt of a Stripe call gives up after this (the function's timeout is 10 s).
+const CALL_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// A card error or decline as Stripe reports it on an intent.
+#[derive(Debug, Clone, PartialEq, Eq, miniserde::Deserialize, serde::Deserialize)]
+pub struct PaymentError {
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: Option<String>,
+}
+
+impl PaymentError {
+    /// The most specific code: the decline code (`insufficient_funds`) over the error code.
+    pub fn best_code(&self) -> Option<&str> {
+        self.decline_code.as_deref().or(self.code.as_deref())
+    }
+}
+
+/// A PaymentIntent: the fields we read.
+#[derive(Debug, Clone, PartialEq, Eq, miniserde::Deserialize, serde::Deserialize)]
+pub struct Intent {
+    pub id: String,
+    /// `requires_payment_method`, `requires_confirmation`, `requires_action`, `processing`,
+    /// `requires_capture`, `succeeded` or `canceled`.
+    pub status: String,
+    pub amount: i64,
+    pub amount_received: Option<i64>,
+    pub currency: String,
+    pub client_secret: Option<String>,
+    pub last_payment_error: Option<PaymentError>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl Intent {
+    /// Whether the customer can still pay this intent (else a new attempt is needed).
+    pub fn usable(&self) -> bool {
+        !matches!(self.status.as_str(), "canceled")
+    }
+
+    /// What Stripe says was received (`amount_received`, or the amount once succeeded).
+    pub fn received(&self) -> i64 {
+        match self.amount_received {
+            Some(received) if received > 0 => received,
+            _ if self.status == "succeeded" => self.amount,
+            _ => 0,
+        }
+    }
+}
+
+/// A refund: the fields we read.
+#[derive(Debug, Clone, PartialEq, Eq, miniserde::Deserialize, serde::Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    /// `pending`, `succeeded`, `failed`, `canceled` (absent on some stand-ins: succeeded).
+    pub status: Option<String>,
+    pub payment_intent: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl Refund {
+    pub fn failed(&self) -> bool {
+        matches!(self.status.as_deref(), Some("failed" | "canceled"))
+    }
+
+    /// Our refund id, when the refund was made by us.
+    pub fn our_id(&self) -> Option<uuid::Uuid> {
+        self.metadata.as_ref()?.get("refundId")?.parse().ok()
+    }
+}
+
+#[derive(Debug, miniserde::Deserialize)]
+struct List<T> {
+    data: Vec<T>,
+}
+
+/// Why a Stripe call did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Stripe answered with an error of the request itself (4xx): a decline, an invalid request.
+    #[error("Stripe refused the request ({status}): {message}")]
+    Refused { status: u16, code: Option<String>, decline_code: Option<String>, message: String },
+    /// Stripe could not be reached, timed out, answered 5xx or 429, or something unreadable: the
+    /// call may or may not have happened (retry with the same idempotency key).
+    #[error("Stripe is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Failure {
+    fn from_stripe(error: StripeError) -> Self {
+        match error {
+            StripeError::Stripe(e, status) if (400..500).contains(&status) && status != 429 && status != 409 => Failure::Refused {
+                status,
+                code: e.code.as_ref().map(|c| c.to_string()),
+                decline_code: e.decline_code.clone(),
+                message: e.message.clone().unwrap_or_else(|| "refused".into()),
+            },
+            other => Failure::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The Stripe API.
+#[derive(Clone)]
+pub struct Stripe {
+    client: stripe::Client,
+}
+
+impl std::fmt::Debug for Stripe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stripe { .. }")
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct NewIntent<'a> {
+    amount: i64,
+    currency: &'a str,
+    metadata: &'a BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug, Serialize)]
+struct NewRefund<'a> {
+    payment_intent: &'a str,
+    amount: i64,
+    metadata: &'a BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug, Serialize)]
+struct RefundsOf<'a> {
+    payment_intent: &'a str,
+    limit: u32,
+}
+
+impl Stripe {
+    /// A client with the secret key, pointed at `api_base` when given (a URL ending in `/`).
+    pub fn new(secret_key: &str, api_base: Option<&str>) -> Result<Self, Failure> {
+        let mut builder = stripe::ClientBuilder::new(secret_key).timeout(CALL_TIMEOUT).request_strategy(RequestStrategy::Once);
+        if let Some(base) = api_base {
+            let base = if base.ends_with('/') { base.to_owned() } else { format!("{base}/") };
+            builder = builder.url(base);
+        }
+        Ok(Self { client: builder.build().map_err(|e| Failure::Unavailable(e.to_string()))? })
+    }
+
+    async fn send<T: miniserde::Deserialize>(&self, request: RequestBuilder, key: Option<&str>) -> Result<T, Failure> {
+        let mut request = request.customize::<T>();
+        if let Some(key) = key {
+            let key = IdempotencyKey::new(key).map_err(|e| Failure::Unavailable(e.to_string()))?;
+            request = request.request_strategy(RequestStrategy::Idempotent(key));
+        }
+        request.send(&self.client).await.map_err(Failure::from_stripe)
+    }
+
+    /// Creates the intent of an order attempt (`key` makes a repeat return the same intent).
+    pub async fn create_intent(
+        &self,
+        amount: i64,
+        currency: &str,
+        metadata: &BTreeMap<&'static str, String>,
+        key: &str,
+    ) -> Result<Intent, Failure> {
+        let request = RequestBuilder::new(StripeMethod::Post, "/payment_intents").form(&NewIntent { amount, currency, metadata });
+        self.send(request, Some(key)).await
+    }
+
+    pub async fn retrieve_intent(&self, id: &str) -> Result<Intent, Failure> {
+        self.send(RequestBuilder::new(StripeMethod::Get, format!("/payment_intents/{id}")), None).await
+    }
+
+    /// Cancels an intent nobody may pay any more (its order was cancelled before payment).
+    pub async fn cancel_intent(&self, id: &str) -> Result<Intent, Failure> {
+        let request = RequestBuilder::new(StripeMethod::Post, format!("/payment_intents/{id}/cancel"));
+        self.send(request, Some(&format!("cancel-{id}"))).await
+    }
+
+    /// Refunds `amount` of an intent; `key` is the refund row's own, so a retry never refunds twice.
+    pub async fn create_refund(
+        &self,
+        intent: &str,
+        amount: i64,
+        metadata: &BTreeMap<&'static str, String>,
+        key: &str,
+    ) -> Result<Refund, Failure> {
+        let request = RequestBuilder::new(StripeMethod::Post, "/refunds").form(&NewRefund { payment_intent: intent, amount, metadata });
+        self.send(request, Some(key)).await
+    }
+
+    /// Every refund of an intent (the dashboard's included), newest first.
+    pub async fn refunds_of(&self, intent: &str) -> Result<Vec<Refund>, Failure> {
+        let request = RequestBuilder::new(StripeMethod::Get, "/refunds").query(&RefundsOf { payment_intent: intent, limit: 100 });
+        Ok(self.send::<List<Refund>>(request, None).await?.data)
+    }
+}

@@ -1,0 +1,106 @@
+//! PostgreSQL through RDS Proxy (orders, payments): where the database is, the connection pool
+//! (a URL locally, IAM tokens in AWS) and each function's migrations applied once per cold start
+//! (sqlx takes an advisory lock, so concurrent cold starts wait in turn).
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+
+use crate::config::{Lookup, MissingEnv, require};
+
+/// Connections per sandbox: one request at a time per Lambda sandbox, plus the publish after
+/// commit; RDS Proxy multiplexes them onto few database connections.
+const MAX_CONNECTIONS: u32 = 2;
+/// A fresh IAM token for new connections well before the 15-minute one expires.
+const TOKEN_REFRESH: Duration = Duration::from_secs(600);
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// `DATABASE_URL`: a full connection URL (the local cloud, tests).
+    Url(String),
+    /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`: RDS Proxy with IAM authentication — the
+    /// password is a 15-minute token signed with the function's role, TLS verified.
+    Iam { host: String, port: u16, name: String, user: String },
+}
+
+impl Database {
+    /// `DATABASE_URL` when set and not empty, else the RDS Proxy variables.
+    pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
+        Ok(match env("DATABASE_URL").filter(|v| !v.is_empty()) {
+            Some(url) => Database::Url(url),
+            None => Database::Iam {
+                host: require(env, "DB_HOST")?,
+                port: env("DB_PORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
+                name: require(env, "DB_NAME")?,
+                user: require(env, "DB_USER")?,
+            },
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid DATABASE_URL")]
+    Url(#[source] sqlx::Error),
+    #[error("could not sign an RDS IAM token")]
+    Token(#[from] crate::rds::TokenError),
+    #[error("could not migrate the database")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not reach the database")]
+    Connect(#[source] sqlx::Error),
+}
+
+async fn options(database: &Database, sdk: &aws_config::SdkConfig) -> Result<PgConnectOptions, DbError> {
+    match database {
+        Database::Url(url) => url.parse::<PgConnectOptions>().map_err(DbError::Url),
+        Database::Iam { host, port, name, user } => {
+            let token = crate::rds::auth_token(sdk, host, *port, user).await?;
+            Ok(PgConnectOptions::new()
+                .host(host)
+                .port(*port)
+                .database(name)
+                .username(user)
+                .password(&token)
+                // RDS Proxy requires TLS (the template sets RequireTLS); its certificate is
+                // issued by Amazon's public CA, verified against the built-in roots.
+                .ssl_mode(PgSslMode::VerifyFull))
+        }
+    }
+}
+
+/// Opens the pool lazily (no connection until the first query) and applies `migrator`.
+pub async fn connect(database: &Database, sdk: &aws_config::SdkConfig, migrator: &Migrator) -> Result<PgPool, DbError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options(database, sdk).await?);
+    migrator.run(&pool).await?;
+    if let Database::Iam { .. } = database {
+        // New connections use a fresh token; open ones are unaffected by a token's expiry.
+        let (pool, database, sdk) = (pool.clone(), database.clone(), sdk.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TOKEN_REFRESH).await;
+                match options(&database, &sdk).await {
+                    Ok(options) => pool.set_connect_options(options),
+                    Err(e) => tracing::error!(error = %shop_core::problem::ErrorChain(&e), "could not refresh the RDS IAM token"),
+                }
+            }
+        });
+    }
+    Ok(pool)
+}
+
+/// Whether a database error means the statement was not run or the database could not be
+/// reached (safe to retry; answered 503 with `Retry-After`).
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed)
+        || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| {
+            // serialization_failure, deadlock_detected, lock_not_available (lock_timeout),
+            // admin/crash shutdown, cannot connect now, too many connections
+            matches!(c.as_ref(), "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300")
+        })
+}
