@@ -543,7 +543,7 @@ _skyshop_psql() {
 }
 
 # Checks that the offline query data in .sqlx/ matches the queries in the code: a scratch
-# database is created, migrated with functions/orders/migrations, and `cargo sqlx prepare
+# database is created, migrated with every functions/*/migrations, and `cargo sqlx prepare
 # --workspace --check` compares what the macros see there with .sqlx/. The database is dropped
 # afterwards, whatever happened. Skipped (with a note) until the orders function has migrations.
 sqlx_prepare_check() {

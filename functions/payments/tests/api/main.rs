@@ -1,0 +1,2 @@
+//! Black-box tests of the payments function (see the modules).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
