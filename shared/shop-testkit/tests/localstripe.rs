@@ -1,46 +1,58 @@
 //! The local Stripe that `scripts/test` and `scripts/dev` run (localstripe, at
-//! `$STRIPE_API_BASE`): what the payments function will rely on — PaymentIntents priced by the
-//! server, confirmation with the test cards (success, charge declined, 3-D Secure required).
-//! localstripe takes the payment method at creation and `confirm` without parameters.
+//! `$STRIPE_API_BASE`), driven as the payments function and a browser drive it: an intent made
+//! by the server without a payment method, paid with a test card (success, charge declined,
+//! 3-D Secure required then completed), refunds listed by intent with our metadata.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::Value;
+use shop_testkit::stripe::{self, CARD_3DS, CARD_DECLINED, CARD_OK};
 
-fn base() -> String {
-    std::env::var("STRIPE_API_BASE").unwrap_or_else(|_| "http://127.0.0.1:8420".into())
-}
-
-async fn post(client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> Value {
-    let response =
-        client.post(format!("{}{path}", base())).basic_auth("sk_test_skyshop", Some("")).form(form).send().await.expect("localstripe runs");
-    response.json().await.unwrap()
-}
-
-/// A PaymentIntent for 19.99 with a card, confirmed: its status.
-async fn pay_with(client: &reqwest::Client, card: &str) -> Value {
-    let method = post(
-        client,
-        "/v1/payment_methods",
-        &[("type", "card"), ("card[number]", card), ("card[exp_month]", "12"), ("card[exp_year]", "2034"), ("card[cvc]", "123")],
-    )
-    .await;
-    let method = method["id"].as_str().unwrap().to_owned();
-    let intent = post(
-        client,
-        "/v1/payment_intents",
-        &[("amount", "1999"), ("currency", "usd"), ("payment_method", &method), ("metadata[orderId]", "o-1")],
-    )
-    .await;
+async fn intent() -> (String, String) {
+    let (status, intent) =
+        stripe::post("/v1/payment_intents", &[("amount", "1999"), ("currency", "usd"), ("metadata[orderId]", "o-1")]).await;
+    assert_eq!(status, 200, "{intent}");
     assert_eq!((intent["amount"].as_i64(), intent["metadata"]["orderId"].as_str()), (Some(1999), Some("o-1")));
-    assert!(intent["client_secret"].as_str().unwrap().starts_with(intent["id"].as_str().unwrap()));
-    post(client, &format!("/v1/payment_intents/{}/confirm", intent["id"].as_str().unwrap()), &[]).await
+    assert_eq!(intent["status"], "requires_payment_method");
+    (intent["id"].as_str().unwrap().to_owned(), intent["client_secret"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]
-async fn payment_intents_confirm_with_the_test_cards() {
-    let client = reqwest::Client::new();
-    assert_eq!(pay_with(&client, "4242424242424242").await["status"], "succeeded");
-    let declined = pay_with(&client, "4000000000000341").await;
-    assert_ne!(declined["status"], "succeeded", "{declined}");
-    assert_eq!(pay_with(&client, "4000002500003155").await["status"], "requires_action", "3-D Secure");
+async fn intents_are_paid_with_the_test_cards() {
+    let (ok, _) = intent().await;
+    let (status, paid) = stripe::pay(&ok, CARD_OK).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("succeeded")), "{paid}");
+
+    let (declined, _) = intent().await;
+    let (status, error) = stripe::pay(&declined, CARD_DECLINED).await;
+    assert_eq!(status, 402, "{error}");
+    let after = stripe::get(&format!("/v1/payment_intents/{declined}")).await;
+    assert_eq!(after["status"], "requires_payment_method", "a declined intent takes another attempt");
+    assert_eq!(after["last_payment_error"]["code"], "card_declined");
+
+    let (secure, secret) = intent().await;
+    let (_, pending) = stripe::pay(&secure, CARD_3DS).await;
+    assert_eq!(pending["status"], "requires_action");
+    let (_, done) = stripe::authenticate(&secure, &secret, true).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
+
+#[tokio::test]
+async fn refunds_are_listed_by_intent_with_their_metadata() {
+    let (id, _) = intent().await;
+    stripe::pay(&id, CARD_OK).await;
+    let (status, refund) = stripe::post("/v1/refunds", &[("payment_intent", &id), ("amount", "500"), ("metadata[refundId]", "r-1")]).await;
+    assert_eq!(status, 200, "{refund}");
+    let list = stripe::get(&format!("/v1/refunds?payment_intent={id}")).await;
+    let data = list["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!((data[0]["amount"].as_i64(), data[0]["metadata"]["refundId"].as_str()), (Some(500), Some("r-1")));
+}
+
+#[test]
+fn signatures_are_stripes() {
+    // Stripe's documented scheme: hex HMAC-SHA256 of "<t>.<payload>" with the endpoint secret
+    // (the expected value computed independently with Python's hmac module).
+    assert_eq!(
+        stripe::sign("{}", "whsec_test", 1_700_000_000),
+        "t=1700000000,v1=35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91"
+    );
 }
