@@ -17,6 +17,8 @@
 //! email, claimed as `MSG#<id>#<userId>` — at most once per message id **and recipient**. A
 //! failed send releases that recipient's claim and fails the record, so the retry sends only to
 //! the recipients still unsent; accounts being unavailable fails the record before any claim.
+//! `PaymentDisputed` (from payments) goes the same way to every active admin: the amount,
+//! Stripe's reason and dispute id, a link to the order's admin page.
 //!
 //! The order events (from orders, through its topic) go to the order's user, looked up through
 //! accounts' `GET /internal/users/{id}/contact`: `OrderConfirmed` → the confirmation (lines,
@@ -24,8 +26,19 @@
 //! present), `OrderDelivered` → delivered, `OrderCancelled` → the cancellation (reason, refund
 //! amount when present); each claimed as `MSG#<id>` like any single-recipient email.
 //! `OrderPlaced` is acknowledged without email (the confirmation goes out once, on
-//! `OrderConfirmed`). A user accounts does not know as active (404) gets nothing and the record is
-//! acknowledged; accounts being unavailable fails the record before any claim.
+//! `OrderConfirmed`), and so is `OrderRefunded` (payments' `PaymentRefunded` tells the customer).
+//! `OrderCancelled` of a **paid card order** (card, cancelled from any status but `PENDING`) is
+//! acknowledged without email too: payments refunds it, and its `PaymentRefunded` (reason
+//! `order_cancelled`) sends the cancellation with the amount refunded.
+//!
+//! `PaymentRefunded` (from payments, through its topic) goes to the order's user the same way,
+//! claimed as `MSG#<id>`, worded by its reason: `order_cancelled` → the cancellation email (the
+//! amount, the note as the reason), `requested`/`external` → the refund (this refund, the total
+//! refunded so far, whether that is all of the payment, the note), `late_payment` → the payment
+//! came after the order had expired and was refunded in full.
+//!
+//! A user accounts does not know as active (404) gets nothing and the record is acknowledged;
+//! accounts being unavailable fails the record before any claim.
 //!
 //! Logs name the message id, type and order id, never addresses, names or tokens.
 //!
@@ -43,10 +56,12 @@ use shop_core::problem::ErrorChain;
 
 use crate::mailer::{Mailer, SendError};
 use crate::store::{Claim, ClaimStore, StoreError};
-use crate::templates::orders::{self as order_templates, OrderEvent};
-use crate::templates::{Email, Links, Recipient, RenderError};
+use crate::templates::orders as order_templates;
+use crate::templates::payments as payment_templates;
+use crate::templates::{Email, ForOrderUser, Links, Recipient, RenderError};
 use shop_aws::messages::StockLow;
-use shop_aws::messages::orders::{OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderShipped};
+use shop_aws::messages::orders::{OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
+use shop_aws::messages::payments::{PaymentDisputed, PaymentRefunded};
 use shop_internal::InternalClient;
 use uuid::Uuid;
 
@@ -70,10 +85,11 @@ pub struct Notifier {
 enum Outcome {
     Sent,
     AlreadyClaimed,
-    /// Nobody to write to (a low-stock event with no active seller or admin, an order whose
-    /// user has no active account).
+    /// Nobody to write to (a low-stock or dispute event with no active seller or admin, an
+    /// order whose user has no active account).
     NoRecipients,
-    /// The type is known and sends no email (`OrderPlaced`).
+    /// The message is known and sends no email (`OrderPlaced`, `OrderRefunded`, a paid card
+    /// order's `OrderCancelled`).
     NoEmail,
 }
 
@@ -148,7 +164,7 @@ impl Notifier {
             Ok(Outcome::Sent) => tracing::info!("email sent"),
             Ok(Outcome::AlreadyClaimed) => tracing::info!("message id already claimed; not sent again"),
             Ok(Outcome::NoRecipients) => tracing::info!("no recipients; nothing sent"),
-            Ok(Outcome::NoEmail) => tracing::info!("no email for this type; acknowledged"),
+            Ok(Outcome::NoEmail) => tracing::info!("no email for this message; acknowledged"),
             Err(Failure::Send(err)) => tracing::error!(error = %ErrorChain(err), "email not sent; will retry"),
             Err(err) => tracing::error!(error = %ErrorChain(err), "message rejected; will retry, then go to the DLQ"),
         }
@@ -183,30 +199,60 @@ impl Notifier {
             OrderConfirmed::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_confirmation).await,
             OrderShipped::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_shipped).await,
             OrderDelivered::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_delivered).await,
-            OrderCancelled::KIND => return self.order_email(&message_id, envelope.data, order_templates::order_cancelled).await,
+            OrderCancelled::KIND => return self.order_cancelled(&message_id, envelope.data).await,
+            // Payments' `PaymentRefunded` tells the customer about the refund.
+            OrderRefunded::KIND => return Ok(Outcome::NoEmail),
+            PaymentRefunded::KIND => {
+                return self.order_email(&message_id, envelope.data, payment_templates::payment_refunded).await;
+            }
+            PaymentDisputed::KIND => return self.payment_disputed(&message_id, envelope.data).await,
             _ => {}
         }
         let email = templates::render(&envelope.kind, envelope.data, &self.links)?;
         self.claim_and_send(&message_id, &envelope.kind, &email).await
     }
 
-    /// The email about an order event, to the order's user (when accounts knows them as active),
-    /// claimed under the message id.
-    async fn order_email<E: Event + OrderEvent>(
+    /// The email about an order or payment event, to the order's user (when accounts knows them
+    /// as active), claimed under the message id.
+    async fn order_email<E: Event + ForOrderUser>(
         &self,
         message_id: &str,
         data: serde_json::Value,
         template: fn(&E, &Recipient, &templates::Links) -> Email,
     ) -> Result<Outcome, Failure> {
         let event: E = templates::parse(data)?;
-        let order = event.order();
-        tracing::Span::current().record("order_id", tracing::field::display(order.order_id));
-        let Some(to) = self.contact(order.user_id).await? else {
+        self.email_order_user(message_id, &event, template).await
+    }
+
+    /// [`Self::order_email`] for an event already parsed.
+    async fn email_order_user<E: Event + ForOrderUser>(
+        &self,
+        message_id: &str,
+        event: &E,
+        template: fn(&E, &Recipient, &templates::Links) -> Email,
+    ) -> Result<Outcome, Failure> {
+        tracing::Span::current().record("order_id", tracing::field::display(event.order_id()));
+        let Some(to) = self.contact(event.user_id()).await? else {
             tracing::info!("the order's user has no active account; no email");
             return Ok(Outcome::NoRecipients);
         };
-        let email = template(&event, &to, &self.links);
+        let email = template(event, &to, &self.links);
         self.claim_and_send(message_id, E::KIND, &email).await
+    }
+
+    /// The cancellation email, except for a paid card order: payments refunds it and its
+    /// `PaymentRefunded` (reason `order_cancelled`) sends the cancellation with the amount.
+    async fn order_cancelled(&self, message_id: &str, data: serde_json::Value) -> Result<Outcome, Failure> {
+        let event: OrderCancelled = templates::parse(data)?;
+        if order_templates::refunded_by_payments(&event) {
+            tracing::Span::current().record("order_id", tracing::field::display(event.order.order_id));
+            tracing::info!(
+                previous_status = %event.previous_status,
+                "a paid card order: the cancellation email goes out with payments' refund (PaymentRefunded), not now"
+            );
+            return Ok(Outcome::NoEmail);
+        }
+        self.email_order_user(message_id, &event, order_templates::order_cancelled).await
     }
 
     /// A user's contact; `None` when accounts does not know them as active (404).
@@ -222,24 +268,43 @@ impl Notifier {
     }
 
     /// One email per recipient of a low-stock event: the seller (when named and active) and
-    /// every active admin, each claimed under `<message id>#<user id>`. Every recipient is tried;
-    /// the first failure (after all were tried) fails the record.
+    /// every active admin (see [`Self::email_each`]).
     async fn stock_low(&self, message_id: &str, data: serde_json::Value) -> Result<Outcome, Failure> {
         let event: StockLow = templates::parse(data)?;
         let recipients = self.stock_low_recipients(&event).await?;
-        tracing::info!(recipients = recipients.len(), "low-stock recipients");
+        self.email_each(message_id, &event, &recipients, templates::stock_low).await
+    }
+
+    /// One email to every active admin about a disputed payment (see [`Self::email_each`]).
+    async fn payment_disputed(&self, message_id: &str, data: serde_json::Value) -> Result<Outcome, Failure> {
+        let event: PaymentDisputed = templates::parse(data)?;
+        tracing::Span::current().record("order_id", tracing::field::display(event.order_id));
+        let admins = self.admins().await?;
+        self.email_each(message_id, &event, &admins, payment_templates::payment_disputed).await
+    }
+
+    /// One email per recipient, each claimed under `<message id>#<user id>`. Every recipient is
+    /// tried; the first failure (after all were tried) fails the record.
+    async fn email_each<E: Event>(
+        &self,
+        message_id: &str,
+        event: &E,
+        recipients: &[Recipient],
+        template: fn(&E, &Recipient, &templates::Links) -> Email,
+    ) -> Result<Outcome, Failure> {
+        tracing::info!(recipients = recipients.len(), "recipients");
         if recipients.is_empty() {
             return Ok(Outcome::NoRecipients);
         }
         let mut outcome = Outcome::AlreadyClaimed;
         let mut failure = None;
-        for to in &recipients {
-            let email = templates::stock_low(&event, to, &self.links);
-            match self.claim_and_send(&format!("{message_id}#{}", to.user_id), StockLow::KIND, &email).await {
+        for to in recipients {
+            let email = template(event, to, &self.links);
+            match self.claim_and_send(&format!("{message_id}#{}", to.user_id), E::KIND, &email).await {
                 Ok(Outcome::Sent) => outcome = Outcome::Sent,
                 Ok(_) => {}
                 Err(err) => {
-                    tracing::error!(error = %ErrorChain(&err), "low-stock email to one recipient not sent; will retry");
+                    tracing::error!(error = %ErrorChain(&err), "email to one recipient not sent; will retry");
                     failure.get_or_insert(err);
                 }
             }
@@ -260,13 +325,19 @@ impl Notifier {
                 None => tracing::info!("the seller has no active account; only admins are told"),
             }
         }
-        let admins: Recipients = self.accounts.get("/internal/users/admins").await.map_err(Failure::Recipients)?;
-        for admin in admins.items {
+        for admin in self.admins().await? {
             if !recipients.iter().any(|r| r.user_id == admin.user_id) {
                 recipients.push(admin);
             }
         }
         Ok(recipients)
+    }
+
+    /// The active admins (accounts' `GET /internal/users/admins`).
+    async fn admins(&self) -> Result<Vec<Recipient>, Failure> {
+        // Boxed like `contact`'s call (rustc's query depth).
+        let admins: Recipients = Box::pin(self.accounts.get("/internal/users/admins")).await.map_err(Failure::Recipients)?;
+        Ok(admins.items)
     }
 
     /// Claims `message_id`, sends, and marks the claim sent (or releases it when the send failed).

@@ -5,10 +5,11 @@
 //! the text part is plain text and carries values as they are.
 //!
 //! Events that name their recipient (accounts' events) go through [`render`]; the others
-//! (`StockLow`, the order events in [`orders`]) are rendered by the consumer once it has looked
-//! the recipient up.
+//! (`StockLow`, the order events in [`orders`], the payment events in [`payments`]) are rendered
+//! by the consumer once it has looked the recipient up.
 
 pub mod orders;
+pub mod payments;
 
 use serde::de::DeserializeOwned;
 use shop_aws::events::Event;
@@ -58,6 +59,11 @@ impl Links {
         format!("{}/account/orders/{id}", self.base)
     }
 
+    /// Where an admin manages one order.
+    pub fn admin_order(&self, id: Uuid) -> String {
+        format!("{}/admin/orders/{id}", self.base)
+    }
+
     /// Where a seller (or an admin) manages one product.
     pub fn seller_product(&self, id: Uuid) -> String {
         format!("{}/seller/products/{id}", self.base)
@@ -73,6 +79,13 @@ pub struct Recipient {
     pub user_id: Uuid,
     pub email: String,
     pub first_name: String,
+}
+
+/// A message whose email goes to the user of an order (looked up through accounts by the
+/// consumer): the order events and payments' `PaymentRefunded`.
+pub trait ForOrderUser {
+    fn order_id(&self) -> Uuid;
+    fn user_id(&self) -> Uuid;
 }
 
 /// Why a message could not be rendered. Neither variant carries payload values.
@@ -338,6 +351,7 @@ mod tests {
         assert_eq!(links.shop(), "https://shop.example.com");
         assert_eq!(links.login(), "https://shop.example.com/login");
         assert_eq!(links.reset_password("ab+c/="), "https://shop.example.com/reset-password?token=ab%2Bc%2F%3D");
+        assert_eq!(links.admin_order(Uuid::from_u128(42)), "https://shop.example.com/admin/orders/00000000-0000-0000-0000-00000000002a");
     }
 
     #[test]
@@ -403,7 +417,8 @@ mod tests {
         let message = render(PasswordResetRequested::KIND, data, &links()).expect_err("invalid").to_string();
         assert!(!message.contains("soon") && !message.contains("secret"), "{message}");
 
-        assert!(matches!(render("OrderRefunded", json!({}), &links()), Err(RenderError::UnknownType)));
+        assert!(matches!(render("NoSuchEvent", json!({}), &links()), Err(RenderError::UnknownType)));
         assert!(matches!(render("OrderShipped", json!({}), &links()), Err(RenderError::UnknownType)), "rendered by the consumer");
+        assert!(matches!(render("PaymentRefunded", json!({}), &links()), Err(RenderError::UnknownType)), "rendered by the consumer");
     }
 }

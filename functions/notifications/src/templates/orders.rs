@@ -1,34 +1,36 @@
 //! Order emails: confirmation, shipping update, delivery and cancellation, each to the order's
-//! user (looked up through accounts, see [`crate::Notifier`]).
+//! user (looked up through accounts, see [`crate::Notifier`]). The cancellation is one renderer
+//! ([`cancellation_email`]) for both events that send it: `OrderCancelled` and payments'
+//! `PaymentRefunded` with reason `order_cancelled` ([`super::payments`]).
 //!
-//! Amounts are integer cents rendered with [`Cents`]' display and a `$`; dates are the UTC date in
-//! en-US long form ("Friday, May 1, 2026"). Every value of the order (product names, the address,
-//! the coupon code, a cancellation note, tracking details) is escaped in the HTML part.
+//! Amounts are integer cents rendered with [`Cents`]' display and a `$` ([`usd`], [`money`]);
+//! dates are the UTC date in en-US long form ("Friday, May 1, 2026"). Every value of the order
+//! (product names, the address, the coupon code, a cancellation note, tracking details) is
+//! escaped in the HTML part.
 
-use shop_aws::messages::orders::{Address, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OrderSnapshot};
+use shop_aws::messages::orders::{Address, Line, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OrderSnapshot};
 use shop_core::money::Cents;
 use shop_core::time::Timestamp;
 use time::UtcOffset;
+use uuid::Uuid;
 
-use super::{BRAND, Email, Links, Recipient, SUPPORT_EMAIL, button, escape_html, layout, one_line};
+use super::{BRAND, Email, ForOrderUser, Links, Recipient, SUPPORT_EMAIL, button, escape_html, layout, one_line};
 
-/// An order event: the order it is about.
-pub trait OrderEvent {
-    fn order(&self) -> &OrderSnapshot;
-}
-
-macro_rules! order_event {
+macro_rules! order_user {
     ($($event:ty),*) => {
-        $(impl OrderEvent for $event {
-            fn order(&self) -> &OrderSnapshot {
-                &self.order
+        $(impl ForOrderUser for $event {
+            fn order_id(&self) -> Uuid {
+                self.order.order_id
+            }
+            fn user_id(&self) -> Uuid {
+                self.order.user_id
             }
         })*
     };
 }
-order_event!(OrderConfirmed, OrderShipped, OrderDelivered, OrderCancelled);
+order_user!(OrderConfirmed, OrderShipped, OrderDelivered, OrderCancelled);
 
-/// `OrderConfirmed` → "Order Confirmation #<n> - Skyshop": the lines, the totals, the shipping
+/// `OrderConfirmed` → `"Order Confirmation #<n> - Skyshop"`: the lines, the totals, the shipping
 /// address, the order date and a link to the order.
 pub fn order_confirmation(event: &OrderConfirmed, to: &Recipient, links: &Links) -> Email {
     let order = &event.order;
@@ -46,7 +48,7 @@ pub fn order_confirmation(event: &OrderConfirmed, to: &Recipient, links: &Links)
          View your order: {url}\n\n\
          Thank you for shopping with {BRAND},\nThe {BRAND} team\n",
         name = to.first_name,
-        lines = text_lines(order),
+        lines = text_lines(&order.items),
         totals = text_totals(order),
         address = text_address(&order.shipping_address),
     );
@@ -71,7 +73,7 @@ pub fn order_confirmation(event: &OrderConfirmed, to: &Recipient, links: &Links)
     Email { to: to.email.clone(), html: layout(&subject, &body), subject, text }
 }
 
-/// `OrderShipped` → "Shipping Update for Order #<n> - Skyshop", with the carrier and tracking
+/// `OrderShipped` → `"Shipping Update for Order #<n> - Skyshop"`, with the carrier and tracking
 /// number when the event has them.
 pub fn order_shipped(event: &OrderShipped, to: &Recipient, links: &Links) -> Email {
     let order = &event.order;
@@ -103,7 +105,7 @@ pub fn order_shipped(event: &OrderShipped, to: &Recipient, links: &Links) -> Ema
          View your order: {url}\n\n\
          The {BRAND} team\n",
         name = to.first_name,
-        lines = text_lines(order),
+        lines = text_lines(&order.items),
         address = text_address(&order.shipping_address),
     );
     let body = format!(
@@ -118,7 +120,7 @@ pub fn order_shipped(event: &OrderShipped, to: &Recipient, links: &Links) -> Ema
         number = escape_html(&number),
         date = escape_html(&date),
         tracking = html_tracking.trim_end_matches("<br>"),
-        items = html_item_list(order),
+        items = html_item_list(&order.items),
         address = html_address("Shipping to", &order.shipping_address),
         button = button(&url, "Track your order"),
     );
@@ -126,7 +128,7 @@ pub fn order_shipped(event: &OrderShipped, to: &Recipient, links: &Links) -> Ema
     Email { to: to.email.clone(), html: layout(&subject, &body), subject, text }
 }
 
-/// `OrderDelivered` → "Order #<n> Delivered - Skyshop".
+/// `OrderDelivered` → `"Order #<n> Delivered - Skyshop"`.
 pub fn order_delivered(event: &OrderDelivered, to: &Recipient, links: &Links) -> Email {
     let order = &event.order;
     let number = one_line(&order.order_number);
@@ -141,7 +143,7 @@ pub fn order_delivered(event: &OrderDelivered, to: &Recipient, links: &Links) ->
          If anything is missing or not as expected, write to us at {SUPPORT_EMAIL}.\n\n\
          Enjoy,\nThe {BRAND} team\n",
         name = to.first_name,
-        lines = text_lines(order),
+        lines = text_lines(&order.items),
         address = text_address(&order.shipping_address),
     );
     let body = format!(
@@ -156,7 +158,7 @@ pub fn order_delivered(event: &OrderDelivered, to: &Recipient, links: &Links) ->
         name = escape_html(&to.first_name),
         number = escape_html(&number),
         date = escape_html(&date),
-        items = html_item_list(order),
+        items = html_item_list(&order.items),
         address = html_address("Delivered to", &order.shipping_address),
         button = button(&url, "View your order"),
     );
@@ -164,31 +166,69 @@ pub fn order_delivered(event: &OrderDelivered, to: &Recipient, links: &Links) ->
     Email { to: to.email.clone(), html: layout(&subject, &body), subject, text }
 }
 
-/// `OrderCancelled` → "Order #<n> Cancelled - Skyshop", with the reason and the refund amount
-/// when payments has reported one.
+/// `OrderCancelled` → `"Order #<n> Cancelled - Skyshop"` (see [`cancellation_email`]), with the reason,
+/// the lines and the refund amount when the event has one. A paid card order's cancellation is
+/// not sent from here: payments refunds it and its `PaymentRefunded` (reason `order_cancelled`)
+/// sends the same email with the amount ([`crate::Notifier`] acknowledges the event unsent).
 pub fn order_cancelled(event: &OrderCancelled, to: &Recipient, links: &Links) -> Email {
     let order = &event.order;
-    let number = one_line(&order.order_number);
-    let url = links.order(order.order_id);
-    let date = long_date(event.cancelled_at);
-    let reason = cancellation_reason(&event.reason);
-    let refund = match event.refund_amount {
-        Some(amount) => Some(format!(
+    let cancellation = Cancellation {
+        order_id: order.order_id,
+        order_number: &order.order_number,
+        cancelled_at: Some(event.cancelled_at),
+        reason: &event.reason,
+        refund: event.refund_amount.map(|cents| (cents, order.currency.as_str())),
+        items: &order.items,
+    };
+    cancellation_email(&cancellation, to, links)
+}
+
+/// Whether payments refunds this cancelled order (and so sends its cancellation email): a card
+/// order cancelled after it was paid (from any status but `PENDING`).
+pub fn refunded_by_payments(event: &OrderCancelled) -> bool {
+    event.order.payment_method == "card" && event.previous_status != "PENDING"
+}
+
+/// What a cancellation email says, taken from either event that sends one: `OrderCancelled`
+/// (unpaid card orders, cod orders) or payments' `PaymentRefunded` with reason `order_cancelled`,
+/// which knows only the order's id and number, the amount and the cancellation note.
+#[derive(Debug, Clone, Copy)]
+pub struct Cancellation<'a> {
+    pub order_id: Uuid,
+    pub order_number: &'a str,
+    /// When the order was cancelled, when the event says (a refund knows only when it was made).
+    pub cancelled_at: Option<Timestamp>,
+    /// `customer_request`, `payment_timeout`, an admin's note, or empty (see [`cancellation_reason`]).
+    pub reason: &'a str,
+    /// Cents refunded and their currency, when money went back.
+    pub refund: Option<(i64, &'a str)>,
+    /// The order's lines, when the event carries them (none: no list).
+    pub items: &'a [Line],
+}
+
+/// `"Order #<n> Cancelled - Skyshop"`: the reason in words, the refund when there is one, the
+/// lines when known, a link to the order.
+pub fn cancellation_email(cancellation: &Cancellation<'_>, to: &Recipient, links: &Links) -> Email {
+    let number = one_line(cancellation.order_number);
+    let url = links.order(cancellation.order_id);
+    let date = cancellation.cancelled_at.map(|at| format!(" on {}", long_date(at))).unwrap_or_default();
+    let reason = cancellation_reason(cancellation.reason);
+    let refund = cancellation.refund.map(|(cents, currency)| {
+        format!(
             "A refund of {} has been issued to your original payment method; it can take 5 to 10 business days to appear.",
-            usd(amount)
-        )),
-        // A paid card order is refunded by payments; the amount follows once it reports one.
-        None if order.payment_method == "card" && event.previous_status != "PENDING" => {
-            Some("Your payment will be refunded to your original payment method.".to_owned())
-        }
-        None => None,
+            money(cents, currency)
+        )
+    });
+    let (text_items, html_items) = match cancellation.items {
+        [] => (String::new(), String::new()),
+        items => (format!("{}\n", text_lines(items)), format!("{}\n", html_item_list(items))),
     };
     let text = format!(
         "Hi {name},\n\n\
-         Your order #{number} was cancelled on {date}.\n\
+         Your order #{number} was cancelled{date}.\n\
          {reason_text}\
          {refund_text}\n\
-         {lines}\n\
+         {text_items}\
          View your order: {url}\n\
          Continue shopping: {shop}\n\n\
          Questions? Write to us at {SUPPORT_EMAIL}.\n\n\
@@ -196,15 +236,14 @@ pub fn order_cancelled(event: &OrderCancelled, to: &Recipient, links: &Links) ->
         name = to.first_name,
         reason_text = reason.as_deref().map(|r| format!("{r}\n")).unwrap_or_default(),
         refund_text = refund.as_deref().map(|r| format!("{r}\n")).unwrap_or_default(),
-        lines = text_lines(order),
         shop = links.shop(),
     );
     let body = format!(
         "<p>Hi {name},</p>\n\
-         <p>Your order <strong>#{number}</strong> was cancelled on {date}.</p>\n\
+         <p>Your order <strong>#{number}</strong> was cancelled{date}.</p>\n\
          {reason_html}\
          {refund_html}\
-         {items}\n\
+         {html_items}\
          {button}\n\
          <p>Continue shopping: <a href=\"{shop}\">{shop}</a></p>\n\
          <p>Questions? Write to us at <a href=\"mailto:{SUPPORT_EMAIL}\">{SUPPORT_EMAIL}</a>.</p>\n\
@@ -214,7 +253,6 @@ pub fn order_cancelled(event: &OrderCancelled, to: &Recipient, links: &Links) ->
         date = escape_html(&date),
         reason_html = reason.as_deref().map(|r| format!("<p>{}</p>\n", escape_html(r))).unwrap_or_default(),
         refund_html = refund.as_deref().map(|r| format!("<p>{}</p>\n", escape_html(r))).unwrap_or_default(),
-        items = html_item_list(order),
         button = button(&url, "View your order"),
         shop = escape_html(&links.shop()),
     );
@@ -240,6 +278,12 @@ pub fn usd(cents: i64) -> String {
         Some(abs) => format!("-${abs}"),
         None => format!("${amount}"),
     }
+}
+
+/// An amount in `currency` (ISO 4217, any case): `usd` as [`usd`] shows it (`$19.99`), as every
+/// order email does; another currency as `19.99 EUR`.
+pub fn money(cents: i64, currency: &str) -> String {
+    if currency.eq_ignore_ascii_case("usd") { usd(cents) } else { format!("{} {}", Cents(cents), one_line(currency.trim()).to_uppercase()) }
 }
 
 /// The UTC date in en-US long form: "Friday, May 1, 2026".
@@ -273,9 +317,8 @@ fn shipping_amount(order: &OrderSnapshot) -> String {
 }
 
 /// One line per item: "2 x Lamp @ $19.99 = $39.98".
-fn text_lines(order: &OrderSnapshot) -> String {
-    order
-        .items
+fn text_lines(items: &[Line]) -> String {
+    items
         .iter()
         .map(|line| format!("- {} x {} @ {} = {}\n", line.quantity, line.name, usd(line.price), usd(line_total(line.price, line.quantity))))
         .collect()
@@ -349,8 +392,8 @@ fn html_lines_and_totals(order: &OrderSnapshot) -> String {
 }
 
 /// The items as a list: "2 × Lamp".
-fn html_item_list(order: &OrderSnapshot) -> String {
-    let items: String = order.items.iter().map(|line| format!("<li>{} &times; {}</li>", line.quantity, escape_html(&line.name))).collect();
+fn html_item_list(items: &[Line]) -> String {
+    let items: String = items.iter().map(|line| format!("<li>{} &times; {}</li>", line.quantity, escape_html(&line.name))).collect();
     format!("<ul>{items}</ul>")
 }
 
@@ -519,11 +562,39 @@ mod tests {
         assert!(email.text.contains("The payment was not completed in time"), "{}", email.text);
         assert!(!email.text.contains("refund"), "nothing was paid: {}", email.text);
 
-        let note = OrderCancelled { reason: "Out of <stock>".into(), cancelled_by: CancelledBy::Admin, refund_amount: None, ..event };
+        let mut cod = order();
+        cod.payment_method = "cod".into();
+        let note =
+            OrderCancelled { order: cod, reason: "Out of <stock>".into(), cancelled_by: CancelledBy::Admin, refund_amount: None, ..event };
         let email = order_cancelled(&note, &to(), &links());
-        assert!(email.text.contains("Reason: Out of <stock>\n"), "{}", email.text);
-        assert!(email.text.contains("Your payment will be refunded"), "a paid card order: {}", email.text);
+        assert!(email.text.contains("Reason: Out of <stock>\n\n- 2 x "), "{}", email.text);
+        assert!(!email.text.contains("refund"), "cash on delivery: nothing was paid: {}", email.text);
         assert!(email.html.contains("Reason: Out of &lt;stock&gt;") && !email.html.contains("<stock>"), "{}", email.html);
+    }
+
+    #[test]
+    fn payments_refunds_a_card_order_cancelled_after_it_was_paid() {
+        let paid = OrderCancelled {
+            order: order(),
+            previous_status: "CONFIRMED".into(),
+            reason: "customer_request".into(),
+            cancelled_by: CancelledBy::Customer,
+            refund_amount: None,
+            cancelled_at: datetime!(2026-05-02 09:00 UTC).into(),
+        };
+        assert!(refunded_by_payments(&paid));
+        assert!(refunded_by_payments(&OrderCancelled { previous_status: "PROCESSING".into(), ..paid.clone() }));
+        assert!(!refunded_by_payments(&OrderCancelled { previous_status: "PENDING".into(), ..paid.clone() }), "never paid");
+        let mut cod = paid;
+        cod.order.payment_method = "cod".into();
+        assert!(!refunded_by_payments(&cod), "cash on delivery is not paid before delivery");
+    }
+
+    #[test]
+    fn money_in_another_currency_names_it() {
+        assert_eq!(money(5047, "usd"), "$50.47");
+        assert_eq!(money(5047, "USD"), "$50.47");
+        assert_eq!(money(5047, "eur"), "50.47 EUR");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod orders;
+mod payments;
 mod stock_low;
 
 use std::collections::HashMap;
@@ -341,7 +342,7 @@ async fn a_malformed_body_and_an_unknown_type_are_reported_as_failures() {
     let world = World::new().await;
     let unknown = Envelope {
         id: new_id(),
-        kind: "OrderRefunded".to_owned(),
+        kind: "OrderTeleported".to_owned(),
         source: "orders".to_owned(),
         occurred_at: shop_core::time::Timestamp::now(),
         data: json!({"email": world.to, "orderNumber": "SKY-1"}),
