@@ -2,39 +2,9 @@
 //! order with an Idempotency-Key → COD confirmed → admin ships with tracking → emails in
 //! `/_local/mail` → the customer cancels another order → its stock is back.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::helpers::{R, Running, start};
-
-async fn order(app: &Running, token: &str, key: &str, method: &str) -> R {
-    let address = json!({"firstName": "Ada", "lastName": "Lovelace", "address1": "12 St James's Square", "city": "London",
-        "state": "LDN", "postalCode": "SW1Y 4JH", "country": "GB"});
-    let body = json!({"shippingAddress": address, "paymentMethod": method});
-    app.call_with("POST", "/api/orders", Some(token), &[("idempotency-key", key)], Some(body)).await
-}
-
-/// Polls until `check` holds (the consumers run behind queues), or fails after 30 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{what}: not after 30 s");
-}
-
-async fn mails_to(app: &Running, email: &str) -> Vec<Value> {
-    let all = app.call("GET", "/_local/mail", None, None).await.body;
-    all.as_array().cloned().unwrap_or_default().into_iter().filter(|m| m["to"].to_string().contains(email)).collect()
-}
+use crate::helpers::{eventually, mails_to, order, start};
 
 #[tokio::test]
 async fn the_readme_checkout_walk_works_end_to_end() {

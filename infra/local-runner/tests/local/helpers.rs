@@ -1,5 +1,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use local_runner::cloud::{LocalCloud, Options};
 use serde_json::{Value, json};
@@ -95,4 +96,34 @@ impl Running {
     pub async fn admin_token(&self) -> String {
         self.login(local_runner::cloud::ADMIN_EMAIL, ADMIN_PASSWORD).await["accessToken"].as_str().unwrap().to_owned()
     }
+}
+
+/// Places an order from the cart of `token` (`cod` or `card`) with an Idempotency-Key.
+pub async fn order(app: &Running, token: &str, key: &str, method: &str) -> R {
+    let address = json!({"firstName": "Ada", "lastName": "Lovelace", "address1": "12 St James's Square", "city": "London",
+        "state": "LDN", "postalCode": "SW1Y 4JH", "country": "GB"});
+    let body = json!({"shippingAddress": address, "paymentMethod": method});
+    app.call_with("POST", "/api/orders", Some(token), &[("idempotency-key", key)], Some(body)).await
+}
+
+/// Polls until `check` holds (the consumers run behind queues), or fails after 30 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{what}: not after 30 s");
+}
+
+/// The mails captured for `email` (`/_local/mail`).
+pub async fn mails_to(app: &Running, email: &str) -> Vec<Value> {
+    let all = app.call("GET", "/_local/mail", None, None).await.body;
+    all.as_array().cloned().unwrap_or_default().into_iter().filter(|m| m["to"].to_string().contains(email)).collect()
 }
