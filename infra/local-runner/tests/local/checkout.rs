@@ -4,34 +4,15 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{eventually, mails_to, order, start};
+use crate::helpers::{eventually, mails_to, order, product_with_stock, register_buyer, start};
 
 #[tokio::test]
 async fn the_readme_checkout_walk_works_end_to_end() {
     let app = start(true).await;
     let admin = app.admin_token().await;
-    let category = app.call("POST", "/api/categories", Some(&admin), Some(json!({"name": shop_testkit::unique("Lamps")}))).await;
-    assert_eq!(category.status, 201, "{}", category.body);
-    let p = app
-        .call("POST", "/api/products", Some(&admin), Some(json!({"name": "Desk lamp", "sku": shop_testkit::unique("SKU"), "description": "Bright.", "price": 4_999, "categoryId": category.body["id"]})))
-        .await;
-    assert_eq!(p.status, 201, "{}", p.body);
-    let product = p.body["id"].as_str().unwrap().to_owned();
-    let s =
-        app.call("PUT", &format!("/api/inventory/{product}"), Some(&admin), Some(json!({"available": 10, "lowStockThreshold": 0}))).await;
-    assert_eq!(s.status, 200, "{}", s.body);
-
-    let email = format!("{}@example.com", shop_testkit::unique("buyer"));
-    let registered = app
-        .call(
-            "POST",
-            "/api/auth/register",
-            None,
-            Some(json!({"email": email, "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"})),
-        )
-        .await;
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let token = registered.body["accessToken"].as_str().unwrap().to_owned();
+    let product = product_with_stock(&app, &admin, 10).await;
+    let (registered, email) = register_buyer(&app).await;
+    let token = registered["accessToken"].as_str().unwrap().to_owned();
     let add = |quantity: u32| app.call("POST", "/api/cart/items", Some(&token), Some(json!({"productId": product, "quantity": quantity})));
     assert_eq!(add(3).await.status, 200);
 

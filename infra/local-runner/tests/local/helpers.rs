@@ -127,3 +127,33 @@ pub async fn mails_to(app: &Running, email: &str) -> Vec<Value> {
     let all = app.call("GET", "/_local/mail", None, None).await.body;
     all.as_array().cloned().unwrap_or_default().into_iter().filter(|m| m["to"].to_string().contains(email)).collect()
 }
+
+/// A new category and a product in it with `stock` units (as the admin): the product id.
+pub async fn product_with_stock(app: &Running, admin: &str, stock: u32) -> String {
+    let category = app.call("POST", "/api/categories", Some(admin), Some(json!({"name": shop_testkit::unique("Lamps")}))).await;
+    assert_eq!(category.status, 201, "{}", category.body);
+    let p = app
+        .call("POST", "/api/products", Some(admin), Some(json!({"name": "Desk lamp", "sku": shop_testkit::unique("SKU"), "description": "Bright.", "price": 4_999, "categoryId": category.body["id"]})))
+        .await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let product = p.body["id"].as_str().unwrap().to_owned();
+    let s =
+        app.call("PUT", &format!("/api/inventory/{product}"), Some(admin), Some(json!({"available": stock, "lowStockThreshold": 0}))).await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    product
+}
+
+/// A newly registered customer (Ada Lovelace at a unique address): (registration body, email).
+pub async fn register_buyer(app: &Running) -> (Value, String) {
+    let email = format!("{}@example.com", shop_testkit::unique("buyer"));
+    let registered = app
+        .call(
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(json!({"email": email, "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"})),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    (registered.body, email)
+}

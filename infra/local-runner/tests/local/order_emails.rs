@@ -13,7 +13,7 @@ use shop_aws::messages::orders::{
 use shop_core::time::Timestamp;
 use uuid::Uuid;
 
-use crate::helpers::start;
+use crate::helpers::{register_buyer, start};
 
 async fn publish_three_times<T: Event + Clone>(sns: &aws_sdk_sns::Client, topic: &str, data: T) {
     let envelope = Envelope::new("orders", data);
@@ -27,17 +27,8 @@ async fn publish_three_times<T: Event + Clone>(sns: &aws_sdk_sns::Client, topic:
 #[tokio::test]
 async fn each_lifecycle_email_is_sent_once_when_every_event_arrives_three_times() {
     let app = start(true).await;
-    let email = format!("{}@example.com", shop_testkit::unique("mails"));
-    let registered = app
-        .call(
-            "POST",
-            "/api/auth/register",
-            None,
-            Some(json!({"email": email, "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"})),
-        )
-        .await;
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let user = Uuid::parse_str(registered.body["user"]["id"].as_str().unwrap()).unwrap();
+    let (registered, email) = register_buyer(&app).await;
+    let user = Uuid::parse_str(registered["user"]["id"].as_str().unwrap()).unwrap();
     let number = format!("ORD-{}-TEST", Uuid::now_v7().simple().to_string()[20..].to_uppercase());
     let order = |status: &str| OrderSnapshot {
         order_id: Uuid::now_v7(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shop_testkit::stripe::{self, CARD_3DS, CARD_DECLINED, CARD_OK};
 use uuid::Uuid;
 
-use crate::helpers::{R, Running, eventually, mails_to, order, start};
+use crate::helpers::{R, Running, eventually, mails_to, order, product_with_stock, register_buyer, start};
 
 /// A product with stock, and a buyer with it in their cart.
 struct Shop {
@@ -24,28 +24,9 @@ impl Shop {
     async fn open(stock: u32) -> Shop {
         let app = start(true).await;
         let admin = app.admin_token().await;
-        let category = app.call("POST", "/api/categories", Some(&admin), Some(json!({"name": shop_testkit::unique("Lamps")}))).await;
-        assert_eq!(category.status, 201, "{}", category.body);
-        let p = app
-            .call("POST", "/api/products", Some(&admin), Some(json!({"name": "Desk lamp", "sku": shop_testkit::unique("SKU"), "description": "Bright.", "price": 4_999, "categoryId": category.body["id"]})))
-            .await;
-        assert_eq!(p.status, 201, "{}", p.body);
-        let product = p.body["id"].as_str().unwrap().to_owned();
-        let s = app
-            .call("PUT", &format!("/api/inventory/{product}"), Some(&admin), Some(json!({"available": stock, "lowStockThreshold": 0})))
-            .await;
-        assert_eq!(s.status, 200, "{}", s.body);
-        let email = format!("{}@example.com", shop_testkit::unique("payer"));
-        let registered = app
-            .call(
-                "POST",
-                "/api/auth/register",
-                None,
-                Some(json!({"email": email, "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"})),
-            )
-            .await;
-        assert_eq!(registered.status, 201, "{}", registered.body);
-        let buyer = registered.body["accessToken"].as_str().unwrap().to_owned();
+        let product = product_with_stock(&app, &admin, stock).await;
+        let (registered, email) = register_buyer(&app).await;
+        let buyer = registered["accessToken"].as_str().unwrap().to_owned();
         Shop { app, admin, product, buyer, email }
     }
 
