@@ -447,6 +447,11 @@ impl Store {
     /// reservation that exists. Lines name distinct products.
     #[tracing::instrument(skip_all, fields(order_id = %order_id, lines = lines.len()))]
     pub async fn reserve(&self, order_id: Uuid, lines: &[Line], ttl: time::Duration) -> Result<ReserveOutcome, StoreError> {
+        self.create(order_id, lines, ttl, false).await
+    }
+
+    /// [`Store::reserve`]; `renewal`: made by a renewal (`renewedAt` set).
+    async fn create(&self, order_id: Uuid, lines: &[Line], ttl: time::Duration, renewal: bool) -> Result<ReserveOutcome, StoreError> {
         if let Some(existing) = self.reservation(order_id).await? {
             return Ok(ReserveOutcome::Existing(existing));
         }
@@ -458,7 +463,7 @@ impl Store {
             status: ReservationStatus::Reserved,
             expires_at: expires_at.into(),
             lines: lines.to_vec(),
-            renewed_at: None,
+            renewed_at: renewal.then(|| now.into()),
         };
         let mut item: Item = serde_dynamo::to_item(&reservation)?;
         item.extend(key(reservation_pk(order_id), RESERVATION_SK));
@@ -506,7 +511,7 @@ impl Store {
     /// Renews an order's reservation for a late payment, idempotently by order id, holding
     /// `lines` until `ttl` from now:
     ///
-    /// - none → created as [`Store::reserve`] creates one;
+    /// - none → created as [`Store::reserve`] creates one (marked renewed);
     /// - `released` or `expired` → `reserved` again with the new expiry, every line's units taken
     ///   again or none: one transaction, conditional on the status read and on each line's
     ///   `available`;
@@ -522,7 +527,7 @@ impl Store {
         let mut retry = self.retry.start();
         loop {
             let Some(current) = self.reservation(order_id).await? else {
-                match self.reserve(order_id, lines, ttl).await? {
+                match self.create(order_id, lines, ttl, true).await? {
                     ReserveOutcome::Reserved(r) => return Ok(Renewal::Reserved(r)),
                     ReserveOutcome::Insufficient(short) => return Ok(Renewal::Insufficient(short)),
                     // Created concurrently: decide from it.

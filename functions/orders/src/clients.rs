@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shop_aws::messages::orders::Address;
+use shop_core::time::Timestamp;
 use shop_internal::{CallError, InternalClient};
 use uuid::Uuid;
 
@@ -167,8 +168,9 @@ struct Renew {
 /// What renewing a reservation got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renewal {
-    /// The order's units are held (again) or sold.
-    Held,
+    /// The order's units are held (again) or sold; when inventory recorded the renewal (its
+    /// clock: an `OrderCancelled` of a cancellation before this no longer releases the stock).
+    Held(Option<Timestamp>),
     /// Not enough stock (nothing was taken).
     Short,
 }
@@ -219,7 +221,7 @@ impl Inventory {
             ttl_seconds: u32::try_from(ttl.whole_seconds()).unwrap_or(u32::MAX),
         };
         match self.0.post::<_, Value>(&format!("/internal/reservations/{order}/renew"), &body).await {
-            Ok(_) => Ok(Renewal::Held),
+            Ok(reservation) => Ok(Renewal::Held(serde_json::from_value(reservation["renewedAt"].clone()).ok())),
             Err(e)
                 if e.status() == Some(StatusCode::CONFLICT)
                     && matches!(e.problem_code(), Some("insufficient_stock" | "reservation_released")) =>

@@ -87,7 +87,9 @@ async fn a_renewal_holds_the_stock_again_once_every_line_or_none() {
 
     // None: created as a reservation is.
     let fresh = Uuid::now_v7();
-    assert_eq!(ctx.renew(fresh, &[(id, 1)]).await.unwrap()["status"], "reserved");
+    let created = ctx.renew(fresh, &[(id, 1)]).await.unwrap();
+    assert_eq!(created["status"], "reserved");
+    assert!(created["renewedAt"].is_string(), "a renewal, for the cancellations before it: {created}");
     assert_eq!(ctx.units(id).await, (3, 4));
 
     // Other lines: refused, nothing changed.

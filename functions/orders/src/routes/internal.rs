@@ -66,8 +66,8 @@ fn expired_unpaid(order: &Order) -> bool {
     order.status == Status::Cancelled && order.cancel_reason.as_deref() == Some(PAYMENT_TIMEOUT) && order.payment_id.is_none()
 }
 
-/// The payment check under the row lock. `held_since`: when this request started holding the
-/// order's stock again (a late payment's second look), else `None`.
+/// The payment check under the row lock. `held_since`: when inventory renewed the order's
+/// reservation for this request (a late payment's second look), else `None`.
 fn may_confirm(order: &Order, payment_id: &str, held_since: Option<OffsetDateTime>) -> Result<(), NotNow> {
     let lines = || NotNow::Late(order.items.iter().map(|l| (l.product_id, l.quantity)).collect());
     match order.status {
@@ -79,8 +79,8 @@ fn may_confirm(order: &Order, payment_id: &str, held_since: Option<OffsetDateTim
         Status::Pending if order.payment_due_at.is_some_and(|d| d + RESERVATION_GRACE < Timestamp::now()) => Err(lines()),
         Status::Pending => Ok(()),
         // Cancelled before this request held the stock again: that cancellation's
-        // `OrderCancelled` no longer releases it (inventory compares the instants). One cancelled
-        // after that may have released it: hold it again.
+        // `OrderCancelled` no longer releases it (inventory compares the same two instants). One
+        // cancelled after that may have released it: hold it again.
         Status::Cancelled if expired_unpaid(order) => match held_since {
             Some(since) if order.cancelled_at.is_some_and(|c| c.get() < since) => Ok(()),
             _ => Err(lines()),
@@ -150,7 +150,9 @@ async fn confirm(
             Moved::Refused(NotNow::Late(lines)) => {
                 let since = OffsetDateTime::now_utc();
                 match state.inventory.renew(id, &lines, LATE_RESERVATION).await? {
-                    Renewal::Held => held_since = Some(since),
+                    // Compared with the cancellation's instant as inventory compares them (its
+                    // clock); without it (a reservation sold already), when this call started.
+                    Renewal::Held(renewed) => held_since = Some(renewed.map_or(since, Timestamp::get)),
                     Renewal::Short => return stock_gone(&state, id, &payment_id).await,
                 }
             }
