@@ -146,6 +146,10 @@ pub struct Reservation {
     pub status: ReservationStatus,
     pub expires_at: Timestamp,
     pub lines: Vec<Line>,
+    /// When a late payment last renewed it (`POST /internal/reservations/{orderId}/renew`): an
+    /// `OrderCancelled` of a cancellation before this is stale and changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<Timestamp>,
 }
 
 /// `POST /internal/reservations`.
@@ -159,6 +163,18 @@ pub struct ReserveRequest {
     #[garde(length(min = 1, max = MAX_RESERVATION_LINES), dive)]
     pub lines: Vec<Line>,
     /// How long the units are held (60 s to 24 h; default 900).
+    #[garde(inner(range(min = 60, max = 86_400)))]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// `POST /internal/reservations/{orderId}/renew`: the order's lines again (a late payment).
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenewRequest {
+    /// The order's lines (as reserved at checkout): 1 to 50, each product at most once.
+    #[garde(length(min = 1, max = MAX_RESERVATION_LINES), dive)]
+    pub lines: Vec<Line>,
+    /// How long the units are held from now (60 s to 24 h; default 900).
     #[garde(inner(range(min = 60, max = 86_400)))]
     pub ttl_seconds: Option<u32>,
 }

@@ -24,8 +24,10 @@
 //! [`Events::handle_orders`]): `OrderConfirmed` commits the order's reservation (one already
 //! released or expired is logged, counted as the EMF metric `CommitRefused` and acknowledged:
 //! the payments work handles late payments; no reservation is logged and acknowledged);
-//! `OrderCancelled` cancels it ([`Store::cancel`]: released, or restocked once committed); any
-//! other type is acknowledged. Each is idempotent (the reservation's status moves once), so a
+//! `OrderCancelled` cancels it ([`Store::cancel_unless_renewed`]: released, or restocked once
+//! committed; nothing when a late payment renewed the reservation after that cancellation);
+//! `OrderRefunded` with `restock` puts the units back the same way, once (audit reason
+//! `order_refunded`), without it changes nothing; any other type is acknowledged. Each is idempotent (the reservation's status moves once), so a
 //! redelivered or concurrent duplicate changes nothing. A malformed body or a store failure
 //! fails its record alone (`batchItemFailures` by SQS `messageId`; retried, then the queue's DLQ).
 
@@ -36,7 +38,7 @@ use serde_json::Value;
 use shop_aws::dynamo::Outcome;
 use shop_aws::events::{Envelope, Event, Publisher};
 use shop_aws::messages::StockLow;
-use shop_aws::messages::orders::{OrderCancelled, OrderConfirmed};
+use shop_aws::messages::orders::{OrderCancelled, OrderConfirmed, OrderRefunded};
 use shop_aws::streams::{StreamEvent, event_name, image, raw_image, sequence_number, string_key};
 use shop_core::problem::ErrorChain;
 use time::OffsetDateTime;
@@ -121,6 +123,12 @@ pub enum OrderHandled {
     CommitRefused,
     /// Released or restocked now, or before.
     Cancelled,
+    /// A cancellation from before a late payment renewed the reservation: nothing changed.
+    Stale,
+    /// A refunded order's units back (restocked or released now, or before).
+    Restocked,
+    /// A refunded order whose goods did not come back (`restock: false`): nothing changed.
+    NotRestocked,
     /// The order has no reservation.
     NoReservation,
     /// A type inventory does not act on.
@@ -331,7 +339,11 @@ impl Events {
                 let event: OrderCancelled = serde_json::from_value(envelope.data)?;
                 let order_id = event.order.order_id;
                 span.record("order_id", order_id.to_string());
-                Ok(match self.store.cancel(order_id).await? {
+                Ok(match self.store.cancel_unless_renewed(order_id, event.cancelled_at.get()).await? {
+                    Cancellation::Superseded(_) => {
+                        tracing::info!("a cancellation from before a late payment renewed the reservation; nothing to do");
+                        OrderHandled::Stale
+                    }
                     Cancellation::Released(_) => {
                         shop_core::metrics::count(crate::CALLER, "ReservationCancelled");
                         OrderHandled::Cancelled
@@ -343,6 +355,25 @@ impl Events {
                     Cancellation::Already(_) => OrderHandled::Cancelled,
                     Cancellation::NotFound => {
                         tracing::warn!("a cancelled order has no reservation");
+                        OrderHandled::NoReservation
+                    }
+                })
+            }
+            OrderRefunded::KIND => {
+                let event: OrderRefunded = serde_json::from_value(envelope.data)?;
+                let order_id = event.order.order_id;
+                span.record("order_id", order_id.to_string());
+                if !event.restock {
+                    return Ok(OrderHandled::NotRestocked);
+                }
+                Ok(match self.store.restock_refunded(order_id).await? {
+                    Cancellation::Restocked(_) | Cancellation::Released(_) => {
+                        shop_core::metrics::count(crate::CALLER, "StockRestocked");
+                        OrderHandled::Restocked
+                    }
+                    Cancellation::Already(_) | Cancellation::Superseded(_) => OrderHandled::Restocked,
+                    Cancellation::NotFound => {
+                        tracing::warn!("a refunded order has no reservation");
                         OrderHandled::NoReservation
                     }
                 })

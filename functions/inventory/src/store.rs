@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
 pub use shop_aws::dynamo::StoreError;
 use shop_aws::dynamo::{Item, Outcome, Transaction, TxOutcome, attr, key, n, query_all, s, write_outcome};
 use shop_core::retry::RetryPolicy;
+use shop_core::time::Timestamp;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -47,6 +48,8 @@ const AUDIT_RETENTION: time::Duration = time::Duration::days(365);
 const RESTOCK_LINES_PER_TRANSACTION: usize = 49;
 /// The audit reason of a cancelled order's restock.
 pub const RESTOCK_REASON: &str = "order_cancelled";
+/// The audit reason of a refunded order's restock.
+pub const REFUND_RESTOCK_REASON: &str = "order_refunded";
 /// The audit actor of changes no user made (a cancelled order's restock).
 pub const SYSTEM_ACTOR: Uuid = Uuid::nil();
 
@@ -105,7 +108,37 @@ pub enum Cancellation {
     Restocked(Reservation),
     /// Released, expired or restocked before (nothing changed).
     Already(Reservation),
+    /// Renewed by a late payment after the cancellation asked about: the cancellation is stale
+    /// (nothing changed; [`Store::cancel_unless_renewed`] only).
+    Superseded(Reservation),
     NotFound,
+}
+
+/// What renewing an order's reservation did ([`Store::renew`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// The order had none: created now, as [`Store::reserve`] does.
+    Reserved(Reservation),
+    /// Released or expired before: every line's units taken again by this call, new expiry.
+    Renewed(Reservation),
+    /// Still held: its expiry pushed to the new one if later, marked renewed.
+    Held(Reservation),
+    /// Committed (sold) already: as it is.
+    Committed(Reservation),
+    /// Restocked (committed, then its order cancelled or refunded): not renewed.
+    Refused(Reservation),
+    /// The lines differ from the reservation's (nothing changed).
+    Mismatch(Reservation),
+    /// These lines (indexes of the request) lack units; nothing was taken.
+    Insufficient(Vec<usize>),
+}
+
+/// How one renewing write ended.
+enum Retake {
+    Done(Reservation),
+    Insufficient(Vec<usize>),
+    /// The reservation changed since it was read: decide again.
+    Lost,
 }
 
 /// How one restock transaction ended.
@@ -414,14 +447,24 @@ impl Store {
     /// reservation that exists. Lines name distinct products.
     #[tracing::instrument(skip_all, fields(order_id = %order_id, lines = lines.len()))]
     pub async fn reserve(&self, order_id: Uuid, lines: &[Line], ttl: time::Duration) -> Result<ReserveOutcome, StoreError> {
+        self.create(order_id, lines, ttl, false).await
+    }
+
+    /// [`Store::reserve`]; `renewal`: made by a renewal (`renewedAt` set).
+    async fn create(&self, order_id: Uuid, lines: &[Line], ttl: time::Duration, renewal: bool) -> Result<ReserveOutcome, StoreError> {
         if let Some(existing) = self.reservation(order_id).await? {
             return Ok(ReserveOutcome::Existing(existing));
         }
         let now = OffsetDateTime::now_utc();
         // Whole seconds: the index sort key and the wire agree.
         let expires_at = OffsetDateTime::from_unix_timestamp(epoch(now + ttl)).unwrap_or(now + ttl);
-        let reservation =
-            Reservation { order_id, status: ReservationStatus::Reserved, expires_at: expires_at.into(), lines: lines.to_vec() };
+        let reservation = Reservation {
+            order_id,
+            status: ReservationStatus::Reserved,
+            expires_at: expires_at.into(),
+            lines: lines.to_vec(),
+            renewed_at: renewal.then(|| now.into()),
+        };
         let mut item: Item = serde_dynamo::to_item(&reservation)?;
         item.extend(key(reservation_pk(order_id), RESERVATION_SK));
         item.insert("createdAt".into(), s(ts(now)));
@@ -450,22 +493,131 @@ impl Store {
     /// when past its expiry (the schedule will release it).
     #[tracing::instrument(skip_all, fields(order_id = %order_id))]
     pub async fn commit(&self, order_id: Uuid) -> Result<Transition, StoreError> {
-        self.transition(order_id, ReservationStatus::Committed, OffsetDateTime::now_utc()).await
+        self.transition(order_id, ReservationStatus::Committed, OffsetDateTime::now_utc(), None).await
     }
 
     /// `reserved` → `released` (the units go back, once). Refused once committed.
     #[tracing::instrument(skip_all, fields(order_id = %order_id))]
     pub async fn release(&self, order_id: Uuid) -> Result<Transition, StoreError> {
-        self.transition(order_id, ReservationStatus::Released, OffsetDateTime::now_utc()).await
+        self.transition(order_id, ReservationStatus::Released, OffsetDateTime::now_utc(), None).await
     }
 
     /// `reserved` → `expired` for a reservation past its expiry at `now` (the units go back, once).
     #[tracing::instrument(skip_all, fields(order_id = %order_id))]
     pub async fn expire(&self, order_id: Uuid, now: OffsetDateTime) -> Result<Transition, StoreError> {
-        self.transition(order_id, ReservationStatus::Expired, now).await
+        self.transition(order_id, ReservationStatus::Expired, now, None).await
     }
 
-    async fn transition(&self, order_id: Uuid, to: ReservationStatus, now: OffsetDateTime) -> Result<Transition, StoreError> {
+    /// Renews an order's reservation for a late payment, idempotently by order id, holding
+    /// `lines` until `ttl` from now:
+    ///
+    /// - none → created as [`Store::reserve`] creates one (marked renewed);
+    /// - `released` or `expired` → `reserved` again with the new expiry, every line's units taken
+    ///   again or none: one transaction, conditional on the status read and on each line's
+    ///   `available`;
+    /// - `reserved` → kept, its expiry pushed to the new one if later (conditional on still being
+    ///   `reserved`, so the expiry schedule and this never both act);
+    /// - `committed` → as it is (sold); `restocked` → refused.
+    ///
+    /// Every renewal writes `renewedAt`: an `OrderCancelled` of the cancellation that came before
+    /// (still in flight, or redelivered) is then stale ([`Store::cancel_unless_renewed`]).
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, lines = lines.len()))]
+    pub async fn renew(&self, order_id: Uuid, lines: &[Line], ttl: time::Duration) -> Result<Renewal, StoreError> {
+        use ReservationStatus::*;
+        let mut retry = self.retry.start();
+        loop {
+            let Some(current) = self.reservation(order_id).await? else {
+                match self.create(order_id, lines, ttl, true).await? {
+                    ReserveOutcome::Reserved(r) => return Ok(Renewal::Reserved(r)),
+                    ReserveOutcome::Insufficient(short) => return Ok(Renewal::Insufficient(short)),
+                    // Created concurrently: decide from it.
+                    ReserveOutcome::Existing(_) => continue,
+                }
+            };
+            if !crate::domain::same_lines(&current.lines, lines) {
+                return Ok(Renewal::Mismatch(current));
+            }
+            let now = OffsetDateTime::now_utc();
+            // Whole seconds: the index sort key and the wire agree.
+            let expires_at = OffsetDateTime::from_unix_timestamp(epoch(now + ttl)).unwrap_or(now + ttl);
+            let outcome = match current.status {
+                Committed => return Ok(Renewal::Committed(current)),
+                Restocked => return Ok(Renewal::Refused(current)),
+                Reserved => {
+                    let expires_at = expires_at.max(current.expires_at.get());
+                    self.retake(&current, lines, expires_at, now, false).await?
+                }
+                Released | Expired => self.retake(&current, lines, expires_at, now, true).await?,
+            };
+            match outcome {
+                Retake::Done(r) if current.status == Reserved => return Ok(Renewal::Held(r)),
+                Retake::Done(r) => return Ok(Renewal::Renewed(r)),
+                Retake::Insufficient(short) => return Ok(Renewal::Insufficient(short)),
+                Retake::Lost => retry.wait().await?,
+            }
+        }
+    }
+
+    /// Writes a renewal of `current` (still in the status read): the new expiry and
+    /// `renewedAt`, and with `take` the units of every line (request order) again.
+    async fn retake(
+        &self,
+        current: &Reservation,
+        lines: &[Line],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        take: bool,
+    ) -> Result<Retake, StoreError> {
+        let renewed = Reservation {
+            status: ReservationStatus::Reserved,
+            expires_at: expires_at.into(),
+            renewed_at: Some(now.into()),
+            ..current.clone()
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(reservation_pk(current.order_id), RESERVATION_SK)))
+            .update_expression(
+                "SET #status = :reserved, expiresAt = :expires, renewedAt = :renewed, gsi2pk = :r, gsi2sk = :epoch, #ttl = :ttl, updatedAt = :now",
+            )
+            .condition_expression("#status = :was")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":reserved", s(ReservationStatus::Reserved.as_str()))
+            .expression_attribute_values(":was", s(current.status.as_str()))
+            .expression_attribute_values(":expires", timestamp_value(renewed.expires_at)?)
+            .expression_attribute_values(":renewed", timestamp_value(Timestamp::from(now))?)
+            .expression_attribute_values(":r", s("RESERVED"))
+            .expression_attribute_values(":epoch", n(epoch(expires_at)))
+            .expression_attribute_values(":ttl", n(epoch(expires_at + RESERVATION_RETENTION)))
+            .expression_attribute_values(":now", s(ts(now)))
+            .build()?;
+        let mut tx = self.transaction();
+        tx.update(update, Some(Part::Reservation));
+        if take {
+            for (i, line) in lines.iter().enumerate() {
+                tx.update(self.line_update(line, Move::Reserve, now)?, Some(Part::Line(i)));
+            }
+        }
+        Ok(match tx.commit(&self.client).await? {
+            TxOutcome::Committed => Retake::Done(renewed),
+            r if r.refused(&Part::Reservation) => Retake::Lost,
+            TxOutcome::Refused(parts) => {
+                Retake::Insufficient(parts.into_iter().filter_map(|p| if let Part::Line(i) = p { Some(i) } else { None }).collect())
+            }
+        })
+    }
+
+    /// Moves a `reserved` reservation to `to` with its units. `unless_renewed_after`: refused
+    /// (as it is) when a renewal after that instant is stored, and the write is conditional on
+    /// the renewal read (a renewal racing it wins).
+    async fn transition(
+        &self,
+        order_id: Uuid,
+        to: ReservationStatus,
+        now: OffsetDateTime,
+        unless_renewed_after: Option<OffsetDateTime>,
+    ) -> Result<Transition, StoreError> {
         use ReservationStatus::*;
         // Whether a reservation in `status` (expired at `now` or not) already is where `to` leads,
         // or can never get there.
@@ -485,6 +637,9 @@ impl Store {
             if let Some(done) = settled(&current) {
                 return Ok(done);
             }
+            if unless_renewed_after.is_some_and(|at| renewed_since(&current, at)) {
+                return Ok(Transition::Refused(current));
+            }
             let mut update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(reservation_pk(order_id), RESERVATION_SK)))
@@ -500,7 +655,13 @@ impl Store {
                 Expired => update
                     .condition_expression("#status = :reserved AND gsi2sk <= :epoch")
                     .expression_attribute_values(":epoch", n(epoch(now))),
-                _ => update.condition_expression("#status = :reserved"),
+                _ => match (unless_renewed_after, current.renewed_at) {
+                    (None, _) => update.condition_expression("#status = :reserved"),
+                    (Some(_), None) => update.condition_expression("#status = :reserved AND attribute_not_exists(renewedAt)"),
+                    (Some(_), Some(seen)) => update
+                        .condition_expression("#status = :reserved AND renewedAt = :renewed")
+                        .expression_attribute_values(":renewed", timestamp_value(seen)?),
+                },
             };
             let movement = if to == Committed { Move::Commit } else { Move::Return };
             let mut tx = self.transaction();
@@ -530,20 +691,49 @@ impl Store {
     /// - `released`, `expired`, `restocked` → [`Cancellation::Already`].
     #[tracing::instrument(skip_all, fields(order_id = %order_id))]
     pub async fn cancel(&self, order_id: Uuid) -> Result<Cancellation, StoreError> {
+        self.cancel_with(order_id, RESTOCK_REASON, None).await
+    }
+
+    /// [`Store::cancel`] for the `OrderCancelled` of a cancellation at `cancelled_at`: when a
+    /// late payment renewed the reservation after that instant, the event is stale and changes
+    /// nothing ([`Cancellation::Superseded`]); the release is conditional on the renewal read, so
+    /// a renewal racing it wins.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn cancel_unless_renewed(&self, order_id: Uuid, cancelled_at: OffsetDateTime) -> Result<Cancellation, StoreError> {
+        self.cancel_with(order_id, RESTOCK_REASON, Some(cancelled_at)).await
+    }
+
+    /// A refunded order's units back, as [`Store::cancel`] puts a cancelled order's (once; the
+    /// audit reason is [`REFUND_RESTOCK_REASON`]): a committed reservation is restocked, one
+    /// still held released.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn restock_refunded(&self, order_id: Uuid) -> Result<Cancellation, StoreError> {
+        self.cancel_with(order_id, REFUND_RESTOCK_REASON, None).await
+    }
+
+    async fn cancel_with(
+        &self,
+        order_id: Uuid,
+        reason: &str,
+        unless_renewed_after: Option<OffsetDateTime>,
+    ) -> Result<Cancellation, StoreError> {
         use ReservationStatus::*;
         let mut retry = self.retry.start();
         loop {
             let Some((current, restocked_lines)) = self.reservation_progress(order_id).await? else { return Ok(Cancellation::NotFound) };
+            if unless_renewed_after.is_some_and(|at| renewed_since(&current, at)) {
+                return Ok(Cancellation::Superseded(current));
+            }
             match current.status {
                 Released | Expired | Restocked => return Ok(Cancellation::Already(current)),
-                Reserved => match self.transition(order_id, Released, OffsetDateTime::now_utc()).await? {
+                Reserved => match self.transition(order_id, Released, OffsetDateTime::now_utc(), unless_renewed_after).await? {
                     Transition::Done(r) => return Ok(Cancellation::Released(r)),
                     Transition::Already(r) => return Ok(Cancellation::Already(r)),
                     Transition::NotFound => return Ok(Cancellation::NotFound),
-                    // Committed meanwhile: restock it.
+                    // Committed or renewed meanwhile: decide again.
                     Transition::Refused(_) => continue,
                 },
-                Committed => match self.restock_next(&current, restocked_lines).await? {
+                Committed => match self.restock_next(&current, restocked_lines, reason).await? {
                     Restock::Finished => return Ok(Cancellation::Restocked(Reservation { status: Restocked, ..current })),
                     Restock::Partly => continue,
                     // Another call moved the reservation, or a stock row changed since it was read.
@@ -564,7 +754,7 @@ impl Store {
 
     /// Restocks the next lines (up to [`RESTOCK_LINES_PER_TRANSACTION`]) of a committed
     /// reservation of which `done` lines were restocked, in one transaction.
-    async fn restock_next(&self, reservation: &Reservation, done: usize) -> Result<Restock, StoreError> {
+    async fn restock_next(&self, reservation: &Reservation, done: usize, reason: &str) -> Result<Restock, StoreError> {
         let now = OffsetDateTime::now_utc();
         let lines = reservation.lines.get(done..).unwrap_or_default();
         let chunk = &lines[..lines.len().min(RESTOCK_LINES_PER_TRANSACTION)];
@@ -603,7 +793,7 @@ impl Store {
                 continue;
             };
             let delta = i64::from(line.quantity.get());
-            let (update, audit) = self.audited_update(before, delta, SYSTEM_ACTOR, RESTOCK_REASON, now)?;
+            let (update, audit) = self.audited_update(before, delta, SYSTEM_ACTOR, reason, now)?;
             tx.update(update, Some(Part::Stock));
             tx.put(&self.table, audit, None, None)?;
         }
@@ -645,6 +835,16 @@ impl Store {
             }
         }
     }
+}
+
+/// Whether `reservation` was renewed after `at`.
+fn renewed_since(reservation: &Reservation, at: OffsetDateTime) -> bool {
+    reservation.renewed_at.is_some_and(|r| r.get() > at)
+}
+
+/// A timestamp as the reservation item stores it (as `serde_dynamo` writes [`Timestamp`]).
+fn timestamp_value(t: Timestamp) -> Result<AttributeValue, StoreError> {
+    Ok(serde_dynamo::to_attribute_value(t)?)
 }
 
 /// `gsi1sk` of a low stock row: `<sellerId>#<productId>` (`-` without a seller).

@@ -301,6 +301,8 @@ async fn run(
         delivered_at: None,
         cancelled_at: None,
         refunded_at: None,
+        flagged_reason: None,
+        flagged_at: None,
     };
     let mut history = vec![(None, Status::Pending)];
     let mut events = vec![OutboxEvent::new(OrderPlaced { order: order.snapshot() })?];

@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shop_aws::messages::orders::Address;
+use shop_core::time::Timestamp;
 use shop_internal::{CallError, InternalClient};
 use uuid::Uuid;
 
@@ -159,6 +160,23 @@ struct Reserve {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+struct Renew {
+    lines: Vec<ReserveLine>,
+    ttl_seconds: u32,
+}
+
+/// What renewing a reservation got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// The order's units are held (again) or sold; when inventory recorded the renewal (its
+    /// clock: an `OrderCancelled` of a cancellation before this no longer releases the stock).
+    Held(Option<Timestamp>),
+    /// Not enough stock (nothing was taken).
+    Short,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct AvailabilityRequest<'a> {
     product_ids: &'a [Uuid],
 }
@@ -190,6 +208,28 @@ impl Inventory {
             ttl_seconds: u32::try_from(ttl.whole_seconds()).unwrap_or(u32::MAX),
         };
         self.0.post::<_, Value>("/internal/reservations", &body).await.map(|_| ())
+    }
+
+    /// Holds the order's stock again for a late payment (idempotent by order id): a released or
+    /// expired reservation is taken again, every line or none; one still held or committed
+    /// stays. [`Renewal::Short`] when inventory cannot hold it (409 `insufficient_stock`, or
+    /// `reservation_released` for one restocked).
+    #[tracing::instrument(skip_all, fields(order_id = %order))]
+    pub async fn renew(&self, order: Uuid, lines: &[(Uuid, u32)], ttl: time::Duration) -> Result<Renewal, CallError> {
+        let body = Renew {
+            lines: lines.iter().map(|&(product_id, quantity)| ReserveLine { product_id, quantity }).collect(),
+            ttl_seconds: u32::try_from(ttl.whole_seconds()).unwrap_or(u32::MAX),
+        };
+        match self.0.post::<_, Value>(&format!("/internal/reservations/{order}/renew"), &body).await {
+            Ok(reservation) => Ok(Renewal::Held(serde_json::from_value(reservation["renewedAt"].clone()).ok())),
+            Err(e)
+                if e.status() == Some(StatusCode::CONFLICT)
+                    && matches!(e.problem_code(), Some("insufficient_stock" | "reservation_released")) =>
+            {
+                Ok(Renewal::Short)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Returns the order's stock: a reservation is released, committed stock restocked

@@ -60,14 +60,16 @@ impl Status {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    /// The statuses reachable from this one in one step (seed-spec §5.6). Same-state moves are
-    /// not transitions.
+    /// The statuses reachable from this one in one step (seed-spec §5.6, and a full refund from
+    /// any paid status). Same-state moves are not transitions. A late payment's CANCELLED →
+    /// CONFIRMED is not here: only `POST /internal/orders/{id}/confirm` makes it, for orders
+    /// that expired unpaid (`payment_timeout`) once their stock is held again.
     pub fn next(self) -> &'static [Status] {
         match self {
             Status::Pending => &[Status::Confirmed, Status::Cancelled],
-            Status::Confirmed => &[Status::Processing, Status::Cancelled],
-            Status::Processing => &[Status::Shipped, Status::Cancelled],
-            Status::Shipped => &[Status::Delivered],
+            Status::Confirmed => &[Status::Processing, Status::Cancelled, Status::Refunded],
+            Status::Processing => &[Status::Shipped, Status::Cancelled, Status::Refunded],
+            Status::Shipped => &[Status::Delivered, Status::Refunded],
             Status::Delivered => &[Status::Refunded],
             Status::Cancelled | Status::Refunded => &[],
         }
@@ -75,6 +77,12 @@ impl Status {
 
     pub fn can_move_to(self, to: Status) -> bool {
         self.next().contains(&to)
+    }
+
+    /// Whether the goods are still with the shop (not yet shipped): a refund from here puts the
+    /// units back by default.
+    pub fn restocks_on_refund(self) -> bool {
+        matches!(self, Status::Confirmed | Status::Processing)
     }
 
     /// A customer may cancel their own order only before it is being prepared.
@@ -315,6 +323,9 @@ pub struct Order {
     pub delivered_at: Option<Timestamp>,
     pub cancelled_at: Option<Timestamp>,
     pub refunded_at: Option<Timestamp>,
+    /// Why the order was flagged (a disputed payment), the first time.
+    pub flagged_reason: Option<String>,
+    pub flagged_at: Option<Timestamp>,
 }
 
 impl Order {
@@ -375,6 +386,8 @@ impl Order {
             delivered_at: self.delivered_at,
             cancelled_at: self.cancelled_at,
             refunded_at: self.refunded_at,
+            flagged_reason: self.flagged_reason.clone(),
+            flagged_at: self.flagged_at,
         }
     }
 
@@ -446,6 +459,11 @@ pub struct OrderView {
     pub cancelled_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunded_at: Option<Timestamp>,
+    /// Why the order was flagged (its payment disputed); admins list them with `?flagged=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_at: Option<Timestamp>,
 }
 
 /// An order as a seller sees it.
@@ -528,13 +546,17 @@ mod tests {
                 (Pending, Cancelled),
                 (Confirmed, Processing),
                 (Confirmed, Cancelled),
+                (Confirmed, Refunded),
                 (Processing, Shipped),
                 (Processing, Cancelled),
+                (Processing, Refunded),
                 (Shipped, Delivered),
+                (Shipped, Refunded),
                 (Delivered, Refunded),
             ]
         );
         assert!(Status::ALL.iter().all(|s| !s.can_move_to(*s)));
+        assert!(Confirmed.restocks_on_refund() && Processing.restocks_on_refund() && !Shipped.restocks_on_refund());
         assert!(Pending.customer_may_cancel() && Confirmed.customer_may_cancel() && !Processing.customer_may_cancel());
     }
 

@@ -117,6 +117,8 @@ pub struct AdminFilter {
     pub to: Option<OffsetDateTime>,
     /// An order number (prefix, any case) or a user id.
     pub q: Option<String>,
+    /// Only flagged orders (`true`) or only unflagged ones (`false`).
+    pub flagged: Option<bool>,
 }
 
 /// Changes a transition writes besides the status.
@@ -168,6 +170,8 @@ struct OrderRow {
     delivered_at: Option<OffsetDateTime>,
     cancelled_at: Option<OffsetDateTime>,
     refunded_at: Option<OffsetDateTime>,
+    flagged_reason: Option<String>,
+    flagged_at: Option<OffsetDateTime>,
 }
 
 struct ItemRow {
@@ -220,6 +224,8 @@ impl OrderRow {
             delivered_at: ts(self.delivered_at),
             cancelled_at: ts(self.cancelled_at),
             refunded_at: ts(self.refunded_at),
+            flagged_reason: self.flagged_reason,
+            flagged_at: ts(self.flagged_at),
         })
     }
 }
@@ -541,12 +547,12 @@ impl Store {
     // ---------------------------------------------------------------- reading
 
     pub async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
-        let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at  FROM orders WHERE id = $1"#, id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE id = $1"#, id).fetch_optional(&self.pool).await?;
         Ok(self.with_items(row.into_iter().collect()).await?.pop())
     }
 
     pub async fn order_by_number(&self, number: &str) -> Result<Option<Order>, StoreError> {
-        let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at  FROM orders WHERE order_number = $1"#, number)
+        let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE order_number = $1"#, number)
             .fetch_optional(&self.pool)
             .await?;
         Ok(self.with_items(row.into_iter().collect()).await?.pop())
@@ -557,7 +563,7 @@ impl Store {
         let total = sqlx::query_scalar!("SELECT count(*) FROM orders WHERE user_id = $1", user).fetch_one(&self.pool).await?.unwrap_or(0);
         let rows = sqlx::query_as!(
             OrderRow,
-            r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at  FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"#,
+            r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"#,
             user,
             i64::from(page.limit),
             page.offset() as i64
@@ -576,21 +582,24 @@ impl Store {
         let total = sqlx::query_scalar!(
             "SELECT count(*) FROM orders
              WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
-               AND ($4::uuid IS NULL OR user_id = $4) AND ($5::text IS NULL OR order_number LIKE $5)",
+               AND ($4::uuid IS NULL OR user_id = $4) AND ($5::text IS NULL OR order_number LIKE $5)
+               AND ($6::bool IS NULL OR (flagged_at IS NOT NULL) = $6)",
             status,
             filter.from,
             filter.to,
             user,
-            number
+            number,
+            filter.flagged
         )
         .fetch_one(&self.pool)
         .await?
         .unwrap_or(0);
         let rows = sqlx::query_as!(
             OrderRow,
-            r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at  FROM orders
+            r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders
              WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
                AND ($4::uuid IS NULL OR user_id = $4) AND ($5::text IS NULL OR order_number LIKE $5)
+               AND ($8::bool IS NULL OR (flagged_at IS NOT NULL) = $8)
              ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"#,
             status,
             filter.from,
@@ -598,7 +607,8 @@ impl Store {
             user,
             number,
             i64::from(page.limit),
-            page.offset() as i64
+            page.offset() as i64,
+            filter.flagged
         )
         .fetch_all(&self.pool)
         .await?;
@@ -619,7 +629,7 @@ impl Store {
         .unwrap_or(0);
         let rows = sqlx::query_as!(
             OrderRow,
-            r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at  FROM orders o
+            r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders o
              WHERE EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.seller_id = $1) AND ($2::text IS NULL OR o.status = $2)
              ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"#,
             seller,
@@ -718,7 +728,7 @@ impl Store {
         events: impl FnOnce(&Order, Status) -> Result<Vec<OutboxEvent>, StoreError>,
     ) -> Result<Moved<E>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at  FROM orders WHERE id = $1 FOR UPDATE"#, id)
+        let Some(row) = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE id = $1 FOR UPDATE"#, id)
             .fetch_optional(&mut *tx)
             .await?
         else {
@@ -747,12 +757,13 @@ impl Store {
                  processing_at = CASE WHEN $2 = 'PROCESSING' THEN $3 ELSE processing_at END,
                  shipped_at = CASE WHEN $2 = 'SHIPPED' THEN $3 ELSE shipped_at END,
                  delivered_at = CASE WHEN $2 = 'DELIVERED' THEN $3 ELSE delivered_at END,
-                 cancelled_at = CASE WHEN $2 = 'CANCELLED' THEN $3 ELSE cancelled_at END,
+                 cancelled_at = CASE WHEN $2 = 'CANCELLED' THEN $3 WHEN $2 = 'CONFIRMED' THEN NULL ELSE cancelled_at END,
                  refunded_at = CASE WHEN $2 = 'REFUNDED' THEN $3 ELSE refunded_at END,
                  tracking_number = coalesce($4, tracking_number), carrier = coalesce($5, carrier),
-                 payment_id = coalesce($6, payment_id), cancel_reason = coalesce($7, cancel_reason)
+                 payment_id = coalesce($6, payment_id),
+                 cancel_reason = CASE WHEN $2 = 'CONFIRMED' THEN NULL ELSE coalesce($7, cancel_reason) END
              WHERE id = $1
-             RETURNING id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at"#,
+             RETURNING id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at"#,
             id,
             to.as_str(),
             now,
@@ -771,6 +782,29 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Moved::Done(order, events))
+    }
+
+    /// Flags an order (a disputed payment) once: the first reason and instant stay, with a
+    /// history entry (the status unchanged). `None`: no such order; `Some((order, flagged_now))`.
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn flag(&self, id: Uuid, reason: &str, actor: Actor) -> Result<Option<(Order, bool)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = OffsetDateTime::now_utc();
+        let flagged = sqlx::query!(
+            "UPDATE orders SET flagged_reason = $2, flagged_at = $3, updated_at = $3 WHERE id = $1 AND flagged_at IS NULL RETURNING status",
+            id,
+            reason,
+            now
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = &flagged {
+            let status = Status::parse(&row.status).ok_or_else(|| StoreError::Corrupt(format!("status {}", row.status)))?;
+            let note = format!("flagged: {reason}");
+            Self::record(&mut tx, id, Some(status), status, actor, Some(&note), now).await?;
+        }
+        tx.commit().await?;
+        Ok(self.order(id).await?.map(|o| (o, flagged.is_some())))
     }
 
     /// PENDING card orders past their payment deadline.

@@ -1,6 +1,7 @@
 //! Internal routes for other functions (behind `shop_core::http::finish`, which guards every `/internal/` path): availability,
 //! and reservations that are all-or-nothing and idempotent by order id; commit, release and
-//! cancel (release or restock for a cancelled order) each move a reservation once.
+//! cancel (release or restock for a cancelled order) each move a reservation once; renew holds
+//! an order's stock again for a late payment.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -11,10 +12,10 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{
-    Availability, AvailabilityList, AvailabilityRequest, DEFAULT_RESERVATION_TTL_SECONDS, Reservation, ReservationState, ReservationStatus,
-    ReserveRequest, first_duplicate, same_lines,
+    Availability, AvailabilityList, AvailabilityRequest, DEFAULT_RESERVATION_TTL_SECONDS, RenewRequest, Reservation, ReservationState,
+    ReservationStatus, ReserveRequest, first_duplicate, same_lines,
 };
-use crate::store::{Cancellation, ReserveOutcome, Transition};
+use crate::store::{Cancellation, Renewal, ReserveOutcome, Transition};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/internal/reservations/{orderId}/commit", post(commit))
         .route("/internal/reservations/{orderId}/release", post(release))
         .route("/internal/reservations/{orderId}/cancel", post(cancel))
+        .route("/internal/reservations/{orderId}/renew", post(renew))
 }
 
 fn no_reservation() -> ApiError {
@@ -82,11 +84,54 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
         ReserveOutcome::Insufficient(lines) => {
             // A stock-out seen by a buyer: the operator's signal to restock.
             shop_core::metrics::count(crate::CALLER, "StockOut");
-            let errors = lines
-                .into_iter()
-                .map(|i| FieldError::new(format!("lines[{i}].quantity"), "insufficient_stock", "exceeds the available stock"))
-                .collect();
-            Err(ApiError::conflict("insufficient_stock", "Not enough stock for every line; nothing was reserved.").with_errors(errors))
+            Err(insufficient(lines))
+        }
+    }
+}
+
+/// 409 `insufficient_stock` naming each short line.
+fn insufficient(lines: Vec<usize>) -> ApiError {
+    let errors = lines
+        .into_iter()
+        .map(|i| FieldError::new(format!("lines[{i}].quantity"), "insufficient_stock", "exceeds the available stock"))
+        .collect();
+    ApiError::conflict("insufficient_stock", "Not enough stock for every line; nothing was reserved.").with_errors(errors)
+}
+
+/// `POST /internal/reservations/{orderId}/renew {lines, ttlSeconds?}` → the reservation, held
+/// again for a late payment (idempotent by order id): one released or expired is `reserved`
+/// again with a new expiry, every line's units taken again or none (409 `insufficient_stock`
+/// naming `lines[i].quantity`, nothing taken); one still held keeps its units (its expiry pushed
+/// to the new one if later); one committed is answered as it is (sold); none is created as
+/// `POST /internal/reservations` does. Other lines than the reservation's → 409
+/// `reservation_mismatch`; a restocked one (its order cancelled after it was sold) → 409
+/// `reservation_released`. An `OrderCancelled` of a cancellation before the renewal no longer
+/// releases it.
+pub async fn renew(
+    State(state): State<AppState>,
+    ValidPath(order_id): ValidPath<Uuid>,
+    ValidJson(body): ValidJson<RenewRequest>,
+) -> ApiResult<Json<Reservation>> {
+    if let Some(i) = first_duplicate(body.lines.iter().map(|l| l.product_id)) {
+        return Err(ApiError::validation(vec![FieldError::new(format!("lines[{i}].productId"), "duplicate", "is listed twice")]));
+    }
+    let ttl = time::Duration::seconds(i64::from(body.ttl_seconds.unwrap_or(DEFAULT_RESERVATION_TTL_SECONDS)));
+    match state.store.renew(order_id, &body.lines, ttl).await? {
+        Renewal::Renewed(r) => {
+            shop_core::metrics::count(crate::CALLER, "ReservationRenewed");
+            Ok(Json(r))
+        }
+        Renewal::Reserved(r) | Renewal::Held(r) | Renewal::Committed(r) => Ok(Json(r)),
+        Renewal::Mismatch(_) => {
+            Err(ApiError::conflict("reservation_mismatch", "This order already has a reservation with other lines; nothing was changed.")
+                .with_errors(vec![FieldError::new("lines", "mismatch", "differ from the order's existing reservation")]))
+        }
+        Renewal::Refused(_) => {
+            Err(ApiError::conflict("reservation_released", "The order was cancelled after it was sold; its stock was returned."))
+        }
+        Renewal::Insufficient(lines) => {
+            shop_core::metrics::count(crate::CALLER, "StockOut");
+            Err(insufficient(lines))
         }
     }
 }
@@ -125,7 +170,7 @@ pub async fn release(State(state): State<AppState>, ValidPath(order_id): ValidPa
 /// unchanged. Exactly once however often it is called.
 pub async fn cancel(State(state): State<AppState>, ValidPath(order_id): ValidPath<Uuid>) -> ApiResult<Json<ReservationState>> {
     match state.store.cancel(order_id).await? {
-        Cancellation::Released(r) | Cancellation::Restocked(r) | Cancellation::Already(r) => {
+        Cancellation::Released(r) | Cancellation::Restocked(r) | Cancellation::Already(r) | Cancellation::Superseded(r) => {
             Ok(Json(ReservationState { order_id: r.order_id, status: r.status }))
         }
         Cancellation::NotFound => Err(no_reservation()),

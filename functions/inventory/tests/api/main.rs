@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod orders;
+mod renewals;
 mod reservations;
 mod stock;
 mod stream;

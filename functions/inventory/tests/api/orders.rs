@@ -17,22 +17,22 @@ impl Ctx {
         self.internal.post(&format!("/internal/reservations/{order}/cancel"), &json!({})).await
     }
 
-    async fn status(&self, order: Uuid) -> ReservationStatus {
+    pub(crate) async fn status(&self, order: Uuid) -> ReservationStatus {
         self.store.reservation(order).await.unwrap().expect("a reservation").status
     }
 
     /// (available, reserved) of a product.
-    async fn units(&self, id: Uuid) -> (i64, i64) {
+    pub(crate) async fn units(&self, id: Uuid) -> (i64, i64) {
         let s = self.stock(id).await;
         (s.available, s.reserved)
     }
 
     /// The audit entries of a cancelled order's restock on a product.
-    async fn restocks(&self, id: Uuid) -> Vec<inventory::domain::AuditEntry> {
+    pub(crate) async fn restocks(&self, id: Uuid) -> Vec<inventory::domain::AuditEntry> {
         self.store.audit(id).await.unwrap().into_iter().filter(|e| e.reason == "order_cancelled").collect()
     }
 
-    async fn events(&self) -> Events {
+    pub(crate) async fn events(&self) -> Events {
         let sqs = aws_sdk_sqs::Client::new(shop_testkit::sdk().await);
         Events::new(self.store.clone(), self.catalog_client.clone(), Publisher::new(sqs, "http://unused", "test"))
     }
@@ -120,7 +120,7 @@ async fn a_fifty_line_order_is_restocked_line_by_line_exactly_once() {
 }
 
 /// An SQS batch of bodies (`messageId` = `<prefix><i>`).
-fn batch(prefix: &str, bodies: &[String]) -> SqsEvent {
+pub(crate) fn batch(prefix: &str, bodies: &[String]) -> SqsEvent {
     serde_json::from_value(records(prefix, bodies)).unwrap()
 }
 
@@ -133,11 +133,11 @@ fn records(prefix: &str, bodies: &[String]) -> Value {
     json!({ "Records": records })
 }
 
-fn failed(response: &SqsBatchResponse) -> Vec<String> {
+pub(crate) fn failed(response: &SqsBatchResponse) -> Vec<String> {
     response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
-fn order(order: Uuid, lines: &[(Uuid, u32)]) -> Value {
+pub(crate) fn order(order: Uuid, lines: &[(Uuid, u32)]) -> Value {
     let items: Vec<Value> = lines
         .iter()
         .map(|(p, q)| json!({"productId": p, "sellerId": Uuid::now_v7(), "name": "X", "sku": "X-1", "price": 100, "quantity": q}))
@@ -150,11 +150,11 @@ fn order(order: Uuid, lines: &[(Uuid, u32)]) -> Value {
     })
 }
 
-fn envelope(kind: &str, data: Value) -> String {
+pub(crate) fn envelope(kind: &str, data: Value) -> String {
     json!({"id": Uuid::now_v7(), "type": kind, "source": "orders", "occurredAt": "2026-01-01T00:00:00Z", "data": data}).to_string()
 }
 
-fn confirmed(id: Uuid, lines: &[(Uuid, u32)]) -> String {
+pub(crate) fn confirmed(id: Uuid, lines: &[(Uuid, u32)]) -> String {
     envelope("OrderConfirmed", json!({"order": order(id, lines), "paymentId": "pi_1", "confirmedAt": "2026-01-01T00:00:00Z"}))
 }
 

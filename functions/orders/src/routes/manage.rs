@@ -17,7 +17,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::{Actor, Order, OrderView, SellerOrderView, Stats, Status, StatusChange};
+use crate::domain::{Actor, Order, OrderView, PaymentMethod, SellerOrderView, Stats, Status, StatusChange};
+use crate::routes::internal::refunded_event;
 use crate::routes::orders::{cancelled_event, finish, no_order};
 use crate::store::{AdminFilter, Change, OutboxEvent, StoreError, illegal};
 
@@ -41,6 +42,8 @@ pub struct AdminQuery {
     pub to: Option<Timestamp>,
     /// An order number (or its beginning) or a user id.
     pub q: Option<String>,
+    /// Only orders flagged for a disputed payment (`true`), or only unflagged ones (`false`).
+    pub flagged: Option<bool>,
     #[param(minimum = 1)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
@@ -70,7 +73,13 @@ pub async fn admin_list(
     if query.q.as_deref().is_some_and(|q| q.chars().count() > 64 || q.chars().any(char::is_control)) {
         return Err(ApiError::invalid_param("q", "at most 64 characters, no control characters"));
     }
-    let filter = AdminFilter { status: query.status, from: query.from.map(Timestamp::get), to: query.to.map(Timestamp::get), q: query.q };
+    let filter = AdminFilter {
+        status: query.status,
+        from: query.from.map(Timestamp::get),
+        to: query.to.map(Timestamp::get),
+        q: query.q,
+        flagged: query.flagged,
+    };
     let (orders, total) = state.store.admin_orders(&filter, page).await?;
     Ok(Json(Page { data: orders.iter().map(Order::view).collect(), meta: PageMeta::new(total, page) }))
 }
@@ -116,13 +125,17 @@ fn events_of(order: &Order, from: Status, by: CancelledBy, note: Option<&str>) -
             vec![OutboxEvent::new(OrderDelivered { order: order.snapshot(), delivered_at: order.delivered_at.unwrap_or(now) })?]
         }
         Status::Cancelled => cancelled_event(order, from, note.unwrap_or("cancelled_by_shop"), by)?,
-        Status::Pending | Status::Processing | Status::Refunded => Vec::new(),
+        // Cash on delivery handed back (card refunds go through payments).
+        Status::Refunded => refunded_event(order, from, None, order.totals.total)?,
+        Status::Pending | Status::Processing => Vec::new(),
     })
 }
 
-/// Moves an order along the status machine. ADMINs: any legal move. SELLERs: CONFIRMED →
-/// PROCESSING → SHIPPED, only for orders whose every line is theirs. SHIPPED needs a
-/// `trackingNumber`.
+/// Moves an order along the status machine. ADMINs: any legal move; REFUNDED only for cash on
+/// delivery (the cash handed back; `OrderRefunded` puts the units back when the order was not
+/// yet shipped) — a card order is refunded through payments (409 `refund_through_payments`).
+/// SELLERs: CONFIRMED → PROCESSING → SHIPPED, only for orders whose every line is theirs.
+/// SHIPPED needs a `trackingNumber`.
 #[utoipa::path(patch, path = "/api/orders/{id}/status", tag = "orders", security(("bearer" = ["seller", "admin"])),
     params(("id" = Uuid, Path, description = "Order id")),
     request_body = StatusChange,
@@ -173,6 +186,12 @@ pub async fn set_status(
                 }
                 if !order.status.can_move_to(to) {
                     return Err(illegal(order.status, to));
+                }
+                if to == Status::Refunded && order.payment_method == PaymentMethod::Card {
+                    return Err(ApiError::conflict(
+                        "refund_through_payments",
+                        "A card order is refunded through payments: use POST /api/payments/{id}/refund.",
+                    ));
                 }
                 Ok(())
             },

@@ -8,6 +8,7 @@
 mod checkout;
 mod failures;
 mod lifecycle;
+mod payments;
 mod races;
 
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub struct App {
     pub config: orders::config::Config,
     pub catalog: Router,
     pub inventory: Router,
+    /// The inventory function's table (for its order-events consumer).
+    pub inventory_table: String,
     pub cart: Router,
     pub accounts: Router,
     pub admin: Who,
@@ -112,7 +115,8 @@ pub async fn app() -> App {
     let inventory_name = shop_testkit::unique("inventory");
     let (ddb, inventory_table) = shop_testkit::table("InventoryTable").await;
     let inventory_catalog = inventory::clients::Catalog::new(InternalClient::new(sdk, &catalog_name, "inventory"));
-    let inventory = inventory::router(inventory::AppState::new(inventory::store::Store::new(ddb, inventory_table), inventory_catalog));
+    let inventory =
+        inventory::router(inventory::AppState::new(inventory::store::Store::new(ddb, inventory_table.clone()), inventory_catalog));
     shop_internal::register_local(&inventory_name, inventory.clone());
 
     // Accounts: the real router (saved addresses, and the JWKS the cart verifies tokens with).
@@ -189,6 +193,7 @@ pub async fn app() -> App {
         config,
         catalog,
         inventory,
+        inventory_table,
         cart,
         accounts,
         admin,
@@ -326,6 +331,27 @@ impl App {
         let carts = cart::store::CartStore::connect(&redis_url(), self.cart_prefix.clone()).await.unwrap();
         let coupons = cart::store::CouponStore::new(aws_sdk_dynamodb::Client::new(shop_testkit::sdk().await), self.promotions.clone());
         cart::events::Events::new(carts, coupons)
+    }
+
+    /// Inventory's order-events consumer (and expiry job) on the test's inventory table.
+    pub async fn inventory_events(&self) -> inventory::events::Events {
+        let sdk = shop_testkit::sdk().await;
+        let store = inventory::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &self.inventory_table);
+        let catalog = inventory::clients::Catalog::new(InternalClient::new(sdk, &self.config.catalog_function, "inventory"));
+        inventory::events::Events::new(store, catalog, shop_aws::events::Publisher::new(self.sqs.clone(), "http://unused", "test"))
+    }
+
+    /// Delivers published events (envelopes) to inventory's consumer, in this order, as its
+    /// queue would; each must be acknowledged.
+    pub async fn to_inventory(&self, events: &[&Value]) {
+        let records: Vec<Value> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| json!({"messageId": format!("m{i}"), "eventSource": "aws:sqs", "receiptHandle": "r", "body": e.to_string()}))
+            .collect();
+        let batch = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let response = self.inventory_events().await.handle_orders(batch).await;
+        assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     }
 
     /// A pool on the test's database, for checks of what is stored.
