@@ -305,11 +305,14 @@ async fn run(
         flagged_at: None,
     };
     let mut history = vec![(None, Status::Pending)];
-    let mut events = vec![OutboxEvent::new(OrderPlaced { order: order.snapshot() })?];
+    let mut events = vec![OutboxEvent::new(crate::CALLER, OrderPlaced { order: order.snapshot() }).map_err(StoreError::from)?];
     if request.payment_method == PaymentMethod::Cod {
         // Cash on delivery: confirmed at placement (stock committed through the event).
         history.push((Some(Status::Pending), Status::Confirmed));
-        events.push(OutboxEvent::new(OrderConfirmed { order: order.snapshot(), payment_id: None, confirmed_at: now })?);
+        events.push(
+            OutboxEvent::new(crate::CALLER, OrderConfirmed { order: order.snapshot(), payment_id: None, confirmed_at: now })
+                .map_err(StoreError::from)?,
+        );
     }
     for _ in 0..NUMBER_TRIES {
         match state.store.insert_order(&order, (user, key), &history, &events).await? {

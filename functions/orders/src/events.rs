@@ -17,9 +17,9 @@ use crate::clients::{Cart, Inventory};
 use crate::config::Config;
 use crate::db::DbError;
 use crate::domain::{Actor, Status};
-use crate::outbox::Relay;
 use crate::routes::orders::cancelled_event;
 use crate::store::{Change, Moved, Store, StoreError};
+use shop_aws::outbox::Relay;
 
 /// Rows handled per step and run.
 const BATCH: i64 = 100;
@@ -46,7 +46,7 @@ impl Events {
         let pool = crate::db::connect(&config.database, sdk).await?;
         Ok(Self {
             store: Store::new(pool),
-            relay: Relay::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn),
+            relay: Relay::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn, crate::CALLER),
             cart: Cart(InternalClient::new(sdk, &config.cart_function, crate::CALLER)),
             inventory: Inventory(InternalClient::new(sdk, &config.inventory_function, crate::CALLER)),
         })

@@ -6,7 +6,7 @@
 //!   ([`domain::Status`], enforced in [`store::Store::transition`] under the order's row lock);
 //!   sellers see orders with their products and fulfil the ones wholly theirs.
 //! - Every state change writes its events in the same transaction (the outbox), published to
-//!   the order events topic right after the commit and by the minute sweep ([`outbox`]).
+//!   the order events topic right after the commit and by the minute sweep (`shop_aws::outbox`).
 //! - [`events`] (the `orders-events` binary, every minute): the outbox sweep, expiry of unpaid
 //!   card orders (`payment_timeout`), undoing abandoned checkouts, purging old idempotency keys.
 
@@ -16,7 +16,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;
-pub mod outbox;
 pub mod routes;
 pub mod store;
 
@@ -30,8 +29,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::clients::{Accounts, Cart, Catalog, Inventory};
 use crate::config::Config;
-use crate::outbox::Relay;
 use crate::store::Store;
+use shop_aws::outbox::Relay;
 
 /// The caller name this function logs on the functions it calls, and its events' `source`.
 pub const CALLER: &str = "orders";
@@ -61,7 +60,7 @@ impl AppState {
         let pool = db::connect(&config.database, sdk).await?;
         Ok(Self::new(Inner {
             store: Store::new(pool),
-            relay: Relay::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn),
+            relay: Relay::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn, crate::CALLER),
             cart: Cart(InternalClient::new(sdk, &config.cart_function, CALLER)),
             catalog: Catalog(InternalClient::new(sdk, &config.catalog_function, CALLER)),
             inventory: Inventory(InternalClient::new(sdk, &config.inventory_function, CALLER)),

@@ -21,64 +21,8 @@ use uuid::Uuid;
 
 use crate::domain::{Actor, DayStats, HistoryEntry, Order, PaymentMethod, Stats, Status};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error")]
-    Db(#[from] sqlx::Error),
-    #[error("a stored row does not decode: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    /// The database could not be reached or the statement was not run (safe to retry).
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Db(e) => shop_aws::pg::is_unavailable(e),
-            StoreError::Corrupt(_) => false,
-        }
-    }
-
-    /// The unique constraint a statement violated.
-    fn violated(&self) -> Option<String> {
-        match self {
-            StoreError::Db(e) => {
-                e.as_database_error().filter(|d| d.is_unique_violation()).map(|d| d.constraint().unwrap_or_default().to_owned())
-            }
-            StoreError::Corrupt(_) => None,
-        }
-    }
-}
-
-/// Unreachable database → 503 with `Retry-After`; anything else → opaque 500 (cause logged).
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if e.is_unavailable() { ApiError::unavailable(&e) } else { ApiError::internal(&e) }
-    }
-}
-
-/// An event to write with a state change: `(id, kind, envelope JSON)`.
-#[derive(Debug, Clone)]
-pub struct OutboxEvent {
-    pub id: Uuid,
-    pub kind: &'static str,
-    pub body: Value,
-}
-
-impl OutboxEvent {
-    pub fn new<T: shop_aws::events::Event>(data: T) -> Result<Self, StoreError> {
-        let envelope = shop_aws::events::Envelope::new(crate::CALLER, data);
-        let body = serde_json::to_value(&envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(Self { id: envelope.id, kind: T::KIND, body })
-    }
-}
-
-/// A stored outbox row to publish.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub id: Uuid,
-    pub kind: String,
-    pub body: Value,
-}
+pub use shop_aws::outbox::{OutboxEvent, Pending};
+pub use shop_aws::pg::StoreError;
 
 /// The first look at an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq)]
@@ -822,35 +766,6 @@ impl Store {
 
     /// Unpublished events written before `older_than` (the sweep leaves the newest to the
     /// publish after commit), oldest first.
-    pub async fn unpublished(&self, older_than: OffsetDateTime, limit: i64) -> Result<Vec<Pending>, StoreError> {
-        let rows = sqlx::query!(
-            "SELECT id, kind, body FROM outbox WHERE published_at IS NULL AND created_at < $1 ORDER BY created_at, id LIMIT $2",
-            older_than,
-            limit
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| Pending { id: r.id, kind: r.kind, body: r.body }).collect())
-    }
-
-    pub async fn mark_published(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query!("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1) AND published_at IS NULL", ids)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn mark_failed(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query!("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)", ids).execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Events never published, for the operator's metric.
     pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar!("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetch_one(&self.pool).await?.unwrap_or(0))
@@ -865,4 +780,37 @@ pub fn illegal(from: Status, to: Status) -> ApiError {
             "illegal_transition",
             format!("{} → {} is not allowed", from.as_str(), to.as_str()),
         )])
+}
+
+impl shop_aws::outbox::OutboxStore for Store {
+    type Error = StoreError;
+
+    async fn unpublished(&self, older_than: OffsetDateTime, limit: i64) -> Result<Vec<Pending>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT id, kind, body FROM outbox WHERE published_at IS NULL AND created_at < $1 ORDER BY created_at, id LIMIT $2",
+            older_than,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| Pending { id: r.id, kind: r.kind, body: r.body }).collect())
+    }
+
+    async fn mark_published(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query!("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1) AND published_at IS NULL", ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_failed(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query!("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)", ids).execute(&self.pool).await?;
+        Ok(())
+    }
 }

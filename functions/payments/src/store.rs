@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 use shop_aws::outbox::{OutboxEvent, OutboxStore, Pending};
-use shop_core::ApiError;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
@@ -13,35 +12,7 @@ use uuid::Uuid;
 use crate::domain::{Method, Payment, RefundReason, RefundRow, RefundStatus, Status};
 use crate::stripe::Intent;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error")]
-    Db(#[from] sqlx::Error),
-    #[error("a stored row does not decode: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Db(e) => shop_aws::pg::is_unavailable(e),
-            StoreError::Corrupt(_) => false,
-        }
-    }
-}
-
-impl From<serde_json::Error> for StoreError {
-    fn from(e: serde_json::Error) -> Self {
-        StoreError::Corrupt(e.to_string())
-    }
-}
-
-/// Unreachable database → 503 with `Retry-After`; anything else → opaque 500 (cause logged).
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if e.is_unavailable() { ApiError::unavailable(&e) } else { ApiError::internal(&e) }
-    }
-}
+pub use shop_aws::pg::StoreError;
 
 struct PaymentRow {
     id: Uuid,

@@ -104,3 +104,45 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
             matches!(c.as_ref(), "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300")
         })
 }
+
+/// A PostgreSQL store's failure (orders, payments).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("a stored row does not decode: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// The database could not be reached or the statement was not run (safe to retry).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(e) => is_unavailable(e),
+            StoreError::Corrupt(_) => false,
+        }
+    }
+
+    /// The unique constraint a statement violated.
+    pub fn violated(&self) -> Option<String> {
+        match self {
+            StoreError::Db(e) => {
+                e.as_database_error().filter(|d| d.is_unique_violation()).map(|d| d.constraint().unwrap_or_default().to_owned())
+            }
+            StoreError::Corrupt(_) => None,
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// Unreachable database → 503 with `Retry-After`; anything else → opaque 500 (cause logged).
+impl From<StoreError> for shop_core::ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() { shop_core::ApiError::unavailable(&e) } else { shop_core::ApiError::internal(&e) }
+    }
+}

@@ -223,6 +223,18 @@ pub fn redis_prefix() -> String {
     format!("{}:", unique("test").replace('-', ":"))
 }
 
+/// A fresh PostgreSQL database for one test (`<prefix>_<unique>`; `scripts/test` drops those
+/// left over from old runs): its URL.
+pub async fn database(prefix: &str) -> String {
+    let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = unique(prefix).replace('-', "_");
+    let admin =
+        sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&format!("{base}/postgres")).await.expect("PostgreSQL runs");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+    admin.close().await;
+    format!("{base}/{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,16 +246,4 @@ mod tests {
         assert!(p.starts_with("test:") && p.ends_with(':'), "{p}");
         assert_ne!(p, redis_prefix());
     }
-}
-
-/// A fresh PostgreSQL database for one test (`<prefix>_<unique>`; `scripts/test` drops those
-/// left over from old runs): its URL.
-pub async fn database(prefix: &str) -> String {
-    let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = unique(prefix).replace('-', "_");
-    let admin =
-        sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&format!("{base}/postgres")).await.expect("PostgreSQL runs");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
-    admin.close().await;
-    format!("{base}/{name}")
 }

@@ -129,11 +129,14 @@ async fn confirm(
                 change,
                 |order| may_confirm(order, &payment_id, held_since),
                 |order, _| {
-                    Ok(vec![OutboxEvent::new(OrderConfirmed {
-                        order: order.snapshot(),
-                        payment_id: order.payment_id.clone(),
-                        confirmed_at: order.confirmed_at.unwrap_or_else(Timestamp::now),
-                    })?])
+                    Ok(vec![OutboxEvent::new(
+                        crate::CALLER,
+                        OrderConfirmed {
+                            order: order.snapshot(),
+                            payment_id: order.payment_id.clone(),
+                            confirmed_at: order.confirmed_at.unwrap_or_else(Timestamp::now),
+                        },
+                    )?])
                 },
             )
             .await?;
@@ -215,13 +218,16 @@ pub struct RefundedRequest {
 
 /// The `OrderRefunded` of a refund from `from`.
 pub(crate) fn refunded_event(order: &Order, from: Status, restock: Option<bool>, amount: i64) -> Result<Vec<OutboxEvent>, StoreError> {
-    Ok(vec![OutboxEvent::new(OrderRefunded {
-        order: order.snapshot(),
-        previous_status: from.as_str().to_owned(),
-        restock: restock.unwrap_or(from.restocks_on_refund()),
-        refund_amount: amount,
-        refunded_at: order.refunded_at.unwrap_or_else(Timestamp::now),
-    })?])
+    Ok(vec![OutboxEvent::new(
+        crate::CALLER,
+        OrderRefunded {
+            order: order.snapshot(),
+            previous_status: from.as_str().to_owned(),
+            restock: restock.unwrap_or(from.restocks_on_refund()),
+            refund_amount: amount,
+            refunded_at: order.refunded_at.unwrap_or_else(Timestamp::now),
+        },
+    )?])
 }
 
 /// `POST /internal/orders/{id}/refunded {paymentId, amount, restock?}`: payments reports a full

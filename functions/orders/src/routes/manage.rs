@@ -113,16 +113,25 @@ fn events_of(order: &Order, from: Status, by: CancelledBy, note: Option<&str>) -
     let now = Timestamp::now();
     Ok(match order.status {
         Status::Confirmed => {
-            vec![OutboxEvent::new(OrderConfirmed { order: order.snapshot(), payment_id: order.payment_id.clone(), confirmed_at: now })?]
+            vec![OutboxEvent::new(
+                crate::CALLER,
+                OrderConfirmed { order: order.snapshot(), payment_id: order.payment_id.clone(), confirmed_at: now },
+            )?]
         }
-        Status::Shipped => vec![OutboxEvent::new(OrderShipped {
-            order: order.snapshot(),
-            tracking_number: order.tracking_number.clone(),
-            carrier: order.carrier.clone(),
-            shipped_at: order.shipped_at.unwrap_or(now),
-        })?],
+        Status::Shipped => vec![OutboxEvent::new(
+            crate::CALLER,
+            OrderShipped {
+                order: order.snapshot(),
+                tracking_number: order.tracking_number.clone(),
+                carrier: order.carrier.clone(),
+                shipped_at: order.shipped_at.unwrap_or(now),
+            },
+        )?],
         Status::Delivered => {
-            vec![OutboxEvent::new(OrderDelivered { order: order.snapshot(), delivered_at: order.delivered_at.unwrap_or(now) })?]
+            vec![OutboxEvent::new(
+                crate::CALLER,
+                OrderDelivered { order: order.snapshot(), delivered_at: order.delivered_at.unwrap_or(now) },
+            )?]
         }
         Status::Cancelled => cancelled_event(order, from, note.unwrap_or("cancelled_by_shop"), by)?,
         // Cash on delivery handed back (card refunds go through payments).

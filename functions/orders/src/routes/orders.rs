@@ -167,14 +167,17 @@ pub(crate) fn cancelled_event(
     reason: &str,
     by: CancelledBy,
 ) -> Result<Vec<OutboxEvent>, crate::store::StoreError> {
-    Ok(vec![OutboxEvent::new(OrderCancelled {
-        order: order.snapshot(),
-        previous_status: from.as_str().to_owned(),
-        reason: reason.to_owned(),
-        cancelled_by: by,
-        refund_amount: None,
-        cancelled_at: order.cancelled_at.unwrap_or_else(Timestamp::now),
-    })?])
+    Ok(vec![OutboxEvent::new(
+        crate::CALLER,
+        OrderCancelled {
+            order: order.snapshot(),
+            previous_status: from.as_str().to_owned(),
+            reason: reason.to_owned(),
+            cancelled_by: by,
+            refund_amount: None,
+            cancelled_at: order.cancelled_at.unwrap_or_else(Timestamp::now),
+        },
+    )?])
 }
 
 /// The order after a transition (its events published now), or why not.

@@ -65,15 +65,9 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// A fresh, migrated database for one test.
+/// A fresh database for one test (migrated by the function at start).
 pub async fn database() -> String {
-    let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = shop_testkit::unique("skyshop_test_orders").replace('-', "_");
-    let admin =
-        sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&format!("{base}/postgres")).await.expect("PostgreSQL runs");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
-    admin.close().await;
-    format!("{base}/{name}")
+    shop_testkit::database("skyshop_test_orders").await
 }
 
 /// An SNS topic with a raw-delivery queue subscribed: (topic ARN, queue URL).
