@@ -11,7 +11,9 @@
       reads the runner's `checkout steps` log lines (one per checkout: outcome, total_us,
       steps_us) and reports p50/p95/p99 of each step, and the CPU per checkout of each process
       over the measured window: the DURATION seconds that end with the last checkout logged
-      (the constant-rate scenario; registration and warm-up come before it).
+      (the constant-rate scenario; registration and warm-up come before it). With card payments
+      (checkout-card.js) it also reads the `stripe webhook` lines (one per delivery: outcome,
+      status, elapsed_us) and reports the webhook function's own time.
 
   checkout-report.py table load-tests/results/checkout*.summary.json
       one Markdown row per run (k6 summary, and NAME.steps.json beside it when there).
@@ -98,13 +100,17 @@ def stamp(text):
 
 def report(args):
     checkouts = []
+    webhooks = []
     with open(args.log, errors="replace") as f:
         for line in f:
-            if "checkout steps" not in line:
+            if "checkout steps" not in line and "stripe webhook" not in line:
                 continue
             try:
                 event = json.loads(line)
             except ValueError:
+                continue
+            if event.get("message") == "stripe webhook":
+                webhooks.append((stamp(event["timestamp"]), event.get("outcome"), int(event.get("elapsed_us", 0)), event.get("status")))
                 continue
             if event.get("message") != "checkout steps":
                 continue
@@ -161,6 +167,16 @@ def report(args):
                 # The machine's busy CPU that none of the processes above used (other work, the kernel's softirqs).
                 "other_cpu_seconds": round(cpu["machine"]["cpu_seconds"] - measured, 2) if "machine" in cpu else None},
     }
+    hooks = [w for w in webhooks if w[0] > start]
+    if hooks:
+        # The webhook function's own time per delivery (verify, record, settle, tell orders), from
+        # its `stripe webhook` lines: no Stripe call is on this path.
+        elapsed = [w[2] for w in hooks]
+        kinds = {}
+        for w in hooks:
+            kinds[f"{w[3]} {w[1]}"] = kinds.get(f"{w[3]} {w[1]}", 0) + 1
+        result["webhook"] = {"deliveries": len(hooks), "outcomes": kinds,
+                             "ms": {"p50": ms(percentile(elapsed, 50)), "p95": ms(percentile(elapsed, 95)), "p99": ms(percentile(elapsed, 99))}}
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as f:

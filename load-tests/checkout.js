@@ -24,6 +24,7 @@ import exec from 'k6/execution';
 import { check, fail } from 'k6';
 import { Counter } from 'k6/metrics';
 import { BASE, TREND_STATS, pick } from './lib/catalog.js';
+import { CARD_ORDER, JSON_HEADERS, setupShop } from './lib/checkout.js';
 
 const RATE = Number(__ENV.RATE || 80);
 const POOL = Number(__ENV.POOL || 400);
@@ -31,8 +32,6 @@ const WARMUP = __ENV.WARMUP || '10s';
 const WARMUP_RATE = Math.min(RATE, 20);
 const WARMUP_VUS = 20;
 const STOCK = Number(__ENV.STOCK || 1000000);
-const PASSWORD = 'Correct-Horse-9';
-const JSON_HEADERS = { 'content-type': 'application/json' };
 
 const placed = new Counter('checkouts_placed');
 
@@ -64,49 +63,8 @@ export const options = {
 };
 
 export function setup() {
-  if (POOL <= WARMUP_VUS) fail(`POOL must be above ${WARMUP_VUS}`);
-  const run = Date.now().toString(36);
-  // Registration hashes each password (argon2id): in batches of 10, so the cores are busy but
-  // no request waits near the gateway's 10 s integration timeout.
-  const users = [];
-  for (let from = 0; from < POOL; from += 10) {
-    const batch = [];
-    for (let i = from; i < Math.min(POOL, from + 10); i++) {
-      const body = { email: `checkout-${run}-${i}@example.com`, password: PASSWORD, firstName: 'Load', lastName: `Test${i}` };
-      batch.push(['POST', `${BASE}/api/auth/register`, JSON.stringify(body), { headers: JSON_HEADERS, tags: { name: 'register' } }]);
-    }
-    for (const r of http.batch(batch)) {
-      if (r.status !== 201) fail(`register ${r.status} ${r.body}`);
-      users.push(r.json('accessToken'));
-    }
-  }
-
-  const email = __ENV.ADMIN_EMAIL || 'admin@skyshop.local';
-  const login = http.post(`${BASE}/api/auth/login`, JSON.stringify({ email, password: __ENV.ADMIN_PASSWORD || '' }), { headers: JSON_HEADERS });
-  if (login.status !== 200) fail(`admin login ${login.status} ${login.body} (set ADMIN_PASSWORD)`);
-  const admin = { ...JSON_HEADERS, authorization: `Bearer ${login.json('accessToken')}` };
-
-  const ids = [];
-  for (let page = 1; ; page++) {
-    const r = http.get(`${BASE}/api/products?limit=100&page=${page}`, { tags: { name: 'listing' } });
-    if (r.status !== 200) fail(`listing ${r.status} ${r.body}`);
-    const data = r.json('data');
-    ids.push(...data.map((p) => p.id));
-    if (data.length < 100 || page >= Number(r.json('meta.totalPages'))) break;
-  }
-  if (ids.length === 0) fail('no product: seed the catalog first (scripts/seed)');
-  const stock = JSON.stringify({ available: STOCK });
-  for (let from = 0; from < ids.length; from += 20) {
-    const puts = ids.slice(from, from + 20).map((id) => ['PUT', `${BASE}/api/inventory/${id}`, stock, { headers: admin, tags: { name: 'stock' } }]);
-    http.batch(puts).forEach((r, i) => {
-      if (r.status !== 200) fail(`stock of ${ids[from + i]}: ${r.status} ${r.body}`);
-    });
-  }
-  return { run, users, ids };
+  return setupShop(POOL, STOCK, WARMUP_VUS);
 }
-
-const ADDRESS = { firstName: 'Load', lastName: 'Test', address1: '1 Benchmark Way', city: 'Austin', state: 'TX', postalCode: '78701', country: 'US' };
-const ORDER = JSON.stringify({ shippingAddress: ADDRESS, paymentMethod: 'card' });
 
 export default function (data) {
   const vu = exec.vu.idInTest;
@@ -115,6 +73,6 @@ export default function (data) {
   const add = http.post(`${BASE}/api/cart/items`, JSON.stringify({ productId: pick(data.ids), quantity: 1 }), { headers: auth, tags: { kind: 'add', name: 'add_to_cart' } });
   if (!check(add, { 'item added': (r) => r.status === 200 || r.status === 201 })) return;
   const key = `${data.run}-${vu}-${exec.vu.iterationInInstance}`;
-  const order = http.post(`${BASE}/api/orders`, ORDER, { headers: { ...auth, 'idempotency-key': key }, tags: { kind: 'order', name: 'place_order' } });
+  const order = http.post(`${BASE}/api/orders`, CARD_ORDER, { headers: { ...auth, 'idempotency-key': key }, tags: { kind: 'order', name: 'place_order' } });
   if (check(order, { 'order placed (201)': (r) => r.status === 201 })) placed.add(1);
 }
