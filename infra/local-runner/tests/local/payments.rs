@@ -425,3 +425,116 @@ async fn the_reconciliation_job_settles_an_intent_whose_webhook_was_lost() {
     assert_eq!(run["reconciled"]["intentsChecked"], 1, "{run}");
     assert_eq!(shop.order_status(&order_id).await, "CONFIRMED");
 }
+
+/// A payment that succeeds after its order expired: re-reserved when the stock is there (the
+/// order CONFIRMED), refunded in full with an email when it is gone.
+#[tokio::test]
+async fn a_payment_after_the_order_expired_is_re_reserved_or_refunded() {
+    let shop = Shop::open(3).await;
+    let orders = shop.orders_db().await;
+    let expire = |order_id: String| {
+        let orders = orders.clone();
+        async move {
+            sqlx::query("UPDATE orders SET payment_due_at = now() - interval '50 minutes' WHERE id = $1")
+                .bind(Uuid::parse_str(&order_id).unwrap())
+                .execute(&orders)
+                .await
+                .unwrap();
+        }
+    };
+    let stock = |available: i64, reserved: i64| async move {
+        let s = shop.app.call("GET", &format!("/api/inventory/{}", shop.product), Some(&shop.admin), None).await;
+        s.body["available"] == available && s.body["reserved"] == reserved
+    };
+
+    // Stock still there: the late payment holds it again and the order is CONFIRMED.
+    let (order_id, _, _) = shop.card_order(1).await;
+    let intent = shop.intent(&order_id).await.body["paymentIntentId"].as_str().unwrap().to_owned();
+    expire(order_id.clone()).await;
+    shop.run_schedule("OrdersEventsFunction").await;
+    assert_eq!(shop.order_status(&order_id).await, "CANCELLED");
+    eventually("the expired order's stock back", || stock(3, 0)).await;
+    let (status, _) = stripe::pay(&intent, CARD_OK).await;
+    assert_eq!(status, 200);
+    shop.wait_for_status(&order_id, "CONFIRMED").await;
+    eventually("the stock committed again", || stock(2, 0)).await;
+
+    // Stock gone meanwhile: refunded in full, with its email; the order stays CANCELLED.
+    let (gone, gone_number, total) = shop.card_order(1).await;
+    let intent = shop.intent(&gone).await.body["paymentIntentId"].as_str().unwrap().to_owned();
+    expire(gone.clone()).await;
+    shop.run_schedule("OrdersEventsFunction").await;
+    eventually("the expired order's stock back", || stock(2, 0)).await;
+    let emptied = shop.app.call("PUT", &format!("/api/inventory/{}", shop.product), Some(&shop.admin), Some(json!({"available": 0}))).await;
+    assert_eq!(emptied.status, 200, "{}", emptied.body);
+    let (status, _) = stripe::pay(&intent, CARD_OK).await;
+    assert_eq!(status, 200);
+    eventually("the late payment refunded", || async { shop.payment_of(&gone).await["status"] == "REFUNDED" }).await;
+    let payment = shop.payment_of(&gone).await;
+    assert_eq!((payment["refunded"].as_i64(), payment["refunds"][0]["reason"].as_str()), (Some(total), Some("late_payment")));
+    assert_eq!(shop.order_status(&gone).await, "CANCELLED");
+    eventually("the late payment email", || async {
+        shop.mails(&gone_number).await.iter().any(|m| m["subject"].as_str().unwrap().starts_with("Your payment for Order"))
+    })
+    .await;
+}
+
+/// `charge.dispute.created` (not sent by localstripe: delivered signed): the payment is marked,
+/// the order flagged, the admins emailed — once, however often it arrives.
+#[tokio::test]
+async fn a_dispute_flags_the_order_and_tells_the_admins_once() {
+    let shop = Shop::open(5).await;
+    let secret = shop.webhook_secret().await;
+    let (order_id, number, total, _) = shop.paid_order(1).await;
+    let intent = shop.payment_of(&order_id).await["paymentIntentId"].as_str().unwrap().to_owned();
+    let dispute = json!({"id": "dp_1", "object": "dispute", "charge": "ch_1", "payment_intent": intent, "amount": total, "currency": "usd", "reason": "fraudulent", "status": "needs_response"});
+    let event = stripe::event("charge.dispute.created", dispute);
+    for _ in 0..3 {
+        assert_eq!(shop.deliver(&event, &secret).await.status, 200);
+    }
+    assert_eq!(shop.payment_of(&order_id).await["disputed"], true);
+    let order = shop.app.call("GET", &format!("/api/orders/{order_id}"), Some(&shop.admin), None).await;
+    assert!(order.body["flaggedReason"].as_str().unwrap_or_default().contains("fraudulent"), "{}", order.body);
+    let admin_mails = || async {
+        mails_to(&shop.app, local_runner::cloud::ADMIN_EMAIL)
+            .await
+            .into_iter()
+            .filter(|m| m["subject"].as_str().unwrap_or("").contains(&number))
+            .count()
+    };
+    eventually("the admin email", || async { admin_mails().await >= 1 }).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(admin_mails().await, 1);
+}
+
+/// Cash on delivery: a `cod` payment comes with the order and is settled at delivery, never
+/// sent to Stripe.
+#[tokio::test]
+async fn cash_on_delivery_is_settled_at_delivery() {
+    let shop = Shop::open(5).await;
+    let add = shop.app.call("POST", "/api/cart/items", Some(&shop.buyer), Some(json!({"productId": shop.product, "quantity": 1}))).await;
+    assert_eq!(add.status, 200);
+    let placed = order(&shop.app, &shop.buyer, "cod-1", "cod").await;
+    assert_eq!(placed.body["status"], "CONFIRMED");
+    let id = placed.body["id"].as_str().unwrap().to_owned();
+    eventually("the cod payment", || async {
+        let r = shop.app.call("GET", &format!("/api/payments/order/{id}"), Some(&shop.buyer), None).await;
+        r.body["items"][0]["status"] == "PENDING"
+    })
+    .await;
+    let payment = shop.payment_of(&id).await;
+    assert_eq!((payment["method"].as_str(), payment["amount"].as_i64()), (Some("cod"), placed.body["total"].as_i64()));
+    assert!(payment.get("paymentIntentId").is_none());
+    let intent = shop.intent(&id).await;
+    assert_eq!((intent.status, intent.body["code"].as_str()), (409, Some("not_card_order")));
+    for body in [
+        json!({"status": "PROCESSING"}),
+        json!({"status": "SHIPPED", "trackingNumber": "1Z1", "carrier": "UPS"}),
+        json!({"status": "DELIVERED"}),
+    ] {
+        let r = shop.app.call("PATCH", &format!("/api/orders/{id}/status"), Some(&shop.admin), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    eventually("the cod payment settled", || async { shop.payment_of(&id).await["status"] == "SUCCEEDED" }).await;
+    assert_eq!(shop.payment_of(&id).await["captured"], placed.body["total"]);
+}
