@@ -12,6 +12,7 @@ mod flow;
 mod fuzz;
 mod order_emails;
 mod parity;
+mod payments;
 mod search;
 mod secrets;
 mod sqs;
