@@ -77,7 +77,7 @@ async fn receive_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Re
         return Err(ApiError::bad_request("invalid_event", "The body is not UTF-8 JSON."));
     };
     let secret = state.webhook_secret().await.map_err(ApiError::from)?;
-    match Webhook::construct_event(payload, signature, &secret) {
+    match Webhook::construct_event(payload, signature, secret) {
         // Verified. `BadParse` comes only after the signature and the timestamp passed: the
         // SDK's generated types did not read this event (another API version, a stand-in's
         // shape); we read the fields we use ourselves, below.

@@ -49,7 +49,9 @@ fn sample_body(route: &Route) -> Option<Value> {
         // round-trip's standalone binary cannot reach.
         ("POST", "/api/inventory/{productId}/adjust") => json!({"delta": -2, "reason": "Damaged in storage"}),
         ("POST", "/api/orders") => json!({"shippingAddress": sample_address(), "paymentMethod": "card"}),
-        ("POST", "/api/payments/intents") | ("POST", "/api/payments/confirm") => json!({"orderId": SAMPLE_ID}),
+        // The intent sample stays `{}` (422) too: a valid one asks orders first, which the
+        // round-trip's standalone binary cannot reach. Confirm reads its own database first (404).
+        ("POST", "/api/payments/confirm") => json!({"orderId": SAMPLE_ID}),
         ("POST", "/api/payments/{id}/refund") => json!({"amount": 5_000, "reason": "One of the two arrived damaged."}),
         ("PATCH", "/api/orders/{id}/status") => json!({"status": "SHIPPED", "trackingNumber": "1Z999AA10123456784", "carrier": "UPS"}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
@@ -160,7 +162,7 @@ pub const SAMPLE_WEBHOOK_SECRET: &str = "whsec_skyshop_sample_not_a_real_secret"
 /// secret) or, with `STRIPE_WEBHOOK_SECRET` set to [`SAMPLE_WEBHOOK_SECRET`], 400
 /// `signature_expired`. A delivery that verifies comes from localstripe itself, or
 /// `skyshop-local`'s tests, which sign with the cloud's secret at the current time.
-pub const SAMPLE_WEBHOOK_TIMESTAMP: i64 = 1_764_072_000;
+pub const SAMPLE_WEBHOOK_TIMESTAMP: i64 = 1_795_608_000;
 
 /// A Stripe event as Stripe delivers it: the sample order's intent succeeded.
 pub fn stripe_event() -> Value {
