@@ -7,6 +7,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
@@ -60,8 +61,14 @@ fn refused(code: &'static str, detail: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, detail.to_owned()).with_errors(vec![FieldError::new("Stripe-Signature", code, detail)])
 }
 
-/// Verifies, records, handles.
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Verifies, records, handles. A body over the limit is refused as every route refuses it
+/// (413 `payload_too_large`, problem+json), never axum's plain-text rejection.
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let Ok(body) = body else {
+        let limit = shop_core::extract::MAX_BODY_BYTES;
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("The request body exceeds {limit} bytes."))
+            .into_response();
+    };
     match receive_inner(&state, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
