@@ -7,6 +7,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
@@ -51,6 +52,20 @@ struct Dispute {
     reason: Option<String>,
 }
 
+/// `Stripe-Signature` for `payload` at `timestamp` (Unix seconds) with the endpoint's `secret`,
+/// as Stripe computes it: `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<payload>">`. What
+/// the verifier checks; the local cloud signs its samples and the tests their deliveries with it.
+pub fn stripe_signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let mut context = hmac::Context::with_key(&key);
+    context.update(timestamp.to_string().as_bytes());
+    context.update(b".");
+    context.update(payload);
+    let hex: String = context.sign().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={timestamp},v1={hex}")
+}
+
 /// The webhook function's router: this one route.
 pub fn router(state: AppState) -> axum::Router {
     shop_core::http::finish(axum::Router::new().route(PATH, post(receive)).with_state(state))
@@ -60,8 +75,14 @@ fn refused(code: &'static str, detail: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, detail.to_owned()).with_errors(vec![FieldError::new("Stripe-Signature", code, detail)])
 }
 
-/// Verifies, records, handles.
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Verifies, records, handles. A body over the limit is refused as every route refuses it
+/// (413 `payload_too_large`, problem+json), never axum's plain-text rejection.
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let Ok(body) = body else {
+        let limit = shop_core::extract::MAX_BODY_BYTES;
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("The request body exceeds {limit} bytes."))
+            .into_response();
+    };
     let started = std::time::Instant::now();
     let (response, event) = match receive_inner(&state, &headers, &body).await {
         Ok((response, event)) => (response, event),
@@ -175,4 +196,28 @@ async fn handle(state: &AppState, event: &StripeEvent) -> Result<&'static str, L
 fn unknown(event: &StripeEvent, intent: &str) -> &'static str {
     tracing::warn!(event_id = %event.id, kind = %event.kind, intent, "event for an unknown payment intent; acknowledged");
     "unknown_intent"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_stripes_and_the_verifier_takes_them() {
+        // Expected value computed independently with Python's hmac module.
+        assert_eq!(
+            stripe_signature("whsec_test", 1_700_000_000, b"{}"),
+            "t=1700000000,v1=35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91"
+        );
+        let payload = r#"{"id":"evt_1","object":"event","type":"x"}"#;
+        let now = 1_800_000_000;
+        let header = stripe_signature("whsec_a", now, payload.as_bytes());
+        let verified = Webhook::construct_event_with_timestamp(payload, &header, "whsec_a", now + 299);
+        assert!(matches!(verified, Ok(_) | Err(WebhookError::BadParse(_))), "{verified:?}");
+        assert!(matches!(Webhook::construct_event_with_timestamp(payload, &header, "whsec_b", now), Err(WebhookError::BadSignature)));
+        assert!(matches!(
+            Webhook::construct_event_with_timestamp(payload, &header, "whsec_a", now + 301),
+            Err(WebhookError::BadTimestamp(_))
+        ));
+    }
 }

@@ -69,6 +69,14 @@ pub struct LocalCloud {
     /// The local search index could not be opened (built by an older version of the engine)
     /// and was removed: it must be rebuilt from the table ([`LocalCloud::reindex`]).
     pub search_index_reset: bool,
+    /// This cloud's Stripe webhook endpoint at localstripe (when the template has payments).
+    pub stripe_webhook: Option<crate::stripe::LocalWebhook>,
+}
+
+/// localstripe's URL: `$STRIPE_API_BASE` (exported by `scripts/lib/common.sh`), else its
+/// default port.
+pub fn stripe_api_base() -> String {
+    std::env::var("STRIPE_API_BASE").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "http://127.0.0.1:8420".into())
 }
 
 impl LocalCloud {
@@ -92,6 +100,8 @@ impl LocalCloud {
             ("CartPrefix".to_owned(), format!("local{}:cart:", options.suffix)),
             // No CDN locally: images are served by the S3 stand-in itself.
             ("ImagesBaseUrl".to_owned(), format!("{moto}/{}", naming.bucket("ImagesBucket"))),
+            // The payments functions call localstripe instead of api.stripe.com.
+            ("LocalStripeApiBase".to_owned(), stripe_api_base()),
         ];
         let provisioned = provision(&template, &sdk, &naming, &overrides).await?;
         let resolver = &provisioned.resolver;
@@ -103,6 +113,17 @@ impl LocalCloud {
         if let Some(secret) = template.resources_of("AWS::SecretsManager::Secret").find(|s| s.logical_id == "SigningKeysSecret") {
             let id = resolver.refs.get(&secret.logical_id).cloned().unwrap_or_default();
             ensure_signing_keys(&sdk, &id).await?;
+        }
+
+        // Stripe's secrets get local values when empty, and localstripe delivers to this
+        // cloud's webhook route signed with the webhook secret (crate::stripe).
+        let mut stripe_webhook = None;
+        if let (Some(key), Some(webhook)) =
+            (resolver.refs.get(crate::stripe::SECRET_KEY_SECRET), resolver.refs.get(crate::stripe::WEBHOOK_SECRET))
+        {
+            let secret = crate::stripe::ensure_secrets(&sdk, key, webhook).await?;
+            let id = crate::stripe::webhook_id(&options.suffix);
+            stripe_webhook = Some(crate::stripe::register_webhook(&stripe_api_base(), &id, options.port, &secret).await);
         }
 
         let mut environments = BTreeMap::new();
@@ -276,6 +297,7 @@ impl LocalCloud {
             sdk,
             issuer,
             search_index_reset,
+            stripe_webhook,
         })
     }
 

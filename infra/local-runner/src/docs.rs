@@ -1,7 +1,9 @@
 //! One OpenAPI 3.1 document for the whole API, merged from each function's generated document,
 //! and a self-contained docs page (no CDN: the local cloud works offline).
 
+use serde_json::json;
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::{HttpMethod, Operation};
 
 /// The merged document of every function's routes.
 pub fn openapi() -> OpenApi {
@@ -10,6 +12,8 @@ pub fn openapi() -> OpenApi {
     doc.merge(inventory::openapi());
     doc.merge(cart::openapi());
     doc.merge(orders::openapi());
+    doc.merge(payments::openapi());
+    doc.paths.add_path_operation(payments::webhook::PATH, vec![HttpMethod::Post], stripe_webhook());
     doc.info.title = "Skyshop API".into();
     doc.info.description = Some(
         "The Skyshop HTTP API. Errors are RFC 9457 application/problem+json with a stable `code`. \
@@ -17,6 +21,66 @@ pub fn openapi() -> OpenApi {
             .into(),
     );
     doc
+}
+
+/// `POST /api/payments/webhook`: Stripe's endpoint, not a client's (its own function,
+/// `stripe-webhook`, with no authorizer), so it is described here rather than generated.
+pub fn stripe_webhook() -> Operation {
+    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let operation = json!({
+        "tags": ["payments"],
+        "operationId": "stripe_webhook",
+        "summary": "Stripe's webhook (Stripe calls it; no bearer token)",
+        "description": "Stripe delivers its events here. No authorizer and no WAF rate rule: the request \
+            is proven by `Stripe-Signature` over the raw body with the endpoint's signing secret \
+            (`whsec_…`, 300 s tolerance). Each event is recorded by its id before it is acted on; a \
+            processed event delivered again answers 200 with `duplicate: true`. Handled: \
+            `payment_intent.succeeded`, `.payment_failed`, `.canceled`, `.processing`, `.requires_action` \
+            (the payment and its order are settled), `charge.refunded` (refunds synchronised), \
+            `charge.dispute.created` (dispute recorded, order flagged); other types are acknowledged \
+            and ignored.",
+        "parameters": [{
+            "name": "Stripe-Signature",
+            "in": "header",
+            "required": true,
+            "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" with the endpoint secret>` (Stripe may add more `v1=` and a `v0=`)",
+            "schema": {"type": "string"}
+        }],
+        "requestBody": {
+            "required": true,
+            "description": "A Stripe event, exactly as Stripe sent it (the signature covers these bytes).",
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["id", "type", "data"],
+                "properties": {
+                    "id": {"type": "string", "example": "evt_1Sample"},
+                    "type": {"type": "string", "example": "payment_intent.succeeded"},
+                    "created": {"type": "integer", "format": "int64"},
+                    "data": {"type": "object", "required": ["object"], "properties": {"object": {"type": "object", "description": "The PaymentIntent, Charge or Dispute"}}}
+                },
+                "additionalProperties": true
+            }}}
+        },
+        "responses": {
+            "200": {
+                "description": "Verified and handled (or a duplicate of a handled event)",
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["received"],
+                    "properties": {"received": {"type": "boolean"}, "duplicate": {"type": "boolean"}}
+                }}}
+            },
+            "400": {
+                "description": "`signature_missing` (no Stripe-Signature), `signature_invalid` (it does not match the body), `signature_expired` (its timestamp is more than 300 s from now), `invalid_event` (verified, but not a Stripe event). Stripe retries; nothing was recorded.",
+                "content": problem.clone()
+            },
+            "503": {
+                "description": "The event was recorded but could not be acted on (Stripe, orders, the database or the signing secret unavailable). Stripe retries, and the reconciliation job handles recorded events left unprocessed. Retry-After is set.",
+                "content": problem
+            }
+        }
+    });
+    serde_json::from_value(operation).unwrap_or_default()
 }
 
 /// `/api/docs`: renders `/api/openapi.json` in the browser.

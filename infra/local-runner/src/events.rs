@@ -49,6 +49,10 @@ fn sample_body(route: &Route) -> Option<Value> {
         // round-trip's standalone binary cannot reach.
         ("POST", "/api/inventory/{productId}/adjust") => json!({"delta": -2, "reason": "Damaged in storage"}),
         ("POST", "/api/orders") => json!({"shippingAddress": sample_address(), "paymentMethod": "card"}),
+        // The intent sample stays `{}` (422) too: a valid one asks orders first, which the
+        // round-trip's standalone binary cannot reach. Confirm reads its own database first (404).
+        ("POST", "/api/payments/confirm") => json!({"orderId": SAMPLE_ID}),
+        ("POST", "/api/payments/{id}/refund") => json!({"amount": 5_000, "reason": "One of the two arrived damaged."}),
         ("PATCH", "/api/orders/{id}/status") => json!({"status": "SHIPPED", "trackingNumber": "1Z999AA10123456784", "carrier": "UPS"}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
         _ => return None,
@@ -132,11 +136,57 @@ pub fn route_event(route: &Route) -> Value {
     if route.key() == "POST /api/orders" {
         event.headers.push(("idempotency-key".into(), "0190a000-0000-7000-8000-0000000000d1".into()));
     }
+    if route.key() == "POST /api/payments/{id}/refund" {
+        event.headers.push(("idempotency-key".into(), "0190a000-0000-7000-8000-0000000000d2".into()));
+    }
+    // Stripe's delivery: its event, signed (no bearer token; the route has no authorizer).
+    if route.key() == format!("POST {}", crate::stripe::WEBHOOK_PATH) {
+        let body = serde_json::to_vec(&stripe_event()).unwrap_or_default();
+        event.headers.push(("content-type".into(), "application/json; charset=utf-8".into()));
+        event.headers.push(("stripe-signature".into(), crate::stripe::signature(SAMPLE_WEBHOOK_SECRET, SAMPLE_WEBHOOK_TIMESTAMP, &body)));
+        event.body = Some(body);
+        return event.to_json();
+    }
     if let Some(body) = sample_body(route) {
         event.headers.push(("content-type".into(), "application/json".into()));
         event.body = Some(serde_json::to_vec(&body).unwrap_or_default());
     }
     event.to_json()
+}
+
+/// The signing secret of the webhook sample. Not the secret of any endpoint: the local cloud
+/// generates its own (`StripeWebhookSecret`), AWS has Stripe's.
+pub const SAMPLE_WEBHOOK_SECRET: &str = "whsec_skyshop_sample_not_a_real_secret";
+/// When the webhook sample was signed (2026-11-25T12:00:00Z). Stripe's tolerance is 300 s, so
+/// the sample never verifies later: replayed, it answers 400 `signature_invalid` (another
+/// secret) or, with `STRIPE_WEBHOOK_SECRET` set to [`SAMPLE_WEBHOOK_SECRET`], 400
+/// `signature_expired`. A delivery that verifies comes from localstripe itself, or
+/// `skyshop-local`'s tests, which sign with the cloud's secret at the current time.
+pub const SAMPLE_WEBHOOK_TIMESTAMP: i64 = 1_795_608_000;
+
+/// A Stripe event as Stripe delivers it: the sample order's intent succeeded.
+pub fn stripe_event() -> Value {
+    json!({
+        "id": "evt_3Sample0000000000",
+        "object": "event",
+        "api_version": "2025-03-31.basil",
+        "created": SAMPLE_WEBHOOK_TIMESTAMP,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "type": "payment_intent.succeeded",
+        "data": {"object": {
+            "id": "pi_3Sample0000000000",
+            "object": "payment_intent",
+            "amount": 194_206,
+            "amount_received": 194_206,
+            "currency": "usd",
+            "status": "succeeded",
+            "client_secret": "pi_3Sample0000000000_secret_sample",
+            "latest_charge": "ch_3Sample0000000000",
+            "last_payment_error": null,
+            "metadata": {"orderId": SAMPLE_ID, "userId": SAMPLE_USER, "orderNumber": SAMPLE_ORDER_NUMBER, "paymentId": "0190a000-0000-7000-8000-0000000000f1"}
+        }}
+    })
 }
 
 /// A sample SQS batch of one envelope `{id, type, source, occurredAt, data}` on `queue`, with
@@ -241,6 +291,29 @@ pub fn cart_order_event() -> Value {
     sqs_event(
         "CartOrderEventsQueue",
         "0190a000-0000-7000-8000-0000000000e4",
+        OrderCancelled::KIND,
+        "orders",
+        serde_json::to_value(data).unwrap_or_default(),
+    )
+}
+
+/// A sample `PaymentsOrderEventsQueue` batch for payments-events: the customer cancelled a paid
+/// card order (it is refunded in full).
+pub fn payments_order_event() -> Value {
+    use shop_aws::events::Event;
+    use shop_aws::messages::orders::{CancelledBy, OrderCancelled};
+    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:10:00 UTC));
+    let data = OrderCancelled {
+        order: sample_order("CANCELLED"),
+        previous_status: "CONFIRMED".into(),
+        reason: "customer_request".into(),
+        cancelled_by: CancelledBy::Customer,
+        refund_amount: None,
+        cancelled_at: at,
+    };
+    sqs_event(
+        "PaymentsOrderEventsQueue",
+        "0190a000-0000-7000-8000-0000000000e6",
         OrderCancelled::KIND,
         "orders",
         serde_json::to_value(data).unwrap_or_default(),
@@ -386,6 +459,11 @@ pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::Templ
     out.push(("sqs/inventory-events-order-confirmed.json".into(), inventory_order_event()));
     out.push(("sqs/cart-events-order-cancelled.json".into(), cart_order_event()));
     out.push(("invoke/orders-events-schedule.json".into(), schedule_event("0190a000-0000-7000-8000-0000000000e5", "OrdersEventsFunction")));
+    out.push(("sqs/payments-events-order-cancelled.json".into(), payments_order_event()));
+    out.push((
+        "invoke/payments-events-schedule.json".into(),
+        schedule_event("0190a000-0000-7000-8000-0000000000e7", "PaymentsEventsFunction"),
+    ));
     Ok(out)
 }
 

@@ -34,6 +34,9 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("CartEventsFunction", "cart-events"),
     ("OrdersFunction", "orders"),
     ("OrdersEventsFunction", "orders-events"),
+    ("PaymentsFunction", "payments"),
+    ("StripeWebhookFunction", "stripe-webhook"),
+    ("PaymentsEventsFunction", "payments-events"),
     ("NotificationsFunction", "notifications"),
 ];
 
@@ -80,6 +83,22 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
         "OrdersEventsFunction" => {
             let config = orders::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
             let events = orders::events::LazyEvents::with_sdk(config, sdk.clone());
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let events = events.clone();
+                Box::pin(async move { events.invoke(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })
+            });
+            Ok(Function::Events(handler))
+        }
+        // Both HTTP functions of the payments crate build the same state: the routes, and the
+        // Stripe webhook's one route (no authorizer), each its own function as in AWS.
+        "PaymentsFunction" | "StripeWebhookFunction" => {
+            let config = payments::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let state = payments::AppState::from_config(&config, sdk).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string())?;
+            Ok(Function::Http(if logical_id == "PaymentsFunction" { payments::router(state) } else { payments::webhook::router(state) }))
+        }
+        "PaymentsEventsFunction" => {
+            let config = payments::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let events = payments::events::LazyEvents::with_sdk(config, sdk.clone());
             let handler: EventHandler = Arc::new(move |event: Value| {
                 let events = events.clone();
                 Box::pin(async move { events.invoke(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })

@@ -9,6 +9,7 @@
 //! - [`pollers`]: SQS event sources with `ReportBatchItemFailures` semantics.
 //! - [`rie`]: a Lambda Runtime API emulator to run a real function binary (benchmarks, the
 //!   events round-trip test).
+//! - [`stripe`]: the Stripe secrets' local values and the webhook's registration at localstripe.
 //! - local-only routes: `/_local/mail`, `/api/health`, `/api/openapi.json`, `/api/docs`.
 
 pub mod cli;
@@ -23,4 +24,5 @@ pub mod mail_capture;
 pub mod pollers;
 pub mod rie;
 pub mod streams;
+pub mod stripe;
 pub mod waf;

@@ -102,6 +102,10 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     for (function, rule, period, _) in &cloud.schedules {
         println!("  event source     schedule {rule} every {}s -> {function}", period.as_secs());
     }
+    if let Some(hook) = &cloud.stripe_webhook {
+        let state = if hook.registered { "registered" } else { "NOT registered (is localstripe running?)" };
+        println!("  Stripe (local)   localstripe {}; webhook {} -> {} {state}", hook.api_base, hook.id, hook.url);
+    }
     println!("  Redis (cache)    {}", std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()));
     println!("  DynamoDB Local   {}", std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default());
     println!("  moto (SQS/SES/S3/Secrets) {}", std::env::var("SKYSHOP_MOTO_URL").unwrap_or_default());

@@ -71,11 +71,17 @@ async fn an_order_event_reaches_exactly_the_queues_whose_filter_names_its_type_r
     let subscribed: BTreeSet<&str> = provisioned.subscriptions.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(
         subscribed,
-        BTreeSet::from(["CartOrderEventsSubscription", "InventoryOrderEventsSubscription", "NotificationsOrderEventsSubscription"])
+        BTreeSet::from([
+            "CartOrderEventsSubscription",
+            "InventoryOrderEventsSubscription",
+            "NotificationsOrderEventsSubscription",
+            "NotificationsPaymentEventsSubscription",
+            "PaymentsOrderEventsSubscription"
+        ])
     );
 
     let sns = aws_sdk_sns::Client::new(&sdk);
-    let kinds = ["OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled"];
+    let kinds = ["OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderRefunded"];
     for (n, kind) in kinds.iter().enumerate() {
         let envelope = serde_json::json!({
             "id": format!("0190a000-0000-7000-8000-00000000000{n}"),
@@ -110,8 +116,10 @@ async fn an_order_event_reaches_exactly_the_queues_whose_filter_names_its_type_r
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let url = |id: &str| provisioned.queues.iter().find(|(q, _)| q == id).map(|(_, u)| u.clone()).unwrap_or_else(|| panic!("{id}"));
     let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
-        ("InventoryOrderEventsQueue", vec!["OrderCancelled", "OrderConfirmed"]),
+        ("InventoryOrderEventsQueue", vec!["OrderCancelled", "OrderConfirmed", "OrderRefunded"]),
         ("CartOrderEventsQueue", vec!["OrderCancelled", "OrderPlaced"]),
+        ("PaymentsOrderEventsQueue", vec!["OrderCancelled", "OrderDelivered", "OrderPlaced"]),
+        ("PaymentsOrderEventsDLQ", vec![]),
         ("NotificationsQueue", vec!["OrderCancelled", "OrderConfirmed", "OrderDelivered", "OrderShipped"]),
         ("InventoryOrderEventsDLQ", vec![]),
         ("CartOrderEventsDLQ", vec![]),
@@ -139,8 +147,16 @@ async fn functions_with_a_db_name_get_one_local_database_created_once() {
 
     let databases = provision_databases(&template, &naming, &base).await.unwrap();
     let owners: BTreeSet<&str> = databases.keys().map(String::as_str).collect();
-    assert_eq!(owners, BTreeSet::from(["OrdersEventsFunction", "OrdersFunction"]));
+    assert_eq!(
+        owners,
+        BTreeSet::from(["OrdersEventsFunction", "OrdersFunction", "PaymentsEventsFunction", "PaymentsFunction", "StripeWebhookFunction"])
+    );
     assert_eq!(databases["OrdersFunction"], databases["OrdersEventsFunction"], "orders and orders-events share `orders`");
+    // The payments functions share `payments` (its own database on the same server).
+    let payments = postgres::database_url(&base, &postgres::database_name("payments", &naming.suffix).unwrap());
+    for function in ["PaymentsFunction", "StripeWebhookFunction", "PaymentsEventsFunction"] {
+        assert_eq!(databases[function], payments, "{function}");
+    }
     assert_eq!(databases["OrdersFunction"], postgres::database_url(&base, &name));
     // Again (the next start-up): the same database, nothing new.
     assert_eq!(provision_databases(&template, &naming, &base).await.unwrap(), databases);

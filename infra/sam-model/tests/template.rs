@@ -227,7 +227,14 @@ fn the_orders_database_is_reached_only_through_its_proxy_with_iam_tokens_over_tl
         }
     };
     only_from("OrdersDbSecurityGroup", "OrdersDbProxySecurityGroup");
-    only_from("OrdersDbProxySecurityGroup", "OrdersFunctionSecurityGroup");
+    // The orders functions and the payments functions (their own group), nothing else.
+    let proxy_sources: Vec<Value> = props(&t, "OrdersDbProxySecurityGroup")["SecurityGroupIngress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["SourceSecurityGroupId"].clone())
+        .collect();
+    assert_eq!(proxy_sources, [json!({"Ref": "OrdersFunctionSecurityGroup"}), json!({"Ref": "PaymentsFunctionSecurityGroup"})]);
 
     let db = props(&t, "OrdersDb");
     assert_eq!(db["Engine"], "postgres");
@@ -246,9 +253,10 @@ fn the_orders_database_is_reached_only_through_its_proxy_with_iam_tokens_over_tl
     let proxy = props(&t, "OrdersDbProxy");
     assert_eq!((proxy["EngineFamily"].clone(), proxy["RequireTLS"].clone()), (json!("POSTGRESQL"), json!(true)));
     let auth = proxy["Auth"].as_array().unwrap();
-    assert_eq!(auth.len(), 1);
-    assert_eq!(auth[0]["IAMAuth"], "REQUIRED");
+    assert_eq!(auth.len(), 2, "the orders functions' login and the payments role's");
+    assert!(auth.iter().all(|a| a["IAMAuth"] == "REQUIRED"), "{auth:?}");
     assert_eq!(auth[0]["SecretArn"], json!({"Fn::GetAtt": ["OrdersDb", "MasterUserSecret.SecretArn"]}));
+    assert_eq!(auth[1]["SecretArn"], json!({"Ref": "PaymentsDbSecret"}));
     assert_eq!(props(&t, "OrdersDbProxyTargetGroup")["DBInstanceIdentifiers"], json!([{"Ref": "OrdersDb"}]));
     // The proxy's role reads that secret and nothing else.
     let mut grants = Vec::new();
@@ -278,8 +286,9 @@ fn order_events_fan_out_to_one_filtered_raw_queue_per_consumer_with_a_dlq() {
     let t = template();
     assert_eq!(props(&t, "OrderEventsTopic")["KmsMasterKeyId"], "alias/aws/sns");
     let expected = [
-        ("InventoryOrderEventsSubscription", "InventoryOrderEventsQueue", vec!["OrderConfirmed", "OrderCancelled"]),
+        ("InventoryOrderEventsSubscription", "InventoryOrderEventsQueue", vec!["OrderConfirmed", "OrderCancelled", "OrderRefunded"]),
         ("CartOrderEventsSubscription", "CartOrderEventsQueue", vec!["OrderPlaced", "OrderCancelled"]),
+        ("PaymentsOrderEventsSubscription", "PaymentsOrderEventsQueue", vec!["OrderPlaced", "OrderDelivered", "OrderCancelled"]),
         (
             "NotificationsOrderEventsSubscription",
             "NotificationsQueue",
@@ -318,14 +327,26 @@ fn order_events_fan_out_to_one_filtered_raw_queue_per_consumer_with_a_dlq() {
             .resources_of("AWS::SQS::QueuePolicy")
             .find(|p| p.properties["Queues"] == json!([{"Ref": queue}]))
             .unwrap_or_else(|| panic!("{queue} has a queue policy"));
-        for statement in policy.properties["PolicyDocument"]["Statement"].as_array().unwrap() {
+        let statements = policy.properties["PolicyDocument"]["Statement"].as_array().unwrap();
+        for statement in statements {
             assert_eq!(statement["Principal"], json!({"Service": "sns.amazonaws.com"}), "{queue}");
-            assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], json!({"Ref": "OrderEventsTopic"}), "{queue}");
         }
+        let sources: Vec<&Value> = statements.iter().map(|s| &s["Condition"]["ArnEquals"]["aws:SourceArn"]).collect();
+        // The notifications queue also takes payment events (refunds, disputes).
+        let topics: &[Value] = if queue == "NotificationsQueue" {
+            &[json!({"Ref": "OrderEventsTopic"}), json!({"Ref": "PaymentEventsTopic"})]
+        } else {
+            &[json!({"Ref": "OrderEventsTopic"})]
+        };
+        assert_eq!(sources, topics.iter().collect::<Vec<_>>(), "{queue}");
     }
 
     // The consumers report partial batch failures and never outrun their reservation.
-    for (function, queue) in [("InventoryEventsFunction", "InventoryOrderEventsQueue"), ("CartEventsFunction", "CartOrderEventsQueue")] {
+    for (function, queue) in [
+        ("InventoryEventsFunction", "InventoryOrderEventsQueue"),
+        ("CartEventsFunction", "CartOrderEventsQueue"),
+        ("PaymentsEventsFunction", "PaymentsOrderEventsQueue"),
+    ] {
         let consumer = t.functions().into_iter().find(|f| f.logical_id == function).unwrap();
         assert!(
             consumer
@@ -370,4 +391,71 @@ fn order_routes_require_a_signed_in_user_and_gate_admin_and_seller_views_by_scop
     assert_eq!(scopes("GET /api/orders/seller"), "seller");
     assert_eq!(scopes("GET /api/orders/seller/{id}"), "seller");
     assert!(routes.iter().filter(|r| r.path.starts_with("/api/orders")).all(|r| r.function == "OrdersFunction"));
+}
+
+#[test]
+fn payments_reach_their_own_database_role_stripe_and_their_topic_with_least_privilege() {
+    let t = template();
+    let routes = t.routes().unwrap();
+    let auth = |key: &str| routes.iter().find(|r| r.key() == key).unwrap_or_else(|| panic!("{key}")).auth.clone();
+    let scopes = |key: &str| match auth(key) {
+        sam_model::RouteAuth::Jwt { scopes } => scopes.join(","),
+        sam_model::RouteAuth::None => panic!("{key} is public"),
+    };
+    for key in ["POST /api/payments/intents", "POST /api/payments/confirm", "GET /api/payments/{id}", "GET /api/payments/order/{orderId}"] {
+        assert_eq!(scopes(key), "", "{key}: any signed-in user (the function checks ownership)");
+    }
+    assert_eq!(scopes("GET /api/payments"), "admin");
+    assert_eq!(scopes("POST /api/payments/{id}/refund"), "admin");
+    let webhook = routes.iter().find(|r| r.key() == "POST /api/payments/webhook").unwrap();
+    assert!(matches!(webhook.auth, sam_model::RouteAuth::None), "Stripe has no token: the signature is the proof");
+    assert_eq!(webhook.function, "StripeWebhookFunction");
+    assert!(
+        routes
+            .iter()
+            .filter(|r| r.path.starts_with("/api/payments") && r.path != "/api/payments/webhook")
+            .all(|r| r.function == "PaymentsFunction")
+    );
+    // The secrets carry no value: the operator puts Stripe's.
+    for secret in ["StripeSecretKeySecret", "StripeWebhookSecret"] {
+        let p = props(&t, secret);
+        assert!(p.get("SecretString").is_none() && p.get("GenerateSecretString").is_none(), "{secret}");
+    }
+    for function in ["PaymentsFunction", "StripeWebhookFunction", "PaymentsEventsFunction"] {
+        let f = props(&t, function);
+        assert_eq!(f["VpcConfig"]["SecurityGroupIds"], json!([{"Ref": "PaymentsFunctionSecurityGroup"}]), "{function}");
+        assert_eq!(f["VpcConfig"]["SubnetIds"], json!([{"Ref": "PaymentsSubnetA"}, {"Ref": "PaymentsSubnetB"}]), "{function}");
+        let env = &f["Environment"]["Variables"];
+        assert_eq!(env["DB_HOST"], json!({"Fn::GetAtt": ["OrdersDbProxy", "Endpoint"]}), "{function}");
+        assert_eq!((env["DB_NAME"].clone(), env["DB_USER"].clone()), (json!("payments"), json!({"Ref": "PaymentsDbUser"})), "{function}");
+        assert_eq!(env["PAYMENT_EVENTS_TOPIC_ARN"], json!({"Ref": "PaymentEventsTopic"}));
+        let statements = f["Policies"][0]["Statement"].as_array().unwrap();
+        let find =
+            |action: &str| statements.iter().find(|s| s["Action"] == json!([action])).unwrap_or_else(|| panic!("{function}: {action}"));
+        let mut connect = Vec::new();
+        strings(&find("rds-db:connect")["Resource"], &mut connect);
+        assert!(connect.iter().any(|r| r.ends_with(":dbuser:${ProxyId}/${PaymentsDbUser}")), "{function}: {connect:?}");
+        assert_eq!(find("sns:Publish")["Resource"], json!({"Ref": "PaymentEventsTopic"}), "{function}");
+        assert_eq!(
+            find("secretsmanager:GetSecretValue")["Resource"],
+            json!([{"Ref": "StripeSecretKeySecret"}, {"Ref": "StripeWebhookSecret"}]),
+            "{function}"
+        );
+        assert_eq!(f["Policies"][1], json!({"LambdaInvokePolicy": {"FunctionName": {"Ref": "OrdersFunction"}}}), "{function}");
+        assert_eq!(f["Policies"].as_array().map(Vec::len), Some(2), "{function}: nothing more");
+    }
+    // Only the payments subnets route to the internet (through the NAT gateway).
+    assert_eq!(props(&t, "PaymentsDefaultRoute")["NatGatewayId"], json!({"Ref": "NatGateway"}));
+    assert!(t.resources_of("AWS::EC2::Route").all(|r| r.properties["RouteTableId"] != json!({"Ref": "PrivateRouteTable"})));
+    let events = t.functions().into_iter().find(|f| f.logical_id == "PaymentsEventsFunction").unwrap();
+    assert!(events.events.iter().any(|e| matches!(e, sam_model::EventSource::Schedule { expression } if expression == "rate(5 minutes)")));
+    // The business metrics the functions count are alarmed where the EMF puts them.
+    for metric in ["WebhookSignatureFailed", "PaymentFailed", "RefundFailed"] {
+        assert!(
+            t.resources_of("AWS::CloudWatch::Alarm").any(|a| a.properties["Namespace"] == shop_core::metrics::NAMESPACE
+                && a.properties["MetricName"] == metric
+                && a.properties["Dimensions"] == json!([{"Name": "service", "Value": "payments"}])),
+            "{metric} has an alarm"
+        );
+    }
 }

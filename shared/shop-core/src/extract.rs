@@ -269,6 +269,21 @@ fn deserialize_message(message: &str) -> String {
     if message.starts_with("UUID parsing failed") { "must be a UUID".to_owned() } else { message.to_owned() }
 }
 
+/// Reads an `Idempotency-Key` header: required, 1 to `max` visible ASCII characters (400
+/// `idempotency_key_required` naming the header otherwise).
+pub fn idempotency_key(value: Option<&http::HeaderValue>, max: usize) -> Result<String, ApiError> {
+    let field = |message: &str| {
+        ApiError::new(http::StatusCode::BAD_REQUEST, "idempotency_key_required", format!("The Idempotency-Key header {message}."))
+            .with_errors(vec![crate::problem::FieldError::new("Idempotency-Key", "invalid", message)])
+    };
+    let Some(value) = value else { return Err(field("is required")) };
+    let key = value.to_str().map_err(|_| field("must be visible ASCII"))?.trim();
+    if key.is_empty() || key.len() > max || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(field(&format!("must be 1 to {max} visible ASCII characters")));
+    }
+    Ok(key.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,19 +423,4 @@ mod tests {
             assert_eq!(call("/slug/mug").await.0, 200);
         }
     }
-}
-
-/// Reads an `Idempotency-Key` header: required, 1 to `max` visible ASCII characters (400
-/// `idempotency_key_required` naming the header otherwise).
-pub fn idempotency_key(value: Option<&http::HeaderValue>, max: usize) -> Result<String, ApiError> {
-    let field = |message: &str| {
-        ApiError::new(http::StatusCode::BAD_REQUEST, "idempotency_key_required", format!("The Idempotency-Key header {message}."))
-            .with_errors(vec![crate::problem::FieldError::new("Idempotency-Key", "invalid", message)])
-    };
-    let Some(value) = value else { return Err(field("is required")) };
-    let key = value.to_str().map_err(|_| field("must be visible ASCII"))?.trim();
-    if key.is_empty() || key.len() > max || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(field(&format!("must be 1 to {max} visible ASCII characters")));
-    }
-    Ok(key.to_owned())
 }

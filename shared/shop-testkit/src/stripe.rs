@@ -1,7 +1,7 @@
 //! The local Stripe (localstripe at `$STRIPE_API_BASE`) as a test drives it: what a browser with
-//! Stripe.js does to pay an intent with a test card, and Stripe's webhook signature for events
-//! localstripe does not send (`charge.refunded`, `charge.dispute.created`,
-//! `payment_intent.canceled`, a decline with `insufficient_funds`).
+//! Stripe.js does to pay an intent with a test card, and the events localstripe does not send (`charge.refunded`, `charge.dispute.created`,
+//! `payment_intent.canceled`, a decline with `insufficient_funds`), to be signed with
+//! `payments::webhook::stripe_signature`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -70,14 +70,6 @@ pub async fn authenticate(intent_id: &str, client_secret: &str, success: bool) -
 /// Now, in Unix seconds.
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// `Stripe-Signature` of `payload` at `timestamp`: `t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<payload>">`.
-pub fn sign(payload: &str, secret: &str, timestamp: i64) -> String {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = aws_lc_rs::hmac::sign(&key, format!("{timestamp}.{payload}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
 }
 
 /// A Stripe event of `kind` about `object`, as Stripe sends it.

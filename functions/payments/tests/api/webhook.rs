@@ -36,21 +36,21 @@ async fn unsigned_forged_stale_or_unreadable_deliveries_are_refused_and_change_n
     let missing = deliver(&payload, None).send(&app.webhook).await.expect_problem(400, "signature_missing");
     assert_eq!(missing["errors"][0]["field"], "Stripe-Signature");
 
-    let wrong_secret = stripe::sign(&payload, "whsec_someone_else", stripe::now());
+    let wrong_secret = payments::webhook::stripe_signature("whsec_someone_else", stripe::now(), payload.as_bytes());
     deliver(&payload, Some(&wrong_secret)).send(&app.webhook).await.expect_problem(400, "signature_invalid");
 
     // Signed for another body: the raw bytes are what is verified (a re-serialised body fails).
     let reformatted = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&payload).unwrap()).unwrap();
-    let signed_original = stripe::sign(&payload, &app.secret, stripe::now());
+    let signed_original = payments::webhook::stripe_signature(&app.secret, stripe::now(), payload.as_bytes());
     deliver(&reformatted, Some(&signed_original)).send(&app.webhook).await.expect_problem(400, "signature_invalid");
 
-    let stale = stripe::sign(&payload, &app.secret, stripe::now() - 301);
+    let stale = payments::webhook::stripe_signature(&app.secret, stripe::now() - 301, payload.as_bytes());
     deliver(&payload, Some(&stale)).send(&app.webhook).await.expect_problem(400, "signature_expired");
 
     deliver(&payload, Some("t=abc,v1=00")).send(&app.webhook).await.expect_problem(400, "signature_invalid");
 
     let garbage = "not json at all";
-    deliver(garbage, Some(&stripe::sign(garbage, &app.secret, stripe::now())))
+    deliver(garbage, Some(&payments::webhook::stripe_signature(&app.secret, stripe::now(), garbage.as_bytes())))
         .send(&app.webhook)
         .await
         .expect_problem(400, "invalid_event");
@@ -63,7 +63,7 @@ async fn an_event_for_an_unknown_intent_is_acknowledged_once() {
     let app = app().await;
     let event = intent_event("payment_intent.succeeded", "pi_never_made");
     let payload = event.to_string();
-    let signature = stripe::sign(&payload, &app.secret, stripe::now());
+    let signature = payments::webhook::stripe_signature(&app.secret, stripe::now(), payload.as_bytes());
 
     let first = deliver(&payload, Some(&signature)).send(&app.webhook).await.expect(200);
     assert_eq!(first, json!({"received": true}));
@@ -80,7 +80,10 @@ async fn event_types_we_do_not_handle_are_acknowledged() {
     let app = app().await;
     let event = stripe::event("customer.created", json!({"id": "cus_1", "object": "customer"}));
     let payload = event.to_string();
-    deliver(&payload, Some(&stripe::sign(&payload, &app.secret, stripe::now()))).send(&app.webhook).await.expect(200);
+    deliver(&payload, Some(&payments::webhook::stripe_signature(&app.secret, stripe::now(), payload.as_bytes())))
+        .send(&app.webhook)
+        .await
+        .expect(200);
     assert_eq!(recorded(&app.state).await[0].1.as_deref(), Some("ignored"));
 }
 

@@ -80,6 +80,19 @@ async fn every_sample_event_goes_through_the_real_entry_point() {
     assert!(response["batchItemFailures"].is_array(), "{response}");
     rie.stop().await;
 
+    // payments-events: its order-events batch (a paid order cancelled, unknown to this empty
+    // database: nothing to refund) and its reconciliation schedule.
+    let env: Vec<(String, String)> = app.cloud.environments["PaymentsEventsFunction"].clone().into_iter().collect();
+    let mut rie = Rie::spawn(&binary("payments-events"), &env).await.unwrap();
+    rie.wait_ready(Duration::from_secs(30)).await.expect("payments-events starts");
+    let event = read(&events_dir().join("sqs/payments-events-order-cancelled.json"));
+    let response = rie.invoke(event, Duration::from_secs(20)).await.unwrap().expect("the batch is handled");
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+    let event = read(&events_dir().join("invoke/payments-events-schedule.json"));
+    let summary = rie.invoke(event, Duration::from_secs(20)).await.unwrap().expect("the reconciliation runs");
+    assert_eq!(summary["outboxBacklog"], 0, "{summary}");
+    rie.stop().await;
+
     // The indexer's stream sample and reindex request, on an index of its own.
     let dir = std::env::temp_dir().join(shop_testkit::unique("indexer-roundtrip"));
     let mut env = app.cloud.environments["CatalogIndexerFunction"].clone();

@@ -13,6 +13,7 @@ mod fuzz;
 mod order_emails;
 mod parity;
 mod payments;
+mod payments_wiring;
 mod search;
 mod secrets;
 mod sqs;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use shop_aws::events::{Envelope, Event};
 use shop_aws::messages::orders::{
     Address, CancelledBy, Line, OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderShipped, OrderSnapshot,

@@ -94,15 +94,13 @@ impl Shop {
     }
 
     async fn webhook_secret(&self) -> String {
-        let id = self.env("StripeWebhookFunction", "STRIPE_WEBHOOK_SECRET_ID");
-        let secrets = aws_sdk_secretsmanager::Client::new(&self.app.cloud.sdk);
-        secrets.get_secret_value().secret_id(id).send().await.unwrap().secret_string().unwrap().to_owned()
+        self.app.cloud.stripe_webhook.as_ref().expect("the webhook is wired").secret.clone()
     }
 
     /// Delivers a Stripe event as Stripe would (signed now).
     async fn deliver(&self, event: &Value, secret: &str) -> R {
         let payload = event.to_string();
-        let signature = stripe::sign(&payload, secret, stripe::now());
+        let signature = payments::webhook::stripe_signature(secret, stripe::now(), payload.as_bytes());
         let response = self
             .app
             .http
@@ -139,6 +137,12 @@ impl Shop {
         let (status, _) =
             stripe::post(&format!("/_config/webhooks/{hook}"), &[("url", "http://127.0.0.1:9/lost"), ("secret", "whsec_lost")]).await;
         assert_eq!(status, 200);
+    }
+
+    /// Whether the product's stock is `available` and `reserved` now.
+    async fn stock_is(&self, available: i64, reserved: i64) -> bool {
+        let s = self.app.call("GET", &format!("/api/inventory/{}", self.product), Some(&self.admin), None).await;
+        s.body["available"] == available && s.body["reserved"] == reserved
     }
 
     async fn run_schedule(&self, function: &str) -> Value {
@@ -266,11 +270,7 @@ async fn every_interleaving_of_webhooks_and_confirms_confirms_once() {
         .unwrap();
     assert_eq!(published, 1, "one OrderConfirmed");
 
-    eventually("the stock committed", || async {
-        let s = shop.app.call("GET", &format!("/api/inventory/{}", shop.product), Some(&shop.admin), None).await;
-        s.body["available"] == 7 && s.body["reserved"] == 0
-    })
-    .await;
+    eventually("the stock committed", || shop.stock_is(7, 0)).await;
     eventually("the confirmation email", || async { !shop.mails(&number).await.is_empty() }).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(shop.mails(&number).await.len(), 1, "one confirmation email");
@@ -350,11 +350,7 @@ async fn partial_refunds_accumulate_and_the_last_refunds_the_order() {
     let refund_mails = shop.mails(&number).await.into_iter().filter(|m| m["subject"].as_str().unwrap().starts_with("Refund for")).count();
     assert_eq!(refund_mails, 3, "one email per refund");
     // Not yet shipped: the units came back.
-    eventually("the stock back", || async {
-        let s = shop.app.call("GET", &format!("/api/inventory/{}", shop.product), Some(&shop.admin), None).await;
-        s.body["available"] == 5 && s.body["reserved"] == 0
-    })
-    .await;
+    eventually("the stock back", || shop.stock_is(5, 0)).await;
 }
 
 /// A paid order cancelled by its customer is refunded in full once; the cancellation email
@@ -445,10 +441,6 @@ async fn the_reconciliation_job_settles_an_intent_whose_webhook_was_lost() {
 async fn late_payments_are_re_reserved_or_refunded() {
     let shop = Shop::open(3).await;
     let orders = shop.orders_db().await;
-    let stock = |available: i64, reserved: i64| async move {
-        let s = shop.app.call("GET", &format!("/api/inventory/{}", shop.product), Some(&shop.admin), None).await;
-        s.body["available"] == available && s.body["reserved"] == reserved
-    };
 
     // Expired, then found paid: held again and CONFIRMED.
     let (order_id, _, _) = shop.card_order(1).await;
@@ -463,7 +455,7 @@ async fn late_payments_are_re_reserved_or_refunded() {
         .unwrap();
     shop.run_schedule("OrdersEventsFunction").await;
     shop.wait_for_status(&order_id, "CONFIRMED").await;
-    eventually("the stock committed", || stock(2, 0)).await;
+    eventually("the stock committed", || shop.stock_is(2, 0)).await;
     let payment = shop.payment_of(&order_id).await;
     assert_eq!((payment["status"].as_str(), payment["refunded"].as_i64()), (Some("SUCCEEDED"), Some(0)));
 
