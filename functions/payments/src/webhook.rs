@@ -71,8 +71,10 @@ pub fn router(state: AppState) -> axum::Router {
     shop_core::http::finish(axum::Router::new().route(PATH, post(receive)).with_state(state))
 }
 
-fn refused(code: &'static str, detail: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, detail.to_owned()).with_errors(vec![FieldError::new("Stripe-Signature", code, detail)])
+/// A refused signature names the header.
+fn on_header(error: ApiError, message: &str) -> ApiError {
+    let code = error.code();
+    error.with_errors(vec![FieldError::new("Stripe-Signature", code, message)])
 }
 
 /// Verifies, records, handles. A body over the limit is refused as every route refuses it
@@ -100,7 +102,8 @@ type Delivered = Option<(String, String, &'static str)>;
 async fn receive_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(Response, Delivered), ApiError> {
     let Some(signature) = headers.get("stripe-signature").and_then(|v| v.to_str().ok()) else {
         shop_core::metrics::count(crate::CALLER, "WebhookSignatureFailed");
-        return Err(refused("signature_missing", "The Stripe-Signature header is required."));
+        let detail = "The Stripe-Signature header is required.";
+        return Err(on_header(ApiError::new(StatusCode::BAD_REQUEST, "signature_missing", detail), detail));
     };
     let Ok(payload) = std::str::from_utf8(body) else {
         return Err(ApiError::bad_request("invalid_event", "The body is not UTF-8 JSON."));
@@ -113,12 +116,14 @@ async fn receive_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Re
         Ok(_) | Err(WebhookError::BadParse(_)) => {}
         Err(WebhookError::BadTimestamp(_)) => {
             shop_core::metrics::count(crate::CALLER, "WebhookSignatureFailed");
-            return Err(refused("signature_expired", "The signature's timestamp is more than 300 s from now."));
+            let detail = "The signature's timestamp is more than 300 s from now.";
+            return Err(on_header(ApiError::new(StatusCode::BAD_REQUEST, "signature_expired", detail), detail));
         }
         Err(e) => {
             shop_core::metrics::count(crate::CALLER, "WebhookSignatureFailed");
             tracing::warn!(error = %e, "webhook signature refused");
-            return Err(refused("signature_invalid", "The Stripe-Signature does not match the body."));
+            let detail = "The Stripe-Signature does not match the body.";
+            return Err(on_header(ApiError::new(StatusCode::BAD_REQUEST, "signature_invalid", detail), detail));
         }
     }
     let payload: Value =

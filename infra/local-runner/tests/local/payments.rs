@@ -179,6 +179,29 @@ async fn card_orders_are_paid_confirmed_and_refunded_end_to_end() {
     let confirm = shop.app.call("POST", "/api/payments/confirm", Some(&shop.buyer), Some(json!({"orderId": order_id}))).await;
     assert_eq!((confirm.status, confirm.body["orderStatus"].as_str()), (200, Some("CONFIRMED")), "{}", confirm.body);
 
+    // Someone else's order: as if it did not exist.
+    let (other, _) = register_buyer(&shop.app).await;
+    let stranger = other["accessToken"].as_str().unwrap();
+    let theirs = shop.app.call("POST", "/api/payments/intents", Some(stranger), Some(json!({"orderId": order_id}))).await;
+    assert_eq!((theirs.status, theirs.body["code"].as_str()), (404, Some("not_found")), "{}", theirs.body);
+    let peek = shop.app.call("GET", &format!("/api/payments/{}", payment["id"].as_str().unwrap()), Some(stranger), None).await;
+    assert_eq!(peek.status, 404);
+    let peek = shop.app.call("POST", "/api/payments/confirm", Some(stranger), Some(json!({"orderId": order_id}))).await;
+    assert_eq!(peek.status, 404);
+
+    // Insufficient funds (localstripe declines that card only when attached to a customer:
+    // Stripe's event for it, signed): FAILED with the decline code, the order still PENDING.
+    let (poor_order, _, _) = shop.card_order(1).await;
+    let poor = shop.intent(&poor_order).await.body["paymentIntentId"].as_str().unwrap().to_owned();
+    let mut declined = stripe::get(&format!("/v1/payment_intents/{poor}")).await;
+    declined["last_payment_error"] =
+        json!({"code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."});
+    let secret = shop.webhook_secret().await;
+    assert_eq!(shop.deliver(&stripe::event("payment_intent.payment_failed", declined), &secret).await.status, 200);
+    let failed = shop.payment_of(&poor_order).await;
+    assert_eq!((failed["status"].as_str(), failed["failureCode"].as_str()), (Some("FAILED"), Some("insufficient_funds")), "{failed}");
+    assert_eq!(shop.order_status(&poor_order).await, "PENDING");
+
     // Declined: the order stays PENDING and takes another attempt on the same intent.
     let (declined_order, _, _) = shop.card_order(1).await;
     let (declined_intent, error) = shop.pay(&declined_order, CARD_DECLINED).await;
@@ -196,7 +219,6 @@ async fn card_orders_are_paid_confirmed_and_refunded_end_to_end() {
     retried["status"] = json!("succeeded");
     retried["amount_received"] = retried["amount"].clone();
     retried["last_payment_error"] = Value::Null;
-    let secret = shop.webhook_secret().await;
     assert_eq!(shop.deliver(&stripe::event("payment_intent.succeeded", retried), &secret).await.status, 200);
     assert_eq!(shop.order_status(&declined_order).await, "CONFIRMED");
 
@@ -227,8 +249,8 @@ async fn card_orders_are_paid_confirmed_and_refunded_end_to_end() {
 }
 
 /// Stripe's at-least-once, out-of-order delivery against the client's own confirms: the
-/// `payment_intent.succeeded` event five times, an older `payment_failed` among them, and five
-/// client confirms, all at once — one CONFIRMED transition, one email, one stock commit.
+/// `payment_intent.succeeded` event five times, an older `payment_failed` five times among them,
+/// and five client confirms, all at once — one CONFIRMED transition, one email, one stock commit.
 #[tokio::test]
 async fn every_interleaving_of_webhooks_and_confirms_confirms_once() {
     let shop = Shop::open(10).await;
@@ -246,7 +268,7 @@ async fn every_interleaving_of_webhooks_and_confirms_confirms_once() {
     let failed = stripe::event("payment_intent.payment_failed", failed_object);
 
     let mut calls = Vec::new();
-    for i in 0..11 {
+    for i in 0..15 {
         let shop = &shop;
         let (succeeded, failed, secret, order_id) = (&succeeded, &failed, &secret, &order_id);
         calls.push(async move {
