@@ -75,9 +75,9 @@ impl From<LedgerError> for ApiError {
                 "payment_provider_refused",
                 format!("Stripe refused the request: {message}{}", decline_code.or(code).map(|c| format!(" ({c})")).unwrap_or_default()),
             ),
-            e @ (LedgerError::Stripe(Failure::Unavailable(_)) | LedgerError::Orders(_) | LedgerError::Config(_)) => {
-                ApiError::unavailable(&e)
-            }
+            // orders unreachable: 503 `dependency_unavailable`, as every function answers it.
+            LedgerError::Orders(e) => e.into(),
+            e @ (LedgerError::Stripe(Failure::Unavailable(_)) | LedgerError::Config(_)) => ApiError::unavailable(&e),
             LedgerError::Refused(e) => *e,
         }
     }
