@@ -442,12 +442,18 @@ pub async fn provision_databases(
     Ok(out)
 }
 
-/// Points a function's resolved environment at its local database: sets `DATABASE_URL` and
+/// Connections of each local function's pool: the runner's process stands for many sandboxes.
+pub const LOCAL_POOL_SIZE: u32 = 16;
+
+/// Points a function's resolved environment at its local database: sets `DATABASE_URL` (and a
+/// `DB_POOL_SIZE` of [`LOCAL_POOL_SIZE`]) and
 /// removes what addresses RDS (`DB_HOST`, `DB_USER`: the proxy and the IAM login), so the
 /// function's configuration takes the URL. `DB_NAME` and `DB_PORT` stay (harmless, and the
 /// name tells which database it is).
 pub fn use_local_database(environment: &mut std::collections::BTreeMap<String, String>, database_url: &str) {
     environment.insert("DATABASE_URL".to_owned(), database_url.to_owned());
+    // One process serves what would be many Lambda sandboxes (each with its own small pool).
+    environment.entry("DB_POOL_SIZE".to_owned()).or_insert_with(|| LOCAL_POOL_SIZE.to_string());
     environment.remove("DB_HOST");
     environment.remove("DB_USER");
 }

@@ -9,15 +9,23 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
 use crate::config::{Lookup, MissingEnv, require};
 
-/// Connections per sandbox: one request at a time per Lambda sandbox, plus the publish after
-/// commit; RDS Proxy multiplexes them onto few database connections.
-const MAX_CONNECTIONS: u32 = 2;
+/// Connections per sandbox (`DB_POOL_SIZE`, default 2): one request at a time per Lambda
+/// sandbox, plus the publish after commit; RDS Proxy multiplexes them onto few database
+/// connections. The local runner, one process serving what would be many sandboxes, sets more.
+const DEFAULT_POOL_SIZE: u32 = 2;
 /// A fresh IAM token for new connections well before the 15-minute one expires.
 const TOKEN_REFRESH: Duration = Duration::from_secs(600);
 
+/// Where the database is, and how many connections a sandbox opens to it.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub location: Location,
+    pub pool_size: u32,
+}
+
 /// Where the database is.
 #[derive(Debug, Clone)]
-pub enum Database {
+pub enum Location {
     /// `DATABASE_URL`: a full connection URL (the local cloud, tests).
     Url(String),
     /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`: RDS Proxy with IAM authentication — the
@@ -26,17 +34,24 @@ pub enum Database {
 }
 
 impl Database {
-    /// `DATABASE_URL` when set and not empty, else the RDS Proxy variables.
+    /// A database at a URL, with the default pool.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self { location: Location::Url(url.into()), pool_size: DEFAULT_POOL_SIZE }
+    }
+
+    /// `DATABASE_URL` when set and not empty, else the RDS Proxy variables; `DB_POOL_SIZE`.
     pub fn from_lookup(env: Lookup<'_>) -> Result<Self, MissingEnv> {
-        Ok(match env("DATABASE_URL").filter(|v| !v.is_empty()) {
-            Some(url) => Database::Url(url),
-            None => Database::Iam {
+        let location = match env("DATABASE_URL").filter(|v| !v.is_empty()) {
+            Some(url) => Location::Url(url),
+            None => Location::Iam {
                 host: require(env, "DB_HOST")?,
                 port: env("DB_PORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
                 name: require(env, "DB_NAME")?,
                 user: require(env, "DB_USER")?,
             },
-        })
+        };
+        let pool_size = env("DB_POOL_SIZE").and_then(|n| n.parse().ok()).filter(|n| (1..=64).contains(n)).unwrap_or(DEFAULT_POOL_SIZE);
+        Ok(Self { location, pool_size })
     }
 }
 
@@ -53,9 +68,9 @@ pub enum DbError {
 }
 
 async fn options(database: &Database, sdk: &aws_config::SdkConfig) -> Result<PgConnectOptions, DbError> {
-    match database {
-        Database::Url(url) => url.parse::<PgConnectOptions>().map_err(DbError::Url),
-        Database::Iam { host, port, name, user } => {
+    match &database.location {
+        Location::Url(url) => url.parse::<PgConnectOptions>().map_err(DbError::Url),
+        Location::Iam { host, port, name, user } => {
             let token = crate::rds::auth_token(sdk, host, *port, user).await?;
             Ok(PgConnectOptions::new()
                 .host(host)
@@ -73,12 +88,12 @@ async fn options(database: &Database, sdk: &aws_config::SdkConfig) -> Result<PgC
 /// Opens the pool lazily (no connection until the first query) and applies `migrator`.
 pub async fn connect(database: &Database, sdk: &aws_config::SdkConfig, migrator: &Migrator) -> Result<PgPool, DbError> {
     let pool = PgPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+        .max_connections(database.pool_size)
         .acquire_timeout(Duration::from_secs(3))
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy_with(options(database, sdk).await?);
     migrator.run(&pool).await?;
-    if let Database::Iam { .. } = database {
+    if let Location::Iam { .. } = database.location {
         // New connections use a fresh token; open ones are unaffected by a token's expiry.
         let (pool, database, sdk) = (pool.clone(), database.clone(), sdk.clone());
         tokio::spawn(async move {

@@ -136,7 +136,7 @@ async fn a_database_that_is_down_answers_503_with_retry_after_and_nothing_is_tak
     let mut config = app.config.clone();
     // Nothing listens on port 1. The function is built as its Lambda entry point builds it: on
     // the first request, answering 503 until the database can be reached.
-    config.database = orders::config::Database::Url("postgres://postgres@127.0.0.1:1/none".into());
+    config.database = orders::config::Database::url("postgres://postgres@127.0.0.1:1/none");
     let service = shop_core::http::LazyRouter::new(move || {
         let config = config.clone();
         async move { orders::AppState::from_config(&config, shop_testkit::sdk().await).await.map(orders::router) }

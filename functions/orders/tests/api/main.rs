@@ -161,7 +161,7 @@ pub async fn app() -> App {
     let database_url = database().await;
     let (topic_arn, events_queue) = topic().await;
     let config = orders::config::Config {
-        database: orders::config::Database::Url(database_url.clone()),
+        database: orders::config::Database::url(database_url.clone()),
         topic_arn,
         cart_function: cart_name,
         catalog_function: catalog_name,

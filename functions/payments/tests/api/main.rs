@@ -27,7 +27,7 @@ pub async fn app() -> App {
     let topic = sns.create_topic().name(shop_testkit::unique("PaymentEvents")).send().await.unwrap().topic_arn.unwrap();
     let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
     let config = Config {
-        database: Database::Url(database_url.clone()),
+        database: Database::url(database_url.clone()),
         stripe_key: Secret::Value(stripe::KEY.into()),
         webhook_secret: Secret::Value(secret.clone()),
         stripe_api_base: Some(stripe::base()),
