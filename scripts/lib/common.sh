@@ -429,7 +429,9 @@ _skyshop_start_standins_locked() {
   else
     [[ -x "$SKYSHOP_STRIPE_VENV/bin/localstripe" ]] ||
       skyshop_die "$SKYSHOP_STRIPE_VENV/bin/localstripe missing: run ensure_stripe_venv first"
-    _skyshop_launch "$stripe_stem" "$SKYSHOP_STRIPE_VENV/bin/localstripe" --port "$SKYSHOP_STRIPE_PORT"
+    # Through our launcher: a store in memory per instance (localstripe's own persists every
+    # write to one /tmp file shared by all instances; see scripts/lib/stripe-standin.py).
+    _skyshop_launch "$stripe_stem" "$SKYSHOP_STRIPE_VENV/bin/python" "$REPO_ROOT/scripts/lib/stripe-standin.py" --port "$SKYSHOP_STRIPE_PORT"
     stripe_pid="${SKYSHOP_STARTED_PIDS[-1]}"
   fi
 
