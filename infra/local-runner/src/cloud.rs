@@ -36,9 +36,10 @@ pub struct Options {
     pub suffix: String,
     /// The admin password; `None` generates one.
     pub admin_password: Option<String>,
-    /// Set the admin's (and demo seller's) password at start-up. Off for one-shot commands
-    /// (`seed`) that run beside a serving runner.
-    pub reset_passwords: bool,
+    /// This cloud serves the API: it sets the admin's (and demo seller's) password at start-up
+    /// and points localstripe's webhook at its port. Off for one-shot commands (`seed`,
+    /// `reindex`) that run beside a serving runner and must not take those over.
+    pub serving: bool,
     /// Scale of the emulated WAF rate rules' limits and windows (see [`crate::waf::Waf::new`]);
     /// `None`: `$SKYSHOP_LOCAL_WAF_SCALE`, else 1 (the template's numbers).
     pub waf_scale: Option<f64>,
@@ -122,8 +123,10 @@ impl LocalCloud {
             (resolver.refs.get(crate::stripe::SECRET_KEY_SECRET), resolver.refs.get(crate::stripe::WEBHOOK_SECRET))
         {
             let secret = crate::stripe::ensure_secrets(&sdk, key, webhook).await?;
-            let id = crate::stripe::webhook_id(&options.suffix);
-            stripe_webhook = Some(crate::stripe::register_webhook(&stripe_api_base(), &id, options.port, &secret).await);
+            if options.serving {
+                let id = crate::stripe::webhook_id(&options.suffix);
+                stripe_webhook = Some(crate::stripe::register_webhook(&stripe_api_base(), &id, options.port, &secret).await);
+            }
         }
 
         let mut environments = BTreeMap::new();
@@ -220,11 +223,11 @@ impl LocalCloud {
             let role = shop_core::auth::Role::Seller;
             let seller_email = accounts::domain::Email::parse(SELLER_EMAIL).map_err(|e| format!("{SELLER_EMAIL}: {e}"))?;
             let existing_seller = state.store.user_by_email(&seller_email).await?;
-            if options.reset_passwords {
+            if options.serving {
                 accounts::admin::ensure_admin(&state, ADMIN_EMAIL, &admin_password).await?;
             }
             seller_id = match existing_seller {
-                Some(seller) if !options.reset_passwords => Some(seller.id),
+                Some(seller) if !options.serving => Some(seller.id),
                 // The demo seller shares the admin's password (local only).
                 _ => Some(accounts::admin::ensure_account(&state, SELLER_EMAIL, &admin_password, role, ("Demo", "Seller")).await?),
             };

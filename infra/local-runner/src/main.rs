@@ -40,7 +40,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     if let Some(p) = &admin_password {
         accounts::password::check_policy(p).map_err(|e| format!("SKYSHOP_ADMIN_PASSWORD {e}"))?;
     }
-    let cloud = LocalCloud::start(Options { port, suffix: suffix(), admin_password, reset_passwords: true, waf_scale: None }).await?;
+    let cloud = LocalCloud::start(Options { port, suffix: suffix(), admin_password, serving: true, waf_scale: None }).await?;
     if !serving {
         let databases: std::collections::BTreeSet<&String> =
             cloud.environments.values().filter_map(|env| env.get("DATABASE_URL")).collect();
@@ -125,7 +125,7 @@ async fn reindex() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use std::io::Write;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let cloud =
-        LocalCloud::start(Options { port, suffix: suffix(), admin_password: None, reset_passwords: false, waf_scale: None }).await?;
+        LocalCloud::start(Options { port, suffix: suffix(), admin_password: None, serving: false, waf_scale: None }).await?;
     let started = std::time::Instant::now();
     let progress = |c: catalog_indexer::Counts| {
         eprint!("\r  {} products read: {} indexed, {} removed, {} invalid", c.scanned, c.upserted, c.deleted, c.invalid);
@@ -157,7 +157,7 @@ async fn seed(args: &SeedArgs) -> Result<(), Box<dyn std::error::Error + Send + 
     use std::io::Write;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let admin_password = std::env::var("SKYSHOP_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
-    let cloud = LocalCloud::start(Options { port, suffix: suffix(), admin_password, reset_passwords: false, waf_scale: None }).await?;
+    let cloud = LocalCloud::start(Options { port, suffix: suffix(), admin_password, serving: false, waf_scale: None }).await?;
     let started = std::time::Instant::now();
     let bar = |done: u64, total: u64, unit: &str| {
         let filled = (done * 30 / total.max(1)) as usize;

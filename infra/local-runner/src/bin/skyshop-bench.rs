@@ -74,7 +74,7 @@ async fn cold_start(args: InitArgs) -> Result<(), BoxError> {
         port: 3000,
         suffix: "-bench".into(),
         admin_password: Some("Bench-Admin-Pass-1".into()),
-        reset_passwords: true,
+        serving: true,
         waf_scale: None,
     })
     .await?;
@@ -475,7 +475,7 @@ mod index_synthetic {
         let (from, to, chunk) = (args.from.max(1), args.to, args.chunk.max(1));
         let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
         let cloud =
-            LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, reset_passwords: false, waf_scale: None })
+            LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, serving: false, waf_scale: None })
                 .await
                 .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
         let state = cloud.catalog_state().await.ok_or("the template has no catalog function")?;

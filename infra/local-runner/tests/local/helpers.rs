@@ -23,7 +23,7 @@ pub async fn start_with(pollers: bool, waf_scale: Option<f64>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let suffix = shop_testkit::unique("");
-    let cloud = LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()), reset_passwords: true, waf_scale })
+    let cloud = LocalCloud::start(Options { port, suffix, admin_password: Some(ADMIN_PASSWORD.into()), serving: true, waf_scale })
         .await
         .expect("the local cloud starts");
     if pollers {
