@@ -124,8 +124,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
 async fn reindex() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use std::io::Write;
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let cloud =
-        LocalCloud::start(Options { port, suffix: suffix(), admin_password: None, serving: false, waf_scale: None }).await?;
+    let cloud = LocalCloud::start(Options { port, suffix: suffix(), admin_password: None, serving: false, waf_scale: None }).await?;
     let started = std::time::Instant::now();
     let progress = |c: catalog_indexer::Counts| {
         eprint!("\r  {} products read: {} indexed, {} removed, {} invalid", c.scanned, c.upserted, c.deleted, c.invalid);

@@ -474,10 +474,9 @@ mod index_synthetic {
         use std::io::Write;
         let (from, to, chunk) = (args.from.max(1), args.to, args.chunk.max(1));
         let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-        let cloud =
-            LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, serving: false, waf_scale: None })
-                .await
-                .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
+        let cloud = LocalCloud::start(Options { port, suffix: String::new(), admin_password: None, serving: false, waf_scale: None })
+            .await
+            .map_err(|e| format!("{e} (is `skyshop-local serve` running? It holds the index writer: stop it first)"))?;
         let state = cloud.catalog_state().await.ok_or("the template has no catalog function")?;
         let seller = cloud.seller_id.ok_or("no demo seller")?;
         let dir =
