@@ -664,3 +664,28 @@ checkov_gate() {
   }
   rm -f -- "$report"
 }
+
+# The binaries the template's functions are built from (each AWS::Serverless::Function's
+# Metadata.BuildProperties.Binary), one per line, in template order. CloudFormation's short tags
+# (!Ref, !Sub, ...) are read as nothing: only the names matter here.
+template_binaries() {
+  "$SKYSHOP_VENV/bin/python" - "$REPO_ROOT/template.yaml" <<'PY'
+import sys
+
+import yaml
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+template = yaml.load(open(sys.argv[1]), Loader=Loader)
+for resource in (template.get("Resources") or {}).values():
+    if resource.get("Type") != "AWS::Serverless::Function":
+        continue
+    binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+    if binary:
+        print(binary)
+PY
+}
