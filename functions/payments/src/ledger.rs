@@ -678,7 +678,15 @@ pub async fn reconcile(state: &AppState, now: time::OffsetDateTime) -> Result<Re
         }
     }
     for (id, payload) in state.store.unprocessed_events(now - RETRY_AFTER, 100).await? {
-        match crate::webhook::process(state, &id, &payload).await {
+        let event = match serde_json::from_value::<crate::webhook::StripeEvent>(payload) {
+            Ok(event) => event,
+            Err(e) => {
+                done.failures += 1;
+                tracing::error!(event_id = %id, error = %e, "a recorded webhook event does not read");
+                continue;
+            }
+        };
+        match crate::webhook::process(state, &event).await {
             Ok(_) => done.events_reprocessed += 1,
             Err(e) => {
                 done.failures += 1;

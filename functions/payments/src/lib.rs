@@ -162,6 +162,22 @@ pub fn router(state: AppState) -> Router {
     shop_core::http::finish(router.with_state(state))
 }
 
+/// Runs one of this crate's HTTP functions (the API, or the webhook with [`webhook::router`]).
+/// Init reads configuration only; the pool, the secrets and the clients come with the first
+/// request.
+pub async fn serve(make: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
+    shop_core::telemetry::init();
+    let config = Config::from_env()?;
+    let service = shop_core::http::LazyRouter::new(move || {
+        let config = config.clone();
+        async move {
+            let sdk = shop_aws::config::load().await;
+            AppState::from_config(&config, &sdk).await.map(make)
+        }
+    });
+    shop_core::http::run(service).await
+}
+
 /// The OpenAPI 3.1 document of the public routes (the webhook's is added by the merge, as
 /// Stripe's endpoint rather than a client's).
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageMeta, PageQuery};
-use shop_core::problem::responses::{BadRequest, Forbidden};
+use shop_core::problem::responses::{BadRequest, Forbidden, PayloadTooLarge, Unauthorized, UnprocessableEntity, UnsupportedMediaType};
 use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult};
 use utoipa::IntoParams;
@@ -50,6 +50,13 @@ fn readable(claims: &Claims, payment: &Payment) -> ApiResult<()> {
     if payment.user_id == claims.sub || claims.is_admin() { Ok(()) } else { Err(no_payment()) }
 }
 
+/// The payments with their refunds, read in one query.
+async fn views(state: &AppState, payments: &[Payment]) -> ApiResult<Vec<PaymentView>> {
+    let ids: Vec<uuid::Uuid> = payments.iter().map(|p| p.id).collect();
+    let refunds = state.store.refunds_of_many(&ids).await?;
+    Ok(payments.iter().map(|p| p.view(refunds.get(&p.id).map(Vec::as_slice).unwrap_or_default())).collect())
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_intent))
@@ -67,7 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = IntentView, description = "Created"),
         (status = 200, body = IntentView, description = "The order's current intent"),
-        BadRequest, NotFound, IntentConflict, ProviderRefused, Unavailable,
+        BadRequest, Unauthorized, NotFound, IntentConflict, PayloadTooLarge, UnsupportedMediaType, UnprocessableEntity, ProviderRefused, Unavailable,
     ))]
 pub async fn create_intent(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<OrderRef>) -> ApiResult<Response> {
     let (view, created) = ledger::intent_for_order(&state, claims.sub, body.order_id).await?;
@@ -78,7 +85,7 @@ pub async fn create_intent(State(state): State<AppState>, claims: Claims, ValidJ
 /// webhook does, so it may come before, after or instead of it: a paid order is CONFIRMED
 /// (once), a declined attempt leaves it PENDING for another try.
 #[utoipa::path(post, path = "/api/payments/confirm", tag = "payments", security(("bearer" = [])), request_body = OrderRef,
-    responses((status = 200, body = ConfirmView), BadRequest, NotFound, ProviderRefused, Unavailable))]
+    responses((status = 200, body = ConfirmView), BadRequest, Unauthorized, NotFound, PayloadTooLarge, UnsupportedMediaType, UnprocessableEntity, ProviderRefused, Unavailable))]
 pub async fn confirm(State(state): State<AppState>, claims: Claims, ValidJson(body): ValidJson<OrderRef>) -> ApiResult<Json<ConfirmView>> {
     let payments = state.store.of_order(body.order_id).await?;
     let payment = payments
@@ -105,7 +112,7 @@ pub async fn confirm(State(state): State<AppState>, claims: Claims, ValidJson(bo
         ("Idempotency-Key" = String, Header, description = "1 to 255 visible ASCII characters")),
     request_body = RefundRequest,
     responses((status = 200, body = PaymentView, description = "The payment after the refund"),
-        BadRequest, Forbidden, NotFound, RefundConflict, RefundInvalid, ProviderRefused, Unavailable))]
+        BadRequest, Unauthorized, Forbidden, NotFound, RefundConflict, PayloadTooLarge, UnsupportedMediaType, RefundInvalid, ProviderRefused, Unavailable))]
 pub async fn refund(
     State(state): State<AppState>,
     claims: Claims,
@@ -133,7 +140,7 @@ pub async fn refund(
 /// One payment with its refunds (its owner, or an admin).
 #[utoipa::path(get, path = "/api/payments/{id}", tag = "payments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Payment id")),
-    responses((status = 200, body = PaymentView), BadRequest, NotFound))]
+    responses((status = 200, body = PaymentView), BadRequest, Unauthorized, NotFound, Unavailable))]
 pub async fn get_payment(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<PaymentView>> {
     let payment = state.store.payment(id).await?.ok_or_else(no_payment)?;
     readable(&claims, &payment)?;
@@ -150,17 +157,13 @@ pub struct Payments {
 /// The payments of an order (its owner, or an admin).
 #[utoipa::path(get, path = "/api/payments/order/{orderId}", tag = "payments", security(("bearer" = [])),
     params(("orderId" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = Payments), BadRequest, NotFound))]
+    responses((status = 200, body = Payments), BadRequest, Unauthorized, NotFound, Unavailable))]
 pub async fn of_order(State(state): State<AppState>, claims: Claims, ValidPath(order_id): ValidPath<Uuid>) -> ApiResult<Json<Payments>> {
     let payments = state.store.of_order(order_id).await?;
     if payments.iter().any(|p| readable(&claims, p).is_err()) {
         return Err(no_order());
     }
-    let mut items = Vec::with_capacity(payments.len());
-    for p in &payments {
-        items.push(p.view(&state.store.refunds_of(p.id).await?));
-    }
-    Ok(Json(Payments { items }))
+    Ok(Json(Payments { items: views(&state, &payments).await? }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -183,7 +186,7 @@ pub struct ListQuery {
 
 /// Every payment, newest first, filtered (ADMIN).
 #[utoipa::path(get, path = "/api/payments", tag = "payments", security(("bearer" = ["admin"])), params(ListQuery),
-    responses((status = 200, body = Page<PaymentView>), BadRequest, Forbidden))]
+    responses((status = 200, body = Page<PaymentView>), BadRequest, Unauthorized, Forbidden, Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
     claims: Claims,
@@ -205,9 +208,5 @@ pub async fn list(
         to: q.to.map(Timestamp::get),
     };
     let (payments, total) = state.store.list(&filter, i64::from(page.limit), page.offset() as i64).await?;
-    let mut data = Vec::with_capacity(payments.len());
-    for p in &payments {
-        data.push(p.view(&state.store.refunds_of(p.id).await?));
-    }
-    Ok(Json(Page { data, meta: PageMeta::new(u64::try_from(total).unwrap_or(0), page) }))
+    Ok(Json(Page { data: views(&state, &payments).await?, meta: PageMeta::new(u64::try_from(total).unwrap_or(0), page) }))
 }

@@ -186,6 +186,22 @@ impl Store {
         rows.into_iter().map(RefundRow::try_from).collect()
     }
 
+    /// The refunds of several payments (one query), each payment's oldest first.
+    pub async fn refunds_of_many(&self, payment_ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Vec<RefundRow>>, StoreError> {
+        let mut out: std::collections::HashMap<Uuid, Vec<RefundRow>> = std::collections::HashMap::new();
+        if payment_ids.is_empty() {
+            return Ok(out);
+        }
+        let rows = sqlx::query_as!(RefundDbRow, "SELECT * FROM refunds WHERE payment_id = ANY($1) ORDER BY created_at, id", payment_ids)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let row = RefundRow::try_from(row)?;
+            out.entry(row.payment_id).or_default().push(row);
+        }
+        Ok(out)
+    }
+
     /// The admin list, newest first, with the total.
     pub async fn list(&self, f: &ListFilter, limit: i64, offset: i64) -> Result<(Vec<Payment>, i64), StoreError> {
         let status = f.status.map(|s| s.as_str());

@@ -136,7 +136,7 @@ async fn receive_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Re
         }
         Recorded::Process => {}
     }
-    match process(state, &event.id, &payload).await {
+    match process(state, &event).await {
         Ok(outcome) => Ok((Json(json!({"received": true})).into_response(), Some((event.id, event.kind, outcome)))),
         Err(e) => {
             tracing::warn!(error = %shop_core::problem::ErrorChain(&e), event_id = %event.id, kind = %event.kind, "event recorded, not processed; Stripe retries");
@@ -146,9 +146,9 @@ async fn receive_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Re
 }
 
 /// Acts on a recorded event (once it succeeds, it is marked processed). Answers the outcome.
-pub async fn process(state: &AppState, id: &str, payload: &Value) -> Result<&'static str, LedgerError> {
-    let event: StripeEvent = serde_json::from_value(payload.clone())?;
-    let outcome = match handle(state, &event).await {
+pub async fn process(state: &AppState, event: &StripeEvent) -> Result<&'static str, LedgerError> {
+    let id = event.id.as_str();
+    let outcome = match handle(state, event).await {
         Ok(outcome) => outcome,
         // The object of a verified event does not have the fields we need: logged, not retried.
         Err(LedgerError::Store(crate::store::StoreError::Corrupt(e))) => {
