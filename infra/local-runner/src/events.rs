@@ -277,29 +277,17 @@ pub fn inventory_order_event() -> Value {
 /// A sample `CartOrderEventsQueue` batch for cart-events: the customer cancelled a confirmed
 /// order (its coupon redemption is released).
 pub fn cart_order_event() -> Value {
-    use shop_aws::events::Event;
-    use shop_aws::messages::orders::{CancelledBy, OrderCancelled};
-    let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:10:00 UTC));
-    let data = OrderCancelled {
-        order: sample_order("CANCELLED"),
-        previous_status: "CONFIRMED".into(),
-        reason: "customer_request".into(),
-        cancelled_by: CancelledBy::Customer,
-        refund_amount: None,
-        cancelled_at: at,
-    };
-    sqs_event(
-        "CartOrderEventsQueue",
-        "0190a000-0000-7000-8000-0000000000e4",
-        OrderCancelled::KIND,
-        "orders",
-        serde_json::to_value(data).unwrap_or_default(),
-    )
+    order_cancelled_event("CartOrderEventsQueue", "0190a000-0000-7000-8000-0000000000e4")
 }
 
 /// A sample `PaymentsOrderEventsQueue` batch for payments-events: the customer cancelled a paid
 /// card order (it is refunded in full).
 pub fn payments_order_event() -> Value {
+    order_cancelled_event("PaymentsOrderEventsQueue", "0190a000-0000-7000-8000-0000000000e6")
+}
+
+/// A batch of `queue` holding one `OrderCancelled`: a confirmed order cancelled by its customer.
+fn order_cancelled_event(queue: &str, message_id: &str) -> Value {
     use shop_aws::events::Event;
     use shop_aws::messages::orders::{CancelledBy, OrderCancelled};
     let at = shop_core::time::Timestamp::from(time::macros::datetime!(2026-11-25 12:10:00 UTC));
@@ -311,13 +299,7 @@ pub fn payments_order_event() -> Value {
         refund_amount: None,
         cancelled_at: at,
     };
-    sqs_event(
-        "PaymentsOrderEventsQueue",
-        "0190a000-0000-7000-8000-0000000000e6",
-        OrderCancelled::KIND,
-        "orders",
-        serde_json::to_value(data).unwrap_or_default(),
-    )
+    sqs_event(queue, message_id, OrderCancelled::KIND, "orders", serde_json::to_value(data).unwrap_or_default())
 }
 
 /// EventBridge's "Scheduled Event" for `function`'s `rate(...)` rule.
