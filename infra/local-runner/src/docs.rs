@@ -1,5 +1,6 @@
 //! One OpenAPI 3.1 document for the whole API, merged from each function's generated document,
-//! and a self-contained docs page (no CDN: the local cloud works offline).
+//! and the API reference page: Swagger UI, its assets from the `swagger-ui-dist` npm package
+//! that `scripts/lib/common.sh` installs (never a CDN: the local cloud works offline).
 
 use serde_json::json;
 use utoipa::openapi::OpenApi;
@@ -83,35 +84,47 @@ pub fn stripe_webhook() -> Operation {
     serde_json::from_value(operation).unwrap_or_default()
 }
 
-/// `/api/docs`: renders `/api/openapi.json` in the browser.
+/// The environment variable naming the directory of the `swagger-ui-dist` package
+/// (`scripts/lib/common.sh` installs it and exports this).
+pub const ASSETS_ENV: &str = "SKYSHOP_DOCS_ASSETS";
+
+/// The files of `swagger-ui-dist` the page loads, with their content types. Nothing else is
+/// served from the directory (no path from the request reaches the file system).
+pub const ASSETS: &[(&str, &str)] = &[
+    ("swagger-ui.css", "text/css; charset=utf-8"),
+    ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    ("favicon-32x32.png", "image/png"),
+    ("favicon-16x16.png", "image/png"),
+];
+
+/// Where the assets are, if installed: `$SKYSHOP_DOCS_ASSETS` with `swagger-ui-bundle.js` in it.
+pub fn assets_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(std::env::var_os(ASSETS_ENV)?);
+    dir.join("swagger-ui-bundle.js").is_file().then_some(dir)
+}
+
+/// `/api/docs`: Swagger UI over `/api/openapi.json`. "Try it out" sends requests to this
+/// server (the document's `servers` is the page's origin) with the bearer token given in
+/// "Authorize"; the token stays in the browser's local storage (`persistAuthorization`).
 pub const DOCS_HTML: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Skyshop API</title>
-<style>
-body{font:14px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#222}
-h1{margin-bottom:0}.op{border:1px solid #ddd;border-radius:6px;margin:.5rem 0;padding:.5rem .8rem}
-.m{display:inline-block;min-width:4.5rem;font-weight:700;text-transform:uppercase}
-.get{color:#0a7}.post{color:#07c}.put{color:#b70}.patch{color:#a5c}.delete{color:#c33}
-code{background:#f4f4f4;padding:0 .3rem;border-radius:3px}details pre{background:#f8f8f8;padding:.5rem;overflow:auto}
-.lock{color:#888;font-size:12px}
-</style></head><body>
-<h1>Skyshop API</h1><p id="desc"></p><div id="ops">Loading <code>/api/openapi.json</code>…</div>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/api/docs/favicon-32x32.png" sizes="32x32">
+<link rel="stylesheet" href="/api/docs/swagger-ui.css">
+<style>body{margin:0}</style></head><body>
+<div id="swagger-ui"></div>
+<script src="/api/docs/swagger-ui-bundle.js"></script>
 <script>
-fetch('/api/openapi.json').then(r=>r.json()).then(doc=>{
-  document.getElementById('desc').textContent=doc.info.description||'';
-  const ops=document.getElementById('ops');ops.innerHTML='';
-  const byTag={};
-  for(const [path,item] of Object.entries(doc.paths)){for(const [method,op] of Object.entries(item)){
-    const tag=(op.tags||['other'])[0];(byTag[tag]=byTag[tag]||[]).push({path,method,op});}}
-  for(const [tag,list] of Object.entries(byTag)){
-    const h=document.createElement('h2');h.textContent=tag;ops.appendChild(h);
-    for(const {path,method,op} of list){
-      const d=document.createElement('details');d.className='op';
-      const s=document.createElement('summary');
-      s.innerHTML=`<span class="m ${method}">${method}</span> <code></code> <span class="lock"></span>`;
-      s.querySelector('code').textContent=path;
-      if(op.security){s.querySelector('.lock').textContent='🔒 '+op.security.map(x=>Object.entries(x).map(([k,v])=>v.length?v.join(','):k).join()).join(' ');}
-      d.appendChild(s);
-      const p=document.createElement('pre');p.textContent=JSON.stringify({summary:op.summary,description:op.description,requestBody:op.requestBody,responses:op.responses,parameters:op.parameters},null,2);
-      d.appendChild(p);ops.appendChild(d);}}
-}).catch(e=>{document.getElementById('ops').textContent='Could not load the document: '+e});
+window.ui = SwaggerUIBundle({
+  url: '/api/openapi.json',
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  persistAuthorization: true,
+  displayRequestDuration: true,
+  filter: true,
+  tryItOutEnabled: false,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: 'BaseLayout'
+});
 </script></body></html>"#;

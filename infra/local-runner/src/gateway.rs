@@ -275,7 +275,8 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/_local/mail", get(local_mail))
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi))
-        .route("/api/docs", get(|| async { axum::response::Html(crate::docs::DOCS_HTML) }))
+        .route("/api/docs", get(docs_page))
+        .route("/api/docs/{file}", get(docs_asset))
         .fallback(dispatch)
         .with_state(gateway)
 }
@@ -305,6 +306,31 @@ async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
     let (ok, body) = probes.check().await;
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
+}
+
+async fn docs_page() -> Response {
+    if crate::docs::assets_dir().is_none() {
+        return api_gateway_message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the API reference page needs swagger-ui-dist: start the local cloud with scripts/dev, which installs it and sets SKYSHOP_DOCS_ASSETS",
+        );
+    }
+    axum::response::Html(crate::docs::DOCS_HTML).into_response()
+}
+
+/// One of [`crate::docs::ASSETS`], read from the installed package.
+async fn docs_asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let Some((name, content_type)) = crate::docs::ASSETS.iter().find(|(name, _)| *name == file) else {
+        return api_gateway_message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some(dir) = crate::docs::assets_dir() else {
+        return api_gateway_message(StatusCode::SERVICE_UNAVAILABLE, "swagger-ui-dist is not installed");
+    };
+    let path = dir.join(name);
+    match tokio::task::spawn_blocking(move || std::fs::read(path)).await.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "public, max-age=3600")], bytes).into_response(),
+        Err(e) => api_gateway_message(StatusCode::SERVICE_UNAVAILABLE, &format!("{name}: {e}")),
+    }
 }
 
 async fn openapi() -> Response {

@@ -6,6 +6,7 @@ mod helpers;
 mod authz;
 mod cart;
 mod checkout;
+mod docs_page;
 mod edge;
 mod events_roundtrip;
 mod flow;
