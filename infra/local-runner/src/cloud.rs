@@ -82,6 +82,8 @@ pub fn stripe_api_base() -> String {
 
 impl LocalCloud {
     pub async fn start(options: Options) -> Result<Self, BoxError> {
+        // Before any function sends a segment document: the local X-Ray daemon.
+        crate::xray::Collector::global();
         let template = Template::load_repo()?;
         let sdk = shop_aws::config::load().await;
         let issuer = format!("http://127.0.0.1:{}", options.port);

@@ -233,7 +233,16 @@ impl Gateway {
         event.path_parameters = params;
         event.source_ip = source_ip;
         event.domain_name = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+        // Lambda starts the trace (`Tracing: Active`): a new root and the function's segment,
+        // whose id the function sees as its parent. A client's own trace header is not trusted.
+        let trace = shop_core::trace::TraceHeader::new_root();
+        let segment_id = shop_core::trace::new_id();
+        let trace_started = shop_core::trace::now();
+        event.headers.push((shop_core::trace::HEADER.to_owned(), trace.child_of(&segment_id).to_header()));
         for (name, value) in &parts.headers {
+            if name.as_str() == shop_core::trace::HEADER {
+                continue;
+            }
             if let Ok(value) = value.to_str() {
                 event.headers.push((name.as_str().to_owned(), value.to_owned()));
             }
@@ -257,7 +266,19 @@ impl Gateway {
             return api_gateway_message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         };
         tracing::info!(route = %route.key(), function = %route.function, status = response.status().as_u16(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, "invoke");
-        let (parts, body) = response.into_parts();
+        shop_core::trace::send(&crate::xray::segment(
+            &route.function,
+            &segment_id,
+            &trace.root,
+            trace_started,
+            &method,
+            &path,
+            response.status().as_u16(),
+        ));
+        let (mut parts, body) = response.into_parts();
+        if let Ok(value) = HeaderValue::from_str(&format!("Root={}", trace.root)) {
+            parts.headers.insert(shop_core::trace::HEADER, value);
+        }
         Response::from_parts(parts, Body::new(body))
     }
 }
@@ -273,6 +294,7 @@ pub fn api_gateway_message(status: StatusCode, message: &str) -> Response {
 pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/_local/mail", get(local_mail))
+        .route("/_local/traces/{trace_id}", get(local_trace))
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(docs_page))
@@ -284,6 +306,11 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
 async fn dispatch(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into());
     gateway.handle(request, ip).await
+}
+
+/// Every segment document of one trace the local X-Ray daemon received.
+async fn local_trace(axum::extract::Path(trace_id): axum::extract::Path<String>) -> Response {
+    axum::Json(crate::xray::Collector::global().trace(&trace_id)).into_response()
 }
 
 async fn local_mail(State(gateway): State<Arc<Gateway>>) -> Response {

@@ -10,7 +10,8 @@
 //! - [`rie`]: a Lambda Runtime API emulator to run a real function binary (benchmarks, the
 //!   events round-trip test).
 //! - [`stripe`]: the Stripe secrets' local values and the webhook's registration at localstripe.
-//! - local-only routes: `/_local/mail`, `/api/health`, `/api/openapi.json`, `/api/docs`.
+//! - [`xray`]: the local X-Ray daemon (`/_local/traces/{traceId}`).
+//! - local-only routes: `/_local/mail`, `/_local/traces/{traceId}`, `/api/health`, `/api/openapi.json`, `/api/docs`.
 
 pub mod cli;
 pub mod cloud;
@@ -26,3 +27,4 @@ pub mod rie;
 pub mod streams;
 pub mod stripe;
 pub mod waf;
+pub mod xray;

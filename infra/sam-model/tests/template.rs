@@ -459,3 +459,29 @@ fn payments_reach_their_own_database_role_stripe_and_their_topic_with_least_priv
         );
     }
 }
+
+#[test]
+fn every_function_is_traced_and_event_topics_pass_the_trace_on() {
+    let t = template();
+    assert_eq!(t.root().pointer("/Globals/Function/Tracing"), Some(&json!("Active")), "X-Ray active for every function");
+    let functions: Vec<_> = t.resources_of("AWS::Serverless::Function").collect();
+    assert!(functions.len() >= 10);
+    for f in functions {
+        let tracing = f.properties.get("Tracing");
+        assert!(tracing.is_none() || tracing == Some(&json!("Active")), "{} turns tracing off", f.logical_id);
+    }
+    // Topics that fan events out to queues (the alarm topic mails people: nothing to trace).
+    for topic in t.resources_of("AWS::SNS::Topic") {
+        let mut subscribers = Vec::new();
+        for sub in t.resources_of("AWS::SNS::Subscription") {
+            let mut refs = Vec::new();
+            strings(&sub.properties["TopicArn"], &mut refs);
+            if refs.contains(&topic.logical_id) && sub.properties["Protocol"] == "sqs" {
+                subscribers.push(sub.logical_id.clone());
+            }
+        }
+        if !subscribers.is_empty() {
+            assert_eq!(topic.properties.get("TracingConfig"), Some(&json!("Active")), "{} feeds {subscribers:?}", topic.logical_id);
+        }
+    }
+}

@@ -12,7 +12,8 @@ pub const SDK_MAX_ATTEMPTS: u32 = 3;
 
 /// Loads the shared SDK configuration: region, credentials and endpoints from the environment,
 /// with bounded timeouts so a stuck dependency fails the request instead of the Lambda, and the
-/// SDK's retries set explicitly (standard mode, [`SDK_MAX_ATTEMPTS`]).
+/// SDK's retries set explicitly (standard mode, [`SDK_MAX_ATTEMPTS`]), and every call traced as
+/// an X-Ray subsegment ([`crate::xray`]).
 pub async fn load() -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
@@ -20,7 +21,12 @@ pub async fn load() -> SdkConfig {
         .operation_timeout(Duration::from_secs(12))
         .build();
     let retries = RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS);
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).retry_config(retries).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(retries)
+        .http_client(crate::xray::TracedHttpClient::https())
+        .load()
+        .await
 }
 
 /// Where configuration comes from: the process environment in Lambda, the template's resolved

@@ -9,6 +9,7 @@
 //! - `pg` and `outbox` (feature `postgres`): the PostgreSQL pool through RDS Proxy, and the
 //!   transactional outbox relay to SNS.
 //! - [`streams`]: DynamoDB stream records as Lambda delivers them, decoded one by one.
+//! - [`xray`]: every SDK call as an X-Ray subsegment, the trace passed on downstream.
 
 pub mod config;
 pub mod dynamo;
@@ -20,3 +21,4 @@ pub mod outbox;
 pub mod pg;
 pub mod rds;
 pub mod streams;
+pub mod xray;

@@ -161,9 +161,10 @@ async fn request_span(request: Request, next: Next) -> Response {
         request_id = %request_id,
         user_id = tracing::field::Empty,
     );
+    let trace = trace_context(&request);
     let started = Instant::now();
     async move {
-        let response = next.run(request).await;
+        let response = crate::trace::scope(trace, next.run(request)).await;
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
@@ -175,6 +176,17 @@ async fn request_span(request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// The X-Ray context of a request: Lambda's (the invocation's context), else the
+/// `X-Amzn-Trace-Id` header (internal calls in process, the local runner's gateway).
+fn trace_context(request: &Request) -> Option<crate::trace::TraceHeader> {
+    request
+        .extensions()
+        .get::<lambda_http::Context>()
+        .and_then(|c| c.xray_trace_id.as_deref())
+        .and_then(crate::trace::TraceHeader::parse)
+        .or_else(|| request.headers().get(crate::trace::HEADER)?.to_str().ok().and_then(crate::trace::TraceHeader::parse))
 }
 
 /// Runs a function's router on Lambda: `lambda_http::run`, with every API Gateway event made

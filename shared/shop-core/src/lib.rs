@@ -11,6 +11,7 @@
 //! - [`http`]: the layers and fallbacks every function router gets, and the per-request span.
 //! - [`secret`]: [`secret::Secret`], a value that never prints (keys, passwords).
 //! - [`types`]: values that cannot be invalid (`Email`, `Quantity`, `Slug`, `Price`), parsed at the edge.
+//! - [`trace`]: the X-Ray trace context of a request and subsegments sent to the daemon.
 //! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
@@ -26,6 +27,7 @@ pub mod retry;
 pub mod secret;
 pub mod telemetry;
 pub mod time;
+pub mod trace;
 pub mod types;
 
 pub use problem::{ApiError, FieldError};

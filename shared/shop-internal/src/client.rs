@@ -250,7 +250,7 @@ impl InternalClient {
 
     async fn attempt(&self, event: &str) -> Result<Reply, Failure> {
         match crate::local::lookup(&self.inner.function) {
-            Some(router) => in_process(router, event).await,
+            Some(router) => in_process(router, &self.inner.function, event).await,
             None => self.invoke(event).await,
         }
     }
@@ -278,8 +278,15 @@ fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<Value, CallError> {
     serde_json::to_value(body).map_err(|e| CallError::Decode(format!("request body: {e}")))
 }
 
-async fn in_process(router: axum::Router, event: &str) -> Result<Reply, Failure> {
-    let event = serde_json::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event is not JSON: {e}")))?;
+/// One call to a function registered in this process: what Lambda's `Invoke` does in AWS,
+/// traced the same way (a `Lambda Invoke` subsegment whose id the callee sees as its parent,
+/// through the `X-Amzn-Trace-Id` header, as the SDK's traced client passes it in AWS).
+async fn in_process(router: axum::Router, function: &str, event: &str) -> Result<Reply, Failure> {
+    let mut event: Value = serde_json::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event is not JSON: {e}")))?;
+    let subsegment = shop_core::trace::Subsegment::begin();
+    if let (Some(header), Some(headers)) = (subsegment.downstream_header(), event["headers"].as_object_mut()) {
+        headers.insert(shop_core::trace::HEADER.into(), Value::String(header.to_header()));
+    }
     let request =
         shop_core::http::request_from_event(event).map_err(|e| Failure::Fatal(format!("the internal event does not convert: {e}")))?;
     let response = match router.oneshot(request).await {
@@ -287,6 +294,12 @@ async fn in_process(router: axum::Router, event: &str) -> Result<Reply, Failure>
         Err(never) => match never {},
     };
     let status = response.status();
+    subsegment.end(serde_json::json!({
+        "name": "Lambda",
+        "namespace": "aws",
+        "aws": {"operation": "Invoke", "function_name": function},
+        "http": {"response": {"status": status.as_u16()}},
+    }));
     let body = response.into_body().collect().await.map_err(|e| Failure::Transient(format!("reading the answer: {e}")))?.to_bytes();
     Ok(Reply { status, body })
 }

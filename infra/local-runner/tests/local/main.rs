@@ -19,4 +19,5 @@ mod search;
 mod secrets;
 mod sqs;
 mod streams;
+mod traces;
 mod waf;
