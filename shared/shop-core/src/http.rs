@@ -29,18 +29,43 @@ pub const INTERNAL_PREFIX: &str = "/internal/";
 /// so a request from the public API can never carry it.
 pub const INTERNAL_API_ID: &str = "internal";
 
-/// Adds the fallback, the internal-route guard, the edge check, the request span and panic
-/// safety to a function's router. Every function's router goes through this exactly once.
+/// Adds the fallback, the internal-route guard, the edge check, the request span, the request
+/// deadline and panic safety to a function's router. Every function's router goes through this
+/// exactly once.
 pub fn finish(router: Router) -> Router {
     finish_with(router, Edge::from_env())
 }
 
 /// [`finish`] with an explicit edge configuration (tests).
 pub fn finish_with(router: Router, edge: Edge) -> Router {
+    finish_with_deadline(router, edge, request_deadline())
+}
+
+/// The gateway gives up on an integration after 10 s (`TimeoutInMillis` of every route) and
+/// Lambda stops the function at its `Timeout` (10 s). A request still working at this deadline
+/// is answered 503 `deadline_exceeded` with `Retry-After` — problem+json the client can act on,
+/// inside the gateway's timeout — whatever it was waiting for (a frozen dependency behind the
+/// SDK's 5 s attempts, an internal call's retries). What it had started is what a Lambda timeout
+/// would leave: every write path is already built to survive that (transactions, idempotency
+/// keys, reservations that expire).
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_millis(8_500);
+
+/// [`REQUEST_DEADLINE`], or `REQUEST_DEADLINE_MS` from the environment.
+pub fn request_deadline() -> std::time::Duration {
+    std::env::var("REQUEST_DEADLINE_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(REQUEST_DEADLINE, std::time::Duration::from_millis)
+}
+
+/// [`finish_with`] with an explicit request deadline (tests).
+pub fn finish_with_deadline(router: Router, edge: Edge, deadline: std::time::Duration) -> Router {
     router
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn_with_state(deadline, deadline_guard))
         .layer(axum::middleware::from_fn(internal_guard))
         .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(edge), edge_guard))
         .layer(axum::middleware::from_fn(request_span))
@@ -134,6 +159,29 @@ async fn internal_guard(request: Request, next: Next) -> Response {
         return not_found_route().into_response();
     }
     next.run(request).await
+}
+
+/// Answers 503 `deadline_exceeded` when the handler is still working at the deadline.
+async fn deadline_guard(
+    axum::extract::State(deadline): axum::extract::State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(deadline_ms = deadline.as_millis() as u64, "request deadline exceeded");
+            crate::metrics::count(&function_name(), "DeadlineExceeded");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "deadline_exceeded", "The request could not be completed in time; retry later.")
+                .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("2"))
+                .into_response()
+        }
+    }
+}
+
+/// This Lambda's function name (`AWS_LAMBDA_FUNCTION_NAME`), or `local`.
+fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_owned())
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -471,5 +519,40 @@ mod tests {
         assert_eq!(status(&router, request("/internal/secret", None)).await, 404, "with no context at all");
         assert_eq!(status(&router, request("/internal/secret", Some(INTERNAL_API_ID))).await, 200, "through an internal client");
         assert_eq!(status(&router, request("/api/open", Some("api-123"))).await, 200, "public routes are untouched");
+    }
+
+    #[tokio::test]
+    async fn a_request_still_working_at_the_deadline_gets_a_503_it_can_retry() {
+        let router = finish_with_deadline(
+            Router::new()
+                .route(
+                    "/api/stuck",
+                    get(|| async {
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                        "late"
+                    }),
+                )
+                .route("/api/quick", get(|| async { "ok" })),
+            Edge::default(),
+            std::time::Duration::from_millis(300),
+        );
+        let started = std::time::Instant::now();
+        let response = match router.clone().oneshot(request("/api/stuck", Some("api-1"))).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(300) && waited < std::time::Duration::from_secs(5),
+            "answered at the deadline, not after the handler: {waited:?}"
+        );
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "2");
+        assert_eq!(response.headers()[http::header::CONTENT_TYPE], "application/problem+json");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(body["code"], "deadline_exceeded");
+        assert_eq!(status(&router, request("/api/quick", Some("api-1"))).await, 200);
+        assert!(REQUEST_DEADLINE < std::time::Duration::from_secs(10), "inside the gateway's 10 s");
     }
 }
