@@ -118,7 +118,8 @@ impl Gateway {
     pub async fn refresh_keys(&self) {
         let Some(Function::Http(router)) = self.jwks_function.as_ref().and_then(|f| self.functions.get(f)).cloned() else { return };
         let event = HttpEvent::new("GET", "/.well-known/jwks.json");
-        let Ok(request) = shop_core::http::request_from_event(event.to_json()) else { return };
+        let Ok(mut request) = shop_core::http::request_from_event(event.to_json()) else { return };
+        request.extensions_mut().insert(lambda_context(self.jwks_function.as_deref().unwrap_or_default(), &xray_trace_id()));
         let Ok(response) = router.oneshot(request).await;
         let Ok(bytes) = response.into_body().collect().await.map(|b| b.to_bytes()) else { return };
         if let Ok(jwks) = serde_json::from_slice(&bytes) {
@@ -242,9 +243,18 @@ impl Gateway {
             event.body = Some(body.to_vec());
         }
         event.authorizer = claims;
+        // API Gateway starts the X-Ray trace and passes it on in `X-Amzn-Trace-Id`; Lambda gives
+        // the function its context (request id, trace id, function name).
+        let trace = xray_trace_id();
+        event.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("x-amzn-trace-id"));
+        event.headers.push(("x-amzn-trace-id".into(), format!("Root={trace};Sampled=1")));
+        let context = lambda_context(&route.function, &trace);
         let started = Instant::now();
         let lambda_request = match shop_core::http::request_from_event(event.to_json()) {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.extensions_mut().insert(context);
+                r
+            }
             Err(e) => {
                 tracing::error!(error = %e, "event conversion failed");
                 return api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
@@ -262,6 +272,22 @@ impl Gateway {
     }
 }
 
+/// The Lambda context of one invocation of `function` in trace `trace`.
+fn lambda_context(function: &str, trace: &str) -> lambda_http::Context {
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    context.xray_trace_id = Some(format!("Root={trace};Sampled=1"));
+    context.env_config = Arc::new(lambda_http::lambda_runtime::Config { function_name: function.to_owned(), ..Default::default() });
+    context
+}
+
+/// A new X-Ray trace id: `1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`.
+pub fn xray_trace_id() -> String {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("1-{seconds:08x}-{}", &random[..24])
+}
+
 /// API Gateway's own error body: `{"message": "..."}`.
 pub fn api_gateway_message(status: StatusCode, message: &str) -> Response {
     let mut response = (status, json!({ "message": message }).to_string()).into_response();
@@ -273,6 +299,7 @@ pub fn api_gateway_message(status: StatusCode, message: &str) -> Response {
 pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/_local/mail", get(local_mail))
+        .route("/_local/metrics", get(local_metrics))
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(|| async { axum::response::Html(crate::docs::DOCS_HTML) }))
@@ -298,6 +325,12 @@ async fn local_mail(State(gateway): State<Arc<Gateway>>) -> Response {
         }
         Err(e) => api_gateway_message(StatusCode::BAD_GATEWAY, &format!("could not read mail from moto: {e}")),
     }
+}
+
+/// The sums of every EMF document the functions emitted in this process
+/// (`shop_core::metrics::Totals`): `{namespace: {dimension: {metric: {sum, samples, unit}}}}`.
+async fn local_metrics() -> Response {
+    axum::Json(shop_core::metrics::Totals::global().to_json()).into_response()
 }
 
 async fn health(State(gateway): State<Arc<Gateway>>) -> Response {

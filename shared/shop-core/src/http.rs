@@ -130,7 +130,7 @@ pub fn is_internal<B>(request: &http::Request<B>) -> bool {
 /// starts with the prefix literally.
 async fn internal_guard(request: Request, next: Next) -> Response {
     if request.uri().path().starts_with(INTERNAL_PREFIX) && !is_internal(&request) {
-        tracing::warn!(path = %request.uri().path(), "internal route called from outside");
+        tracing::warn!("internal route called from outside");
         return not_found_route().into_response();
     }
     next.run(request).await
@@ -145,36 +145,78 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.").into_response()
 }
 
-/// One span per request: method, route template, request id, user id (recorded by the auth
-/// extractor), then one log line with status and latency.
+/// The `route` of a request no route matched (its raw path, which may hold ids, is not logged).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// One span per request: method, route template (never the raw path or query), request id,
+/// X-Ray trace id, function name, user id (recorded by the auth extractor), then one log line
+/// `request` with status and latency (level `error` from 500 on). The template's metric
+/// filters count that line's `status` per function (requests and 5xx).
 async fn request_span(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| request.uri().path().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let lambda = request.extensions().get::<lambda_http::Context>();
     let request_id = match request.extensions().get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     }
+    .filter(|id| !id.is_empty())
+    .or_else(|| lambda.map(|c| c.request_id.clone()))
     .unwrap_or_default();
+    let trace_id = trace_id(
+        lambda
+            .and_then(|c| c.xray_trace_id.clone())
+            .or_else(|| request.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned))
+            .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok())
+            .as_deref()
+            .unwrap_or_default(),
+    );
+    let function = lambda
+        .map(|c| c.env_config.function_name.clone())
+        .filter(|f| !f.is_empty())
+        .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
         route = %route,
         request_id = %request_id,
+        trace_id = %trace_id,
+        function = %function,
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    async move {
+    let traced = trace_id.clone();
+    let handled = async move {
         let response = next.run(request).await;
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
-            tracing::error!(status, latency_ms, "request failed");
+            tracing::error!(status, latency_ms, "request");
         } else {
             tracing::info!(status, latency_ms, "request");
         }
         response
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    TRACE_ID.scope(traced, handled).await
+}
+
+tokio::task_local! {
+    /// The X-Ray trace id of the request the current task serves.
+    static TRACE_ID: String;
+}
+
+/// The X-Ray trace id of the request the current task serves (empty outside one): what an
+/// in-process internal call passes on, as Lambda's invoke passes on `X-Amzn-Trace-Id`.
+pub fn current_trace_id() -> String {
+    TRACE_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// The X-Ray trace id (`1-…-…`) of a trace header (`Root=1-…;Parent=…;Sampled=1`), or of a bare
+/// id; at most 64 characters of `[0-9a-zA-Z-]` (a client's header is not logged verbatim).
+pub fn trace_id(header: &str) -> String {
+    let root = header.split(';').find_map(|part| part.trim().strip_prefix("Root=")).unwrap_or(header).trim();
+    if root.len() <= 64 && root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') { root.to_owned() } else { String::new() }
 }
 
 /// Runs a function's router on Lambda: `lambda_http::run`, with every API Gateway event made
@@ -381,6 +423,17 @@ mod tests {
             "requestContext": {"apiId": "api-123", "domainName": "shop.example.com", "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "x"}, "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "05/Dec/2026:00:00:00 +0000", "timeEpoch": 0},
             "isBase64Encoded": false
         })
+    }
+
+    #[test]
+    fn the_trace_id_is_the_root_of_the_trace_header() {
+        assert_eq!(
+            trace_id("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            "1-5759e988-bd862e3fe1be46a994272793"
+        );
+        assert_eq!(trace_id("1-5759e988-bd862e3fe1be46a994272793"), "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(trace_id("Root=1-x;password=hunter2 "), "1-x");
+        assert_eq!(trace_id("not a trace id; secret"), "");
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl InternalClient {
 
     async fn attempt(&self, event: &str) -> Result<Reply, Failure> {
         match crate::local::lookup(&self.inner.function) {
-            Some(router) => in_process(router, event).await,
+            Some(router) => in_process(router, event, &self.inner.function).await,
             None => self.invoke(event).await,
         }
     }
@@ -278,10 +278,19 @@ fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<Value, CallError> {
     serde_json::to_value(body).map_err(|e| CallError::Decode(format!("request body: {e}")))
 }
 
-async fn in_process(router: axum::Router, event: &str) -> Result<Reply, Failure> {
+/// Serves an internal call with `router` in-process, with the Lambda context an invoke of
+/// `function` would have: its name, a request id, and the caller's X-Ray trace.
+async fn in_process(router: axum::Router, event: &str, function: &str) -> Result<Reply, Failure> {
     let event = serde_json::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event is not JSON: {e}")))?;
-    let request =
+    let mut request =
         shop_core::http::request_from_event(event).map_err(|e| Failure::Fatal(format!("the internal event does not convert: {e}")))?;
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    let trace = shop_core::http::current_trace_id();
+    context.xray_trace_id = (!trace.is_empty()).then(|| format!("Root={trace};Sampled=1"));
+    context.env_config =
+        std::sync::Arc::new(lambda_http::lambda_runtime::Config { function_name: function.to_owned(), ..Default::default() });
+    request.extensions_mut().insert(context);
     let response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

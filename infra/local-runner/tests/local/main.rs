@@ -10,6 +10,7 @@ mod edge;
 mod events_roundtrip;
 mod flow;
 mod fuzz;
+mod observability;
 mod order_emails;
 mod parity;
 mod payments;
