@@ -320,7 +320,11 @@ impl Events {
                 let order_id = event.order.order_id;
                 span.record("order_id", order_id.to_string());
                 Ok(match self.store.commit(order_id).await? {
-                    Transition::Done(_) | Transition::Already(_) => OrderHandled::Committed,
+                    Transition::Done(_) => {
+                        shop_core::metrics::count(crate::CALLER, "StockCommitted");
+                        OrderHandled::Committed
+                    }
+                    Transition::Already(_) => OrderHandled::Committed,
                     Transition::Refused(r) => {
                         tracing::warn!(
                             status = r.status.as_str(),

@@ -55,6 +55,12 @@ impl Mailer {
 
     /// Sends one email; returns the SES message id.
     pub async fn send(&self, email: &Email) -> Result<String, SendError> {
+        let sent = self.send_once(email).await;
+        shop_core::metrics::count("notifications", if sent.is_ok() { "EmailSent" } else { "EmailFailed" });
+        sent
+    }
+
+    async fn send_once(&self, email: &Email) -> Result<String, SendError> {
         let utf8 = |data: &str| Content::builder().data(data).charset("UTF-8").build();
         let message = Message::builder()
             .subject(utf8(&email.subject)?)

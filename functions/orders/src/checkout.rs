@@ -82,6 +82,7 @@ async fn checkout(state: &AppState, user: Uuid, key: &str, request: CheckoutRequ
             laps.lap("after_commit");
             laps.log("placed");
             shop_core::metrics::count(crate::CALLER, "OrderPlaced");
+            shop_core::metrics::amount(crate::CALLER, "Revenue", order.totals.total);
             Ok(Placed { status: StatusCode::CREATED, body })
         }
         Ok(Done::ByAnother) => wait_for(state, user, key, None).await,

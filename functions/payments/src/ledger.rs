@@ -188,8 +188,10 @@ pub async fn settle(state: &AppState, intent: &Intent) -> Result<Option<Settled>
     };
     if changed {
         tracing::info!(payment_id = %payment.id, status = payment.status.as_str(), intent_status = %intent.status, "payment moved");
-        if payment.status == Status::Failed {
-            shop_core::metrics::count(crate::CALLER, "PaymentFailed");
+        match payment.status {
+            Status::Failed => shop_core::metrics::count(crate::CALLER, "PaymentFailed"),
+            Status::Succeeded => shop_core::metrics::count(crate::CALLER, "PaymentSucceeded"),
+            _ => {}
         }
     }
     finish(state, payment).await.map(Some)
@@ -359,6 +361,7 @@ pub async fn complete_refund(state: &AppState, row: RefundRow) -> Result<(Refund
             tx.commit().await?;
             state.relay.flush(&state.store, payment.order_id, &events).await;
             shop_core::metrics::count(crate::CALLER, "Refunded");
+            shop_core::metrics::amount(crate::CALLER, "RefundedAmount", row.amount);
             let row = RefundRow { status: RefundStatus::Succeeded, stripe_refund_id: Some(made.id), ..row };
             if payment.status == Status::Refunded
                 && matches!(row.reason, RefundReason::Requested | RefundReason::External)

@@ -131,6 +131,8 @@ impl LocalCloud {
             }
         }
 
+        // Every EMF document the functions emit is summed for `GET /_local/metrics`.
+        shop_core::metrics::install_sink(Box::new(|doc| shop_core::metrics::Totals::global().record(doc)));
         let mut environments = BTreeMap::new();
         let mut registry: Registry = BTreeMap::new();
         let search_dir = match template.resources_of("AWS::DynamoDB::Table").find(|t| t.logical_id == "CatalogTable") {
@@ -169,6 +171,8 @@ impl LocalCloud {
                 env.remove("OPENSEARCH_ENDPOINT");
             }
             let built = functions::build(&function.logical_id, &env, &sdk).await.map_err(|e| format!("{}: {e}", function.logical_id))?;
+            // Each function starts once per runner process, as a Lambda sandbox would.
+            shop_core::metrics::cold_start(&function.logical_id);
             // Internal calls to this function (shop-internal) are served in-process, by name.
             if let (Function::Http(router), Some(name)) = (&built, resolver.refs.get(&function.logical_id)) {
                 shop_internal::register_local(name, router.clone());

@@ -118,7 +118,11 @@ impl Gateway {
     pub async fn refresh_keys(&self) {
         let Some(Function::Http(router)) = self.jwks_function.as_ref().and_then(|f| self.functions.get(f)).cloned() else { return };
         let event = HttpEvent::new("GET", "/.well-known/jwks.json");
-        let Ok(request) = shop_core::http::request_from_event(event.to_json()) else { return };
+        let Ok(mut request) = shop_core::http::request_from_event(event.to_json()) else { return };
+        request.extensions_mut().insert(lambda_context(
+            self.jwks_function.as_deref().unwrap_or_default(),
+            &shop_core::trace::TraceHeader::new_root().to_header(),
+        ));
         let Ok(response) = router.oneshot(request).await;
         let Ok(bytes) = response.into_body().collect().await.map(|b| b.to_bytes()) else { return };
         if let Ok(jwks) = serde_json::from_slice(&bytes) {
@@ -234,11 +238,13 @@ impl Gateway {
         event.source_ip = source_ip;
         event.domain_name = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
         // Lambda starts the trace (`Tracing: Active`): a new root and the function's segment,
-        // whose id the function sees as its parent. A client's own trace header is not trusted.
+        // whose id the function sees as its parent, in its context and in `X-Amzn-Trace-Id`
+        // (as API Gateway passes it on). A client's own trace header is not trusted.
         let trace = shop_core::trace::TraceHeader::new_root();
         let segment_id = shop_core::trace::new_id();
         let trace_started = shop_core::trace::now();
-        event.headers.push((shop_core::trace::HEADER.to_owned(), trace.child_of(&segment_id).to_header()));
+        let function_trace = trace.child_of(&segment_id).to_header();
+        event.headers.push((shop_core::trace::HEADER.to_owned(), function_trace.clone()));
         for (name, value) in &parts.headers {
             if name.as_str() == shop_core::trace::HEADER {
                 continue;
@@ -251,9 +257,14 @@ impl Gateway {
             event.body = Some(body.to_vec());
         }
         event.authorizer = claims;
+        // Lambda gives the function its context (request id, trace header, function name).
+        let context = lambda_context(&route.function, &function_trace);
         let started = Instant::now();
         let lambda_request = match shop_core::http::request_from_event(event.to_json()) {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.extensions_mut().insert(context);
+                r
+            }
             Err(e) => {
                 tracing::error!(error = %e, "event conversion failed");
                 return api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
@@ -283,6 +294,15 @@ impl Gateway {
     }
 }
 
+/// The Lambda context of one invocation of `function` with X-Ray header `trace`.
+fn lambda_context(function: &str, trace: &str) -> lambda_http::Context {
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    context.xray_trace_id = Some(trace.to_owned());
+    context.env_config = Arc::new(lambda_http::lambda_runtime::Config { function_name: function.to_owned(), ..Default::default() });
+    context
+}
+
 /// API Gateway's own error body: `{"message": "..."}`.
 pub fn api_gateway_message(status: StatusCode, message: &str) -> Response {
     let mut response = (status, json!({ "message": message }).to_string()).into_response();
@@ -295,6 +315,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/_local/mail", get(local_mail))
         .route("/_local/traces/{trace_id}", get(local_trace))
+        .route("/_local/metrics", get(local_metrics))
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(docs_page))
@@ -326,6 +347,12 @@ async fn local_mail(State(gateway): State<Arc<Gateway>>) -> Response {
         }
         Err(e) => api_gateway_message(StatusCode::BAD_GATEWAY, &format!("could not read mail from moto: {e}")),
     }
+}
+
+/// The sums of every EMF document the functions emitted in this process
+/// (`shop_core::metrics::Totals`): `{namespace: {dimension: {metric: {sum, samples, unit}}}}`.
+async fn local_metrics() -> Response {
+    axum::Json(shop_core::metrics::Totals::global().to_json()).into_response()
 }
 
 async fn health(State(gateway): State<Arc<Gateway>>) -> Response {

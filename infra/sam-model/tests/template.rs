@@ -485,3 +485,161 @@ fn every_function_is_traced_and_event_topics_pass_the_trace_on() {
         }
     }
 }
+/// The alarms that watch a metric of `namespace`/`metric` with a dimension equal to `value`,
+/// whether on the alarm itself or in one of its metric-math inputs.
+fn alarms_on<'a>(t: &'a Template, namespace: &str, metric: &str, value: &Value) -> Vec<&'a sam_model::Resource> {
+    t.resources_of("AWS::CloudWatch::Alarm")
+        .filter(|a| {
+            let p = &a.properties;
+            let direct = p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && p["Dimensions"].as_array().is_some_and(|d| d.iter().any(|d| &d["Value"] == value));
+            let mathed = p["Metrics"].as_array().is_some_and(|ms| {
+                ms.iter().any(|m| {
+                    let m = &m["MetricStat"]["Metric"];
+                    m["Namespace"] == namespace
+                        && m["MetricName"] == metric
+                        && m["Dimensions"].as_array().is_some_and(|d| d.iter().any(|d| &d["Value"] == value))
+                })
+            });
+            direct || mathed
+        })
+        .collect()
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` names.
+fn named(value: &Value) -> Option<&str> {
+    value.get("Ref").and_then(Value::as_str).or_else(|| value.pointer("/Fn::GetAtt/0").and_then(Value::as_str))
+}
+
+#[test]
+fn every_function_has_a_retained_log_group_request_metrics_and_throttle_and_error_alarms() {
+    let t = template();
+    let functions: Vec<&sam_model::Resource> = t.resources_of("AWS::Serverless::Function").collect();
+    assert!(functions.len() >= 13, "{}", functions.len());
+    // HTTP functions: the targets of the API's integrations.
+    let http: Vec<&str> = t.resources_of("AWS::ApiGatewayV2::Integration").filter_map(|i| named(&i.properties["IntegrationUri"])).collect();
+    assert!(http.contains(&"OrdersFunction") && http.contains(&"AccountsFunction"), "{http:?}");
+    let queries: Vec<&sam_model::Resource> = t.resources_of("AWS::Logs::QueryDefinition").collect();
+    assert_eq!(queries.len(), 3, "errors by route, slowest routes, one user's requests");
+    let dashboard = props(&t, "Dashboard")["DashboardBody"]["Fn::Sub"].as_str().expect("the dashboard body is one !Sub string").to_owned();
+    for f in &functions {
+        let id = f.logical_id.as_str();
+        let function = json!({"Ref": id});
+        // Its own log group, retained, and named in every saved query.
+        let group = named(&f.properties["LoggingConfig"]["LogGroup"]).unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup"));
+        let logs = t.resource(group).unwrap_or_else(|| panic!("{id}: {group} is in the template"));
+        assert_eq!(logs.kind, "AWS::Logs::LogGroup", "{id}");
+        assert_eq!(logs.properties["RetentionInDays"], json!({"Ref": "LogRetentionDays"}), "{id}: {group} is retained");
+        for q in &queries {
+            assert!(
+                q.properties["LogGroupNames"].as_array().is_some_and(|g| g.contains(&json!({"Ref": group}))),
+                "{}: covers {group}",
+                q.logical_id
+            );
+        }
+        assert!(!alarms_on(&t, "AWS/Lambda", "Throttles", &function).is_empty(), "{id} has a throttle alarm");
+        assert!(dashboard.contains(&format!("\"${{{id}}}\"")), "{id} is on the dashboard");
+        if http.contains(&id) {
+            // Request and 5xx counts from its JSON request lines, and an alarm on their ratio.
+            for (metric, pattern) in
+                [("Requests", r#"{ $.message = "request" }"#), ("Http5xx", r#"{ $.message = "request" && $.status >= 500 }"#)]
+            {
+                assert!(
+                    t.resources_of("AWS::Logs::MetricFilter").any(|m| {
+                        let p = &m.properties;
+                        p["LogGroupName"] == json!({"Ref": group})
+                            && p["FilterPattern"] == pattern
+                            && p["MetricTransformations"][0]["MetricNamespace"] == "Skyshop/Http"
+                            && p["MetricTransformations"][0]["MetricName"] == metric
+                            && p["MetricTransformations"][0]["Dimensions"] == json!([{"Key": "function", "Value": "$.span.function"}])
+                    }),
+                    "{id}: a {metric} metric filter on {group}"
+                );
+            }
+            let rate = alarms_on(&t, "Skyshop/Http", "Http5xx", &function);
+            assert!(
+                rate.iter().any(|a| !alarms_on(&t, "Skyshop/Http", "Requests", &function).is_empty() && a.properties["Metrics"].is_array()),
+                "{id} has a 5xx-rate alarm"
+            );
+        } else {
+            assert!(!alarms_on(&t, "AWS/Lambda", "Errors", &function).is_empty(), "{id} has an error alarm");
+        }
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_alarm_topic_and_every_dead_letter_queue_has_a_depth_alarm() {
+    let t = template();
+    for alarm in t.resources_of("AWS::CloudWatch::Alarm") {
+        assert!(
+            alarm.properties["AlarmActions"].as_array().is_some_and(|a| a.contains(&json!({"Ref": "AlarmTopic"}))),
+            "{} notifies AlarmTopic",
+            alarm.logical_id
+        );
+    }
+    assert_eq!(props(&t, "AlarmEmailSubscription")["TopicArn"], json!({"Ref": "AlarmTopic"}));
+    // Dead-letter queues: the redrive targets of queues, and the on-failure destinations and
+    // dead-letter queues of functions.
+    let mut dlqs: Vec<String> = Vec::new();
+    let queues: Vec<&sam_model::Resource> = t.resources_of("AWS::SQS::Queue").collect();
+    for q in &queues {
+        if let Some(target) = named(&q.properties["RedrivePolicy"]["deadLetterTargetArn"]) {
+            dlqs.push(target.to_owned());
+        }
+    }
+    for f in t.resources_of("AWS::Serverless::Function") {
+        if let Some(target) = named(&f.properties["DeadLetterQueue"]["TargetArn"]) {
+            dlqs.push(target.to_owned());
+        }
+        for event in f.properties["Events"].as_object().into_iter().flat_map(|e| e.values()) {
+            if let Some(target) = named(&event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]) {
+                dlqs.push(target.to_owned());
+            }
+        }
+    }
+    dlqs.sort();
+    dlqs.dedup();
+    assert!(dlqs.len() >= 6, "{dlqs:?}");
+    let dashboard = props(&t, "Dashboard")["DashboardBody"]["Fn::Sub"].as_str().unwrap_or_default().to_owned();
+    for dlq in &dlqs {
+        assert_eq!(t.resource(dlq).map(|r| r.kind.as_str()), Some("AWS::SQS::Queue"), "{dlq} is a queue");
+        let depth = alarms_on(&t, "AWS/SQS", "ApproximateNumberOfMessagesVisible", &json!({"Fn::GetAtt": [dlq, "QueueName"]}));
+        assert!(!depth.is_empty(), "{dlq} has a depth alarm");
+        assert!(dashboard.contains(&format!("${{{dlq}.QueueName}}")), "{dlq} is on the dashboard");
+    }
+    // Every queue is a DLQ or has one.
+    for q in &queues {
+        assert!(
+            dlqs.contains(&q.logical_id) || q.properties["RedrivePolicy"]["deadLetterTargetArn"].is_object(),
+            "{} has a DLQ",
+            q.logical_id
+        );
+    }
+}
+
+#[test]
+fn route_latency_alarms_watch_routes_that_exist_with_detailed_metrics_on() {
+    let t = template();
+    assert_eq!(props(&t, "ShopApiStage")["DefaultRouteSettings"]["DetailedMetricsEnabled"], true);
+    let keys: Vec<String> = t.routes().unwrap().iter().map(sam_model::Route::key).collect();
+    let mut watched = 0;
+    for alarm in t.resources_of("AWS::CloudWatch::Alarm") {
+        let p = &alarm.properties;
+        let dims = p["Dimensions"].as_array().cloned().unwrap_or_default();
+        let dim = |name: &str| dims.iter().find(|d| d["Name"] == name).and_then(|d| d["Value"].as_str()).map(str::to_owned);
+        if p["Namespace"] != "AWS/ApiGateway" {
+            continue;
+        }
+        if let (Some(method), Some(resource)) = (dim("Method"), dim("Resource")) {
+            assert!(keys.contains(&format!("{method} {resource}")), "{}: {method} {resource} is a route", alarm.logical_id);
+            assert_eq!(p["ExtendedStatistic"], "p99", "{}", alarm.logical_id);
+            watched += 1;
+        }
+    }
+    assert!(watched >= 6, "one route of each group: {watched}");
+    // The business alarms read what the functions emit.
+    for (service, metric) in [("payments", "PaymentFailed"), ("payments", "PaymentSucceeded"), ("notifications", "EmailFailed")] {
+        assert!(!alarms_on(&t, shop_core::metrics::NAMESPACE, metric, &json!(service)).is_empty(), "{metric} is alarmed");
+    }
+}

@@ -155,7 +155,7 @@ pub fn is_internal<B>(request: &http::Request<B>) -> bool {
 /// starts with the prefix literally.
 async fn internal_guard(request: Request, next: Next) -> Response {
     if request.uri().path().starts_with(INTERNAL_PREFIX) && !is_internal(&request) {
-        tracing::warn!(path = %request.uri().path(), "internal route called from outside");
+        tracing::warn!("internal route called from outside");
         return not_found_route().into_response();
     }
     next.run(request).await
@@ -193,30 +193,48 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.").into_response()
 }
 
-/// One span per request: method, route template, request id, user id (recorded by the auth
-/// extractor), then one log line with status and latency.
+/// The `route` of a request no route matched (its raw path, which may hold ids, is not logged).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// One span per request: method, route template (never the raw path or query), request id,
+/// X-Ray trace id, function name, user id (recorded by the auth extractor), then one log line
+/// `request` with status and latency (level `error` from 500 on). The template's metric
+/// filters count that line's `status` per function (requests and 5xx).
 async fn request_span(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| request.uri().path().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let lambda = request.extensions().get::<lambda_http::Context>();
     let request_id = match request.extensions().get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     }
+    .filter(|id| !id.is_empty())
+    .or_else(|| lambda.map(|c| c.request_id.clone()))
     .unwrap_or_default();
+    // The X-Ray context: the work below runs in it (`crate::trace::scope`), and the log line
+    // carries its trace id.
+    let trace = trace_context(&request);
+    let trace_id = trace.as_ref().map(|t| t.root.clone()).unwrap_or_default();
+    let function = lambda
+        .map(|c| c.env_config.function_name.clone())
+        .filter(|f| !f.is_empty())
+        .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
         route = %route,
         request_id = %request_id,
+        trace_id = %trace_id,
+        function = %function,
         user_id = tracing::field::Empty,
     );
-    let trace = trace_context(&request);
     let started = Instant::now();
     async move {
         let response = crate::trace::scope(trace, next.run(request)).await;
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
-            tracing::error!(status, latency_ms, "request failed");
+            tracing::error!(status, latency_ms, "request");
         } else {
             tracing::info!(status, latency_ms, "request");
         }
@@ -227,7 +245,8 @@ async fn request_span(request: Request, next: Next) -> Response {
 }
 
 /// The X-Ray context of a request: Lambda's (the invocation's context), else the
-/// `X-Amzn-Trace-Id` header (internal calls in process, the local runner's gateway).
+/// `X-Amzn-Trace-Id` header, else `_X_AMZN_TRACE_ID`. Only a well-formed header is taken (a
+/// client's header is never logged verbatim).
 fn trace_context(request: &Request) -> Option<crate::trace::TraceHeader> {
     request
         .extensions()
@@ -235,6 +254,7 @@ fn trace_context(request: &Request) -> Option<crate::trace::TraceHeader> {
         .and_then(|c| c.xray_trace_id.as_deref())
         .and_then(crate::trace::TraceHeader::parse)
         .or_else(|| request.headers().get(crate::trace::HEADER)?.to_str().ok().and_then(crate::trace::TraceHeader::parse))
+        .or_else(crate::trace::current)
 }
 
 /// Runs a function's router on Lambda: `lambda_http::run`, with every API Gateway event made

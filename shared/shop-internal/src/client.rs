@@ -278,23 +278,27 @@ fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<Value, CallError> {
     serde_json::to_value(body).map_err(|e| CallError::Decode(format!("request body: {e}")))
 }
 
-/// One call to a function registered in this process: what Lambda's `Invoke` does in AWS,
-/// traced the same way (a `Lambda Invoke` subsegment whose id the callee sees as its parent,
-/// through the `X-Amzn-Trace-Id` header, as the SDK's traced client passes it in AWS).
+/// One call to a function registered in this process, as Lambda's `Invoke` would make it: the
+/// callee gets the Lambda context an invoke of `function` has (its name, a request id, the
+/// caller's X-Ray trace with this call's `Lambda Invoke` subsegment as parent — what the SDK's
+/// traced client passes on in AWS), and the call is recorded as that subsegment.
 async fn in_process(router: axum::Router, function: &str, event: &str) -> Result<Reply, Failure> {
-    let mut event: Value = serde_json::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event is not JSON: {e}")))?;
-    let subsegment = shop_core::trace::Subsegment::begin();
-    if let (Some(header), Some(headers)) = (subsegment.downstream_header(), event["headers"].as_object_mut()) {
-        headers.insert(shop_core::trace::HEADER.into(), Value::String(header.to_header()));
-    }
-    let request =
+    let event = serde_json::from_str(event).map_err(|e| Failure::Fatal(format!("the internal event is not JSON: {e}")))?;
+    let mut request =
         shop_core::http::request_from_event(event).map_err(|e| Failure::Fatal(format!("the internal event does not convert: {e}")))?;
+    let subsegment = shop_core::trace::Subsegment::begin();
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    context.xray_trace_id = subsegment.downstream_header().map(|h| h.to_header());
+    context.env_config =
+        std::sync::Arc::new(lambda_http::lambda_runtime::Config { function_name: function.to_owned(), ..Default::default() });
+    request.extensions_mut().insert(context);
     let response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
     let status = response.status();
-    subsegment.end(serde_json::json!({
+    subsegment.end(json!({
         "name": "Lambda",
         "namespace": "aws",
         "aws": {"operation": "Invoke", "function_name": function},

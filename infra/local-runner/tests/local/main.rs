@@ -11,6 +11,7 @@ mod edge;
 mod events_roundtrip;
 mod flow;
 mod fuzz;
+mod observability;
 mod order_emails;
 mod parity;
 mod payments;
