@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidPath};
-use shop_core::problem::responses::{Forbidden, ServiceUnavailable, Unauthorized, UnprocessableEntity};
+use shop_core::problem::responses::{
+    BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
 use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
@@ -41,9 +43,12 @@ async fn set_hidden(state: &AppState, id: Uuid, reason: Option<&str>) -> ApiResu
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 200, body = ReviewView),
+        BadRequest,
         Unauthorized,
         Forbidden,
         ReviewNotFound,
+        PayloadTooLarge,
+        UnsupportedMediaType,
         UnprocessableEntity,
         ServiceUnavailable,
     ))]
@@ -63,6 +68,7 @@ pub async fn hide_review(
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 200, body = ReviewView),
+        BadRequest,
         Unauthorized,
         Forbidden,
         ReviewNotFound,

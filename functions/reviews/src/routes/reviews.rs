@@ -9,7 +9,9 @@ use serde::Deserialize;
 use shop_core::auth::Claims;
 use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageQuery};
-use shop_core::problem::responses::{BadRequest, Forbidden, ServiceUnavailable, Unauthorized, UnprocessableEntity};
+use shop_core::problem::responses::{
+    BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
 use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult, FieldError};
 use utoipa::IntoParams;
@@ -52,6 +54,8 @@ async fn verified(state: &AppState, user: Uuid, product: Uuid) -> ApiResult<bool
         Unauthorized,
         ProductNotFound,
         AlreadyReviewed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
         UnprocessableEntity,
         ServiceUnavailable,
     ))]
@@ -188,9 +192,12 @@ pub async fn user_reviews(
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 200, body = ReviewView),
+        BadRequest,
         Unauthorized,
         Forbidden,
         ReviewNotFound,
+        PayloadTooLarge,
+        UnsupportedMediaType,
         UnprocessableEntity,
         ServiceUnavailable,
     ))]
@@ -232,6 +239,7 @@ pub async fn update_review(
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 204, description = "Deleted"),
+        BadRequest,
         Unauthorized,
         Forbidden,
         ReviewNotFound,
@@ -261,6 +269,7 @@ pub async fn delete_review(State(state): State<AppState>, claims: Claims, ValidP
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 200, body = HelpfulView),
+        BadRequest,
         Unauthorized,
         ReviewNotFound,
         OwnReview,
