@@ -228,6 +228,21 @@ pub struct Availability {
     pub low_stock_threshold: u32,
 }
 
+/// A product's rating as the reviews function reports it (`PUT /internal/products/{id}/rating`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rating {
+    /// Mean of the visible reviews, 0 to 5 (0 when there are none).
+    #[garde(range(min = 0.0, max = 5.0))]
+    pub average: f64,
+    /// Visible reviews.
+    #[garde(skip)]
+    pub count: u32,
+    /// The reviews summary's version: a rating is kept only over an older one.
+    #[garde(skip)]
+    pub version: u64,
+}
+
 impl Availability {
     /// `available <= lowStockThreshold`.
     pub fn is_low(&self) -> bool {

@@ -54,6 +54,11 @@ fn sample_body(route: &Route) -> Option<Value> {
         ("POST", "/api/payments/confirm") => json!({"orderId": SAMPLE_ID}),
         ("POST", "/api/payments/{id}/refund") => json!({"amount": 5_000, "reason": "One of the two arrived damaged."}),
         ("PATCH", "/api/orders/{id}/status") => json!({"status": "SHIPPED", "trackingNumber": "1Z999AA10123456784", "carrier": "UPS"}),
+        ("POST", "/api/reviews") => {
+            json!({"productId": SAMPLE_ID, "rating": 5, "title": "Worth every cent", "content": "Fast, bright screen, great battery."})
+        }
+        ("PUT", "/api/reviews/{id}") => json!({"rating": 4, "content": "Still great after a month; the battery fades a little."}),
+        ("POST", "/api/reviews/{id}/hide") => json!({"reason": "Contains a phone number."}),
         ("POST" | "PUT" | "PATCH", _) => json!({}),
         _ => return None,
     };
@@ -424,6 +429,36 @@ pub fn inventory_events_event() -> Value {
     }]})
 }
 
+/// A sample `ReviewsTable` stream batch for reviews-events: a product's summary gains a
+/// five-star review (the catalog hears of its new rating).
+pub fn reviews_events_event() -> Value {
+    let image = |c4: i64, c5: i64, version: u64| {
+        let summary = reviews::domain::Summary { c4, c5, version, ..Default::default() };
+        let mut item: serde_dynamo::Item = serde_dynamo::to_item(summary).unwrap_or_default();
+        for (k, v) in [("pk", format!("PRODUCT#{SAMPLE_ID}")), ("sk", "SUMMARY".into()), ("productId", SAMPLE_ID.into())] {
+            item.insert(k.into(), serde_dynamo::AttributeValue::S(v));
+        }
+        serde_json::to_value(item).unwrap_or_default()
+    };
+    json!({"Records": [{
+        "eventID": "d3d9446802a44259755d38e6d163e820",
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_764_072_000,
+            "Keys": {"pk": {"S": format!("PRODUCT#{SAMPLE_ID}")}, "sk": {"S": "SUMMARY"}},
+            "OldImage": image(1, 1, 2),
+            "NewImage": image(1, 2, 3),
+            "SequenceNumber": "3000000000000000000001",
+            "SizeBytes": 180,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/ReviewsTable/stream/2026-11-25T00:00:00.000"
+    }]})
+}
+
 /// Every sample: (relative path, event).
 pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::TemplateError> {
     let mut out = Vec::new();
@@ -440,6 +475,7 @@ pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::Templ
     ));
     out.push(("sqs/inventory-events-order-confirmed.json".into(), inventory_order_event()));
     out.push(("sqs/cart-events-order-cancelled.json".into(), cart_order_event()));
+    out.push(("dynamodb/reviews-events-summary-changes.json".into(), reviews_events_event()));
     out.push(("invoke/orders-events-schedule.json".into(), schedule_event("0190a000-0000-7000-8000-0000000000e5", "OrdersEventsFunction")));
     out.push(("sqs/payments-events-order-cancelled.json".into(), payments_order_event()));
     out.push((

@@ -37,6 +37,8 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("PaymentsFunction", "payments"),
     ("StripeWebhookFunction", "stripe-webhook"),
     ("PaymentsEventsFunction", "payments-events"),
+    ("ReviewsFunction", "reviews"),
+    ("ReviewsEventsFunction", "reviews-events"),
     ("NotificationsFunction", "notifications"),
 ];
 
@@ -123,6 +125,19 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
         "InventoryEventsFunction" => {
             let config = inventory::config::EventsConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
             let events = inventory::events::LazyEvents::with_sdk(config, sdk.clone());
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let events = events.clone();
+                Box::pin(async move { events.invoke(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })
+            });
+            Ok(Function::Events(handler))
+        }
+        "ReviewsFunction" => {
+            let config = reviews::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            Ok(Function::Http(reviews::router(reviews::AppState::from_config(&config, sdk))))
+        }
+        "ReviewsEventsFunction" => {
+            let config = reviews::config::EventsConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let events = reviews::events::LazyEvents::with_sdk(config, sdk.clone());
             let handler: EventHandler = Arc::new(move |event: Value| {
                 let events = events.clone();
                 Box::pin(async move { events.invoke(event).await.map_err(|e| shop_core::problem::ErrorChain(&e).to_string()) })

@@ -3,6 +3,8 @@
 //!
 //! - `GET /internal/users/{id}/contact` → `{userId, email, firstName}`; 404 for an unknown or
 //!   deactivated user (nobody should be emailed who cannot sign in).
+//! - `GET /internal/users/{id}/name` → `{userId, firstName, lastName}` (the reviews function
+//!   shows "Ada L."); 404 for an unknown or deactivated user.
 //! - `GET /internal/users/admins` → `{items: [{userId, email, firstName}]}`: the active ADMINs,
 //!   read from a sparse index of admins (never a scan of the users).
 //! - `GET /internal/users/{userId}/addresses/{addressId}` → the stored address (the orders
@@ -35,6 +37,15 @@ impl From<User> for Contact {
     fn from(user: User) -> Self {
         Self { user_id: user.id, email: user.email.to_string(), first_name: user.first_name }
     }
+}
+
+/// A user's name, and nothing else of theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserName {
+    pub user_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
 }
 
 /// `{items}`.
@@ -83,6 +94,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/internal/users/admins", get(admins))
         .route("/internal/users/{userId}/contact", get(contact))
+        .route("/internal/users/{userId}/name", get(name))
         .route("/internal/users/{userId}/addresses/{addressId}", get(address))
 }
 
@@ -90,6 +102,12 @@ pub fn router() -> Router<AppState> {
 pub async fn contact(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<Contact>> {
     let user = state.store.user(id).await?.filter(|u| u.is_active).ok_or_else(|| ApiError::not_found("User not found."))?;
     Ok(Json(user.into()))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn name(State(state): State<AppState>, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<UserName>> {
+    let user = state.store.user(id).await?.filter(|u| u.is_active).ok_or_else(|| ApiError::not_found("User not found."))?;
+    Ok(Json(UserName { user_id: user.id, first_name: user.first_name, last_name: user.last_name }))
 }
 
 #[tracing::instrument(skip_all)]

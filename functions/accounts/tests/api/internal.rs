@@ -1,7 +1,7 @@
 //! `/internal/users/*`: contacts for other functions (the low-stock emails), through a real
 //! internal client against the router registered in-process.
 
-use accounts::routes::internal::{Contact, Contacts};
+use accounts::routes::internal::{Contact, Contacts, UserName};
 use accounts::store::UserChanges;
 use serde_json::Value;
 use shop_core::auth::Role;
@@ -38,6 +38,25 @@ async fn a_users_contact_is_its_id_email_and_first_name_and_only_while_active() 
     let unknown = uuid::Uuid::now_v7();
     assert_eq!(status(internal.get::<Contact>(&format!("/internal/users/{unknown}/contact")).await.unwrap_err()), 404);
     assert_eq!(status(internal.get::<Contact>("/internal/users/not-a-uuid/contact").await.unwrap_err()), 400);
+}
+
+#[tokio::test]
+async fn a_users_name_is_first_and_last_only_and_only_while_active() {
+    let app = app().await;
+    let internal = client(&app).await;
+    let user = app.register(&email()).await;
+    let id: uuid::Uuid = user["user"]["id"].as_str().or(user["id"].as_str()).unwrap().parse().unwrap();
+    let name: UserName = internal.get(&format!("/internal/users/{id}/name")).await.unwrap();
+    assert_eq!(name, UserName { user_id: id, first_name: "Ada".into(), last_name: "Lovelace".into() });
+    let raw: Value = internal.get(&format!("/internal/users/{id}/name")).await.unwrap();
+    assert_eq!(raw.as_object().unwrap().len(), 3, "nothing else (no email): {raw}");
+
+    let now = shop_core::time::Timestamp::now();
+    app.state.store.update_user(id, &UserChanges { is_active: Some(false), ..UserChanges::default() }, now).await.unwrap();
+    assert_eq!(status(internal.get::<UserName>(&format!("/internal/users/{id}/name")).await.unwrap_err()), 404, "deactivated");
+    let unknown = uuid::Uuid::now_v7();
+    assert_eq!(status(internal.get::<UserName>(&format!("/internal/users/{unknown}/name")).await.unwrap_err()), 404);
+    assert_eq!(status(internal.get::<UserName>("/internal/users/not-a-uuid/name").await.unwrap_err()), 400);
 }
 
 #[tokio::test]

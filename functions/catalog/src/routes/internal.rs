@@ -7,6 +7,10 @@
 //!   inventory function reports stock. Stored on the product (`inStock = available > 0`,
 //!   `available` shown while `available <= lowStockThreshold`), and from there the table stream
 //!   carries it to the search index. An update for a deleted product is ignored (204).
+//! - `PUT /internal/products/{id}/rating {average, count, version}` → 204: the reviews function
+//!   reports a product's rating (`ratingAverage`, `ratingCount`), kept only over an older
+//!   `version` (an older or repeated report is answered 204 and changes nothing); the table
+//!   stream carries it to the search index (the `rating` sort). 404 for an unknown product.
 
 use axum::Json;
 use axum::Router;
@@ -18,14 +22,15 @@ use shop_core::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::Availability;
-use crate::store::AvailabilityWrite;
+use crate::domain::{Availability, Rating};
+use crate::store::{AvailabilityWrite, RatingWrite};
 
 /// The internal routes (guarded by `shop_core::http::finish` for being under `/internal/`).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/internal/products/{id}", get(internal_product))
         .route("/internal/products/{id}/availability", put(set_availability))
+        .route("/internal/products/{id}/rating", put(set_rating))
 }
 
 /// The product in any state, with `deletedAt`.
@@ -49,5 +54,18 @@ pub async fn set_availability(
     match state.store.set_availability(id, body).await? {
         AvailabilityWrite::Stored | AvailabilityWrite::Deleted => Ok(StatusCode::NO_CONTENT),
         AvailabilityWrite::Unknown => Err(ApiError::not_found("Product not found.")),
+    }
+}
+
+/// Stores the rating reviews reports (if newer) and invalidates the cached product reads.
+#[tracing::instrument(skip_all)]
+pub async fn set_rating(
+    State(state): State<AppState>,
+    ValidPath(id): ValidPath<Uuid>,
+    ValidJson(body): ValidJson<Rating>,
+) -> ApiResult<StatusCode> {
+    match state.store.set_rating(id, body).await? {
+        RatingWrite::Stored | RatingWrite::Older => Ok(StatusCode::NO_CONTENT),
+        RatingWrite::Unknown => Err(ApiError::not_found("Product not found.")),
     }
 }

@@ -16,8 +16,8 @@ use shop_cache::Cache;
 use shop_search::SearchEngine;
 use uuid::Uuid;
 
-use super::{AvailabilityWrite, CategoryRecord, Clash, ProductRecord, SlugPolicy, Store, StoreError};
-use crate::domain::{Availability, Category, Product};
+use super::{AvailabilityWrite, CategoryRecord, Clash, ProductRecord, RatingWrite, SlugPolicy, Store, StoreError};
+use crate::domain::{Availability, Category, Product, Rating};
 use crate::search::{Listing, ListingError, ListingPage, cache_key, run_listing};
 
 /// Cache namespace of product reads (by id, slug, SKU; featured).
@@ -164,6 +164,15 @@ impl CachedStore {
     pub async fn set_availability(&self, id: Uuid, stock: Availability) -> Result<AvailabilityWrite, StoreError> {
         let written = self.store.set_availability(id, stock).await?;
         if written == AvailabilityWrite::Stored {
+            self.cache.invalidate(PRODUCTS).await;
+        }
+        Ok(written)
+    }
+
+    /// [`Store::set_rating`]; when stored, product reads are stale, category counts are not.
+    pub async fn set_rating(&self, id: Uuid, rating: Rating) -> Result<RatingWrite, StoreError> {
+        let written = self.store.set_rating(id, rating).await?;
+        if written == RatingWrite::Stored {
             self.cache.invalidate(PRODUCTS).await;
         }
         Ok(written)

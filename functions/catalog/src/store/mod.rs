@@ -16,6 +16,11 @@
 //! every other attribute and never those, so neither write can lose the other's and a stock
 //! change never makes a seller's edit fail as concurrent.
 //!
+//! The rating (from the reviews function) is the same kind of disjoint write:
+//! [`Store::set_rating`] sets `ratingAverage`, `ratingCount` and `ratingVersion` only while
+//! `ratingVersion` is older, so a late or repeated report never takes the rating back, and
+//! [`Store::update_product`] never writes them.
+//!
 //! Lookups by slug or SKU read a guard item; a value whose guard key would exceed DynamoDB's
 //! 2,048-byte partition key cannot exist and is not found without asking DynamoDB (which would
 //! refuse the request).
@@ -40,7 +45,7 @@ use shop_core::retry::RetryPolicy;
 use shop_core::time::Timestamp;
 use uuid::Uuid;
 
-use crate::domain::{Availability, Category, Product};
+use crate::domain::{Availability, Category, Product, Rating};
 
 pub mod cached;
 
@@ -420,7 +425,7 @@ impl Store {
     async fn update_product(&self, old: &Product, new: &Product) -> Result<TxOutcome<Refusal>, StoreError> {
         let mut tx = Transaction::new();
         let mut item = product_item(new)?;
-        for owned in ["pk", "sk", "inStock", "available", "stockAvailable", "lowStockThreshold"] {
+        for owned in ["pk", "sk", "inStock", "available", "stockAvailable", "lowStockThreshold", "ratingAverage", "ratingCount"] {
             item.remove(owned);
         }
         let mut absent = vec!["gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "deletedAt", IMAGE_KEYS];
@@ -500,6 +505,32 @@ impl Store {
         }
     }
 
+    /// Stores the rating the reviews function reports for a product, if `rating.version` is
+    /// newer than the one stored (else nothing changes: an older or repeated report). One
+    /// UpdateItem; `version` and `updatedAt` untouched (see the module docs).
+    #[tracing::instrument(skip_all, fields(product = %id))]
+    pub async fn set_rating(&self, id: Uuid, rating: Rating) -> Result<RatingWrite, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(product_key(id)))
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(ratingVersion) OR ratingVersion < :v)")
+            .update_expression("SET ratingAverage = :a, ratingCount = :c, ratingVersion = :v")
+            .expression_attribute_values(":a", n(rating.average))
+            .expression_attribute_values(":c", n(rating.count))
+            .expression_attribute_values(":v", n(rating.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(RatingWrite::Stored),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(if self.product(id).await?.is_none() { RatingWrite::Unknown } else { RatingWrite::Older })
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Products low on stock (`stockAvailable <= lowStockThreshold`), active and not deleted,
     /// fewest available first; one seller's when `seller` is given. Reads the sparse `gsi4`
     /// index, which holds low-stock products only, never the catalog.
@@ -565,6 +596,16 @@ const LOW_STOCK: &str = "LOWSTOCK";
 /// `gsi4sk`: available units zero-padded (so the index sorts by them), then the id.
 fn low_stock_sk(available: u32, id: Uuid) -> String {
     format!("{available:010}#{id}")
+}
+
+/// How [`Store::set_rating`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatingWrite {
+    Stored,
+    /// The product holds this version or a newer one; nothing changed.
+    Older,
+    /// No such product.
+    Unknown,
 }
 
 /// How [`Store::set_availability`] ended.

@@ -234,3 +234,60 @@ async fn low_stock_is_for_sellers_and_admins_with_sane_parameters() {
         assert!(problem.json().to_string().contains(field), "{query}: {}", problem.json());
     }
 }
+
+#[tokio::test]
+async fn ratings_from_reviews_are_kept_only_when_newer_survive_edits_and_reach_the_rating_sort() {
+    let shop = shop().await;
+    let s = seller();
+    let a = shop.product(&s, "RAT-A", json!({"name": "Alpha Lamp"})).await;
+    let b = shop.product(&s, "RAT-B", json!({"name": "Beta Lamp"})).await;
+    let (a, b) = (a["id"].as_str().unwrap().to_owned(), b["id"].as_str().unwrap().to_owned());
+    let rate = |id: String, average: f64, count: u32, version: u64| {
+        let body = json!({"average": average, "count": count, "version": version});
+        let internal = shop.internal.clone();
+        async move { internal.put::<_, ()>(&format!("/internal/products/{id}/rating"), &body).await }
+    };
+    let shown = |id: String| {
+        let app = &shop.app;
+        async move {
+            let p = app.send(Req::get(&format!("/api/products/{id}"))).await.expect(200);
+            (p["ratingAverage"].as_f64().unwrap(), p["ratingCount"].as_u64().unwrap())
+        }
+    };
+    // Read once so the product is cached: the rating write must invalidate it.
+    assert_eq!(shown(a.clone()).await, (0.0, 0));
+    assert_eq!(status(rate(a.clone(), 4.5, 2, 3).await), 204);
+    assert_eq!(shown(a.clone()).await, (4.5, 2));
+    assert_eq!(status(rate(a.clone(), 1.0, 1, 2).await), 204, "an older report is acknowledged");
+    assert_eq!(status(rate(a.clone(), 1.0, 1, 3).await), 204, "and so is a repeat");
+    assert_eq!(shown(a.clone()).await, (4.5, 2), "neither changed it");
+    // A seller's edit never writes the rating.
+    shop.app.send_as(&s, Req::put(&format!("/api/products/{a}")).json(json!({"price": 2_999}))).await.expect(200);
+    assert_eq!(shown(a.clone()).await, (4.5, 2));
+    assert_eq!(status(rate(b.clone(), 2.0, 1, 1).await), 204);
+
+    // The index sorts by it.
+    shop.reindex(&a).await;
+    shop.reindex(&b).await;
+    let page = shop.app.send(Req::get("/api/products?q=lamp&sort=rating")).await.expect(200);
+    let names: Vec<&str> = page["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Alpha Lamp", "Beta Lamp"]);
+    assert_eq!(status(rate(b.clone(), 5.0, 3, 2).await), 204);
+    shop.reindex(&b).await;
+    let page = shop.app.send(Req::get("/api/products?q=lamp&sort=rating")).await.expect(200);
+    let names: Vec<&str> = page["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Beta Lamp", "Alpha Lamp"]);
+
+    assert_eq!(status(rate(uuid::Uuid::now_v7().to_string(), 3.0, 1, 1).await), 404);
+    for body in [
+        json!({"average": 5.1, "count": 1, "version": 1}),
+        json!({"average": 3.0, "count": -1, "version": 1}),
+        json!({"average": 3.0, "count": 1}),
+    ] {
+        let err = shop.internal.send(http::Method::PUT, &format!("/internal/products/{a}/rating"), Some(body.clone())).await;
+        let Err(CallError::Status { status, problem }) = err else { panic!("{body} accepted") };
+        assert_eq!(status.as_u16(), 422, "{body}");
+        assert!(problem.is_some(), "{body}: problem+json");
+    }
+    assert_eq!(shown(a).await, (4.5, 2));
+}

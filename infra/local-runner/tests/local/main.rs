@@ -16,6 +16,7 @@ mod order_emails;
 mod parity;
 mod payments;
 mod payments_wiring;
+mod reviews;
 mod search;
 mod secrets;
 mod sqs;
