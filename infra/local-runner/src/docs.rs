@@ -13,6 +13,7 @@ pub fn openapi() -> OpenApi {
     doc.merge(cart::openapi());
     doc.merge(orders::openapi());
     doc.merge(payments::openapi());
+    doc.merge(health::openapi());
     doc.paths.add_path_operation(payments::webhook::PATH, vec![HttpMethod::Post], stripe_webhook());
     doc.info.title = "Skyshop API".into();
     doc.info.description = Some(

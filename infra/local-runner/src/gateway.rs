@@ -273,7 +273,7 @@ pub fn api_gateway_message(status: StatusCode, message: &str) -> Response {
 pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/_local/mail", get(local_mail))
-        .route("/api/health", get(health))
+        .route("/_local/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(|| async { axum::response::Html(crate::docs::DOCS_HTML) }))
         .fallback(dispatch)

@@ -10,7 +10,7 @@
 //! - [`rie`]: a Lambda Runtime API emulator to run a real function binary (benchmarks, the
 //!   events round-trip test).
 //! - [`stripe`]: the Stripe secrets' local values and the webhook's registration at localstripe.
-//! - local-only routes: `/_local/mail`, `/api/health`, `/api/openapi.json`, `/api/docs`.
+//! - local-only routes: `/_local/mail`, `/_local/health` (the stand-ins), `/api/openapi.json`, `/api/docs`.
 
 pub mod cli;
 pub mod cloud;

@@ -459,3 +459,40 @@ fn payments_reach_their_own_database_role_stripe_and_their_topic_with_least_priv
         );
     }
 }
+
+#[test]
+fn health_routes_are_public_on_their_own_function_which_may_invoke_only_the_functions_it_asks() {
+    let t = template();
+    let routes = t.routes().unwrap();
+    for key in ["GET /api/health", "GET /api/health/ready"] {
+        let route = routes.iter().find(|r| r.key() == key).unwrap_or_else(|| panic!("{key}"));
+        assert!(matches!(route.auth, sam_model::RouteAuth::None), "{key} is public");
+        assert_eq!(route.function, "HealthFunction", "{key}");
+    }
+    let health = props(&t, "HealthFunction");
+    let env = &health["Environment"]["Variables"];
+    let mut invoked = Vec::new();
+    for policy in health["Policies"].as_array().unwrap() {
+        if let Some(target) = policy.get("LambdaInvokePolicy") {
+            invoked.push(target["FunctionName"]["Ref"].as_str().unwrap().to_owned());
+        }
+    }
+    let asked: Vec<String> = ["ACCOUNTS", "CATALOG", "INVENTORY", "CART", "ORDERS", "PAYMENTS"]
+        .iter()
+        .map(|s| env[format!("{s}_FUNCTION")]["Ref"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(invoked, asked, "it may invoke exactly the functions it asks");
+    // The metric each readiness check counts is alarmed for every service that counts it.
+    let alarm = props(&t, "DependencyDownAlarm");
+    let services: Vec<&str> = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.pointer("/MetricStat/Metric"))
+        .inspect(|m| {
+            assert_eq!((m["Namespace"].as_str(), m["MetricName"].as_str()), (Some(shop_core::metrics::NAMESPACE), Some("DependencyDown")))
+        })
+        .map(|m| m["Dimensions"][0]["Value"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["accounts", "catalog", "inventory", "cart", "orders", "payments", "health"]);
+}

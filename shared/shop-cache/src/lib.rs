@@ -24,6 +24,8 @@ pub const TIMEOUT: Duration = Duration::from_millis(100);
 pub struct Cache {
     connection: Option<ConnectionManager>,
     prefix: String,
+    /// A Redis URL was given (the connection may still have failed).
+    configured: bool,
 }
 
 impl std::fmt::Debug for Cache {
@@ -59,16 +61,30 @@ impl Cache {
                 None
             }
         };
-        Self { connection, prefix }
+        Self { connection, prefix, configured: true }
     }
 
     /// A cache that always misses (no Redis configured).
     pub fn disabled() -> Self {
-        Self { connection: None, prefix: String::new() }
+        Self { connection: None, prefix: String::new(), configured: false }
     }
 
     pub fn is_enabled(&self) -> bool {
         self.connection.is_some()
+    }
+
+    /// A Redis URL was configured ([`Cache::connect`]), whether or not it connected.
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// Readiness: Redis answers `PING`. A cache whose connection failed at start-up is down
+    /// (the function reads through it, but it is not there).
+    pub async fn ping(&self) -> Result<(), String> {
+        let Some(mut connection) = self.connection.clone() else {
+            return Err("not connected (unreachable when the function started)".into());
+        };
+        redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn key(&self, parts: &str) -> String {

@@ -10,6 +10,8 @@ mod edge;
 mod events_roundtrip;
 mod flow;
 mod fuzz;
+mod health;
+mod mail_feedback;
 mod order_emails;
 mod parity;
 mod payments;
