@@ -496,3 +496,29 @@ fn health_routes_are_public_on_their_own_function_which_may_invoke_only_the_func
         .collect();
     assert_eq!(services, ["accounts", "catalog", "inventory", "cart", "orders", "payments", "health"]);
 }
+
+#[test]
+fn bounces_and_complaints_of_mail_sent_with_the_configuration_set_reach_mail_feedback() {
+    let t = template();
+    let notifications = props(&t, "NotificationsFunction");
+    assert_eq!(notifications["Environment"]["Variables"]["SES_CONFIGURATION_SET"], json!({"Ref": "MailConfigurationSet"}));
+    let destination = &props(&t, "MailFeedbackEventDestination")["EventDestination"];
+    assert_eq!(destination["MatchingEventTypes"], json!(["bounce", "complaint"]));
+    assert_eq!(destination["SnsDestination"]["TopicARN"], json!({"Ref": "MailFeedbackTopic"}));
+    let subscription = props(&t, "MailFeedbackSubscription");
+    assert_eq!(
+        (subscription["TopicArn"].clone(), subscription["Endpoint"].clone()),
+        (json!({"Ref": "MailFeedbackTopic"}), json!({"Fn::GetAtt": ["MailFeedbackQueue", "Arn"]}))
+    );
+    assert_eq!(props(&t, "MailFeedbackQueue")["RedrivePolicy"]["deadLetterTargetArn"], json!({"Fn::GetAtt": ["MailFeedbackDLQ", "Arn"]}));
+    assert!(
+        t.resources_of("AWS::CloudWatch::Alarm")
+            .any(|a| a.properties["Dimensions"][0]["Value"] == json!({"Fn::GetAtt": ["MailFeedbackDLQ", "QueueName"]}))
+    );
+    let feedback = t.functions().into_iter().find(|f| f.logical_id == "MailFeedbackFunction").unwrap();
+    assert!(feedback.events.iter().any(|e| matches!(e, sam_model::EventSource::Sqs { queue, .. } if queue == "MailFeedbackQueue")));
+    // It writes suppressions and nothing else.
+    let policies = &props(&t, "MailFeedbackFunction")["Policies"];
+    assert_eq!(policies.as_array().map(Vec::len), Some(1));
+    assert_eq!(policies[0]["Statement"][0]["Action"], json!(["dynamodb:PutItem"]));
+}
