@@ -3,6 +3,8 @@
 //! the stand-ins (DynamoDB Local, SQS on moto).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod probes;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
