@@ -26,6 +26,9 @@ pub struct Cache {
     prefix: String,
     /// A Redis URL was given (the connection may still have failed).
     configured: bool,
+    /// The client the connection came from: readiness pings on a connection of its own, with
+    /// the probe's timeout rather than the cache calls' 100 ms.
+    client: Option<redis::Client>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -44,6 +47,7 @@ impl Cache {
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1);
+        let client = redis::Client::open(url).ok();
         let connection = match redis::Client::open(url) {
             Ok(client) => match tokio::time::timeout(TIMEOUT * 3, ConnectionManager::new_with_config(client, config)).await {
                 Ok(Ok(connection)) => Some(connection),
@@ -61,12 +65,12 @@ impl Cache {
                 None
             }
         };
-        Self { connection, prefix, configured: true }
+        Self { connection, prefix, configured: true, client }
     }
 
     /// A cache that always misses (no Redis configured).
     pub fn disabled() -> Self {
-        Self { connection: None, prefix: String::new(), configured: false }
+        Self { connection: None, prefix: String::new(), configured: false, client: None }
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -81,9 +85,10 @@ impl Cache {
     /// Readiness: Redis answers `PING`. A cache whose connection failed at start-up is down
     /// (the function reads through it, but it is not there).
     pub async fn ping(&self) -> Result<(), String> {
-        let Some(mut connection) = self.connection.clone() else {
+        let (Some(client), Some(_)) = (&self.client, &self.connection) else {
             return Err("not connected (unreachable when the function started)".into());
         };
+        let mut connection = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
         redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
