@@ -221,6 +221,22 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
+    /// Readiness: the signing keys' secret is there (`DescribeSecret`, which reads no value).
+    /// `None` for keys given in code (tests).
+    pub fn probe(&self) -> Option<shop_core::health::Probe> {
+        let source = self.source.as_ref()?;
+        let (client, id) = (source.client.clone(), source.secret_id.clone());
+        Some(shop_core::health::Probe::new("secretsmanager:signing-keys", async move {
+            client
+                .describe_secret()
+                .secret_id(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+        }))
+    }
+
     /// How old loaded keys may get before the next request reloads them.
     pub const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 

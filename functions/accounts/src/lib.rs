@@ -89,6 +89,16 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What readiness checks (`GET /internal/health/ready`, asked by the health function):
+    /// each dependency of this function.
+    pub fn probes(&self) -> Vec<shop_core::health::Probe> {
+        let mut probes = vec![self.store.probe(), self.publisher.probe()];
+        probes.extend(self.keys.probe());
+        probes
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Skyshop accounts", description = "Auth, sessions, profiles, addresses and roles."),
@@ -112,7 +122,9 @@ fn api() -> OpenApiRouter<AppState> {
 /// the OpenAPI document).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    shop_core::http::finish(router.merge(routes::internal::router()).with_state(state))
+    shop_core::http::finish(
+        router.merge(routes::internal::router()).merge(shop_core::health::router("accounts", AppState::probes)).with_state(state),
+    )
 }
 
 /// The OpenAPI 3.1 document of the accounts routes, generated from the handlers.

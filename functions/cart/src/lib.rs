@@ -84,6 +84,14 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What readiness checks (`GET /internal/health/ready`, asked by the health function):
+    /// each dependency of this function.
+    pub fn probes(&self) -> Vec<shop_core::health::Probe> {
+        vec![self.carts.probe(), self.coupons.probe()]
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Skyshop cart", description = "Carts (guest carts by X-Cart-Token, user carts by bearer) and coupons."),
@@ -104,7 +112,7 @@ pub fn router(state: AppState) -> Router {
     let (coupons, _) = routes::coupon_router().split_for_parts();
     let verifier = shop_internal::TokenVerifier::new(state.auth.accounts.clone(), state.auth.issuer.clone(), state.auth.audiences.clone());
     let carts = carts.layer(shop_internal::optional_bearer(verifier));
-    let internal = routes::internal::router();
+    let internal = routes::internal::router().merge(shop_core::health::router(CALLER, AppState::probes));
     shop_core::http::finish(carts.merge(coupons).merge(internal).with_state(state))
 }
 

@@ -101,6 +101,21 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What readiness checks (`GET /internal/health/ready`, asked by the health function):
+    /// each dependency of this function.
+    pub fn probes(&self) -> Vec<shop_core::health::Probe> {
+        let mut probes = vec![self.store.uncached().probe()];
+        let cache = self.store.cache().clone();
+        if cache.is_configured() {
+            probes.push(shop_core::health::Probe::new("redis", async move { cache.ping().await }));
+        }
+        let search = self.search.clone();
+        probes.push(shop_core::health::Probe::new("search", async move { search.count().await.map(|_| ()).map_err(|e| e.to_string()) }));
+        probes
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Skyshop catalog", description = "Products and categories."),
@@ -121,7 +136,9 @@ fn api() -> OpenApiRouter<AppState> {
 /// only through a `shop_internal::InternalClient`, not part of the OpenAPI document).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    shop_core::http::finish(router.merge(routes::internal::router()).with_state(state))
+    shop_core::http::finish(
+        router.merge(routes::internal::router()).merge(shop_core::health::router("catalog", AppState::probes)).with_state(state),
+    )
 }
 
 /// The OpenAPI 3.1 document of the catalog routes.

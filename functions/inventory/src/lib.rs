@@ -57,6 +57,14 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What readiness checks (`GET /internal/health/ready`, asked by the health function):
+    /// each dependency of this function.
+    pub fn probes(&self) -> Vec<shop_core::health::Probe> {
+        vec![self.store.probe()]
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Skyshop inventory", description = "Stock per product for sellers and admins."),
@@ -74,7 +82,7 @@ fn api() -> OpenApiRouter<AppState> {
 /// an internal client).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    let internal = routes::internal::router();
+    let internal = routes::internal::router().merge(shop_core::health::router(CALLER, AppState::probes));
     shop_core::http::finish(router.merge(internal).with_state(state))
 }
 

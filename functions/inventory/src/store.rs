@@ -173,6 +173,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// Readiness: the table answers (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        shop_aws::health::dynamodb_table(&self.client, &self.table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into(), retry: RetryPolicy::CONTENDED }
     }

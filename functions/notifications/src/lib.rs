@@ -47,6 +47,7 @@
 pub mod config;
 pub mod mailer;
 pub mod store;
+pub mod suppression;
 pub mod templates;
 
 use crate::config::Config;
@@ -75,6 +76,8 @@ struct Recipients {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     store: ClaimStore,
+    /// Addresses SES feedback suppressed ([`suppression`]): skipped, never sent to.
+    suppressions: suppression::SuppressionStore,
     mailer: Mailer,
     links: Links,
     accounts: InternalClient,
@@ -91,6 +94,8 @@ enum Outcome {
     /// The message is known and sends no email (`OrderPlaced`, `OrderRefunded`, a paid card
     /// order's `OrderCancelled`).
     NoEmail,
+    /// The recipient bounced permanently or complained: not sent (`EmailSuppressed`).
+    Suppressed,
 }
 
 /// Why one record is reported as failed.
@@ -103,6 +108,8 @@ enum Failure {
     Render(#[from] RenderError),
     #[error("could not claim the message id")]
     Claim(#[source] StoreError),
+    #[error("could not read the recipient's suppression")]
+    Suppression(#[source] StoreError),
     #[error(transparent)]
     Send(#[from] SendError),
     /// The recipients could not be looked up (accounts unavailable or answering unexpectedly).
@@ -115,6 +122,7 @@ const MAX_LOGGED_KIND: usize = 64;
 
 impl Notifier {
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        let configuration_set = config.configuration_set.clone();
         Self::from_parts(
             aws_sdk_dynamodb::Client::new(sdk),
             config.table,
@@ -123,6 +131,14 @@ impl Notifier {
             &config.frontend_url,
             InternalClient::new(sdk, config.accounts_function, "notifications"),
         )
+        .with_configuration_set(configuration_set)
+    }
+
+    /// Sends every email with this SES configuration set (its event destination reports
+    /// bounces and complaints); `None`: without one.
+    pub fn with_configuration_set(mut self, configuration_set: Option<String>) -> Self {
+        self.mailer = self.mailer.with_configuration_set(configuration_set);
+        self
     }
 
     pub fn from_parts(
@@ -133,7 +149,14 @@ impl Notifier {
         frontend_url: &str,
         accounts: InternalClient,
     ) -> Self {
-        Self { store: ClaimStore::new(dynamo, table), mailer: Mailer::new(ses, mail_from), links: Links::new(frontend_url), accounts }
+        let table = table.into();
+        Self {
+            suppressions: suppression::SuppressionStore::new(dynamo.clone(), &table),
+            store: ClaimStore::new(dynamo, table),
+            mailer: Mailer::new(ses, mail_from),
+            links: Links::new(frontend_url),
+            accounts,
+        }
     }
 
     /// Processes every record of the batch (concurrently) and reports the ones to retry by their
@@ -146,7 +169,7 @@ impl Notifier {
         for (record, outcome) in event.records.iter().zip(outcomes) {
             match outcome {
                 Ok(Outcome::Sent) => sent += 1,
-                Ok(Outcome::AlreadyClaimed | Outcome::NoRecipients | Outcome::NoEmail) => skipped += 1,
+                Ok(Outcome::AlreadyClaimed | Outcome::NoRecipients | Outcome::NoEmail | Outcome::Suppressed) => skipped += 1,
                 Err(_) => response.add_failure(record.message_id.clone().unwrap_or_default()),
             }
         }
@@ -165,6 +188,7 @@ impl Notifier {
             Ok(Outcome::AlreadyClaimed) => tracing::info!("message id already claimed; not sent again"),
             Ok(Outcome::NoRecipients) => tracing::info!("no recipients; nothing sent"),
             Ok(Outcome::NoEmail) => tracing::info!("no email for this message; acknowledged"),
+            Ok(Outcome::Suppressed) => tracing::info!("the recipient is suppressed (bounce or complaint); not sent"),
             Err(Failure::Send(err)) => tracing::error!(error = %ErrorChain(err), "email not sent; will retry"),
             Err(err) => tracing::error!(error = %ErrorChain(err), "message rejected; will retry, then go to the DLQ"),
         }
@@ -342,6 +366,10 @@ impl Notifier {
 
     /// Claims `message_id`, sends, and marks the claim sent (or releases it when the send failed).
     async fn claim_and_send(&self, message_id: &str, kind: &str, email: &Email) -> Result<Outcome, Failure> {
+        if self.suppressions.is_suppressed(&email.to).await.map_err(Failure::Suppression)? {
+            shop_core::metrics::count("notifications", "EmailSuppressed");
+            return Ok(Outcome::Suppressed);
+        }
         match self.store.claim(message_id, kind).await.map_err(Failure::Claim)? {
             Claim::AlreadyClaimed => return Ok(Outcome::AlreadyClaimed),
             Claim::Claimed => {}

@@ -38,6 +38,8 @@ impl From<SdkError<SendEmailError>> for SendError {
 pub struct Mailer {
     client: Client,
     from: String,
+    /// The SES configuration set every email is sent with (bounce and complaint feedback).
+    configuration_set: Option<String>,
 }
 
 impl Mailer {
@@ -46,7 +48,13 @@ impl Mailer {
     pub fn new(client: Client, mail_from: impl Into<String>) -> Self {
         let mail_from = mail_from.into();
         let from = if mail_from.contains('<') { mail_from } else { format!("{BRAND} <{}>", mail_from.trim()) };
-        Self { client, from }
+        Self { client, from, configuration_set: None }
+    }
+
+    /// Sends with `configuration_set` (`None`: without one).
+    pub fn with_configuration_set(mut self, configuration_set: Option<String>) -> Self {
+        self.configuration_set = configuration_set.filter(|c| !c.trim().is_empty());
+        self
     }
 
     pub fn from_address(&self) -> &str {
@@ -72,6 +80,7 @@ impl Mailer {
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&email.to).build())
             .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await?;
         Ok(output.message_id().unwrap_or_default().to_owned())

@@ -73,6 +73,14 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What readiness checks (`GET /internal/health/ready`, asked by the health function):
+    /// each dependency of this function.
+    pub fn probes(&self) -> Vec<shop_core::health::Probe> {
+        vec![self.store.probe(), self.relay.probe()]
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Skyshop orders", description = "Checkout and the order lifecycle."),
@@ -89,7 +97,9 @@ fn api() -> OpenApiRouter<AppState> {
 /// The function's router: the public routes and the internal ones.
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    shop_core::http::finish(router.merge(routes::internal::router()).with_state(state))
+    shop_core::http::finish(
+        router.merge(routes::internal::router()).merge(shop_core::health::router(CALLER, AppState::probes)).with_state(state),
+    )
 }
 
 /// The OpenAPI 3.1 document of the public routes.

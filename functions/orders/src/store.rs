@@ -199,6 +199,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// Readiness: the database answers `SELECT 1` (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        shop_aws::health::postgres(&self.pool)
+    }
+
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }

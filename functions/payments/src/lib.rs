@@ -143,6 +143,18 @@ impl AppState {
 /// The embedded migrations of this function (`functions/payments/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+impl AppState {
+    /// What readiness checks (`GET /internal/health/ready`, asked by the health function):
+    /// each dependency of this function.
+    pub fn probes(&self) -> Vec<shop_core::health::Probe> {
+        let state = self.clone();
+        let stripe = shop_core::health::Probe::new("secretsmanager:stripe-key", async move {
+            state.stripe().await.map(|_| ()).map_err(|e| shop_core::problem::ErrorChain(&e).to_string())
+        });
+        vec![self.store.probe(), self.relay.probe(), stripe]
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Skyshop payments", description = "Card payments through Stripe, refunds, cash on delivery."),
@@ -159,7 +171,7 @@ fn api() -> OpenApiRouter<AppState> {
 /// The payments function's router (every route but the webhook, which is its own function).
 pub fn router(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
-    shop_core::http::finish(router.with_state(state))
+    shop_core::http::finish(router.merge(shop_core::health::router(CALLER, AppState::probes)).with_state(state))
 }
 
 /// Runs one of this crate's HTTP functions (the API, or the webhook with [`webhook::router`]).

@@ -142,6 +142,11 @@ pub struct Store {
 pub type Tx = Transaction<'static, Postgres>;
 
 impl Store {
+    /// Readiness: the database answers `SELECT 1` (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        shop_aws::health::postgres(&self.pool)
+    }
+
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }

@@ -490,6 +490,74 @@ impl LocalCloud {
     }
 }
 
+/// What [`LocalCloud::seed_on_start`] did.
+#[derive(Debug, Clone)]
+pub struct StartSeed {
+    pub catalog: shop_seed::catalog::SeedReport,
+    /// Products given stock.
+    pub stocked: usize,
+    /// Products of the data set in stock, all of which the storefront now lists as such.
+    pub in_stock: usize,
+    /// How long the seed took to reach the listings and the index after it was written.
+    pub indexed_in: Duration,
+}
+
+/// How long [`LocalCloud::seed_on_start`] waits for the seed to reach the listings.
+pub const SEED_VISIBLE_TIMEOUT: Duration = Duration::from_secs(180);
+
+impl LocalCloud {
+    /// `scripts/dev`'s start-up seed: an empty catalog gets the data set and its stock, and this
+    /// returns only once the storefront shows it — every seeded product listed, and the listing
+    /// filtered `inStock=true` showing every product the data set has in stock (stock flows
+    /// inventory → its stream → the catalog → the catalog's stream → the index, so it lands
+    /// seconds after the write). `None` when the catalog was not empty (nothing to wait for).
+    /// The pollers must be running ([`Self::start_pollers`]). `progress(listed, in_stock)` is
+    /// called while waiting.
+    pub async fn seed_on_start(&self, mut progress: impl FnMut(u64, u64)) -> Result<Option<StartSeed>, BoxError> {
+        let Some(catalog) = self.seed_catalog(true, |_, _| {}).await? else { return Ok(None) };
+        let stocked = self.seed_stock().await?.map(|s| s.created).unwrap_or_default();
+        let in_stock = shop_seed::dataset::stock_by_sku(&std::fs::read_to_string(seed_data_path())?)?.values().filter(|s| **s > 0).count();
+        let products = catalog.products_created + catalog.products_existing;
+        let started = std::time::Instant::now();
+        loop {
+            let listed = self.listing_total("/api/products?limit=1").await?;
+            let listed_in_stock = self.listing_total("/api/products?inStock=true&limit=1").await?;
+            if listed >= products as u64 && listed_in_stock == in_stock as u64 {
+                break;
+            }
+            if started.elapsed() > SEED_VISIBLE_TIMEOUT {
+                return Err(format!(
+                    "the seed did not reach the listings within {} s: {listed} of {products} products listed, \
+                     {listed_in_stock} of {in_stock} in stock",
+                    SEED_VISIBLE_TIMEOUT.as_secs()
+                )
+                .into());
+            }
+            progress(listed, listed_in_stock);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(Some(StartSeed { catalog, stocked, in_stock, indexed_in: started.elapsed() }))
+    }
+
+    /// `meta.total` of a public catalog listing, asked of the catalog function in-process.
+    async fn listing_total(&self, path_and_query: &str) -> Result<u64, BoxError> {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let Some(Function::Http(router)) = self.gateway.functions.get("CatalogFunction").cloned() else {
+            return Err("the template has no catalog function".into());
+        };
+        let request = shop_core::http::request_from_event(sam_model::apigw::HttpEvent::new("GET", path_and_query).to_json())?;
+        let Ok(response) = router.oneshot(request).await;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            return Err(format!("GET {path_and_query}: {status} {}", String::from_utf8_lossy(&body)).into());
+        }
+        let json: serde_json::Value = serde_json::from_slice(&body)?;
+        Ok(json["meta"]["total"].as_u64().unwrap_or_default())
+    }
+}
+
 impl LocalCloud {
     /// Rebuilds the local search index from the catalog table (what `{"action":"reindex"}` does
     /// in AWS), in this process: the index's one writer is shared with the running functions.

@@ -15,6 +15,7 @@ pub fn openapi() -> OpenApi {
     doc.merge(orders::openapi());
     doc.merge(payments::openapi());
     doc.merge(reviews::openapi());
+    doc.merge(health::openapi());
     doc.paths.add_path_operation(payments::webhook::PATH, vec![HttpMethod::Post], stripe_webhook());
     doc.info.title = "Skyshop API".into();
     doc.info.description = Some(

@@ -211,6 +211,57 @@ fn sqs_event(queue: &str, id: &str, kind: &str, source: &str, data: Value) -> Va
     }]})
 }
 
+/// SES's event-publishing notice of a permanent bounce (configuration set → `MailFeedbackTopic`).
+pub fn ses_bounce_notice() -> Value {
+    json!({
+        "eventType": "Bounce",
+        "bounce": {
+            "feedbackId": "0100018c3b4d5e6f-7a8b9c0d-1e2f-4a5b-8c9d-0e1f2a3b4c5d-000000",
+            "bounceType": "Permanent",
+            "bounceSubType": "General",
+            "bouncedRecipients": [{"emailAddress": "bounce@simulator.amazonses.com", "action": "failed", "status": "5.1.1",
+                "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+            "timestamp": "2026-11-25T12:00:01.000Z",
+            "reportingMTA": "dns; amazonses.com"
+        },
+        "mail": {
+            "timestamp": "2026-11-25T12:00:00.000Z",
+            "source": "Skyshop <noreply@skyshop.example.com>",
+            "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/noreply@skyshop.example.com",
+            "sendingAccountId": "123456789012",
+            "messageId": "0100018c3b4d5e6f-11111111-2222-3333-4444-555555555555-000000",
+            "destination": ["bounce@simulator.amazonses.com"],
+            "headersTruncated": false,
+            "tags": {"ses:configuration-set": ["skyshop-dev"]}
+        }
+    })
+}
+
+/// A sample `MailFeedbackQueue` batch for mail-feedback: one permanent bounce, as SNS delivers
+/// it without raw delivery (the notice in the envelope's `Message`; raw delivery, the template's
+/// choice, puts the notice itself in `body`, and both are read).
+pub fn mail_feedback_event() -> Value {
+    let envelope = json!({
+        "Type": "Notification",
+        "MessageId": "6c0f3f0e-5d3b-5b8b-9f1e-3c2d1b0a9f8e",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:skyshop-dev-mail-feedback",
+        "Message": ses_bounce_notice().to_string(),
+        "Timestamp": "2026-11-25T12:00:02.000Z",
+        "SignatureVersion": "1"
+    });
+    json!({"Records": [{
+        "messageId": "1a7e4c1b-3f7a-4f0a-9d3e-2b1c0d9e8f7a",
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0b",
+        "body": envelope.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764072002000", "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1764072002001"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:MailFeedbackQueue",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
 /// A sample SQS batch carrying one welcome-email request.
 pub fn notifications_event() -> Value {
     sqs_event(
@@ -466,6 +517,7 @@ pub fn all(template: &Template) -> Result<Vec<(String, Value)>, sam_model::Templ
         out.push((format!("api/{}.json", route.logical_id), route_event(&route)));
     }
     out.push(("sqs/notifications-user-registered.json".into(), notifications_event()));
+    out.push(("sqs/mail-feedback-bounce.json".into(), mail_feedback_event()));
     out.push(("dynamodb/catalog-indexer-product-changes.json".into(), catalog_indexer_event()));
     out.push(("invoke/catalog-indexer-reindex.json".into(), json!({"action": "reindex"})));
     out.push(("dynamodb/inventory-events-stock-changes.json".into(), inventory_events_event()));

@@ -40,6 +40,8 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("ReviewsFunction", "reviews"),
     ("ReviewsEventsFunction", "reviews-events"),
     ("NotificationsFunction", "notifications"),
+    ("HealthFunction", "health"),
+    ("MailFeedbackFunction", "mail-feedback"),
 ];
 
 /// Builds one function from its resolved environment.
@@ -167,6 +169,25 @@ pub async fn build(logical_id: &str, env: &BTreeMap<String, String>, sdk: &aws_c
                 })
             });
             Ok(Function::Events(handler))
+        }
+        "MailFeedbackFunction" => {
+            let config = notifications::config::FeedbackConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            let handler = notifications::suppression::FeedbackHandler::new(notifications::suppression::SuppressionStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.table,
+            ));
+            let handler: EventHandler = Arc::new(move |event: Value| {
+                let handler = handler.clone();
+                Box::pin(async move {
+                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                    serde_json::to_value(handler.handle(event).await).map_err(|e| e.to_string())
+                })
+            });
+            Ok(Function::Events(handler))
+        }
+        "HealthFunction" => {
+            let config = health::config::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
+            Ok(Function::Http(health::router(health::AppState::from_config(&config, sdk))))
         }
         other => Err(format!("the local runner does not know how to build {other}")),
     }

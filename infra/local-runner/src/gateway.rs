@@ -316,7 +316,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/_local/mail", get(local_mail))
         .route("/_local/traces/{trace_id}", get(local_trace))
         .route("/_local/metrics", get(local_metrics))
-        .route("/api/health", get(health))
+        .route("/_local/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(docs_page))
         .route("/api/docs/{file}", get(docs_asset))

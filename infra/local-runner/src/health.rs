@@ -1,4 +1,6 @@
-//! `GET /api/health`: 200 only when every stand-in answers, else 503 naming what is down.
+//! `GET /_local/health`: 200 only when every stand-in answers, else 503 naming what is down.
+//! (The API's own `/api/health` and `/api/health/ready` are the template's health function's,
+//! routed like every other route.)
 
 use std::time::{Duration, Instant};
 

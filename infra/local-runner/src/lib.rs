@@ -11,7 +11,8 @@
 //!   events round-trip test).
 //! - [`stripe`]: the Stripe secrets' local values and the webhook's registration at localstripe.
 //! - [`xray`]: the local X-Ray daemon (`/_local/traces/{traceId}`).
-//! - local-only routes: `/_local/mail`, `/_local/traces/{traceId}`, `/api/health`, `/api/openapi.json`, `/api/docs`.
+//! - local-only routes: `/_local/mail`, `/_local/metrics`, `/_local/traces/{traceId}`, `/_local/health` (the stand-ins),
+//!   `/api/openapi.json`, `/api/docs`.
 
 pub mod cli;
 pub mod cloud;

@@ -60,13 +60,22 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
         println!("rebuilt the local search index from the table: {} products", report.counts.upserted);
     }
     cloud.start_pollers();
-    // An empty catalog (a fresh DynamoDB Local) gets the data set and its stock; the stream
-    // pollers index it in the background.
-    if let Some(report) = cloud.seed_catalog(true, |_, _| {}).await? {
-        let stock = cloud.seed_stock().await?.map(|s| s.created).unwrap_or_default();
+    // An empty catalog (a fresh DynamoDB Local) gets the data set and its stock; the API is
+    // served (and the banner printed) only once the listings and the index show all of it.
+    let waiting = |listed: u64, in_stock: u64| {
+        use std::io::Write;
+        eprint!("\r  seeding: {listed} products listed, {in_stock} in stock so far (waiting for the index)  ");
+        let _ = std::io::stderr().flush();
+    };
+    if let Some(seed) = cloud.seed_on_start(waiting).await? {
+        eprintln!();
         println!(
-            "seeded the empty catalog: {} categories, {} products, {stock} with stock (being indexed)",
-            report.categories_created, report.products_created
+            "seeded the empty catalog: {} categories, {} products, {} with stock; listed and indexed ({} in stock) after {:.1} s",
+            seed.catalog.categories_created,
+            seed.catalog.products_created,
+            seed.stocked,
+            seed.in_stock,
+            seed.indexed_in.as_secs_f64()
         );
     }
     let routes = cloud.gateway.routes.len();
@@ -74,7 +83,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     println!("Skyshop local cloud");
     println!("  API              http://127.0.0.1:{port}   ({routes} routes from template.yaml)");
     println!("  API docs         http://127.0.0.1:{port}/api/docs   (OpenAPI: /api/openapi.json)");
-    println!("  health           http://127.0.0.1:{port}/api/health");
+    println!("  health           http://127.0.0.1:{port}/api/health/ready   (liveness: /api/health; stand-ins: /_local/health)");
     println!("  sent mail        http://127.0.0.1:{port}/_local/mail");
     println!("  token issuer     {}", cloud.issuer);
     for rule in cloud.gateway.waf.rules() {
@@ -111,7 +120,7 @@ async fn serve(serving: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     println!("  moto (SQS/SES/S3/Secrets) {}", std::env::var("SKYSHOP_MOTO_URL").unwrap_or_default());
     println!("  admin            {ADMIN_EMAIL} / {}", cloud.admin_password);
     println!("  demo seller      {} / {}", local_runner::cloud::SELLER_EMAIL, cloud.admin_password);
-    println!("Press Ctrl-C to stop.");
+    println!("Ready: the seeded catalog is listed and indexed. Press Ctrl-C to stop.");
     let app = local_runner::gateway::app(cloud.gateway.clone());
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {

@@ -73,6 +73,7 @@ async fn an_order_event_reaches_exactly_the_queues_whose_filter_names_its_type_r
         subscribed,
         BTreeSet::from([
             "CartOrderEventsSubscription",
+            "MailFeedbackSubscription",
             "InventoryOrderEventsSubscription",
             "NotificationsOrderEventsSubscription",
             "NotificationsPaymentEventsSubscription",

@@ -643,3 +643,66 @@ fn route_latency_alarms_watch_routes_that_exist_with_detailed_metrics_on() {
         assert!(!alarms_on(&t, shop_core::metrics::NAMESPACE, metric, &json!(service)).is_empty(), "{metric} is alarmed");
     }
 }
+
+#[test]
+fn health_routes_are_public_on_their_own_function_which_may_invoke_only_the_functions_it_asks() {
+    let t = template();
+    let routes = t.routes().unwrap();
+    for key in ["GET /api/health", "GET /api/health/ready"] {
+        let route = routes.iter().find(|r| r.key() == key).unwrap_or_else(|| panic!("{key}"));
+        assert!(matches!(route.auth, sam_model::RouteAuth::None), "{key} is public");
+        assert_eq!(route.function, "HealthFunction", "{key}");
+    }
+    let health = props(&t, "HealthFunction");
+    let env = &health["Environment"]["Variables"];
+    let mut invoked = Vec::new();
+    for policy in health["Policies"].as_array().unwrap() {
+        if let Some(target) = policy.get("LambdaInvokePolicy") {
+            invoked.push(target["FunctionName"]["Ref"].as_str().unwrap().to_owned());
+        }
+    }
+    let asked: Vec<String> = ["ACCOUNTS", "CATALOG", "INVENTORY", "CART", "ORDERS", "PAYMENTS"]
+        .iter()
+        .map(|s| env[format!("{s}_FUNCTION")]["Ref"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(invoked, asked, "it may invoke exactly the functions it asks");
+    // The metric each readiness check counts is alarmed for every service that counts it.
+    let alarm = props(&t, "DependencyDownAlarm");
+    let services: Vec<&str> = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.pointer("/MetricStat/Metric"))
+        .inspect(|m| {
+            assert_eq!((m["Namespace"].as_str(), m["MetricName"].as_str()), (Some(shop_core::metrics::NAMESPACE), Some("DependencyDown")))
+        })
+        .map(|m| m["Dimensions"][0]["Value"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["accounts", "catalog", "inventory", "cart", "orders", "payments", "health"]);
+}
+
+#[test]
+fn bounces_and_complaints_of_mail_sent_with_the_configuration_set_reach_mail_feedback() {
+    let t = template();
+    let notifications = props(&t, "NotificationsFunction");
+    assert_eq!(notifications["Environment"]["Variables"]["SES_CONFIGURATION_SET"], json!({"Ref": "MailConfigurationSet"}));
+    let destination = &props(&t, "MailFeedbackEventDestination")["EventDestination"];
+    assert_eq!(destination["MatchingEventTypes"], json!(["bounce", "complaint"]));
+    assert_eq!(destination["SnsDestination"]["TopicARN"], json!({"Ref": "MailFeedbackTopic"}));
+    let subscription = props(&t, "MailFeedbackSubscription");
+    assert_eq!(
+        (subscription["TopicArn"].clone(), subscription["Endpoint"].clone()),
+        (json!({"Ref": "MailFeedbackTopic"}), json!({"Fn::GetAtt": ["MailFeedbackQueue", "Arn"]}))
+    );
+    assert_eq!(props(&t, "MailFeedbackQueue")["RedrivePolicy"]["deadLetterTargetArn"], json!({"Fn::GetAtt": ["MailFeedbackDLQ", "Arn"]}));
+    assert!(
+        t.resources_of("AWS::CloudWatch::Alarm")
+            .any(|a| a.properties["Dimensions"][0]["Value"] == json!({"Fn::GetAtt": ["MailFeedbackDLQ", "QueueName"]}))
+    );
+    let feedback = t.functions().into_iter().find(|f| f.logical_id == "MailFeedbackFunction").unwrap();
+    assert!(feedback.events.iter().any(|e| matches!(e, sam_model::EventSource::Sqs { queue, .. } if queue == "MailFeedbackQueue")));
+    // It writes suppressions and nothing else.
+    let policies = &props(&t, "MailFeedbackFunction")["Policies"];
+    assert_eq!(policies.as_array().map(Vec::len), Some(1));
+    assert_eq!(policies[0]["Statement"][0]["Action"], json!(["dynamodb:PutItem"]));
+}

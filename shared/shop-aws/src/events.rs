@@ -51,6 +51,11 @@ pub enum PublishError {
 }
 
 impl Publisher {
+    /// Readiness: the queue answers (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        crate::health::sqs_queue(&self.client, &self.queue_url)
+    }
+
     pub fn new(client: SqsClient, queue_url: impl Into<String>, source: &'static str) -> Self {
         Self { client, queue_url: queue_url.into(), source }
     }

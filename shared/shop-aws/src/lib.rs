@@ -14,6 +14,7 @@
 pub mod config;
 pub mod dynamo;
 pub mod events;
+pub mod health;
 pub mod messages;
 #[cfg(feature = "postgres")]
 pub mod outbox;

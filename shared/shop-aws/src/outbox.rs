@@ -69,6 +69,11 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// Readiness: the topic answers (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        crate::health::sns_topic(&self.sns, &self.topic_arn)
+    }
+
     pub fn new(sns: aws_sdk_sns::Client, topic_arn: impl Into<String>, source: &'static str) -> Self {
         Self { sns, topic_arn: topic_arn.into(), source }
     }

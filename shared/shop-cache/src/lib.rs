@@ -24,6 +24,11 @@ pub const TIMEOUT: Duration = Duration::from_millis(100);
 pub struct Cache {
     connection: Option<ConnectionManager>,
     prefix: String,
+    /// A Redis URL was given (the connection may still have failed).
+    configured: bool,
+    /// The client the connection came from: readiness pings on a connection of its own, with
+    /// the probe's timeout rather than the cache calls' 100 ms.
+    client: Option<redis::Client>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -42,6 +47,7 @@ impl Cache {
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1);
+        let client = redis::Client::open(url).ok();
         let connection = match redis::Client::open(url) {
             Ok(client) => match tokio::time::timeout(TIMEOUT * 3, ConnectionManager::new_with_config(client, config)).await {
                 Ok(Ok(connection)) => Some(connection),
@@ -59,16 +65,31 @@ impl Cache {
                 None
             }
         };
-        Self { connection, prefix }
+        Self { connection, prefix, configured: true, client }
     }
 
     /// A cache that always misses (no Redis configured).
     pub fn disabled() -> Self {
-        Self { connection: None, prefix: String::new() }
+        Self { connection: None, prefix: String::new(), configured: false, client: None }
     }
 
     pub fn is_enabled(&self) -> bool {
         self.connection.is_some()
+    }
+
+    /// A Redis URL was configured ([`Cache::connect`]), whether or not it connected.
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// Readiness: Redis answers `PING`. A cache whose connection failed at start-up is down
+    /// (the function reads through it, but it is not there).
+    pub async fn ping(&self) -> Result<(), String> {
+        let (Some(client), Some(_)) = (&self.client, &self.connection) else {
+            return Err("not connected (unreachable when the function started)".into());
+        };
+        let mut connection = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+        redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn key(&self, parts: &str) -> String {

@@ -12,10 +12,12 @@
 //! - [`secret`]: [`secret::Secret`], a value that never prints (keys, passwords).
 //! - [`types`]: values that cannot be invalid (`Email`, `Quantity`, `Slug`, `Price`), parsed at the edge.
 //! - [`trace`]: the X-Ray trace context of a request and subsegments sent to the daemon.
+//! - [`health`]: readiness checks run concurrently with short timeouts, one honest report.
 //! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
 pub mod extract;
+pub mod health;
 pub mod http;
 pub mod id;
 pub mod jwt;

@@ -196,6 +196,14 @@ impl std::fmt::Debug for CartStore {
 }
 
 impl CartStore {
+    /// Readiness: Redis answers `PING` (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        let mut connection = self.connection.clone();
+        shop_core::health::Probe::new("redis", async move {
+            redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+
     /// Connects to `url` (`redis://` or `rediss://`).
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, CartStoreError> {
         let config = ConnectionManagerConfig::new()

@@ -132,6 +132,11 @@ pub struct CouponStore {
 }
 
 impl CouponStore {
+    /// Readiness: the table answers (`shop_core::health`).
+    pub fn probe(&self) -> shop_core::health::Probe {
+        shop_aws::health::dynamodb_table(&self.client, &self.table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }

@@ -10,6 +10,7 @@
 mod orders;
 mod payments;
 mod stock_low;
+mod suppression;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -36,9 +36,9 @@ async fn the_edge_answers_like_api_gateway() {
 }
 
 #[tokio::test]
-async fn health_is_200_when_every_stand_in_answers_and_503_naming_what_is_down() {
+async fn local_health_is_200_when_every_stand_in_answers_and_503_naming_what_is_down() {
     let app = start(false).await;
-    let health = app.call("GET", "/api/health", None, None).await;
+    let health = app.call("GET", "/_local/health", None, None).await;
     assert_eq!(health.status, 200, "{}", health.body);
     assert_eq!(health.body["status"], "ok");
     let mut probes = app.cloud.gateway.probes.clone().unwrap();

@@ -574,6 +574,12 @@ async fn no_route_answers_5xx_to_hostile_paths_queries_or_bodies() {
                 allowed += 1;
                 continue;
             }
+            // Readiness answers 503 when a probe of the stand-ins missed its timeout (a loaded
+            // machine): a report of the dependencies, not an answer to the hostile input.
+            if case.route == "GET /api/health/ready" && problem.starts_with("503") && problem.contains("\"status\":\"unavailable\"") {
+                allowed += 1;
+                continue;
+            }
             failures.push(format!("{} [{}] as {:?}: {problem}", case.route, case.name, case.caller));
         }
     }

@@ -11,6 +11,8 @@ mod edge;
 mod events_roundtrip;
 mod flow;
 mod fuzz;
+mod health;
+mod mail_feedback;
 mod observability;
 mod order_emails;
 mod parity;
