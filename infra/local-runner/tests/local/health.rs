@@ -44,6 +44,8 @@ async fn readiness_lists_every_function_and_names_the_one_dependency_that_is_dow
     let name = app.cloud.provisioned.resolver.refs["InventoryFunction"].clone();
     shop_internal::register_local(&name, inventory::router(inventory::AppState::new(store, catalog)));
 
+    let down_count = |metrics: &Value| metrics["Skyshop"]["inventory"]["DependencyDown"]["sum"].as_f64().unwrap_or(0.0);
+    let before = down_count(&app.call("GET", "/_local/metrics", None, None).await.body);
     let started = Instant::now();
     let down = app.call("GET", "/api/health/ready", None, None).await;
     assert!(started.elapsed() < Duration::from_secs(3), "within the probe timeout: {:?}", started.elapsed());
@@ -51,6 +53,9 @@ async fn readiness_lists_every_function_and_names_the_one_dependency_that_is_dow
     assert_eq!(down.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
     assert_eq!(down.body["down"], serde_json::json!([format!("inventory/dynamodb:{}", config.table)]), "{}", down.body);
     assert_eq!(down.body["checks"][0]["status"], "up", "the others are still up");
+    // The metric `DependencyDownAlarm` watches rose (EMF in AWS; summed by the runner here).
+    let after = down_count(&app.call("GET", "/_local/metrics", None, None).await.body);
+    assert!(after >= before + 1.0, "DependencyDown for inventory: {before} → {after}");
 }
 
 /// `scripts/dev` serves the API and prints that it is ready only after the start-up seed is
