@@ -99,7 +99,7 @@ impl Call {
         } else if let Some(action) = request.body().bytes().and_then(query_action) {
             action
         } else if let Some(name) = path.strip_prefix("/2015-03-31/functions/").and_then(|rest| rest.strip_suffix("/invocations")) {
-            function = Some(percent_decode(name));
+            function = Some(percent_encoding::percent_decode_str(name).decode_utf8_lossy().into_owned());
             "Invoke".to_owned()
         } else if path == "/v2/email/outbound-emails" {
             "SendEmail".to_owned()
@@ -173,24 +173,6 @@ fn form_action(body: &str) -> Option<String> {
         .find_map(|pair| pair.strip_prefix("Action="))
         .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric()))
         .map(str::to_owned)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
