@@ -10,6 +10,7 @@ mod docs_page;
 mod edge;
 mod events_roundtrip;
 mod flow;
+mod frozen;
 mod fuzz;
 mod health;
 mod mail_feedback;
