@@ -284,7 +284,8 @@ impl Store {
         }
     }
 
-    async fn delete_votes(&self, id: Uuid) -> Result<(), StoreError> {
+    /// The keys of a review's vote items.
+    async fn vote_keys(&self, id: Uuid) -> Result<Vec<KeyOnly>, StoreError> {
         let query = self
             .client
             .query()
@@ -293,7 +294,11 @@ impl Store {
             .expression_attribute_values(":pk", s(review_pk(id)))
             .expression_attribute_values(":v", s("VOTE#"))
             .projection_expression("pk, sk");
-        let keys: Vec<KeyOnly> = query_all(query).await?;
+        query_all(query).await
+    }
+
+    async fn delete_votes(&self, id: Uuid) -> Result<(), StoreError> {
+        let keys = self.vote_keys(id).await?;
         for k in keys {
             self.client.delete_item().table_name(&self.table).set_key(Some(key(k.pk, k.sk))).send().await?;
         }
@@ -360,15 +365,6 @@ impl Store {
     /// The helpful votes present on a review (counted from the vote items).
     #[tracing::instrument(skip_all)]
     pub async fn vote_count(&self, id: Uuid) -> Result<usize, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :v)")
-            .expression_attribute_values(":pk", s(review_pk(id)))
-            .expression_attribute_values(":v", s("VOTE#"))
-            .projection_expression("pk, sk");
-        let keys: Vec<KeyOnly> = query_all(query).await?;
-        Ok(keys.len())
+        Ok(self.vote_keys(id).await?.len())
     }
 }

@@ -53,10 +53,12 @@ impl HttpConnector for TracedConnector {
         if let Some(header) = subsegment.downstream_header() {
             request.headers_mut().insert(HEADER, header.to_header());
         }
-        let call = Call::of(&request);
+        // Described only when the subsegment will be sent: unsampled requests pay nothing more.
+        let call = subsegment.is_recording().then(|| Call::of(&request));
         let response = self.inner.call(request);
         HttpConnectorFuture::new(async move {
             let result = response.await;
+            let Some(call) = call else { return result };
             let status = result.as_ref().ok().map(|r| r.status().as_u16());
             let request_id = result.as_ref().ok().and_then(|r| {
                 let headers = r.headers();

@@ -143,6 +143,12 @@ impl Subsegment {
         Self { context: context.filter(TraceHeader::is_sampled), id: new_id(), start: now() }
     }
 
+    /// Whether this subsegment will be sent (its trace is sampled): callers describe the call
+    /// only then.
+    pub fn is_recording(&self) -> bool {
+        self.context.as_ref().is_some_and(|c| c.parent.is_some())
+    }
+
     /// The header to send downstream: this subsegment as the parent (or the context unchanged
     /// when not sampled; `None` without any context).
     pub fn downstream_header(&self) -> Option<TraceHeader> {
