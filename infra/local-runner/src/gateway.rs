@@ -276,7 +276,7 @@ impl Gateway {
             tracing::warn!(route = %route.key(), timeout_ms = route.timeout.as_millis() as u64, "integration timed out");
             return api_gateway_message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         };
-        tracing::info!(route = %route.key(), function = %route.function, status = response.status().as_u16(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, "invoke");
+        tracing::info!(route = %route.key(), function = %route.function, status = response.status().as_u16(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, trace_id = %trace.root, "invoke");
         shop_core::trace::send(&crate::xray::segment(
             &route.function,
             &segment_id,
