@@ -343,7 +343,7 @@ def report(args):
               "Per 1 M requests of a group = (sum over the group's measured requests) / (number of them) × 10⁶. "
               f"Fixed hourly resources (RDS Proxy, the PostgreSQL instance, ElastiCache's storage minimum, OpenSearch) are amortised over **{monthly_orders:,} orders a month** and shown apart.", "",
               "Durations: the function's handler time in the local runner (the gateway's Lambda segment of each request's trace) stands in for Lambda's billed duration (rounded up to 1 ms); "
-              "Lambda's own overhead and cold starts are not in it. Counts: every AWS SDK call of the request's trace (DynamoDB, SQS, SNS, SES, Lambda Invoke); "
+              "Lambda's own overhead and cold starts are not in it; a `debug` runner's handler times (the profile is printed above) overstate a release build's, so the Lambda column is an upper bound. Counts: every AWS SDK call of the request's trace (DynamoDB, SQS, SNS, SES, Lambda Invoke); "
               "SQS/stream consumers send no trace locally, so their own DynamoDB calls are **not** counted (a known gap), while their invocations and SQS requests are. "
               "Redis commands are the server's `total_commands_processed` delta around each request on a shared server: an upper bound. "
               "Secrets Manager `GetSecretValue` shows on a function's first request only (the value is cached) and is not priced.", ""]
