@@ -68,6 +68,12 @@ pub fn sub_variables(text: &str) -> Vec<String> {
     out
 }
 
+thread_local! {
+    /// The named conditions being evaluated on this thread, outermost first (see
+    /// [`Resolver::condition`]).
+    static CONDITIONS_IN_PROGRESS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Resolves intrinsics against local values: parameters, pseudo parameters, and each logical
 /// id's `Ref` value and attributes (as the local cloud created them).
 ///
@@ -194,9 +200,25 @@ impl Resolver {
         Some(out)
     }
 
-    /// Evaluates a named condition.
+    /// Evaluates a named condition. CloudFormation refuses circular conditions; here a condition
+    /// met again while it is being evaluated is false, instead of recursing until the stack
+    /// overflows.
     pub fn condition(&self, name: &str) -> bool {
-        self.conditions.get(name).map(|c| self.eval(c)).unwrap_or(false)
+        let Some(definition) = self.conditions.get(name) else { return false };
+        let entered = CONDITIONS_IN_PROGRESS.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.iter().any(|n| n == name) {
+                return false;
+            }
+            p.push(name.to_owned());
+            true
+        });
+        if !entered {
+            return false;
+        }
+        let result = self.eval(definition);
+        CONDITIONS_IN_PROGRESS.with(|p| p.borrow_mut().pop());
+        result
     }
 
     fn eval(&self, c: &Value) -> bool {

@@ -61,11 +61,27 @@ impl Totals {
     /// Shipping 0 from $100.00 of pre-discount subtotal (and for nothing to ship), else $9.99;
     /// tax 8% of subtotal − discount rounded half up; total = subtotal − discount + shipping + tax.
     /// The discount is clamped to `0..=subtotal`.
+    ///
+    /// Amounts past `i64` (far beyond any cart the API admits: 100 lines × 99 × $1,000,000.00 is
+    /// about 10^12 cents) saturate rather than wrap; [`Totals::checked`] answers `None` for them.
     pub fn compute(subtotal: i64, discount: i64, has_items: bool) -> Self {
+        Self::checked(subtotal, discount, has_items).unwrap_or_else(|| {
+            let discount = discount.clamp(0, subtotal.max(0));
+            let shipping = if !has_items || subtotal >= FREE_SHIPPING_FROM { 0 } else { SHIPPING };
+            let base = subtotal.saturating_sub(discount);
+            let tax = Cents(base).percent_bp(TAX_BP).0;
+            Totals { subtotal, discount, shipping, tax, total: base.saturating_add(shipping).saturating_add(tax) }
+        })
+    }
+
+    /// [`Totals::compute`], or `None` when a sum does not fit in `i64` cents.
+    pub fn checked(subtotal: i64, discount: i64, has_items: bool) -> Option<Self> {
         let discount = discount.clamp(0, subtotal.max(0));
         let shipping = if !has_items || subtotal >= FREE_SHIPPING_FROM { 0 } else { SHIPPING };
-        let tax = Cents(subtotal - discount).percent_bp(TAX_BP).0;
-        Totals { subtotal, discount, shipping, tax, total: subtotal - discount + shipping + tax }
+        let base = subtotal.checked_sub(discount)?;
+        let tax = Cents(base).percent_bp(TAX_BP).0;
+        let total = base.checked_add(shipping)?.checked_add(tax)?;
+        Some(Totals { subtotal, discount, shipping, tax, total })
     }
 }
 

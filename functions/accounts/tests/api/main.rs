@@ -14,3 +14,4 @@ mod openapi;
 mod password;
 mod rotation;
 mod sessions;
+mod token_properties;
