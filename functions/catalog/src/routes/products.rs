@@ -59,14 +59,11 @@ fn storefront(product: Option<Product>) -> ApiResult<Json<Product>> {
     product.filter(|p| p.is_active && p.deleted_at.is_none()).map(Json).ok_or_else(not_found)
 }
 
-/// A product the caller may change: not deleted, and theirs unless they are an admin (403).
+/// A product the caller may change: not deleted, and theirs unless they are an admin. Another
+/// seller's product is 404 as if it did not exist (inactive products are not public).
 pub(crate) fn editable(product: Option<Product>, claims: &Claims) -> ApiResult<Product> {
     claims.require_role(&[Role::Seller, Role::Admin])?;
-    let product = product.filter(|p| p.deleted_at.is_none()).ok_or_else(not_found)?;
-    if !claims.is_admin() && product.seller_id != claims.sub {
-        return Err(ApiError::forbidden("This product belongs to another seller."));
-    }
-    Ok(product)
+    product.filter(|p| p.deleted_at.is_none() && (claims.is_admin() || p.seller_id == claims.sub)).ok_or_else(not_found)
 }
 
 #[utoipa::path(get, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path, description = "Product id")),
@@ -319,7 +316,7 @@ pub async fn low_stock_products(
     Ok(Json(page.slice(products)))
 }
 
-/// One product the caller manages, inactive included: a seller's own (403 for another seller's),
+/// One product the caller manages, inactive included: a seller's own (404 for another seller's),
 /// any for an ADMIN. Deleted products are gone (404).
 #[utoipa::path(get, path = "/api/seller/products/{id}", tag = "products", security(("bearer" = ["seller", "admin"])),
     params(("id" = Uuid, Path, description = "Product id")),

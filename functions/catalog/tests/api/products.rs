@@ -63,8 +63,9 @@ async fn customers_cannot_write_products_and_sellers_only_their_own() {
     let product = app.product(&owner, c, "S-1", json!({})).await.expect(201);
     let id = product["id"].as_str().unwrap();
     let other = seller();
-    app.send_as(&other, Req::put(&format!("/api/products/{id}")).json(json!({"price": 1}))).await.expect_problem(403, "forbidden");
-    app.send_as(&other, Req::delete(&format!("/api/products/{id}"))).await.expect_problem(403, "forbidden");
+    // Another seller's product is not theirs to know of: 404, as for no product.
+    app.send_as(&other, Req::put(&format!("/api/products/{id}")).json(json!({"price": 1}))).await.expect_problem(404, "not_found");
+    app.send_as(&other, Req::delete(&format!("/api/products/{id}"))).await.expect_problem(404, "not_found");
     let updated = app.send_as(&owner, Req::put(&format!("/api/products/{id}")).json(json!({"price": 2500, "compareprice": 1}))).await;
     assert_eq!(updated.expect_problem(422, "validation_failed")["errors"][0]["field"], "compareprice");
     let updated = app
@@ -208,7 +209,7 @@ async fn an_inactive_product_is_readable_by_its_seller_and_admins_only() {
     let path = format!("/api/seller/products/{id}");
     assert_eq!(app.send_as(&owner, Req::get(&path)).await.expect(200)["isActive"], false);
     assert_eq!(app.send_as(&admin, Req::get(&path)).await.expect(200)["id"], id);
-    app.send_as(&seller(), Req::get(&path)).await.expect_problem(403, "forbidden");
+    app.send_as(&seller(), Req::get(&path)).await.expect_problem(404, "not_found");
     app.send_as(&customer(), Req::get(&path)).await.expect_problem(403, "forbidden");
     app.send_as(&owner, Req::get("/api/seller/products/not-a-uuid")).await.expect_problem(400, "invalid_parameter");
     app.send_as(&owner, Req::delete(&format!("/api/products/{id}"))).await.expect(204);

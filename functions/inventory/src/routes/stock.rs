@@ -44,17 +44,15 @@ fn no_product() -> ApiError {
     ApiError::not_found("Product not found.")
 }
 
-fn not_yours() -> ApiError {
-    ApiError::forbidden("This product belongs to another seller.")
-}
-
 fn staff(claims: &Claims) -> ApiResult<()> {
     claims.require_role(&[Role::Seller, Role::Admin])
 }
 
-/// 403 unless the caller is an admin or the row's seller.
-fn check_owner(claims: &Claims, seller: Option<Uuid>) -> ApiResult<()> {
-    if claims.is_admin() || seller == Some(claims.sub) { Ok(()) } else { Err(not_yours()) }
+/// Whether the caller is an admin or the row's seller. Another seller's stock is answered as if
+/// it did not exist (404, left out of lists, `unknown_product` in a bulk): never 403, which
+/// would tell them it does.
+fn owns(claims: &Claims, seller: Option<Uuid>) -> bool {
+    claims.is_admin() || seller == Some(claims.sub)
 }
 
 /// A catalog product that exists and is not deleted.
@@ -68,8 +66,8 @@ async fn upsert(state: &AppState, claims: &Claims, product: &CatalogProduct, ava
     state
         .store
         .set_stock(product.id, |existing| {
-            if let Some(existing) = existing {
-                check_owner(claims, existing.seller_id)?;
+            if existing.is_some_and(|e| !owns(claims, e.seller_id)) {
+                return Err(no_product());
             }
             Ok(Stock {
                 product_id: product.id,
@@ -100,8 +98,7 @@ async fn upsert(state: &AppState, claims: &Claims, product: &CatalogProduct, ava
     ))]
 pub async fn get_stock(State(state): State<AppState>, claims: Claims, ValidPath(id): ValidPath<Uuid>) -> ApiResult<Json<StockView>> {
     staff(&claims)?;
-    let stock = state.store.stock(id).await?.ok_or_else(no_stock)?;
-    check_owner(&claims, stock.seller_id)?;
+    let stock = state.store.stock(id).await?.filter(|s| owns(&claims, s.seller_id)).ok_or_else(no_stock)?;
     Ok(Json(stock.view()))
 }
 
@@ -113,7 +110,7 @@ pub struct IdsQuery {
     pub ids: Option<String>,
 }
 
-/// The stock of several products (those without a row are left out).
+/// The stock of several products (those without a row, and other sellers', are left out).
 #[utoipa::path(get, path = "/api/inventory", tag = "inventory", security(("bearer" = ["seller", "admin"])), params(IdsQuery),
     responses(
         (status = 200, body = StockList),
@@ -140,8 +137,7 @@ pub async fn list_stock(
     let mut seen = std::collections::HashSet::new();
     let mut items = Vec::new();
     for id in ids {
-        if let Some(stock) = found.get(&id).filter(|_| seen.insert(id)) {
-            check_owner(&claims, stock.seller_id)?;
+        if let Some(stock) = found.get(&id).filter(|s| owns(&claims, s.seller_id) && seen.insert(id)) {
             items.push(stock.view());
         }
     }
@@ -166,8 +162,7 @@ pub async fn set_stock(
     ValidJson(body): ValidJson<SetStock>,
 ) -> ApiResult<Json<StockView>> {
     staff(&claims)?;
-    let product = live_product(&state, id).await?.ok_or_else(no_product)?;
-    check_owner(&claims, Some(product.seller_id))?;
+    let product = live_product(&state, id).await?.filter(|p| owns(&claims, Some(p.seller_id))).ok_or_else(no_product)?;
     Ok(Json(upsert(&state, &claims, &product, body.available, body.low_stock_threshold).await?.view()))
 }
 
@@ -192,7 +187,9 @@ pub async fn adjust_stock(
     let after = state
         .store
         .adjust(id, body.delta, claims.sub, reason, |stock| {
-            check_owner(&claims, stock.seller_id)?;
+            if !owns(&claims, stock.seller_id) {
+                return Err(no_stock());
+            }
             if stock.available + body.delta < 0 {
                 return Err(ApiError::conflict("insufficient_stock", format!("Only {} units are available.", stock.available))
                     .with_errors(vec![FieldError::new(
@@ -233,11 +230,8 @@ pub async fn bulk_stock(State(state): State<AppState>, claims: Claims, ValidJson
     let mut products = Vec::with_capacity(lookups.len());
     let mut unknown = Vec::new();
     for (i, found) in lookups.into_iter().enumerate() {
-        match found? {
-            Some(p) => {
-                check_owner(&claims, Some(p.seller_id))?;
-                products.push(p);
-            }
+        match found?.filter(|p| owns(&claims, Some(p.seller_id))) {
+            Some(p) => products.push(p),
             None => unknown.push(FieldError::new(format!("items[{i}].productId"), "unknown_product", "does not exist")),
         }
     }

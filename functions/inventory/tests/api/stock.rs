@@ -43,18 +43,30 @@ async fn customers_other_sellers_and_anonymous_callers_are_refused() {
     let ctx = ctx().await;
     let (owner, other) = (seller(), seller());
     let id = ctx.stocked(&owner, 5, 10).await;
+    // Another seller learns nothing of the stock: 404 as for no product, left out of a list, and
+    // `unknown_product` in a bulk; never 403, which would say it exists.
     let paths = [
-        Req::get(&format!("/api/inventory/{id}")),
-        Req::get(&format!("/api/inventory?ids={id}")),
-        Req::put(&format!("/api/inventory/{id}")).json(json!({"available": 1})),
-        Req::post(&format!("/api/inventory/{id}/adjust")).json(json!({"delta": 1, "reason": "count"})),
-        Req::post("/api/inventory/bulk").json(json!({"items": [{"productId": id, "available": 1}]})),
+        (Req::get(&format!("/api/inventory/{id}")), 404),
+        (Req::get(&format!("/api/inventory?ids={id}")), 200),
+        (Req::put(&format!("/api/inventory/{id}")).json(json!({"available": 1})), 404),
+        (Req::post(&format!("/api/inventory/{id}/adjust")).json(json!({"delta": 1, "reason": "count"})), 404),
+        (Req::post("/api/inventory/bulk").json(json!({"items": [{"productId": id, "available": 1}]})), 422),
     ];
-    for req in paths {
+    for (req, for_other) in paths {
         ctx.send_as(&customer(), req.clone()).await.expect_problem(403, "forbidden");
-        ctx.send_as(&other, req.clone()).await.expect_problem(403, "forbidden");
+        match for_other {
+            200 => assert_eq!(ctx.send_as(&other, req.clone()).await.expect(200)["items"], json!([])),
+            404 => {
+                ctx.send_as(&other, req.clone()).await.expect_problem(404, "not_found");
+            }
+            _ => {
+                let problem = ctx.send_as(&other, req.clone()).await.expect_problem(422, "validation_failed");
+                assert_eq!(problem["errors"][0]["code"], "unknown_product");
+            }
+        }
         req.send(&ctx.router).await.expect_problem(401, "unauthenticated");
     }
+    assert_eq!(ctx.stock(id).await.available, 5, "nothing written by the refused calls");
     ctx.send_as(&customer(), Req::get("/api/inventory/low-stock")).await.expect_problem(403, "forbidden");
     // Admins may do everything.
     ctx.send_as(&ctx.admin, Req::get(&format!("/api/inventory/{id}"))).await.expect(200);
@@ -182,7 +194,7 @@ async fn several_products_are_read_and_set_at_once() {
         Req::post("/api/inventory/bulk").json(json!({"items": [{"productId": a, "available": 1}, {"productId": theirs, "available": 1}]})),
     )
     .await
-    .expect_problem(403, "forbidden");
+    .expect_problem(422, "validation_failed");
     let problem = ctx
         .send_as(
             &seller,

@@ -30,15 +30,12 @@ shop_core::problem_responses! {
     pub AlreadyReviewed: 409 => "`already_reviewed`: the caller has reviewed this product already";
     /// A vote on one's own review.
     pub OwnReview: 409 => "`own_review`: one's own review cannot be voted helpful";
+    /// Another user's reviews (their existence is not revealed).
+    pub UserReviewsNotFound: 404 => "Another user's reviews (only that user and admins list them)";
 }
 
 pub(crate) fn no_review() -> ApiError {
     ApiError::not_found("Review not found.")
-}
-
-/// The review as `claims` may see it: hidden reviews only to their author and admins.
-pub(crate) fn visible_to(review: &Review, claims: Option<&Claims>) -> bool {
-    !review.is_hidden || claims.is_some_and(|c| c.is_admin() || c.sub == review.user_id)
 }
 
 /// Whether the user received the product. Orders unavailable: the request fails (503), never a
@@ -162,14 +159,15 @@ pub async fn product_summary(State(state): State<AppState>, ValidPath(product_id
     Ok(Json(state.store.summary(product_id).await?.view(product_id)))
 }
 
-/// A user's reviews, hidden ones included, newest first (the user themself or an ADMIN).
+/// A user's reviews, hidden ones included, newest first (the user themself or an ADMIN; 404 for
+/// anyone else).
 #[utoipa::path(get, path = "/api/reviews/user/{userId}", tag = "reviews", security(("bearer" = [])),
     params(("userId" = Uuid, Path, description = "User id"), PageQuery),
     responses(
         (status = 200, body = Page<ReviewView>),
         BadRequest,
         Unauthorized,
-        Forbidden,
+        UserReviewsNotFound,
         ServiceUnavailable,
     ))]
 #[tracing::instrument(skip_all)]
@@ -180,7 +178,7 @@ pub async fn user_reviews(
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<ReviewView>>> {
     if claims.sub != user_id && !claims.is_admin() {
-        return Err(ApiError::forbidden("You can only list your own reviews."));
+        return Err(ApiError::not_found("No reviews found."));
     }
     let page = query.checked()?;
     let reviews = state.store.user_reviews(user_id).await?;
@@ -188,6 +186,7 @@ pub async fn user_reviews(
 }
 
 /// Edit one's review (at least one field); whether it is a verified purchase is checked again.
+/// Another user's review is 404, as if it did not exist (403 for an admin, who sees it).
 #[utoipa::path(put, path = "/api/reviews/{id}", tag = "reviews", security(("bearer" = [])), request_body = UpdateReview,
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
@@ -211,16 +210,17 @@ pub async fn update_review(
     if body.is_empty() {
         return Err(ApiError::validation(vec![FieldError::new("rating", "required", "give rating, title or content")]));
     }
-    let review = state.store.review(id).await?.filter(|r| visible_to(r, Some(&claims))).ok_or_else(no_review)?;
+    let review = state.store.review(id).await?.ok_or_else(no_review)?;
     if review.user_id != claims.sub {
-        return Err(ApiError::forbidden("You can only edit your own reviews."));
+        // An admin sees every review (403); anyone else learns nothing of it (404).
+        return Err(if claims.is_admin() { ApiError::forbidden("You can only edit your own reviews.") } else { no_review() });
     }
     let purchased = verified(&state, claims.sub, review.product_id).await?;
     let updated = state
         .store
         .change(id, |old| {
             if old.user_id != claims.sub {
-                return Err(ApiError::forbidden("You can only edit your own reviews."));
+                return Err(if claims.is_admin() { ApiError::forbidden("You can only edit your own reviews.") } else { no_review() });
             }
             let mut new = old.clone();
             new.rating = body.rating.unwrap_or(old.rating);
@@ -234,14 +234,13 @@ pub async fn update_review(
     Ok(Json(updated.view()))
 }
 
-/// Delete a review (its author or an ADMIN); 204.
+/// Delete a review (its author or an ADMIN); 204. Anyone else's: 404, as if it did not exist.
 #[utoipa::path(delete, path = "/api/reviews/{id}", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 204, description = "Deleted"),
         BadRequest,
         Unauthorized,
-        Forbidden,
         ReviewNotFound,
         ServiceUnavailable,
     ))]
@@ -250,11 +249,8 @@ pub async fn delete_review(State(state): State<AppState>, claims: Claims, ValidP
     state
         .store
         .delete(id, |review| {
-            if !visible_to(review, Some(&claims)) {
-                return Err(no_review());
-            }
             if review.user_id != claims.sub && !claims.is_admin() {
-                return Err(ApiError::forbidden("You can only delete your own reviews."));
+                return Err(no_review());
             }
             Ok(())
         })

@@ -85,7 +85,7 @@ async fn a_users_reviews_are_for_that_user_and_admins() {
     let mine = ctx.send_as(&author, Req::get(&path)).await.expect(200);
     assert_eq!(ids(&mine), [second.clone(), first.clone()], "newest first");
     assert_eq!(ids(&ctx.send_as(&ctx.admin, Req::get(&path)).await.expect(200)), [second, first]);
-    ctx.send_as(&customer(), Req::get(&path)).await.expect_problem(403, "forbidden");
+    ctx.send_as(&customer(), Req::get(&path)).await.expect_problem(404, "not_found");
     ctx.send(Req::get(&path)).await.expect_problem(401, "unauthenticated");
     ctx.send_as(&author, Req::get(&format!("{path}?limit=0"))).await.expect_problem(400, "invalid_parameter");
 }
