@@ -9,7 +9,9 @@
 //! 2. claim `MSG#<id>` with a conditional put — an existing claim means the message was already
 //!    sent (or is being sent), so the record is acknowledged without sending;
 //! 3. send — on failure the claim is released and the record reported in `batchItemFailures`
-//!    so the retry may send; on success the claim is marked `sent` with the SES message id.
+//!    so the retry may send; on success the claim is marked `sent` with the SES message id. A
+//!    send that timed out (SES may have got it) keeps its claim and is acknowledged: one attempt
+//!    per send (the SDK's retries are off for SES), never a second copy of a delivered email.
 //!
 //! `StockLow` (from inventory) has no recipient of its own: the product's seller (when the event
 //! names one and accounts knows them as active) and every active admin are looked up through
@@ -96,6 +98,9 @@ enum Outcome {
     NoEmail,
     /// The recipient bounced permanently or complained: not sent (`EmailSuppressed`).
     Suppressed,
+    /// SES did not answer after the request went out (a timeout): the email may have been sent;
+    /// the claim stays, so it is never sent twice (`EmailUncertain`).
+    Uncertain,
 }
 
 /// Why one record is reported as failed.
@@ -168,7 +173,7 @@ impl Notifier {
         let (mut sent, mut skipped) = (0usize, 0usize);
         for (record, outcome) in event.records.iter().zip(outcomes) {
             match outcome {
-                Ok(Outcome::Sent) => sent += 1,
+                Ok(Outcome::Sent | Outcome::Uncertain) => sent += 1,
                 Ok(Outcome::AlreadyClaimed | Outcome::NoRecipients | Outcome::NoEmail | Outcome::Suppressed) => skipped += 1,
                 Err(_) => response.add_failure(record.message_id.clone().unwrap_or_default()),
             }
@@ -189,6 +194,7 @@ impl Notifier {
             Ok(Outcome::NoRecipients) => tracing::info!("no recipients; nothing sent"),
             Ok(Outcome::NoEmail) => tracing::info!("no email for this message; acknowledged"),
             Ok(Outcome::Suppressed) => tracing::info!("the recipient is suppressed (bounce or complaint); not sent"),
+            Ok(Outcome::Uncertain) => tracing::info!("SES did not answer; acknowledged without resending"),
             Err(Failure::Send(err)) => tracing::error!(error = %ErrorChain(err), "email not sent; will retry"),
             Err(err) => tracing::error!(error = %ErrorChain(err), "message rejected; will retry, then go to the DLQ"),
         }
@@ -382,6 +388,13 @@ impl Notifier {
                     tracing::warn!(error = %ErrorChain(&err), "sent, but the claim could not be marked sent");
                 }
                 Ok(Outcome::Sent)
+            }
+            Err(err) if err.may_have_been_sent() => {
+                // Sent or not, nobody can tell: the claim stays, so the email goes out at most
+                // once (the retry finds the claim and sends nothing).
+                tracing::warn!(error = %ErrorChain(&err), "SES did not answer; the email may have been sent, so it is not sent again");
+                shop_core::metrics::count("notifications", "EmailUncertain");
+                Ok(Outcome::Uncertain)
             }
             Err(err) => {
                 if let Err(release) = self.store.release(message_id).await {

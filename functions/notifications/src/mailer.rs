@@ -1,6 +1,7 @@
 //! Sending through SES v2: simple content with an HTML and a text part.
 
 use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
@@ -19,6 +20,14 @@ pub enum SendError {
     Transport(#[source] SdkError<SendEmailError>),
     #[error("could not build the SES request")]
     Build(#[from] aws_sdk_sesv2::error::BuildError),
+}
+
+impl SendError {
+    /// True when the request may have reached SES: it timed out or its answer was lost. A
+    /// request that could not be sent (connection refused) or that SES refused was not.
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(self, SendError::Transport(SdkError::TimeoutError(_) | SdkError::ResponseError(_)))
+    }
 }
 
 impl From<SdkError<SendEmailError>> for SendError {
@@ -46,6 +55,11 @@ impl Mailer {
     /// `mail_from` is the verified identity (`noreply@example.com`); mail goes out as
     /// `Skyshop <noreply@example.com>` unless it already names a display name.
     pub fn new(client: Client, mail_from: impl Into<String>) -> Self {
+        // One attempt per send, whatever client is given: an attempt that timed out may still be
+        // delivered (SES, or a stand-in that was frozen, processes it later), and the SDK
+        // resending it would mail the same email again. The SQS redelivery of a record that
+        // failed before reaching SES is the retry.
+        let client = Client::from_conf(client.config().to_builder().retry_config(RetryConfig::disabled()).build());
         let mail_from = mail_from.into();
         let from = if mail_from.contains('<') { mail_from } else { format!("{BRAND} <{}>", mail_from.trim()) };
         Self { client, from, configuration_set: None }
@@ -84,5 +98,19 @@ impl Mailer {
             .send()
             .await?;
         Ok(output.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_request_that_may_have_reached_ses_counts_as_maybe_sent() {
+        let timeout = SendError::from(SdkError::<SendEmailError>::timeout_error("attempt timed out"));
+        assert!(timeout.may_have_been_sent(), "a timeout: SES may have the request");
+        let unsent = SendError::from(SdkError::<SendEmailError>::construction_failure("bad request"));
+        assert!(!unsent.may_have_been_sent(), "never sent");
+        assert!(!SendError::Refused { code: "MessageRejected".into() }.may_have_been_sent(), "SES answered no");
     }
 }

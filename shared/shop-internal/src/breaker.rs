@@ -4,12 +4,17 @@
 //! for `cooldown`. Then one trial call is let through (half-open): success closes the circuit,
 //! failure opens it for another cooldown. Only failures where the target did not answer count;
 //! a 4xx answer is a healthy target saying no.
+//!
+//! A named breaker ([`CircuitBreaker::named`]) reports its transitions: a warning log line and
+//! the EMF counts `CircuitOpened` / `CircuitClosed` (dimension `service` = its name), which the
+//! local runner sums at `GET /_local/metrics` and scripts/chaos watches.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct CircuitBreaker {
+    name: Option<String>,
     threshold: u32,
     cooldown: Duration,
     state: Mutex<State>,
@@ -24,7 +29,19 @@ struct State {
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Self { threshold: threshold.max(1), cooldown, state: Mutex::new(State::default()) }
+        Self { name: None, threshold: threshold.max(1), cooldown, state: Mutex::new(State::default()) }
+    }
+
+    /// A breaker that logs and counts its transitions under `name` (e.g. `orders->inventory`).
+    pub fn named(name: impl Into<String>, threshold: u32, cooldown: Duration) -> Self {
+        Self { name: Some(name.into()), ..Self::new(threshold, cooldown) }
+    }
+
+    fn report(&self, metric: &str) {
+        if let Some(name) = &self.name {
+            tracing::warn!(breaker = %name, transition = metric, "circuit breaker");
+            shop_core::metrics::count(name, metric);
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -46,15 +63,24 @@ impl CircuitBreaker {
     }
 
     pub fn record_success(&self) {
-        *self.state() = State::default();
+        let was_open = std::mem::take(&mut *self.state()).open_until.is_some();
+        if was_open {
+            self.report("CircuitClosed");
+        }
     }
 
     pub fn record_failure(&self) {
         let mut state = self.state();
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         state.trial_in_flight = false;
-        if state.open_until.is_some() || state.consecutive_failures >= self.threshold {
+        let was_open = state.open_until.is_some();
+        if was_open || state.consecutive_failures >= self.threshold {
             state.open_until = Some(Instant::now() + self.cooldown);
+        }
+        let opened = !was_open && state.open_until.is_some();
+        drop(state);
+        if opened {
+            self.report("CircuitOpened");
         }
     }
 
@@ -98,5 +124,28 @@ mod tests {
         breaker.record_success();
         breaker.record_failure();
         assert!(!breaker.is_open());
+    }
+
+    #[test]
+    fn a_named_breaker_counts_each_opening_and_closing_once() {
+        static SEEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        shop_core::metrics::install_sink(Box::new(|doc| {
+            let service = doc["service"].as_str().unwrap_or_default().to_owned();
+            for metric in ["CircuitOpened", "CircuitClosed"] {
+                if doc.get(metric).is_some() {
+                    SEEN.lock().unwrap().push((service.clone(), metric.to_owned()));
+                }
+            }
+        }));
+        let breaker = CircuitBreaker::named("test->breaker-metrics", 2, Duration::from_millis(20));
+        for _ in 0..4 {
+            breaker.record_failure();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(breaker.allow());
+        breaker.record_success();
+        breaker.record_success();
+        let seen: Vec<_> = SEEN.lock().unwrap().iter().filter(|(s, _)| s == "test->breaker-metrics").map(|(_, m)| m.clone()).collect();
+        assert_eq!(seen, ["CircuitOpened", "CircuitClosed"], "one opening (failures while open re-arm it), one closing");
     }
 }

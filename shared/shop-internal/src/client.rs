@@ -158,12 +158,13 @@ impl InternalClient {
     }
 
     pub fn with_policy(sdk: &aws_config::SdkConfig, function: impl Into<String>, caller: &'static str, policy: CallPolicy) -> Self {
-        let breaker = CircuitBreaker::new(policy.breaker_threshold, policy.breaker_cooldown);
+        let function = function.into();
+        let breaker = CircuitBreaker::named(format!("{caller}->{function}"), policy.breaker_threshold, policy.breaker_cooldown);
         // One invoke per attempt: the retries are ours (see `CallPolicy::attempts`).
         let lambda_config =
             aws_sdk_lambda::config::Builder::from(sdk).retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()).build();
         let lambda = aws_sdk_lambda::Client::from_conf(lambda_config);
-        Self { inner: Arc::new(Inner { function: function.into(), caller, lambda, policy, breaker }) }
+        Self { inner: Arc::new(Inner { function, caller, lambda, policy, breaker }) }
     }
 
     /// The target function's name.
