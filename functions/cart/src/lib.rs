@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The OpenAPI 3.1 document of the public cart and coupon routes.
+/// Complete only with shop-core's `openapi` feature (the local runner and the tests turn it on).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).merge(routes::cart_router()).merge(routes::coupon_router()).into_openapi()
 }

@@ -135,13 +135,15 @@ fn api() -> OpenApiRouter<AppState> {
 /// The function's router: the public routes and the internal ones (`/internal/*`, reachable
 /// only through a `shop_internal::InternalClient`, not part of the OpenAPI document).
 pub fn router(state: AppState) -> Router {
-    let (router, _) = api().split_for_parts();
+    // The routes alone: `ApiDoc` feeds only `openapi()` (see `shop_core::routes!`).
+    let (router, _) = routes::router().split_for_parts();
     shop_core::http::finish(
         router.merge(routes::internal::router()).merge(shop_core::health::router("catalog", AppState::probes)).with_state(state),
     )
 }
 
 /// The OpenAPI 3.1 document of the catalog routes.
+/// Complete only with shop-core's `openapi` feature (the local runner and the tests turn it on).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }

@@ -81,12 +81,14 @@ fn api() -> OpenApiRouter<AppState> {
 /// The function's router: the public routes and the internal ones (404 unless called through
 /// an internal client).
 pub fn router(state: AppState) -> Router {
-    let (router, _) = api().split_for_parts();
+    // The routes alone: `ApiDoc` feeds only `openapi()` (see `shop_core::routes!`).
+    let (router, _) = routes::router().split_for_parts();
     let internal = routes::internal::router().merge(shop_core::health::router(CALLER, AppState::probes));
     shop_core::http::finish(router.merge(internal).with_state(state))
 }
 
 /// The OpenAPI 3.1 document of the public routes.
+/// Complete only with shop-core's `openapi` feature (the local runner and the tests turn it on).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }

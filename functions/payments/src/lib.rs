@@ -170,7 +170,8 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The payments function's router (every route but the webhook, which is its own function).
 pub fn router(state: AppState) -> Router {
-    let (router, _) = api().split_for_parts();
+    // The routes alone: `ApiDoc` feeds only `openapi()` (see `shop_core::routes!`).
+    let (router, _) = routes::router().split_for_parts();
     shop_core::http::finish(router.merge(shop_core::health::router(CALLER, AppState::probes)).with_state(state))
 }
 
@@ -192,6 +193,7 @@ pub async fn serve(make: fn(AppState) -> Router) -> Result<(), lambda_http::Erro
 
 /// The OpenAPI 3.1 document of the public routes (the webhook's is added by the merge, as
 /// Stripe's endpoint rather than a client's).
+/// Complete only with shop-core's `openapi` feature (the local runner and the tests turn it on).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }

@@ -10,10 +10,11 @@ use shop_core::auth::{Claims, Role};
 use shop_core::extract::{ValidJson, ValidPath, ValidQuery};
 use shop_core::pagination::{Page, PageMeta, PageQuery};
 use shop_core::problem::responses::{BadRequest, Forbidden, PayloadTooLarge, Unauthorized, UnprocessableEntity, UnsupportedMediaType};
+use shop_core::routes;
 use shop_core::time::Timestamp;
 use shop_core::{ApiError, ApiResult};
 use utoipa::IntoParams;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::AppState;

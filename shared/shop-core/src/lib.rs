@@ -13,6 +13,7 @@
 //! - [`types`]: values that cannot be invalid (`Email`, `Quantity`, `Slug`, `Price`), parsed at the edge.
 //! - [`trace`]: the X-Ray trace context of a request and subsegments sent to the daemon.
 //! - [`health`]: readiness checks run concurrently with short timeouts, one honest report.
+//! - [`routes!`]: the handlers' method router; their OpenAPI operations only with the `openapi` feature.
 //! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
@@ -26,6 +27,7 @@ pub mod money;
 pub mod pagination;
 pub mod problem;
 pub mod retry;
+pub mod routes;
 pub mod secret;
 pub mod telemetry;
 pub mod time;

@@ -8,8 +8,9 @@ pub mod me;
 pub mod wellknown;
 
 use serde::Serialize;
+use shop_core::routes;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 
 use shop_core::auth::Claims;
 use shop_core::{ApiError, ApiResult};

@@ -4,7 +4,8 @@ pub mod cart;
 pub mod coupons;
 pub mod internal;
 
-use utoipa_axum::{router::OpenApiRouter, routes};
+use shop_core::routes;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 

@@ -6,7 +6,8 @@ pub mod internal;
 pub mod listing;
 pub mod products;
 
-use utoipa_axum::{router::OpenApiRouter, routes};
+use shop_core::routes;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 

@@ -3,7 +3,8 @@
 pub mod internal;
 pub mod stock;
 
-use utoipa_axum::{router::OpenApiRouter, routes};
+use shop_core::routes;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 

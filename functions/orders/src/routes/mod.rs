@@ -5,7 +5,8 @@ pub mod internal;
 pub mod manage;
 pub mod orders;
 
-use utoipa_axum::{router::OpenApiRouter, routes};
+use shop_core::routes;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 

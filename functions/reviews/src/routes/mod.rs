@@ -3,7 +3,8 @@
 pub mod moderation;
 pub mod reviews;
 
-use utoipa_axum::{router::OpenApiRouter, routes};
+use shop_core::routes;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
