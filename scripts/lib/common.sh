@@ -55,6 +55,8 @@ SKYSHOP_VENV="$SKYSHOP_HOME/venv"
 SKYSHOP_CHECKOV_VENV="$SKYSHOP_HOME/venv-checkov"
 # localstripe pins aiohttp versions of its own: a venv of its own too, from requirements-stripe.txt.
 SKYSHOP_STRIPE_VENV="$SKYSHOP_HOME/venv-stripe"
+# schemathesis (scripts/fuzz-api): a venv of its own too, from requirements-fuzz.txt.
+SKYSHOP_FUZZ_VENV="$SKYSHOP_HOME/venv-fuzz"
 SKYSHOP_NODE_DIR="$SKYSHOP_HOME/node"
 SKYSHOP_RUN_DIR="$SKYSHOP_HOME/run"
 SKYSHOP_LOG_DIR="$SKYSHOP_HOME/logs"
@@ -129,6 +131,11 @@ ensure_checkov_venv() {
 # localstripe, the local Stripe (its own venv: see SKYSHOP_STRIPE_VENV).
 ensure_stripe_venv() {
   _skyshop_locked venv _skyshop_ensure_venv_locked "$SKYSHOP_STRIPE_VENV" requirements-stripe.txt
+}
+
+# schemathesis, for the API contract run (its own venv: see SKYSHOP_FUZZ_VENV).
+ensure_fuzz_venv() {
+  _skyshop_locked venv _skyshop_ensure_venv_locked "$SKYSHOP_FUZZ_VENV" requirements-fuzz.txt
 }
 
 # _skyshop_ensure_venv_locked VENV REQUIREMENTS: (re)create VENV and install REQUIREMENTS (a

@@ -12,6 +12,8 @@ use crate::stripe::Intent;
 /// A payment's status (seed-spec §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+// Its own component name: orders' `Status` is another enum in the merged document.
+#[schema(as = PaymentStatus)]
 pub enum Status {
     /// Created; no intent yet (card), or waiting for delivery (cod).
     Pending,

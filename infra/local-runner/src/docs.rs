@@ -2,7 +2,8 @@
 //! and the API reference page: Swagger UI, its assets from the `swagger-ui-dist` npm package
 //! that `scripts/lib/common.sh` installs (never a CDN: the local cloud works offline).
 
-use serde_json::json;
+use sam_model::{Route, RouteAuth};
+use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::{HttpMethod, Operation};
 
@@ -86,6 +87,108 @@ pub fn stripe_webhook() -> Operation {
     serde_json::from_value(operation).unwrap_or_default()
 }
 
+/// The schema of API Gateway's own error bodies, `{"message": "..."}` (`application/json`):
+/// the authorizer's 401/403, the throttle's and the WAF's 429, the payload limit's 413 and the
+/// integration timeout's 503.
+pub const GATEWAY_MESSAGE: &str = "GatewayMessage";
+
+/// [`openapi`] completed with what answers before (or instead of) the function: the document
+/// `/api/openapi.json` serves, so that it describes every answer a client can get.
+///
+/// For each operation, from its template route:
+/// - a JWT route: `401` (the authorizer's `{"message":"Unauthorized"}` with `WWW-Authenticate`),
+///   and `403` (`{"message":"Forbidden"}`) when the route lists scopes;
+/// - every route: `429` (the stage throttle's and the WAF's `{"message":"Too Many Requests"}`)
+///   and `503` (the integration timeout's `{"message":"Service Unavailable"}`, and the
+///   function's own `deadline_exceeded` / dependency problems with `Retry-After`);
+/// - a route with a request body: `413` (API Gateway's 10 MB limit, and the function's 1 MiB
+///   `payload_too_large`), `415` (`unsupported_media_type`: the body is not JSON), `400`
+///   (`malformed_json`) and `422` (`validation_failed`: a wrong type, a missing or unknown field);
+/// - a route with parameters: `400` (`invalid_parameter`, naming it).
+///
+/// A status the operation already declares keeps its problem body; the gateway's media type is
+/// added beside it.
+pub fn document(routes: &[Route]) -> Value {
+    let mut doc = serde_json::to_value(openapi()).unwrap_or_default();
+    complete(&mut doc, routes);
+    doc
+}
+
+/// Adds the edge's answers to `doc` (see [`document`]).
+pub fn complete(doc: &mut Value, routes: &[Route]) {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas[GATEWAY_MESSAGE] = json!({
+        "type": "object",
+        "description": "API Gateway's own error body (authorizer, throttle, WAF, payload limit, integration timeout).",
+        "required": ["message"],
+        "properties": {"message": {"type": "string", "examples": ["Unauthorized"]}}
+    });
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, operation) in item.iter_mut() {
+            let Some(route) = routes.iter().find(|r| r.path == *path && r.method.eq_ignore_ascii_case(method)) else { continue };
+            let has_body = operation.get("requestBody").is_some();
+            let has_parameters = operation.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+            let responses = &mut operation["responses"];
+            if let RouteAuth::Jwt { scopes } = &route.auth {
+                add_gateway(responses, "401", "No valid access token (the authorizer; `WWW-Authenticate` says why).", &[]);
+                if !scopes.is_empty() {
+                    add_gateway(responses, "403", "The token lacks the route's scope (the authorizer).", &[]);
+                }
+            }
+            add_gateway(
+                responses,
+                "429",
+                "Too many requests (the stage throttle or the WAF's rate rules; the WAF sets `Retry-After`).",
+                &["Retry-After"],
+            );
+            add_gateway(
+                responses,
+                "503",
+                "The function did not answer in time (API Gateway's integration timeout), or a dependency is unavailable (problem, with `Retry-After`).",
+                &["Retry-After"],
+            );
+            add_problem(responses, "503");
+            if has_body {
+                add_gateway(responses, "413", "The body is too large (API Gateway: 10 MB; the function: 1 MiB, `payload_too_large`).", &[]);
+                add_problem(responses, "413");
+                add_problem(responses, "415");
+                add_problem(responses, "422");
+            }
+            if has_body || has_parameters {
+                add_problem(responses, "400");
+            }
+        }
+    }
+}
+
+/// Adds the gateway's `application/json` body (and `headers`, optional) to `responses[status]`,
+/// creating the response with `description` when the operation does not declare it.
+fn add_gateway(responses: &mut Value, status: &str, description: &str, headers: &[&str]) {
+    let response = responses[status].as_object_mut().map(std::mem::take).unwrap_or_default();
+    let mut response = Value::Object(response);
+    if response.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+        response["description"] = json!(description);
+    }
+    response["content"]["application/json"] = json!({"schema": {"$ref": format!("#/components/schemas/{GATEWAY_MESSAGE}")}});
+    for header in headers {
+        response["headers"][*header] = json!({"required": false, "schema": {"type": "string"}});
+    }
+    responses[status] = response;
+}
+
+/// Adds the `application/problem+json` body to `responses[status]` when it has none.
+fn add_problem(responses: &mut Value, status: &str) {
+    if responses[status].get("description").is_none() {
+        responses[status]["description"] = json!("");
+    }
+    let content = &mut responses[status]["content"][shop_core::problem::PROBLEM_JSON];
+    if content.is_null() {
+        *content = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
+    }
+}
+
 /// The environment variable naming the directory of the `swagger-ui-dist` package
 /// (`scripts/lib/common.sh` installs it and exports this).
 pub const ASSETS_ENV: &str = "SKYSHOP_DOCS_ASSETS";
@@ -130,3 +233,80 @@ window.ui = SwaggerUIBundle({
   layout: 'BaseLayout'
 });
 </script></body></html>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str, auth: RouteAuth) -> Route {
+        Route {
+            logical_id: format!("{method}{path}"),
+            method: method.into(),
+            path: path.into(),
+            function: "F".into(),
+            auth,
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
+
+    /// The merge keeps the first of two components with one name: two functions naming different
+    /// schemas alike would describe one of them wrongly (as orders', payments' and health's
+    /// `Status` once did).
+    #[test]
+    fn no_two_functions_give_one_component_name_to_different_schemas() {
+        let docs = [
+            ("accounts", accounts::openapi()),
+            ("catalog", catalog::openapi()),
+            ("inventory", inventory::openapi()),
+            ("cart", cart::openapi()),
+            ("orders", orders::openapi()),
+            ("payments", payments::openapi()),
+            ("reviews", reviews::openapi()),
+            ("health", health::openapi()),
+        ];
+        let mut seen: std::collections::BTreeMap<String, (&str, Value)> = std::collections::BTreeMap::new();
+        let mut clashes = Vec::new();
+        for (function, doc) in docs {
+            let doc = serde_json::to_value(doc).unwrap_or_default();
+            for (name, schema) in doc["components"]["schemas"].as_object().into_iter().flatten() {
+                match seen.get(name) {
+                    Some((other, first)) if first != schema => clashes.push(format!("{name}: {other} and {function}")),
+                    Some(_) => {}
+                    None => {
+                        seen.insert(name.clone(), (function, schema.clone()));
+                    }
+                }
+            }
+        }
+        assert!(clashes.is_empty(), "component names given to different schemas: {clashes:?}");
+    }
+
+    #[test]
+    fn the_edge_answers_are_added_to_each_operation_from_its_route() {
+        let mut doc = json!({"paths": {
+            "/api/things": {
+                "post": {"requestBody": {"content": {}}, "responses": {"201": {"description": "made"}, "401": {"description": "mine", "content": {"application/problem+json": {}}}}},
+                "get": {"parameters": [{"name": "page", "in": "query"}], "responses": {"200": {"description": "ok"}}}
+            },
+            "/api/open": {"get": {"responses": {"200": {"description": "ok"}}}}
+        }});
+        let routes = [
+            route("POST", "/api/things", RouteAuth::Jwt { scopes: vec!["admin".into()] }),
+            route("GET", "/api/things", RouteAuth::Jwt { scopes: vec![] }),
+            route("GET", "/api/open", RouteAuth::None),
+        ];
+        complete(&mut doc, &routes);
+        let statuses = |path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["responses"].as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(statuses("/api/things", "post"), ["201", "400", "401", "403", "413", "415", "422", "429", "503"]);
+        assert_eq!(statuses("/api/things", "get"), ["200", "400", "401", "429", "503"]);
+        assert_eq!(statuses("/api/open", "get"), ["200", "429", "503"]);
+        // A status the function declares keeps its problem body and description; the gateway's is added.
+        let unauthorized = &doc["paths"]["/api/things"]["post"]["responses"]["401"];
+        assert_eq!(unauthorized["description"], "mine");
+        assert!(unauthorized["content"]["application/problem+json"].is_object());
+        assert_eq!(unauthorized["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/GatewayMessage");
+        assert_eq!(doc["components"]["schemas"][GATEWAY_MESSAGE]["required"], json!(["message"]));
+    }
+}

@@ -98,6 +98,44 @@ impl Gateway {
             .min_by_key(|(r, p)| (p.len(), r.method == "ANY"))
     }
 
+    /// The methods of the path template(s) `path` belongs to, sorted (empty: no route's path
+    /// matches). The most specific templates win, as in [`Self::match_route`]: `/api/users/me`
+    /// is its own resource, not an `/api/users/{id}`.
+    pub fn methods_of(&self, path: &str) -> Vec<String> {
+        let matching: Vec<(&Route, usize)> = self.routes.iter().filter_map(|r| match_path(&r.path, path).map(|p| (r, p.len()))).collect();
+        let Some(fewest) = matching.iter().map(|(_, params)| *params).min() else { return Vec::new() };
+        let mut methods: Vec<String> = matching.iter().filter(|(_, params)| *params == fewest).map(|(r, _)| r.method.clone()).collect();
+        methods.sort();
+        methods.dedup();
+        methods
+    }
+
+    /// `405 method_not_allowed` (problem+json) with `Allow` naming the methods of the path's
+    /// resource ([`Self::methods_of`]) when `method` is not one of them; `None` when it is, or
+    /// when no route's path matches (404).
+    ///
+    /// Stricter than API Gateway's HTTP API, which has no 405 (an unmatched method is its 404
+    /// `{"message":"Not Found"}`) and would send `PUT /api/products/search` to
+    /// `PUT /api/products/{id}`: the runner answers as the OpenAPI document describes the
+    /// resources (see docs/api.md, "Contract run").
+    fn method_not_allowed(&self, method: &str, path: &str) -> Option<Response> {
+        let methods = self.methods_of(path);
+        if methods.is_empty() || methods.iter().any(|m| m == method || m == "ANY") {
+            return None;
+        }
+        let allow = methods.join(", ");
+        let error = shop_core::ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("This route does not accept that method (it accepts {allow})."),
+        );
+        let mut response = error.into_response();
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        Some(response)
+    }
+
     fn allow(&self, key: &str) -> bool {
         let Some(limit) = self.route_throttles.get(key).copied().or(self.default_throttle) else { return true };
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -196,6 +234,9 @@ impl Gateway {
         }
         if let Some(preflight) = self.preflight(&request) {
             return preflight;
+        }
+        if let Some(not_allowed) = self.method_not_allowed(&method, &path) {
+            return not_allowed;
         }
         let Some((route, params)) = self.match_route(&method, &path) else {
             return api_gateway_message(StatusCode::NOT_FOUND, "Not Found");
@@ -387,8 +428,8 @@ async fn docs_asset(axum::extract::Path(file): axum::extract::Path<String>) -> R
     }
 }
 
-async fn openapi() -> Response {
-    axum::Json(crate::docs::openapi()).into_response()
+async fn openapi(State(gateway): State<Arc<Gateway>>) -> Response {
+    axum::Json(crate::docs::document(&gateway.routes)).into_response()
 }
 
 #[cfg(test)]
@@ -428,5 +469,27 @@ mod tests {
         assert_eq!(g.match_route("GET", "/api/users/42").unwrap().0.path, "/api/users/{id}");
         assert_eq!(g.match_route("POST", "/api/users/42").unwrap().0.path, "/api/{proxy+}");
         assert!(g.match_route("GET", "/other").is_none());
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_405_naming_its_methods() {
+        let route = |method: &str, path: &str| Route {
+            logical_id: format!("{method}{path}"),
+            method: method.into(),
+            path: path.into(),
+            function: "F".into(),
+            auth: RouteAuth::None,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        let g = gateway(vec![route("GET", "/api/users/{id}"), route("DELETE", "/api/users/{id}"), route("GET", "/api/users/me")]);
+        let response = g.method_not_allowed("PUT", "/api/users/42").expect("a known path");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "DELETE, GET");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], shop_core::problem::PROBLEM_JSON);
+        assert!(g.method_not_allowed("DELETE", "/api/users/42").is_none(), "a route's own method is routed");
+        // `/api/users/me` is its own resource (the literal template wins), as in the document.
+        assert_eq!(g.methods_of("/api/users/me"), ["GET"]);
+        assert_eq!(g.method_not_allowed("DELETE", "/api/users/me").expect("not /me's method").headers()[header::ALLOW], "GET");
+        assert!(g.method_not_allowed("GET", "/api/nothing").is_none(), "an unknown path stays 404");
     }
 }

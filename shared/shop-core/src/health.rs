@@ -55,6 +55,8 @@ impl std::fmt::Debug for Probe {
 /// A check's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+// Its own component name: orders' and payments' `Status` are other enums in the merged document.
+#[schema(as = HealthStatus)]
 pub enum Status {
     Up,
     Down,

@@ -56,13 +56,17 @@ pub fn password_policy(value: &str, _: &()) -> garde::Result {
 pub struct RegisterRequest {
     #[garde(custom(shop_core::types::valid_email))]
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 8–128 characters with an upper-case letter, a lower-case letter and a digit or symbol.
     #[garde(custom(password_policy))]
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     #[garde(length(chars, min = 1, max = 50), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub first_name: String,
     #[garde(length(chars, min = 1, max = 50), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub last_name: String,
 }
 
@@ -71,15 +75,18 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     #[garde(custom(shop_core::types::valid_email))]
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[garde(length(min = 1, max = 512))]
+    #[garde(length(chars, min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub refresh_token: String,
 }
 
@@ -88,15 +95,18 @@ pub struct RefreshRequest {
 pub struct ForgotPasswordRequest {
     #[garde(custom(shop_core::types::valid_email))]
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    #[garde(length(min = 1, max = 512))]
+    #[garde(length(chars, min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub token: String,
     #[garde(custom(password_policy))]
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 

@@ -43,6 +43,8 @@ shop_core::problem_responses! {
     CannotSetQuantity: 422 => "Invalid quantity, `insufficient_stock`";
     /// Merging a guest cart that does not exist.
     NoGuestCart: 404 => "No guest cart for this token";
+    /// A merge without the guest cart's token.
+    NoCartToken: 400 => "`invalid_parameter`: no `X-Cart-Token`";
     /// A coupon that cannot be applied.
     InvalidCoupon: 422 => "`invalid_coupon`: `errors[0].code` is `empty_cart`, or `not_applicable` for any code that does not apply to this cart now (unknown, inactive, expired, not yet valid, used up, below its minimum subtotal: one answer, so codes cannot be told apart)";
     /// Too many coupon codes that did not apply.
@@ -198,6 +200,7 @@ pub struct AddItem {
     pub product_id: Uuid,
     /// 1–99; the resulting quantity of the line is checked against stock.
     #[garde(range(min = 1, max = MAX_QUANTITY))]
+    #[schema(minimum = 1, maximum = 99)]
     pub quantity: u32,
 }
 
@@ -264,6 +267,7 @@ pub async fn add_item(
 pub struct SetQuantity {
     /// 0–99; 0 removes the line.
     #[garde(range(max = MAX_QUANTITY))]
+    #[schema(minimum = 0, maximum = 99)]
     pub quantity: u32,
 }
 
@@ -348,11 +352,16 @@ pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, h
     params(("X-Cart-Token" = String, Header, description = "The guest cart's token")),
     responses(
         (status = 200, body = CartView),
+        NoCartToken,
         Unauthorized,
         NoGuestCart,
     ))]
 pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: HeaderMap) -> ApiResult<Json<CartView>> {
-    let target = guest_cart(&state, guest_token(&headers)).await?;
+    // The header is required: without it there is nothing to merge (a 400, not "no such cart").
+    let Some(token) = guest_token(&headers) else {
+        return Err(ApiError::invalid_param("X-Cart-Token", "is required: the guest cart's token"));
+    };
+    let target = guest_cart(&state, Some(token)).await?;
     let (guest_owner, guest) = (target.owner, target.guest.ok_or_else(cart_not_found)?);
     let user = Owner::User(claims.sub);
     let ids: Vec<Uuid> = guest.items.iter().map(|l| l.product_id).collect();

@@ -202,7 +202,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
 
     // Merging needs a signed-in caller and the guest's token.
     app.send_guest(&token, Req::post("/api/cart/merge")).await.expect_problem(401, "unauthenticated");
-    app.send_as(&customer(), Req::post("/api/cart/merge")).await.expect_problem(404, "cart_not_found");
+    app.send_as(&customer(), Req::post("/api/cart/merge")).await.expect_problem(400, "invalid_parameter");
     app.send_as(&customer(), Req::post("/api/cart/merge").header("x-cart-token", "x.y")).await.expect_problem(404, "cart_not_found");
     // An invalid bearer is a 401, never "anonymous".
     app.send(Req::get("/api/cart").header("authorization", "Bearer not-a-jwt")).await.expect_problem(401, "invalid_token");

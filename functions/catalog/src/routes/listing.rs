@@ -67,6 +67,7 @@ pub struct ListingParams {
     /// Only featured (`true`) or non-featured (`false`) products.
     featured: Option<bool>,
     /// `relevance` (default), `newest`, `price_asc`, `price_desc`, `name_asc`, `name_desc`, `rating`.
+    #[param(schema_with = sort_schema)]
     sort: Option<String>,
     /// Page number, from 1.
     #[param(minimum = 1)]
@@ -74,6 +75,14 @@ pub struct ListingParams {
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+}
+
+/// The values of `sort`, as [`sort_param`] accepts them.
+const SORTS: [&str; 7] = ["relevance", "newest", "price_asc", "price_desc", "name_asc", "name_desc", "rating"];
+
+/// `sort`'s schema: a string, one of [`SORTS`].
+fn sort_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).enum_values(Some(SORTS)).build()
 }
 
 fn bool_param(name: &str, value: &str) -> ApiResult<bool> {
@@ -232,6 +241,15 @@ mod tests {
 
     fn field(e: ApiError) -> String {
         e.field_errors()[0].field.clone()
+    }
+
+    #[test]
+    fn the_documented_sorts_are_the_accepted_ones() {
+        for sort in SORTS {
+            assert!(sort_param(sort).is_ok(), "{sort}");
+        }
+        let schema = serde_json::to_value(sort_schema()).unwrap();
+        assert_eq!(schema["enum"].as_array().map(Vec::len), Some(SORTS.len()));
     }
 
     #[test]
