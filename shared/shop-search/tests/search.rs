@@ -690,6 +690,51 @@ async fn a_text_query_with_filters_returns_exactly_the_filtered_text_matches() {
     }
 }
 
+#[tokio::test]
+async fn a_query_of_several_words_gives_what_one_boolean_query_gives_when_built_from_each_words_cached_matches() {
+    let (engine, c) = indexed().await;
+    // Words that occur together in products, a word with a typo, words of different products
+    // (no match), a filter with a price sort, a second page.
+    let mut queries: Vec<SearchQuery> = [
+        "apple iphone",
+        "iphone apple charger",
+        "essence mascara",
+        "watch rolex",
+        "chargr iphone",
+        "mascara laptop",
+        "red lipstick",
+        "green",
+    ]
+    .into_iter()
+    .map(|q| SearchQuery { include_inactive: true, ..text(q) })
+    .collect();
+    queries.push(SearchQuery { sort: Sort::PriceAsc, brands: vec!["apple".into()], ..text("apple iphone") });
+    queries.push(SearchQuery { page: 2, limit: 3, ..text("phone case") });
+    for (i, d) in c.docs.iter().enumerate().step_by(9) {
+        let words: Vec<&str> = d.name.split_whitespace().collect();
+        let q = words.iter().skip(i % 2).take(2 + i % 2).copied().collect::<Vec<_>>().join(" ");
+        queries.push(text(&q));
+    }
+    let mut matched = 0;
+    for q in &queries {
+        engine.set_result_caching(false);
+        let whole = search(&engine, q.clone()).await;
+        engine.set_result_caching(true);
+        // First from the words' matches (each word computed or found in the cache), then again.
+        let built = [search(&engine, q.clone()).await, search(&engine, q.clone()).await];
+        for b in &built {
+            assert_eq!((b.total, &b.facets), (whole.total, &whole.facets), "{q:?}");
+            let ids = |r: &SearchResults| r.hits.iter().map(|h| h.id).collect::<Vec<_>>();
+            assert_eq!(ids(b), ids(&whole), "{q:?}: {:?} vs {:?}", names(b, &c), names(&whole, &c));
+            for (x, y) in b.hits.iter().zip(&whole.hits) {
+                assert!((x.score - y.score).abs() <= 1e-5 * y.score.abs().max(1.0), "{q:?}: score {} vs {}", x.score, y.score);
+            }
+        }
+        matched += usize::from(whole.total > 0);
+    }
+    assert!(matched >= queries.len() / 2, "most queries match something: {matched} of {}", queries.len());
+}
+
 // Throughput at 1,000,000 products: `skyshop-bench search` (infra/local-runner), results in
 // load-tests/results/search-engine-1m.json.
 

@@ -188,7 +188,65 @@ mod search_bench {
     /// The seed's eight brands, then brands of the data set.
     const BRANDS: [&str; 14] =
         ["Apple", "Samsung", "Sony", "Dell", "HP", "Lenovo", "LG", "Asus", "Rolex", "Oppo", "Vivo", "Nike", "Gucci", "Calvin Klein"];
-    const SHAPES: [&str; 4] = ["text", "brand", "price_range", "combined"];
+    const SHAPES: [&str; 5] = ["text", "brand", "price_range", "combined", "new_text"];
+
+    /// Shape 4: text queries never asked before in the run — one to three words of one base
+    /// product's name, brand, category and tags, in random order, one query in ten with one
+    /// letter replaced (a typo); a query already asked is drawn again.
+    struct NewText {
+        words: Vec<Vec<String>>,
+        seen: std::sync::Mutex<std::collections::HashSet<String>>,
+    }
+
+    static NEW_TEXT: std::sync::OnceLock<NewText> = std::sync::OnceLock::new();
+
+    impl NewText {
+        fn new(bases: &[Product]) -> Self {
+            let words = bases
+                .iter()
+                .map(|p| {
+                    let mut text = format!("{} {} {}", p.name, p.brand.as_deref().unwrap_or(""), p.tags.join(" "));
+                    text.make_ascii_lowercase();
+                    let mut words: Vec<String> =
+                        text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3).map(str::to_owned).collect();
+                    words.sort();
+                    words.dedup();
+                    words
+                })
+                .filter(|w| !w.is_empty())
+                .collect();
+            Self { words, seen: std::sync::Mutex::new(std::collections::HashSet::new()) }
+        }
+
+        fn query(&self, i: u64) -> String {
+            for attempt in 0.. {
+                let mut h = splitmix64((i << 8) ^ attempt ^ 0xFEED);
+                let words = &self.words[(h % self.words.len() as u64) as usize];
+                h = splitmix64(h);
+                let n = [1, 2, 2, 2, 3, 3][(h % 6) as usize].min(words.len());
+                let mut picked: Vec<String> = Vec::new();
+                while picked.len() < n {
+                    h = splitmix64(h);
+                    let w = &words[(h % words.len() as u64) as usize];
+                    if !picked.contains(w) {
+                        picked.push(w.clone());
+                    }
+                }
+                h = splitmix64(h);
+                if h.is_multiple_of(10) {
+                    let w = &mut picked[((h >> 8) % n as u64) as usize];
+                    let at = 1 + ((h >> 16) % (w.len() as u64 - 1)) as usize;
+                    let letter = (b'a' + ((h >> 24) % 26) as u8) as char;
+                    w.replace_range(at..=at, &letter.to_string());
+                }
+                let q = picked.join(" ");
+                if self.seen.lock().map(|mut s| s.insert(q.clone())).unwrap_or(true) {
+                    return q;
+                }
+            }
+            unreachable!("the attempts are unbounded")
+        }
+    }
 
     fn named_uuid(kind: &str, name: &str) -> Uuid {
         Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("skyshop:{kind}:{name}").as_bytes())
@@ -219,6 +277,7 @@ mod search_bench {
         let base = SearchQuery { limit: 20, ..SearchQuery::default() };
         let q = match shape {
             0 => SearchQuery { q: Some(term.into()), ..base },
+            4 => SearchQuery { q: NEW_TEXT.get().map(|t| t.query(i)), ..base },
             1 => SearchQuery { brands: vec![brand.into()], ..base },
             2 => {
                 let min_dollars = ((h >> 24) % 500) as i64;
@@ -300,7 +359,7 @@ mod search_bench {
         json!({"overall": stats(&samples.iter().collect::<Vec<_>>(), wall), "shapes": shapes})
     }
 
-    /// `skyshop-bench search [--docs 1000000] [--dir DIR] [--reuse] [--queries 8000] [--data FILE] [--shape K [--uncached]]`.
+    /// `skyshop-bench search [--docs 1000000] [--dir DIR] [--reuse] [--queries 8000] [--data FILE] [--shape K [--uncached] [--clients N]]`.
     #[derive(Debug, clap::Args)]
     pub struct Args {
         /// Synthetic products in the index
@@ -318,21 +377,25 @@ mod search_bench {
         /// The DummyJSON products the synthetic ones are made from [default: infra/seed/dummyjson-products.json]
         #[arg(long, value_name = "FILE")]
         data: Option<PathBuf>,
-        /// Profiling: run only query shape K (0 text, 1 brand, 2 price range, 3 combined) on one client
+        /// Run only query shape K (0 text, 1 brand, 2 price range, 3 combined, 4 text never asked before)
         #[arg(long, value_name = "K")]
         shape: Option<usize>,
         /// With --shape: the engine's result caches off
         #[arg(long)]
         uncached: bool,
+        /// With --shape: concurrent clients
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        clients: u64,
     }
 
     pub async fn run(args: Args) -> Result<(), BoxError> {
-        let Args { docs, dir, reuse, queries, data, shape, uncached } = args;
+        let Args { docs, dir, reuse, queries, data, shape, uncached, clients } = args;
         let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("skyshop-search-{docs}")));
         let data = data.unwrap_or_else(shop_seed::dataset::path);
         // Synthetic products are dated over the year before 2025-01-01: the same index on every build.
         let (seller, now) = (named_uuid("seller", "bench"), Timestamp::from(OffsetDateTime::from_unix_timestamp(1_735_689_600)?));
         let bases = base_products(&data, seller, now)?;
+        let _ = NEW_TEXT.set(NewText::new(&bases));
 
         let mut build = json!(null);
         if !(reuse && dir.exists() && TantivyEngine::open(&dir)?.count().await? == docs as u64) {
@@ -372,11 +435,11 @@ mod search_bench {
             std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
         let engine = Arc::new(TantivyEngine::open(&dir)?);
         if let Some(shape) = shape {
-            // Profiling: one shape, one client, caches as `--uncached` says.
+            // One shape on `--clients` clients, caches as `--uncached` says.
             let _ = ONLY_SHAPE.set(Some(shape));
             engine.set_result_caching(!uncached);
             run_mix(&engine, 2_000_000, 200, 1).await?;
-            let (samples, wall) = run_mix(&engine, 0, queries, 1).await?;
+            let (samples, wall) = run_mix(&engine, 0, queries, clients.max(1)).await?;
             println!("{}", serde_json::to_string_pretty(&report(&samples, wall))?);
             return Ok(());
         }

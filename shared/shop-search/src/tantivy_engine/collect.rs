@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use fixedbitset::FixedBitSet;
@@ -19,8 +20,9 @@ use crate::{Facet, Facets, SearchError, price_band_index, price_bands};
 /// The live matches of a text query in one generation, per segment ordinal.
 pub(super) struct TextMatches {
     pub(super) segments: Vec<SegmentText>,
-    /// Whether later queries reuse these matches (then sorting them by score once pays).
-    pub(super) reused: bool,
+    /// Whether a query has found these matches in the cache (then sorting them by score once
+    /// pays; a query seen for the first time takes its page with a bounded heap).
+    pub(super) reused: AtomicBool,
 }
 
 pub(super) struct SegmentText {
@@ -30,6 +32,74 @@ pub(super) struct SegmentText {
     pub(super) bits: FixedBitSet,
     /// `docs` by [`score_order`] (sorted on first use).
     pub(super) by_score: OnceLock<Vec<(DocId, Score)>>,
+}
+
+impl TextMatches {
+    /// How many matches in all segments.
+    pub(super) fn len(&self) -> usize {
+        self.segments.iter().map(|s| s.docs.len()).sum()
+    }
+
+    /// The cache weight: the matches, plus a little per segment for the bitset.
+    pub(super) fn weight(&self) -> usize {
+        self.segments.iter().map(|s| s.docs.len() + 64).sum()
+    }
+
+    /// The documents in every one of `parts` (which all come from one searcher), each scored by
+    /// the sum of its scores in the parts, added in the order of `parts`.
+    pub(super) fn intersect(parts: &[Arc<TextMatches>]) -> TextMatches {
+        let Some((first, rest)) = parts.split_first() else {
+            return TextMatches { segments: Vec::new(), reused: AtomicBool::new(false) };
+        };
+        let segments = first
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(ord, seg)| {
+                let mut docs = seg.docs.clone();
+                for other in rest {
+                    let Some(other) = other.segments.get(ord) else {
+                        docs.clear();
+                        break;
+                    };
+                    docs = intersect_sorted(&docs, &other.docs);
+                    if docs.is_empty() {
+                        break;
+                    }
+                }
+                SegmentText::new(docs, seg.bits.len())
+            })
+            .collect();
+        TextMatches { segments, reused: AtomicBool::new(false) }
+    }
+}
+
+/// The documents of both lists (each in document order), with their scores added.
+fn intersect_sorted(a: &[(DocId, Score)], b: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&(da, sa)), Some(&(db, sb))) = (a.get(i), b.get(j)) {
+        match da.cmp(&db) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                out.push((da, sa + sb));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+impl SegmentText {
+    /// Matches in document order, below `max_doc`.
+    fn new(docs: Vec<(DocId, Score)>, max_doc: usize) -> Self {
+        let mut bits = FixedBitSet::with_capacity(max_doc);
+        // Every document is below `max_doc`; `extend` would grow the set rather than panic.
+        bits.extend(docs.iter().map(|&(doc, _)| doc as usize));
+        SegmentText { docs, bits, by_score: OnceLock::new() }
+    }
 }
 
 /// Orders matches by score descending, then document ascending (scores are finite and ≥ 0, so
@@ -62,7 +132,7 @@ impl Collector for TextCollector {
 
     fn merge_fruits(&self, mut fruits: Vec<(SegmentOrdinal, SegmentText)>) -> tantivy::Result<TextMatches> {
         fruits.sort_by_key(|(ord, _)| *ord);
-        Ok(TextMatches { segments: fruits.into_iter().map(|(_, s)| s).collect(), reused: false })
+        Ok(TextMatches { segments: fruits.into_iter().map(|(_, s)| s).collect(), reused: AtomicBool::new(false) })
     }
 }
 
@@ -74,10 +144,7 @@ impl SegmentCollector for TextSegmentCollector {
     }
 
     fn harvest(self) -> (SegmentOrdinal, SegmentText) {
-        let mut bits = FixedBitSet::with_capacity(self.max_doc as usize);
-        // Every document is below `max_doc`; `extend` would grow the set rather than panic.
-        bits.extend(self.docs.iter().map(|&(doc, _)| doc as usize));
-        (self.ord, SegmentText { docs: self.docs, bits, by_score: OnceLock::new() })
+        (self.ord, SegmentText::new(self.docs, self.max_doc as usize))
     }
 }
 

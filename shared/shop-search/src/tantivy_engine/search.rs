@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Searcher, SegmentOrdinal, TantivyDocument};
@@ -19,19 +20,39 @@ use crate::{Hit, SearchError, SearchQuery, SearchResults, Sort};
 
 impl TantivyEngine {
     /// The scored matches of `words` in this searcher (cached per generation).
+    ///
+    /// With caching on, each word's matches are cached on their own and a query of several words
+    /// is the intersection of its words' matches with their scores added — what tantivy's boolean
+    /// query of one `Must` clause per word computes (every clause's weight depends only on the
+    /// searcher's statistics, not on the other clauses), so a query never seen before that is made
+    /// of words seen before costs a merge of sorted lists instead of a scoring pass over every
+    /// posting of every fuzzy and prefix expansion. With caching off the whole query goes to
+    /// tantivy at once (the tests compare the two).
     fn text_matches(&self, searcher: &Searcher, cache: &GenCache, words: &[String]) -> Result<Arc<TextMatches>, SearchError> {
-        let caching = self.state.caching();
+        if !self.state.caching() {
+            let query = self.fields.text_query(words);
+            return Ok(Arc::new(searcher.search(&query, &TextCollector).map_err(engine_err)?));
+        }
         let key = words.join("\u{1f}");
-        if caching && let Some(hit) = cache.texts.lock().ok().and_then(|c| c.get(&key)) {
+        if let Some(hit) = cache.texts.lock().ok().and_then(|c| c.get(&key)) {
+            hit.reused.store(true, Ordering::Relaxed);
             return Ok(hit);
         }
-        let query = self.fields.text_query(words);
-        let mut matches = searcher.search(&query, &TextCollector).map_err(engine_err)?;
-        matches.reused = caching;
-        let matches = Arc::new(matches);
-        if caching && let Ok(mut c) = cache.texts.lock() {
-            let weight = matches.segments.iter().map(|s| s.docs.len() + 64).sum();
-            c.insert(key, Arc::clone(&matches), weight);
+        let matches = match words {
+            [word] => {
+                let query = self.fields.text_query(std::slice::from_ref(word));
+                Arc::new(searcher.search(&query, &TextCollector).map_err(engine_err)?)
+            }
+            _ => {
+                let mut parts =
+                    words.iter().map(|w| self.text_matches(searcher, cache, std::slice::from_ref(w))).collect::<Result<Vec<_>, _>>()?;
+                // Smallest first: the intersection never grows past it.
+                parts.sort_by_key(|p| p.len());
+                Arc::new(TextMatches::intersect(&parts))
+            }
+        };
+        if let Ok(mut c) = cache.texts.lock() {
+            c.insert(key, Arc::clone(&matches), matches.weight());
         }
         Ok(matches)
     }
@@ -121,7 +142,7 @@ impl TantivyEngine {
         if sort == Sort::Relevance
             && let Some(text) = text
         {
-            let text_reused = text.reused;
+            let text_reused = text.reused.load(Ordering::Relaxed);
             let mut all: Vec<(f32, DocAddress)> = Vec::new();
             for (ord, f) in filters.iter().enumerate() {
                 let seg = ord as SegmentOrdinal;
