@@ -32,6 +32,8 @@ SWEEPS = {
     "search-1m-engine": ("Search, 1M products, new queries (engine)", "http_req_duration{kind:search}", "iterations", 30),
     "search-1m-cached": ("Search, 1M products, repeated queries (cached)", "http_req_duration{kind:search}", "iterations", 30),
     "search-1m-mix": ("Search, 1M products, the seed's mix", "http_req_duration{kind:search}", "iterations", 30),
+    "search-1m-newtext": ("Search, 1M products, text never asked before", "http_req_duration{kind:search}", "iterations", 30),
+    "order-flow": ("Order flow (my orders, one order, products)", "http_req_duration{scenario:orders}", "iterations{scenario:orders}", 30),
 }
 
 

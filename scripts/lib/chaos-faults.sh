@@ -18,14 +18,8 @@ die() {
   exit 1
 }
 
-wait_for() { # SECONDS CMD...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
+# shellcheck source-path=SCRIPTDIR source=wait.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/wait.sh"
 
 # The PostgreSQL binaries (Debian keeps them out of PATH).
 pg_bin() {
@@ -86,13 +80,13 @@ ddb_up() {
   # On disk (-dbPath): a restarted DynamoDB Local finds its tables, items and streams again.
   (cd -- "$CHAOS_DIR/ddb" && launch dynamodb java "-Djava.library.path=$DDB_LOCAL_DIR/DynamoDBLocal_lib" \
     -jar "$DDB_LOCAL_DIR/DynamoDBLocal.jar" -dbPath "$CHAOS_DIR/ddb" -disableTelemetry -port "$SKYSHOP_DDB_PORT")
-  wait_for 60 ddb_answers || die "DynamoDB Local did not answer on port $SKYSHOP_DDB_PORT"
+  skyshop_wait_until 60 ddb_answers || die "DynamoDB Local did not answer on port $SKYSHOP_DDB_PORT"
 }
 
 pg_up() {
   as_pg "$(pg_bin)/pg_ctl" -D "$CHAOS_DIR/pg" -l "$CHAOS_DIR/pgsock/postgres.log" -w -t 60 \
     -o "-p $CHAOS_PG_PORT -c listen_addresses=127.0.0.1 -k $CHAOS_DIR/pgsock -c fsync=off -c max_connections=200" start >/dev/null
-  wait_for 30 pg_answers || die "PostgreSQL did not answer on port $CHAOS_PG_PORT"
+  skyshop_wait_until 30 pg_answers || die "PostgreSQL did not answer on port $CHAOS_PG_PORT"
 }
 
 redis_up() {
@@ -100,7 +94,7 @@ redis_up() {
   # replicated ElastiCache would.
   launch redis redis-server --port "$CHAOS_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
     --appendfsync always --dir "$CHAOS_DIR/redis"
-  wait_for 30 redis_answers || die "Redis did not answer on port $CHAOS_REDIS_PORT"
+  skyshop_wait_until 30 redis_answers || die "Redis did not answer on port $CHAOS_REDIS_PORT"
 }
 
 case "${1:-}" in

@@ -327,15 +327,9 @@ _skyshop_install_chromium_locked() {
 # ---------------------------------------------------------------------------------------
 # PostgreSQL and Redis (machine services)
 
-# _skyshop_wait_until SECONDS CMD...: poll CMD every 0.5 s until it succeeds.
-_skyshop_wait_until() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.5
-  done
-}
+# skyshop_wait_until SECONDS CMD... (scripts/lib/wait.sh).
+# shellcheck source-path=SCRIPTDIR source=wait.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/wait.sh"
 
 _skyshop_pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432; }
 _skyshop_redis_ready() { [[ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" == PONG ]]; }
@@ -363,7 +357,7 @@ _skyshop_ensure_postgres() {
     # Exits non-zero when the cluster is already running; readiness is checked below.
     pg_ctlcluster --skip-systemctl-redirect "$version" main start >>"$log" 2>&1 || true
   done
-  if ! _skyshop_wait_until 30 _skyshop_pg_ready; then
+  if ! skyshop_wait_until 30 _skyshop_pg_ready; then
     skyshop_show_log "$log"
     skyshop_die "PostgreSQL does not answer on 127.0.0.1:5432"
   fi
@@ -385,7 +379,7 @@ _skyshop_ensure_redis() {
     skyshop_show_log "$log"
     skyshop_die "could not start redis-server"
   fi
-  if ! _skyshop_wait_until 30 _skyshop_redis_ready; then
+  if ! skyshop_wait_until 30 _skyshop_redis_ready; then
     skyshop_show_log /var/log/redis/ci.log
     skyshop_die "Redis does not answer on 127.0.0.1:6379"
   fi
@@ -482,8 +476,10 @@ _skyshop_start_standins_locked() {
   else
     [[ -x "$SKYSHOP_VENV/bin/moto_server" ]] ||
       skyshop_die "$SKYSHOP_VENV/bin/moto_server missing: run ensure_venv first"
+    # Through our launcher: moto with the hot paths whose cost grew with the queues' backlog
+    # made cheap (see scripts/lib/moto-standin.py).
     _skyshop_launch "$moto_stem" \
-      "$SKYSHOP_VENV/bin/moto_server" -H 127.0.0.1 -p "$SKYSHOP_MOTO_PORT"
+      "$SKYSHOP_VENV/bin/python" "$REPO_ROOT/scripts/lib/moto-standin.py" -H 127.0.0.1 -p "$SKYSHOP_MOTO_PORT"
     moto_pid="${SKYSHOP_STARTED_PIDS[-1]}"
   fi
 

@@ -182,24 +182,33 @@ pub struct ResetRecord {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddressInput {
     #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub first_name: String,
     #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub last_name: String,
     #[garde(length(chars, min = 1, max = 200), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub address1: String,
     #[garde(inner(length(chars, max = 200)))]
+    #[schema(max_length = 200)]
     #[serde(default)]
     pub address2: Option<String>,
     #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub city: String,
     #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub state: String,
     #[garde(length(chars, min = 1, max = 20), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 20, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub postal_code: String,
     /// Country name or ISO 3166 code.
     #[garde(length(chars, min = 2, max = 60), custom(not_blank))]
+    #[schema(min_length = 2, max_length = 60, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub country: String,
     #[garde(inner(length(chars, max = 30)))]
+    #[schema(max_length = 30)]
     #[serde(default)]
     pub phone: Option<String>,
     /// Make this the default address.

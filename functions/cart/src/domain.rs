@@ -570,6 +570,10 @@ impl Coupon {
 /// Largest fixed discount: $1,000,000.00.
 pub const MAX_FIXED: i64 = 100_000_000;
 
+/// Largest `maxRedemptions` and `perUserLimit` (inside a signed 32-bit integer, the document's
+/// `int32`).
+pub const MAX_REDEMPTIONS: u32 = 1_000_000_000;
+
 /// Whether `value` can be a coupon code: 2–32 letters, digits, `-` and `_` (any case). Nothing
 /// else is ever stored, so anything else names no coupon (and is never sent to DynamoDB, whose
 /// keys are limited to 2,048 bytes).
@@ -588,14 +592,17 @@ pub fn valid_code(value: &str, _: &()) -> garde::Result {
 pub struct CouponInput {
     /// Case-insensitive; stored upper-case.
     #[garde(custom(valid_code))]
+    #[schema(min_length = 2, max_length = 32, pattern = r"^[A-Za-z0-9_-]{2,32}$")]
     pub code: String,
     #[serde(rename = "type")]
     #[garde(skip)]
     pub kind: CouponType,
-    /// Percent: 1–100. Fixed: cents.
+    /// Percent: 1–100. Fixed: cents, 1 to 100,000,000.
     #[garde(skip)]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub value: i64,
     #[garde(inner(range(min = 0, max = MAX_FIXED)))]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub min_subtotal: Option<i64>,
     #[serde(default)]
     #[garde(skip)]
@@ -603,9 +610,11 @@ pub struct CouponInput {
     #[serde(default)]
     #[garde(skip)]
     pub ends_at: Option<Timestamp>,
-    #[garde(inner(range(min = 1)))]
+    #[garde(inner(range(min = 1, max = MAX_REDEMPTIONS)))]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub max_redemptions: Option<u32>,
-    #[garde(inner(range(min = 1)))]
+    #[garde(inner(range(min = 1, max = MAX_REDEMPTIONS)))]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub per_user_limit: Option<u32>,
     /// Default true.
     #[garde(skip)]
@@ -620,9 +629,12 @@ pub struct CouponUpdate {
     #[serde(rename = "type")]
     #[garde(skip)]
     pub kind: Option<CouponType>,
+    /// Percent: 1–100. Fixed: cents, 1 to 100,000,000.
     #[garde(skip)]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub value: Option<i64>,
     #[garde(inner(range(min = 0, max = MAX_FIXED)))]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub min_subtotal: Option<i64>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Timestamp>)]
@@ -633,12 +645,12 @@ pub struct CouponUpdate {
     #[garde(skip)]
     pub ends_at: Option<Option<Timestamp>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
-    #[garde(inner(inner(range(min = 1))))]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000_000)]
+    #[garde(inner(inner(range(min = 1, max = MAX_REDEMPTIONS))))]
     pub max_redemptions: Option<Option<u32>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
-    #[garde(inner(inner(range(min = 1))))]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000_000)]
+    #[garde(inner(inner(range(min = 1, max = MAX_REDEMPTIONS))))]
     pub per_user_limit: Option<Option<u32>>,
     #[garde(skip)]
     pub active: Option<bool>,

@@ -38,11 +38,18 @@ pub struct Category {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CategoryInput {
     #[garde(length(chars, min = 1, max = 100), custom(not_blank), custom(no_control_chars))]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// Generated from the name when absent.
     #[garde(inner(length(max = 120), custom(valid_slug)))]
+    #[schema(max_length = 120, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     #[garde(inner(length(chars, max = 500), custom(no_control_chars)))]
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub description: Option<String>,
     #[garde(skip)]
     pub parent_id: Option<Uuid>,
@@ -55,10 +62,17 @@ pub struct CategoryInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CategoryUpdate {
     #[garde(inner(length(chars, min = 1, max = 100), custom(not_blank), custom(no_control_chars)))]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub name: Option<String>,
     #[garde(inner(length(max = 120), custom(valid_slug)))]
+    #[schema(max_length = 120, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     #[garde(inner(length(chars, max = 500), custom(no_control_chars)))]
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub description: Option<String>,
     /// `null` detaches the category (root); absent leaves the parent.
     #[garde(skip)]
@@ -255,6 +269,21 @@ impl Availability {
     }
 }
 
+/// `tags`' schema, [`valid_tags`]' rule: at most 30 tags, each 1 to 50 characters, not blank, no
+/// control characters.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let tag = ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(50)).pattern(Some(
+        r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$",
+    ));
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(tag)
+        .max_items(Some(30))
+        .description(Some("At most 30 tags of 1 to 50 characters (not blank, no control characters)."))
+        .build()
+}
+
 fn valid_tags(tags: &[String], _: &()) -> garde::Result {
     if tags.len() > 30 || tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 50) {
         return Err(garde::Error::new("at most 30 tags of 1 to 50 characters"));
@@ -375,28 +404,48 @@ pub const MAX_PRICE_CENTS: i64 = 100_000_000;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductInput {
     #[garde(length(chars, min = 1, max = 200), custom(not_blank), custom(no_control_chars))]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// Generated from the name when absent (made unique with a numeric suffix).
     #[garde(inner(length(max = 120), custom(valid_slug)))]
+    #[schema(max_length = 120, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     #[garde(length(min = 1, max = 50), custom(valid_sku))]
+    #[schema(min_length = 1, max_length = 50, pattern = r"^[A-Za-z0-9._-]+$")]
     pub sku: String,
     #[garde(length(chars, min = 1, max = 10_000), custom(not_blank), custom(no_control_chars))]
+    #[schema(
+        min_length = 1,
+        max_length = 10_000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub description: String,
     /// Price in cents.
     #[garde(range(min = 0, max = MAX_PRICE_CENTS))]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub price: i64,
     #[garde(inner(range(min = 0, max = MAX_PRICE_CENTS)))]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub compare_price: Option<i64>,
     #[garde(skip)]
     pub category_id: Uuid,
     #[garde(inner(length(chars, min = 1, max = 100), custom(no_control_chars)))]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub brand: Option<String>,
     /// Image URLs: `https://` links of at most 2,048 characters (uploads come through the image
     /// endpoints; their URLs may be given again).
     #[garde(inner(length(max = 20)))]
     pub images: Option<Vec<String>>,
     #[garde(inner(custom(valid_tags)))]
+    #[schema(schema_with = tags_schema)]
     pub tags: Option<Vec<String>>,
     /// Free-form JSON: at most 50 names of 1 to 64 characters, values nested at most 10 levels,
     /// 64 KiB in all, numbers 0 or of magnitude 1e-130 to 1e125, no control characters.
@@ -414,14 +463,27 @@ pub struct ProductInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductUpdate {
     #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank), custom(no_control_chars)))]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub name: Option<String>,
     #[garde(inner(length(max = 120), custom(valid_slug)))]
+    #[schema(max_length = 120, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     #[garde(inner(length(min = 1, max = 50), custom(valid_sku)))]
+    #[schema(min_length = 1, max_length = 50, pattern = r"^[A-Za-z0-9._-]+$")]
     pub sku: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 10_000), custom(not_blank), custom(no_control_chars)))]
+    #[schema(
+        min_length = 1,
+        max_length = 10_000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub description: Option<String>,
     #[garde(inner(range(min = 0, max = MAX_PRICE_CENTS)))]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub price: Option<i64>,
     /// `null` removes the compare price.
     #[garde(skip)]
@@ -431,12 +493,18 @@ pub struct ProductUpdate {
     #[garde(skip)]
     pub category_id: Option<Uuid>,
     #[garde(inner(length(chars, min = 1, max = 100), custom(no_control_chars)))]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub brand: Option<String>,
     /// The whole image list, in order: a URL the product already shows keeps its image (id and
     /// uploaded file); other URLs are external `https://` links.
     #[garde(inner(length(max = 20)))]
     pub images: Option<Vec<String>>,
     #[garde(inner(custom(valid_tags)))]
+    #[schema(schema_with = tags_schema)]
     pub tags: Option<Vec<String>>,
     /// Free-form JSON: at most 50 names of 1 to 64 characters, values nested at most 10 levels,
     /// 64 KiB in all, numbers 0 or of magnitude 1e-130 to 1e125, no control characters.

@@ -33,26 +33,54 @@ pub struct Inner {
     pub search: Arc<dyn shop_search::SearchEngine>,
 }
 
-/// Where product images go.
+/// Where product images go: an S3 bucket, written by the browser through presigned `PUT`s and
+/// cleaned up here. Two requests, both SigV4-signed by hand ([`shop_aws::signed`]) rather than
+/// through the S3 SDK, the largest of the service crates.
 #[derive(Debug, Clone)]
 pub struct Images {
-    pub s3: aws_sdk_s3::Client,
+    /// `None` without system TLS roots (the clean-up then fails, logged).
+    http: Option<shop_aws::signed::HttpsClient>,
+    /// `None` when the SDK configuration has no region or credentials: uploads then fail (503)
+    /// naming what is missing.
+    signer: Option<shop_aws::signed::Signer>,
+    /// An endpoint override (`AWS_ENDPOINT_URL_S3`, a local stand-in): path-style URLs on it.
+    endpoint: Option<String>,
     pub bucket: String,
     pub base_url: String,
 }
 
+/// How long the clean-up of an image file may take.
+const DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Images {
-    /// An S3 client for `sdk`; path-style addressing when an endpoint override points at a
-    /// local stand-in (moto).
+    /// Images in `bucket`, served under `base_url`, signed with `sdk`'s region and credentials;
+    /// path-style addressing when an endpoint override points at a local stand-in (moto).
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, base_url: &str) -> Self {
-        let local = std::env::var("AWS_ENDPOINT_URL_S3").is_ok() || std::env::var("AWS_ENDPOINT_URL").is_ok();
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build());
-        Self { s3, bucket: bucket.to_owned(), base_url: base_url.to_owned() }
+        let key =
+            aws_types::service_config::ServiceConfigKey::builder().service_id("S3").env("AWS_ENDPOINT_URL").profile("endpoint_url").build();
+        let endpoint = key.ok().and_then(|key| sdk.service_config()?.load_config(key)).map(|e| e.trim_end_matches('/').to_owned());
+        let signer =
+            shop_aws::signed::Signer::new(sdk, "s3").inspect_err(|e| tracing::warn!(error = %e, "image uploads are not available")).ok();
+        let http = shop_aws::signed::https_client().inspect_err(|e| tracing::warn!(error = %e, "no system TLS roots")).ok();
+        Self { http, signer, endpoint, bucket: bucket.to_owned(), base_url: base_url.to_owned() }
     }
 
     /// Where the file under `key` is served.
     pub fn url(&self, key: &str) -> String {
         format!("{}/{key}", self.base_url)
+    }
+
+    /// The S3 URL of `key`: path-style on an endpoint override, else virtual-hosted in the region.
+    fn object_url(&self, signer: &shop_aws::signed::Signer, key: &str) -> String {
+        let key = shop_aws::signed::encode_path(key);
+        match &self.endpoint {
+            Some(endpoint) => format!("{endpoint}/{}/{key}", self.bucket),
+            None => format!("https://{}.s3.{}.amazonaws.com/{key}", self.bucket, signer.region()),
+        }
+    }
+
+    fn signer(&self) -> Result<&shop_aws::signed::Signer, shop_aws::signed::SignError> {
+        self.signer.as_ref().ok_or(shop_aws::signed::SignError::Missing("region or credentials"))
     }
 
     /// A presigned `PUT` of `key` whose signature covers the content type and length.
@@ -62,16 +90,32 @@ impl Images {
         content_type: &str,
         content_length: u64,
         ttl: std::time::Duration,
-    ) -> Result<aws_sdk_s3::presigning::PresignedRequest, Box<dyn std::error::Error + Send + Sync>> {
-        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)?;
-        let request = self.s3.put_object().bucket(&self.bucket).key(key).content_type(content_type).content_length(content_length as i64);
-        Ok(request.presigned(config).await?)
+    ) -> Result<String, shop_aws::signed::SignError> {
+        let signer = self.signer()?;
+        let length = content_length.to_string();
+        let headers = [("content-type", content_type), ("content-length", length.as_str())];
+        signer.presign(http::Method::PUT, &self.object_url(signer, key), &headers, ttl).await
     }
 
     /// Deletes the file under `key`; a failure is logged and leaves the file orphaned.
     pub async fn delete(&self, key: &str) {
-        if let Err(e) = self.s3.delete_object().bucket(&self.bucket).key(key).send().await {
-            tracing::warn!(error = %shop_core::problem::ErrorChain(&e), "could not delete an image file; it stays orphaned");
+        if let Err(e) = self.try_delete(key).await {
+            tracing::warn!(error = %e, "could not delete an image file; it stays orphaned");
+        }
+    }
+
+    async fn try_delete(&self, key: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let signer = self.signer()?;
+        let mut request =
+            http::Request::builder().method(http::Method::DELETE).uri(self.object_url(signer, key)).body(http_body_util::Full::default())?;
+        signer.sign(&mut request, &[]).await?;
+        let http = self.http.as_ref().ok_or("no TLS roots")?;
+        let traced = shop_aws::signed::Traced::Aws { operation: "DeleteObject" };
+        let (status, _) = shop_aws::signed::exchange(http, request, DELETE_TIMEOUT, traced).await?;
+        // 204 No Content; 404 when already gone.
+        match status.as_u16() {
+            200..=299 | 404 => Ok(()),
+            status => Err(format!("S3 answered {status}").into()),
         }
     }
 }

@@ -222,6 +222,7 @@ pub struct SetStock {
     pub available: u32,
     /// At or below this the product is low on stock (default: unchanged, 10 for a new row).
     #[garde(inner(range(max = MAX_UNITS)))]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub low_stock_threshold: Option<u32>,
 }
 
@@ -231,9 +232,11 @@ pub struct SetStock {
 pub struct Adjust {
     /// Units added (positive) or removed (negative); not 0.
     #[garde(range(min = -(MAX_UNITS as i64), max = MAX_UNITS as i64), custom(non_zero))]
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
     pub delta: i64,
     /// Why (kept in the audit log).
     #[garde(length(chars, min = 1, max = 200), custom(shop_core::extract::not_blank))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub reason: String,
 }
 
@@ -248,8 +251,10 @@ pub struct BulkItem {
     #[garde(skip)]
     pub product_id: Uuid,
     #[garde(range(max = MAX_UNITS))]
+    #[schema(maximum = 1_000_000)]
     pub available: u32,
     #[garde(inner(range(max = MAX_UNITS)))]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub low_stock_threshold: Option<u32>,
 }
 
@@ -259,6 +264,7 @@ pub struct BulkItem {
 pub struct Bulk {
     /// 1 to 100 rows, each product at most once.
     #[garde(length(min = 1, max = MAX_IDS), dive)]
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<BulkItem>,
 }
 

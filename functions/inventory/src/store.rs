@@ -111,6 +111,8 @@ pub enum Cancellation {
     /// Renewed by a late payment after the cancellation asked about: the cancellation is stale
     /// (nothing changed; [`Store::cancel_unless_renewed`] only).
     Superseded(Reservation),
+    /// The order id had no reservation: a tombstone (`released`, no lines) now stands for it, so
+    /// a reserve under this order id arriving later takes nothing.
     NotFound,
 }
 
@@ -693,7 +695,9 @@ impl Store {
     ///   lines takes one transaction per 49 lines, in line order; the reservation counts the lines
     ///   restocked (`restockedLines`, conditional on the count read) and becomes `restocked` with
     ///   the last, so each line is restocked once;
-    /// - `released`, `expired`, `restocked` → [`Cancellation::Already`].
+    /// - `released`, `expired`, `restocked` → [`Cancellation::Already`];
+    /// - none → a tombstone (`released`, no lines) and [`Cancellation::NotFound`]: a reserve
+    ///   under this order id arriving after the cancellation takes nothing.
     #[tracing::instrument(skip_all, fields(order_id = %order_id))]
     pub async fn cancel(&self, order_id: Uuid) -> Result<Cancellation, StoreError> {
         self.cancel_with(order_id, RESTOCK_REASON, None).await
@@ -725,7 +729,13 @@ impl Store {
         use ReservationStatus::*;
         let mut retry = self.retry.start();
         loop {
-            let Some((current, restocked_lines)) = self.reservation_progress(order_id).await? else { return Ok(Cancellation::NotFound) };
+            let Some((current, restocked_lines)) = self.reservation_progress(order_id).await? else {
+                if self.tombstone(order_id).await? {
+                    return Ok(Cancellation::NotFound);
+                }
+                // Created meanwhile: cancel it.
+                continue;
+            };
             if unless_renewed_after.is_some_and(|at| renewed_since(&current, at)) {
                 return Ok(Cancellation::Superseded(current));
             }
@@ -746,6 +756,23 @@ impl Store {
                 },
             }
         }
+    }
+
+    /// Cancelling an order id that has no reservation leaves one, `released` with no lines (a
+    /// tombstone, kept as long as any reservation): a reserve for that order id arriving after the
+    /// cancellation — an attempt that outlived the caller who gave up on it and undid the
+    /// checkout — then finds it and takes nothing, instead of holding stock for an order that
+    /// will never exist. False when a reservation was created meanwhile (the put is conditional).
+    async fn tombstone(&self, order_id: Uuid) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let tombstone =
+            Reservation { order_id, status: ReservationStatus::Released, expires_at: now.into(), lines: Vec::new(), renewed_at: None };
+        let mut item: Item = serde_dynamo::to_item(&tombstone)?;
+        item.extend(key(reservation_pk(order_id), RESERVATION_SK));
+        item.insert("createdAt".into(), s(ts(now)));
+        item.insert("updatedAt".into(), s(ts(now)));
+        item.insert("ttl".into(), n(epoch(now + RESERVATION_RETENTION)));
+        Ok(shop_aws::dynamo::put_new(&self.client, &self.table, item).await? == Outcome::Done)
     }
 
     /// The reservation and how many of its lines a cancellation restocked so far.

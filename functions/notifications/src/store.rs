@@ -11,7 +11,7 @@
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 pub use shop_aws::dynamo::StoreError;
-use shop_aws::dynamo::{Item, Outcome, rfc3339, s, to_item, write_outcome};
+use shop_aws::dynamo::{Item, Outcome, rfc3339, s, to_item};
 use time::{Duration, OffsetDateTime};
 
 /// How long a claim is kept: longer than the queue's retention (4 days) and the DLQ's (14 days),
@@ -76,15 +76,7 @@ impl ClaimStore {
             claimed_at: rfc3339(now),
             expires_at: (now + CLAIM_TTL).unix_timestamp(),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&claim)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        Ok(match write_outcome(result)? {
+        Ok(match shop_aws::dynamo::put_new(&self.client, &self.table, to_item(&claim)?).await? {
             Outcome::Done => Claim::Claimed,
             Outcome::ConditionFailed => Claim::AlreadyClaimed,
         })

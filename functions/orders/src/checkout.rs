@@ -267,6 +267,19 @@ async fn run(
             undo.stock = false;
             return Err(insufficient(state, &e, &lines).await.into());
         }
+        if e.status() == Some(StatusCode::CONFLICT) && e.problem_code() == Some("reservation_released") {
+            // This order id was cancelled: an earlier attempt under this key was undone (its
+            // reservation cancelled) but could not let the key go, and this run took the key
+            // over. Nothing is held for it; the undo below lets the key go, so the retry starts
+            // afresh under a new order id.
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "An earlier attempt of this checkout was interrupted and undone; retry with the same Idempotency-Key.",
+            )
+            .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"))
+            .into());
+        }
         return Err(e.into());
     }
     laps.lap("inventory_reserve");

@@ -371,10 +371,16 @@ pub struct ConfirmView {
 pub struct RefundRequest {
     /// Cents; omitted → everything still refundable.
     #[garde(inner(range(min = 1, max = 100_000_000)))]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     #[serde(default)]
     pub amount: Option<i64>,
     /// Shown to the customer in the refund email.
     #[garde(inner(length(chars, min = 1, max = 500), custom(shop_core::extract::no_control_chars)))]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     #[serde(default)]
     pub reason: Option<String>,
     /// The goods came back (a shipped or delivered order's full refund puts its units back only

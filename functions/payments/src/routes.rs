@@ -110,7 +110,7 @@ pub async fn confirm(State(state): State<AppState>, claims: Claims, ValidJson(bo
 /// refund moves the order to REFUNDED (units back if it had not shipped, or if `restock`).
 #[utoipa::path(post, path = "/api/payments/{id}/refund", tag = "payments", security(("bearer" = ["admin"])),
     params(("id" = Uuid, Path, description = "Payment id"),
-        ("Idempotency-Key" = String, Header, description = "1 to 255 visible ASCII characters")),
+        ("Idempotency-Key" = String, Header, pattern = r"^[\t ]*[!-~]{1,255}[\t ]*$", description = "1 to 255 visible ASCII characters")),
     request_body = RefundRequest,
     responses((status = 200, body = PaymentView, description = "The payment after the refund"),
         BadRequest, Unauthorized, Forbidden, NotFound, RefundConflict, PayloadTooLarge, UnsupportedMediaType, RefundInvalid, ProviderRefused, Unavailable))]
@@ -179,7 +179,8 @@ pub struct ListQuery {
     pub from: Option<Timestamp>,
     /// Created before (RFC 3339).
     pub to: Option<Timestamp>,
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,

@@ -1,17 +1,24 @@
-//! Stripe through async-stripe's client: PaymentIntents and refunds, each create with an
+//! Stripe through async-stripe: PaymentIntents and refunds, each create with an
 //! `Idempotency-Key` we derive (one intent per order attempt, one Stripe refund per refund row).
 //!
-//! The client is the transport (auth, `Stripe-Version`, timeouts, idempotency header, Stripe's
-//! error bodies); responses are read into the small types below, which name only the fields we
-//! use: a field Stripe adds, or one a stand-in leaves out, never breaks a payment. The API base is
-//! configuration (`STRIPE_API_BASE`: localstripe locally, Stripe's own in AWS).
+//! async-stripe builds the requests (`RequestBuilder`: paths, form encoding, idempotency
+//! strategy) and reads the answers into the small types below, which name only the fields we
+//! use: a field Stripe adds, or one a stand-in leaves out, never breaks a payment. The transport
+//! is ours ([`Transport`], async-stripe's `StripeClient` trait over hyper + rustls, the stack the
+//! AWS SDK links): async-stripe's own client reads every error answer into its complete
+//! generated types (an error can carry a whole PaymentIntent, PaymentMethod, SetupIntent or
+//! source), some 4 MB of code in each payments binary for the four fields we read
+//! ([`ApiError`]). The API base is configuration (`STRIPE_API_BASE`: localstripe locally,
+//! Stripe's own in AWS).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
 use serde::Serialize;
-use stripe::{IdempotencyKey, RequestStrategy, StripeError};
-use stripe_client_core::{RequestBuilder, StripeMethod};
+use stripe::{IdempotencyKey, RequestStrategy};
+use stripe_client_core::{CustomizedStripeRequest, RequestBuilder, StripeClient, StripeClientErr, StripeMethod};
 
 /// Each attempt of a Stripe call gives up after this (the function's timeout is 10 s).
 const CALL_TIMEOUT: Duration = Duration::from_secs(4);
@@ -101,17 +108,109 @@ pub enum Failure {
     Unavailable(String),
 }
 
+/// The body of a Stripe error answer: the fields we read.
+#[derive(Debug, serde::Deserialize)]
+struct ApiError {
+    error: ApiErrorDetail,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ApiErrorDetail {
+    code: Option<String>,
+    decline_code: Option<String>,
+    message: Option<String>,
+}
+
 impl Failure {
-    fn from_stripe(error: StripeError) -> Self {
-        match error {
-            StripeError::Stripe(e, status) if (400..500).contains(&status) && status != 429 && status != 409 => Failure::Refused {
-                status,
-                code: e.code.as_ref().map(|c| c.to_string()),
-                decline_code: e.decline_code.clone(),
-                message: e.message.clone().unwrap_or_else(|| "refused".into()),
-            },
-            other => Failure::Unavailable(other.to_string()),
+    /// The failure an error answer means: a request error (4xx but 409 and 429) is refused with
+    /// Stripe's codes; anything else may succeed when retried with the same key.
+    fn from_answer(status: u16, body: &[u8]) -> Self {
+        let detail = serde_json::from_slice::<ApiError>(body).ok().map(|e| e.error);
+        if (400..500).contains(&status) && status != 429 && status != 409 {
+            let (code, decline_code, message) = match detail {
+                Some(d) => (d.code, d.decline_code, d.message.unwrap_or_else(|| "refused".into())),
+                None => (None, None, "refused".into()),
+            };
+            return Failure::Refused { status, code, decline_code, message };
         }
+        let message = detail.and_then(|d| d.message).unwrap_or_default();
+        Failure::Unavailable(format!("Stripe answered {status} {message}").trim_end().to_owned())
+    }
+}
+
+impl StripeClientErr for Failure {
+    fn deserialize_err(msg: impl std::fmt::Display) -> Self {
+        Failure::Unavailable(format!("unreadable answer: {msg}"))
+    }
+}
+
+/// The HTTP side of the Stripe client: one attempt per call ([`CALL_TIMEOUT`]), the secret key as
+/// bearer token, async-stripe's `Stripe-Version`, and the `Idempotency-Key` of the request's
+/// strategy. Retries are the caller's, with the same key.
+#[derive(Clone)]
+pub struct Transport {
+    http: shop_aws::signed::HttpsClient,
+    /// `https://api.stripe.com/` or the stand-in's, ending in `/`.
+    api_base: String,
+    authorization: http::HeaderValue,
+    /// The API version async-stripe's types are generated for.
+    version: http::HeaderValue,
+}
+
+impl Transport {
+    fn new(secret_key: &str, api_base: &str) -> Result<Self, Failure> {
+        let mut authorization = http::HeaderValue::from_str(&format!("Bearer {secret_key}"))
+            .map_err(|_| Failure::Unavailable("the secret key is not a header value".into()))?;
+        authorization.set_sensitive(true);
+        let http = shop_aws::signed::https_client().map_err(|e| Failure::Unavailable(format!("TLS roots: {e}")))?;
+        let api_base = if api_base.ends_with('/') { api_base.to_owned() } else { format!("{api_base}/") };
+        let version = http::HeaderValue::from_str(stripe_shared::version::VERSION.as_str())
+            .map_err(|_| Failure::Unavailable("the Stripe version is not a header value".into()))?;
+        Ok(Self { http, api_base, authorization, version })
+    }
+
+    fn request(&self, request: RequestBuilder, key: Option<&str>) -> Result<http::Request<Full<Bytes>>, Failure> {
+        let method = match request.method {
+            StripeMethod::Get => http::Method::GET,
+            StripeMethod::Post => http::Method::POST,
+            StripeMethod::Delete => http::Method::DELETE,
+        };
+        let mut uri = format!("{}v1{}", self.api_base, request.path);
+        if let Some(query) = &request.query {
+            uri.push('?');
+            uri.push_str(query);
+        }
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::AUTHORIZATION, self.authorization.clone())
+            .header(http::header::USER_AGENT, "Skyshop (async-stripe)")
+            .header("stripe-version", self.version.clone());
+        if let Some(key) = key {
+            builder = builder.header("idempotency-key", key);
+        }
+        let body = match request.body {
+            Some(body) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Bytes::from(body)
+            }
+            None => Bytes::new(),
+        };
+        builder.body(Full::new(body)).map_err(|e| Failure::Unavailable(e.to_string()))
+    }
+}
+
+impl StripeClient for Transport {
+    type Err = Failure;
+
+    async fn execute(&self, request: CustomizedStripeRequest) -> Result<Bytes, Failure> {
+        let (request, config) = request.into_pieces();
+        let key = config.request_strategy.as_ref().and_then(RequestStrategy::get_key);
+        let request = self.request(request, key.as_ref().map(IdempotencyKey::as_str))?;
+        let (status, body) = shop_aws::signed::exchange(&self.http, request, CALL_TIMEOUT, shop_aws::signed::Traced::Remote)
+            .await
+            .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        if status.is_success() { Ok(body) } else { Err(Failure::from_answer(status.as_u16(), &body)) }
     }
 }
 
@@ -124,7 +223,7 @@ const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
 /// The Stripe API.
 #[derive(Clone)]
 pub struct Stripe {
-    client: stripe::Client,
+    client: Transport,
     breaker: std::sync::Arc<shop_internal::CircuitBreaker>,
 }
 
@@ -157,17 +256,13 @@ struct RefundsOf<'a> {
 impl Stripe {
     /// A client with the secret key, pointed at `api_base` when given (a URL ending in `/`).
     pub fn new(secret_key: &str, api_base: Option<&str>) -> Result<Self, Failure> {
-        let mut builder = stripe::ClientBuilder::new(secret_key).timeout(CALL_TIMEOUT).request_strategy(RequestStrategy::Once);
-        if let Some(base) = api_base {
-            let base = if base.ends_with('/') { base.to_owned() } else { format!("{base}/") };
-            builder = builder.url(base);
-        }
+        let client = Transport::new(secret_key, api_base.unwrap_or("https://api.stripe.com/"))?;
         let breaker = shop_internal::CircuitBreaker::named("payments->stripe", BREAKER_THRESHOLD, BREAKER_COOLDOWN);
-        Ok(Self { client: builder.build().map_err(|e| Failure::Unavailable(e.to_string()))?, breaker: std::sync::Arc::new(breaker) })
+        Ok(Self { client, breaker: std::sync::Arc::new(breaker) })
     }
 
     async fn send<T: miniserde::Deserialize>(&self, request: RequestBuilder, key: Option<&str>) -> Result<T, Failure> {
-        let mut request = request.customize::<T>();
+        let mut request = request.customize::<T>().request_strategy(RequestStrategy::Once);
         if let Some(key) = key {
             let key = IdempotencyKey::new(key).map_err(|e| Failure::Unavailable(e.to_string()))?;
             request = request.request_strategy(RequestStrategy::Idempotent(key));
@@ -175,7 +270,7 @@ impl Stripe {
         if !self.breaker.allow() {
             return Err(Failure::Unavailable("circuit open after repeated failures".into()));
         }
-        let result = request.send(&self.client).await.map_err(Failure::from_stripe);
+        let result = request.send(&self.client).await;
         match &result {
             Err(Failure::Unavailable(_)) => self.breaker.record_failure(),
             _ => self.breaker.record_success(),

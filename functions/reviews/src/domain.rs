@@ -102,29 +102,46 @@ pub struct CreateReview {
     /// 1 to 120 characters (trimmed).
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
     #[garde(length(chars, min = 1, max = MAX_TITLE), custom(shop_core::extract::no_control_chars))]
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub title: String,
     /// 1 to 4,000 characters (trimmed).
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
     #[garde(length(chars, min = 1, max = MAX_CONTENT), custom(shop_core::extract::no_control_chars))]
-    #[schema(min_length = 1, max_length = 4000)]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub content: String,
 }
 
 /// `PUT /api/reviews/{id}`: the fields to change (at least one).
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateReview {
     #[garde(inner(range(min = 1, max = 5)))]
     #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<u8>,
     #[serde(default, deserialize_with = "trimmed_opt")]
     #[garde(inner(length(chars, min = 1, max = MAX_TITLE), custom(shop_core::extract::no_control_chars)))]
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "trimmed_opt")]
     #[garde(inner(length(chars, min = 1, max = MAX_CONTENT), custom(shop_core::extract::no_control_chars)))]
-    #[schema(min_length = 1, max_length = 4000)]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub content: Option<String>,
 }
 
@@ -146,7 +163,11 @@ pub struct Hide {
     /// Why (kept on the review, shown to its author), 1 to 500 characters.
     #[serde(deserialize_with = "shop_core::extract::trimmed")]
     #[garde(length(chars, min = 1, max = MAX_REASON), custom(shop_core::extract::no_control_chars))]
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     pub reason: String,
 }
 
@@ -239,7 +260,9 @@ pub struct Distribution {
 }
 
 /// The order of a product's reviews.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// Its schema is the `sort` parameter's: the names `Sort::parse` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Sort {
     #[default]
     Newest,
@@ -317,5 +340,13 @@ mod tests {
         assert_eq!(Sort::parse("most_helpful"), Some(Sort::MostHelpful));
         assert_eq!(Sort::parse("rating"), None);
         assert_eq!(Sort::parse("createdAt"), None);
+    }
+
+    #[test]
+    fn the_documented_sorts_are_the_parsed_ones() {
+        let schema = serde_json::to_value(<Sort as utoipa::PartialSchema>::schema()).unwrap_or_default();
+        let names: Vec<&str> = schema["enum"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_str).collect();
+        assert_eq!(names.join(", "), Sort::NAMES);
+        assert!(names.iter().all(|name| Sort::parse(name).is_some()), "{names:?}");
     }
 }

@@ -101,6 +101,16 @@ impl Rie {
         tokio::time::timeout(timeout, rx).await.map_err(|_| RieError::Timeout)?.map_err(|_| RieError::Gone)
     }
 
+    /// When the process was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(tokio::process::Child::id)
+    }
+
     pub async fn stop(mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;

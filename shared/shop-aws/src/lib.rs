@@ -21,5 +21,6 @@ pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod rds;
+pub mod signed;
 pub mod streams;
 pub mod xray;

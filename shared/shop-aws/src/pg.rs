@@ -60,7 +60,7 @@ pub enum DbError {
     #[error("invalid DATABASE_URL")]
     Url(#[source] sqlx::Error),
     #[error("could not sign an RDS IAM token")]
-    Token(#[from] crate::rds::TokenError),
+    Token(#[from] crate::signed::SignError),
     #[error("could not migrate the database")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("could not reach the database")]

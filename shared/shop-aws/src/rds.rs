@@ -9,28 +9,20 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, 
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
+use crate::signed::SignError;
+
 /// How long a token may be used to open a connection (RDS's maximum).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("the SDK configuration has no {0}")]
-    Missing(&'static str),
-    #[error("could not get credentials")]
-    Credentials(#[from] aws_credential_types::provider::error::CredentialsError),
-    #[error("could not sign the token: {0}")]
-    Sign(String),
-}
-
 /// The auth token for `user` at `host:port` (what `aws rds generate-db-auth-token` prints).
-pub async fn auth_token(sdk: &aws_config::SdkConfig, host: &str, port: u16, user: &str) -> Result<String, TokenError> {
-    let credentials = sdk.credentials_provider().ok_or(TokenError::Missing("credentials provider"))?.provide_credentials().await?;
-    let region = sdk.region().ok_or(TokenError::Missing("region"))?.to_string();
+pub async fn auth_token(sdk: &aws_config::SdkConfig, host: &str, port: u16, user: &str) -> Result<String, SignError> {
+    let credentials = sdk.credentials_provider().ok_or(SignError::Missing("credentials provider"))?.provide_credentials().await?;
+    let region = sdk.region().ok_or(SignError::Missing("region"))?.to_string();
     sign_token(&credentials.into(), &region, host, port, user, SystemTime::now())
 }
 
 /// Signs the token with `identity` at `time` (pure: the tests pin time and keys).
-pub fn sign_token(identity: &Identity, region: &str, host: &str, port: u16, user: &str, time: SystemTime) -> Result<String, TokenError> {
+pub fn sign_token(identity: &Identity, region: &str, host: &str, port: u16, user: &str, time: SystemTime) -> Result<String, SignError> {
     let mut settings = SigningSettings::default();
     settings.expires_in = Some(TOKEN_LIFETIME);
     settings.signature_location = SignatureLocation::QueryParams;
@@ -41,14 +33,14 @@ pub fn sign_token(identity: &Identity, region: &str, host: &str, port: u16, user
         .time(time)
         .settings(settings)
         .build()
-        .map_err(|e| TokenError::Sign(e.to_string()))?
+        .map_err(|e| SignError::Sign(e.to_string()))?
         .into();
     let user: String = url_encode(user);
     let url = format!("https://{host}:{port}/?Action=connect&DBUser={user}");
     let signable =
-        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(|e| TokenError::Sign(e.to_string()))?;
-    let (instructions, _) = sign(signable, &params).map_err(|e| TokenError::Sign(e.to_string()))?.into_parts();
-    let mut request = http::Request::builder().uri(&url).body(()).map_err(|e| TokenError::Sign(e.to_string()))?;
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(|e| SignError::Sign(e.to_string()))?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| SignError::Sign(e.to_string()))?.into_parts();
+    let mut request = http::Request::builder().uri(&url).body(()).map_err(|e| SignError::Sign(e.to_string()))?;
     instructions.apply_to_request_http1x(&mut request);
     let uri = request.uri().to_string();
     Ok(uri.strip_prefix("https://").unwrap_or(&uri).to_owned())

@@ -89,10 +89,7 @@ impl Call {
     /// protocol: `X-Amz-Target` (JSON protocols), `Action=` (query protocols), or the REST path.
     pub fn of(request: &HttpRequest) -> Self {
         let headers = request.headers();
-        let scope =
-            headers.get("authorization").and_then(|a| a.split("Credential=").nth(1)).map(|c| c.split(['/', ',']).collect::<Vec<_>>());
-        let signing = scope.as_ref().and_then(|s| s.get(3)).copied().unwrap_or("");
-        let region = scope.as_ref().and_then(|s| s.get(2)).map(|r| (*r).to_owned());
+        let (signing, region) = credential_scope(headers.get("authorization"));
         let path = request.uri().split('?').next().unwrap_or("").split("://").last().unwrap_or("");
         let path = path.find('/').map(|i| &path[i..]).unwrap_or("/");
         let mut function = None;
@@ -109,6 +106,13 @@ impl Call {
             request.method().to_owned()
         };
         Self { service: service_name(signing), operation, region, method: request.method().to_owned(), function }
+    }
+
+    /// A call made without the SDK (`shop_aws::signed`): the service and region from the
+    /// request's SigV4 `authorization` header, the operation named by the caller.
+    pub fn signed(authorization: Option<&str>, operation: &str, method: &str) -> Self {
+        let (signing, region) = credential_scope(authorization);
+        Self { service: service_name(signing), operation: operation.to_owned(), region, method: method.to_owned(), function: None }
     }
 
     /// The subsegment fields for this call and its outcome (`None`: no response).
@@ -129,22 +133,50 @@ impl Call {
             "aws": aws,
             "http": {"request": {"method": self.method}},
         });
-        match status {
-            Some(status) => {
-                doc["http"]["response"] = json!({"status": status});
-                if status == 429 {
-                    doc["throttle"] = json!(true);
-                }
-                if (400..500).contains(&status) {
-                    doc["error"] = json!(true);
-                } else if status >= 500 {
-                    doc["fault"] = json!(true);
-                }
-            }
-            None => doc["fault"] = json!(true),
-        }
+        set_outcome(&mut doc, status);
         doc
     }
+}
+
+/// The subsegment fields of a call outside AWS (Stripe): named by the host, in the `remote`
+/// namespace, with the URL without its query (`None` status: no answer).
+pub fn remote_document(method: &str, uri: &http::Uri, status: Option<u16>) -> Value {
+    let host = uri.host().unwrap_or("remote");
+    let url = format!("{}://{}{}", uri.scheme_str().unwrap_or("https"), uri.authority().map_or(host, |a| a.as_str()), uri.path());
+    let mut doc = json!({
+        "name": host,
+        "namespace": "remote",
+        "http": {"request": {"method": method, "url": url}},
+    });
+    set_outcome(&mut doc, status);
+    doc
+}
+
+/// The response status, and the outcome flags as X-Ray defines them: `error` for 4xx,
+/// `throttle` too for 429, `fault` for 5xx or no answer.
+fn set_outcome(doc: &mut Value, status: Option<u16>) {
+    match status {
+        Some(status) => {
+            doc["http"]["response"] = json!({"status": status});
+            if status == 429 {
+                doc["throttle"] = json!(true);
+            }
+            if (400..500).contains(&status) {
+                doc["error"] = json!(true);
+            } else if status >= 500 {
+                doc["fault"] = json!(true);
+            }
+        }
+        None => doc["fault"] = json!(true),
+    }
+}
+
+/// The SigV4 signing name and region of an `authorization` header's credential scope
+/// (`Credential=AKID/20260101/us-east-1/dynamodb/aws4_request`).
+fn credential_scope(authorization: Option<&str>) -> (&str, Option<String>) {
+    let scope = authorization.and_then(|a| a.split("Credential=").nth(1)).map(|c| c.split(['/', ',']).collect::<Vec<_>>());
+    let signing = scope.as_ref().and_then(|s| s.get(3)).copied().unwrap_or("");
+    (signing, scope.as_ref().and_then(|s| s.get(2)).map(|r| (*r).to_owned()))
 }
 
 /// X-Ray's names for the services we call, from their SigV4 signing names.
@@ -246,5 +278,29 @@ mod tests {
         assert_eq!((throttled["error"].clone(), throttled["throttle"].clone()), (json!(true), json!(true)));
         assert_eq!(call.document(Some(503), None)["fault"], true);
         assert_eq!(call.document(None, None)["fault"], true, "no response is a fault");
+    }
+
+    #[test]
+    fn calls_without_the_sdk_are_named_like_the_sdks() {
+        let s3 = Call::signed(Some(&AUTH.replace("SERVICE", "s3")), "DeleteObject", "DELETE");
+        assert_eq!((s3.service.as_str(), s3.operation.as_str(), s3.region.as_deref()), ("S3", "DeleteObject", Some("eu-west-1")));
+        let search = Call::signed(Some(&AUTH.replace("SERVICE", "es")), "Search", "POST");
+        assert_eq!(search.service, "OpenSearch");
+        // Unsigned (a local stand-in without credentials): still a call, of no known service.
+        assert_eq!(Call::signed(None, "Search", "POST").service, "AWS");
+    }
+
+    #[test]
+    fn remote_calls_are_named_by_host_without_the_query() {
+        let uri: http::Uri = "https://api.stripe.com/v1/payment_intents/pi_1?expand[]=latest_charge".parse().unwrap();
+        let doc = remote_document("GET", &uri, Some(402));
+        assert_eq!(doc["name"], "api.stripe.com");
+        assert_eq!(doc["namespace"], "remote");
+        assert_eq!(doc["http"]["request"]["url"], "https://api.stripe.com/v1/payment_intents/pi_1");
+        assert_eq!((doc["http"]["response"]["status"].clone(), doc["error"].clone()), (json!(402), json!(true)));
+        let local: http::Uri = "http://127.0.0.1:8420/v1/payment_intents".parse().unwrap();
+        let doc = remote_document("POST", &local, None);
+        assert_eq!((doc["name"].clone(), doc["fault"].clone()), (json!("127.0.0.1"), json!(true)));
+        assert_eq!(doc["http"]["request"]["url"], "http://127.0.0.1:8420/v1/payment_intents");
     }
 }

@@ -132,20 +132,63 @@ pub fn trimmed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Stri
     Ok(value.trim().to_owned())
 }
 
-/// Deserializes JSON, naming the field that does not fit.
+/// Deserializes JSON, naming the field that does not fit. JSON has one number type, so an
+/// integral number written with a fraction or an exponent (`2.0`, `1e2`) is that integer where
+/// an integer is expected (as JSON Schema's `integer` says); `2.5` stays a type error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = result.map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => shape_error(&path, &inner.to_string()),
-            _ => ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {inner}")),
+    let value = match result {
+        Ok(value) => value,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            return match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = inner.to_string();
+                    if message.starts_with("invalid type: floating point")
+                        && let Some(value) = integral_numbers(bytes)
+                    {
+                        return serde_path_to_error::deserialize(value).map_err(|err| {
+                            let path = err.path().to_string();
+                            shape_error(&path, &err.into_inner().to_string())
+                        });
+                    }
+                    Err(shape_error(&path, &message))
+                }
+                _ => Err(ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {inner}"))),
+            };
         }
-    })?;
+    };
     de.end().map_err(|e| ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// The body as a JSON value with every integral float (`2.0`) an integer; `None` when it has
+/// none (or is not JSON).
+fn integral_numbers(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn visit(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // Exactly representable: |f| < 2^53.
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let i = f as i64;
+                    *value = serde_json::Value::from(i);
+                    true
+                } else {
+                    false
+                }
+            }
+            // Every item is visited (`|=` does not short-circuit).
+            serde_json::Value::Array(items) => items.iter_mut().map(visit).fold(false, |changed, item| changed | item),
+            serde_json::Value::Object(map) => map.values_mut().map(visit).fold(false, |changed, item| changed | item),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    visit(&mut value).then_some(value)
 }
 
 /// Turns a serde "data" error into a field error. Serde's message carries the field name for
@@ -314,6 +357,24 @@ mod tests {
         assert_eq!((err.status().as_u16(), err.code()), (400, "malformed_json"));
         let err = parse_json::<Dto>(br#"{"firstName": "ab"} trailing"#).unwrap_err();
         assert_eq!(err.code(), "malformed_json");
+    }
+
+    #[test]
+    fn an_integral_number_is_an_integer_wherever_it_is_written() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Counts {
+            count: u32,
+            nested: Vec<i64>,
+            ratio: f64,
+        }
+        let counts = parse_json::<Counts>(br#"{"count": 2.0, "nested": [-3.0, 1e2, 4], "ratio": 0.5}"#).expect("integral");
+        assert_eq!((counts.count, counts.nested, counts.ratio), (2, vec![-3, 100, 4], 0.5));
+        let err = parse_json::<Counts>(br#"{"count": 2.5, "nested": [], "ratio": 1}"#).unwrap_err();
+        assert_eq!(fields(&err), vec![("count".to_owned(), "invalid_type".to_owned())]);
+        let err = parse_json::<Counts>(br#"{"count": 2.0, "nested": [1.5], "ratio": 1}"#).unwrap_err();
+        assert_eq!(fields(&err), vec![("nested[0]".to_owned(), "invalid_type".to_owned())]);
+        let err = parse_json::<Counts>(br#"{"count": -1.0, "nested": [], "ratio": 1}"#).unwrap_err();
+        assert_eq!(fields(&err), vec![("count".to_owned(), "invalid_type".to_owned())]);
     }
 
     #[test]

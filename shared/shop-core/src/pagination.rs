@@ -16,8 +16,8 @@ pub const MAX_WINDOW: u64 = 10_000;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]

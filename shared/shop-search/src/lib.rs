@@ -67,6 +67,7 @@ pub struct ProductDoc {
 
 /// Whitelisted sort orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     /// Best match first; without a text query this is [`Sort::Newest`].

@@ -1,5 +1,8 @@
-//! OpenSearch implementation of [`SearchEngine`] (AWS; SigV4 via the `opensearch` crate's
-//! `aws-auth` feature, TLS via rustls).
+//! OpenSearch implementation of [`SearchEngine`] (AWS). Five requests are all it sends (index
+//! exists / create, bulk, search, count), so it speaks HTTP itself — hyper's client over rustls
+//! with the system's roots, the stack the AWS SDK already links — and signs every request with
+//! SigV4 (`aws-sigv4`, service `es`), instead of carrying the `opensearch` crate and reqwest (a
+//! second HTTP and TLS stack in every catalog zip).
 //!
 //! The request bodies and the response parsing are plain functions ([`index_definition`],
 //! [`search_body`], [`parse_search_response`], [`bulk_failures`]) so they are tested without a
@@ -21,12 +24,13 @@
 //!   in requests of at most [`MAX_BULK_DOCS`] documents and about [`MAX_BULK_BYTES`]; every failed
 //!   item is reported (a `delete` of a missing id is not a failure).
 
-use opensearch::http::transport::{SingleNodeConnectionPool, Transport, TransportBuilder};
-use opensearch::http::{StatusCode, Url};
-use opensearch::indices::{IndicesCreateParts, IndicesExistsParts};
-use opensearch::params::Refresh;
-use opensearch::{BulkParts, CountParts, OpenSearch, SearchParts};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode, Uri};
+use http_body_util::Full;
 use serde_json::{Value, json};
+use shop_aws::signed::{HttpsClient, Signer};
 use uuid::Uuid;
 
 use crate::{
@@ -42,6 +46,21 @@ pub const MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
 /// Failed bulk items named in an error message (all are counted and logged).
 const MAX_REPORTED_FAILURES: usize = 5;
 const MAX_QUERY_WORDS: usize = 10;
+
+/// The X-Ray operation name of a request to the index (the subsegment of `shop_aws::signed`).
+fn operation(method: &Method, path: &str) -> &'static str {
+    let last = path.rsplit('/').next().unwrap_or("");
+    match (method, last) {
+        (_, "_bulk") => "Bulk",
+        (_, "_search") => "Search",
+        (_, "_count") => "Count",
+        (&Method::HEAD, _) => "IndexExists",
+        (&Method::PUT, _) if path.matches('/').count() == 1 => "CreateIndex",
+        (&Method::GET, _) => "Get",
+        (&Method::DELETE, _) => "Delete",
+        _ => "Request",
+    }
+}
 
 fn engine_err(e: impl std::fmt::Display) -> SearchError {
     SearchError::Engine(e.to_string())
@@ -390,68 +409,95 @@ pub fn error_type(body: &str) -> Option<String> {
     body["error"]["type"].as_str().map(str::to_owned)
 }
 
+/// Longest wait for one search, count or index request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+/// Longest wait for one bulk request (`refresh=wait_for` waits for the next refresh).
+const BULK_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// OpenSearch-backed [`SearchEngine`].
 #[derive(Clone)]
 pub struct OpenSearchEngine {
-    client: OpenSearch,
+    http: HttpsClient,
+    /// Scheme and authority of the node, with any path prefix, without a trailing `/`.
+    base: String,
     index: String,
+    signer: Option<Signer>,
 }
 
 impl std::fmt::Debug for OpenSearchEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenSearchEngine").field("index", &self.index).finish_non_exhaustive()
+        f.debug_struct("OpenSearchEngine").field("base", &self.base).field("index", &self.index).finish_non_exhaustive()
     }
 }
 
 impl OpenSearchEngine {
-    /// Uses a configured transport (for AWS: `TransportBuilder::new(pool).auth(sdk_config.try_into()?)
-    /// .service_name("es")`, or `"aoss"` for Serverless).
-    pub fn new(transport: Transport, index: impl Into<String>) -> Self {
-        Self { client: OpenSearch::new(transport), index: index.into() }
+    fn build(endpoint: &str, index: impl Into<String>, signer: Option<Signer>) -> Result<Self, SearchError> {
+        let uri: Uri = endpoint.parse().map_err(|e| engine_err(format!("OpenSearch endpoint {endpoint:?}: {e}")))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(engine_err(format!("OpenSearch endpoint {endpoint:?}: not an http(s) URL")));
+        }
+        let http = shop_aws::signed::https_client().map_err(|e| engine_err(format!("TLS roots: {e}")))?;
+        Ok(Self { http, base: endpoint.trim_end_matches('/').to_owned(), index: index.into(), signer })
     }
 
     /// A client for an Amazon OpenSearch Service domain: requests are SigV4-signed (service `es`)
     /// with the region, credentials and clock (time source) of `sdk`.
     pub fn aws(endpoint: &str, index: impl Into<String>, sdk: &aws_config::SdkConfig) -> Result<Self, SearchError> {
-        let url = Url::parse(endpoint).map_err(engine_err)?;
-        let credentials = opensearch::auth::Credentials::try_from(sdk).map_err(engine_err)?;
-        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url)).auth(credentials).service_name("es");
-        if let Some(time_source) = sdk.time_source() {
-            builder = builder.sigv4_time_source(time_source);
-        }
-        Ok(Self::new(builder.build().map_err(engine_err)?, index))
+        Self::build(endpoint, index, Some(Signer::new(sdk, "es").map_err(engine_err)?))
     }
 
     /// An unauthenticated client for one node (local clusters and tests).
     pub fn with_url(url: &str, index: impl Into<String>) -> Result<Self, SearchError> {
-        let url = Url::parse(url).map_err(engine_err)?;
-        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url)).disable_proxy().build().map_err(engine_err)?;
-        Ok(Self::new(transport, index))
+        Self::build(url, index, None)
+    }
+
+    /// Sends one request (`path` starts with `/`, `query` without `?`) and reads the whole answer.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(StatusCode, Bytes), SearchError> {
+        let timeout = if path.ends_with("/_bulk") { BULK_TIMEOUT } else { REQUEST_TIMEOUT };
+        let uri = if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
+        let mut request = http::Request::builder()
+            .method(method.clone())
+            .uri(&uri)
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::new()))
+            .map_err(engine_err)?;
+        if let Some(signer) = &self.signer {
+            signer.sign(&mut request, &body).await.map_err(engine_err)?;
+        }
+        *request.body_mut() = Full::new(Bytes::from(body));
+        let traced = shop_aws::signed::Traced::Aws { operation: operation(&method, path) };
+        shop_aws::signed::exchange(&self.http, request, timeout, traced).await.map_err(|e| engine_err(format!("{method} {path}: {e}")))
+    }
+
+    async fn send_json(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, Bytes), SearchError> {
+        let body = body.map(serde_json::to_vec).transpose().map_err(engine_err)?.unwrap_or_default();
+        self.send(method, path, "", body, "application/json").await
     }
 
     /// Creates the index with [`index_definition`] if it does not exist. Losing a creation race to
     /// another instance (`resource_already_exists_exception`, status 400 today, 409 once
     /// opensearch-project/OpenSearch#20072 lands) is success.
     pub async fn ensure_index(&self) -> Result<(), SearchError> {
-        let exists = self.client.indices().exists(IndicesExistsParts::Index(&[&self.index])).send().await.map_err(engine_err)?;
-        match exists.status_code() {
+        let path = format!("/{}", self.index);
+        let (exists, _) = self.send_json(Method::HEAD, &path, None).await?;
+        match exists {
             StatusCode::OK => return Ok(()),
             StatusCode::NOT_FOUND => {}
             status => return Err(engine_err(format!("checking index {}: {status}", self.index))),
         }
-        let response = self
-            .client
-            .indices()
-            .create(IndicesCreateParts::Index(&self.index))
-            .body(index_definition())
-            .send()
-            .await
-            .map_err(engine_err)?;
-        let status = response.status_code();
+        let (status, body) = self.send_json(Method::PUT, &path, Some(&index_definition())).await?;
         if status.is_success() {
             return Ok(());
         }
-        let body = response.text().await.map_err(engine_err)?;
+        let body = String::from_utf8_lossy(&body);
         if error_type(&body).as_deref() == Some("resource_already_exists_exception") {
             return Ok(());
         }
@@ -467,11 +513,14 @@ impl OpenSearchEngine {
         let requests = chunks.len();
         let mut failures: Vec<BulkItemFailure> = Vec::new();
         for (n, chunk) in chunks.into_iter().enumerate() {
-            let lines: Vec<String> = chunk.into_iter().flatten().collect();
-            let response =
-                self.client.bulk(BulkParts::Index(&self.index)).refresh(Refresh::WaitFor).body(lines).send().await.map_err(engine_err)?;
-            let status = response.status_code();
-            let body = response.text().await.map_err(engine_err)?;
+            let mut lines = String::new();
+            for line in chunk.into_iter().flatten() {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
+            let path = format!("/{}/_bulk", self.index);
+            let (status, body) = self.send(Method::POST, &path, "refresh=wait_for", lines.into_bytes(), "application/x-ndjson").await?;
+            let body = String::from_utf8_lossy(&body);
             if !status.is_success() {
                 return Err(engine_err(format!("bulk request {} of {requests}: {status}: {body}", n + 1)));
             }
@@ -487,6 +536,17 @@ impl OpenSearchEngine {
         }
         Err(failures_error(&failures, total))
     }
+}
+
+/// A JSON answer; a failed request whose body is not JSON is reported with its status and text.
+fn json_body(what: &str, status: StatusCode, body: &[u8]) -> Result<Value, SearchError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if status.is_success() {
+            engine_err(format!("{what}: answer is not JSON: {e}"))
+        } else {
+            engine_err(format!("{what}: {status}: {}", String::from_utf8_lossy(body)))
+        }
+    })
 }
 
 fn to_line(value: &Value) -> Result<String, SearchError> {
@@ -523,9 +583,8 @@ impl SearchEngine for OpenSearchEngine {
     fn search<'a>(&'a self, query: &'a SearchQuery) -> BoxFuture<'a, Result<SearchResults, SearchError>> {
         Box::pin(async move {
             let body = search_body(query)?;
-            let response = self.client.search(SearchParts::Index(&[&self.index])).body(body).send().await.map_err(engine_err)?;
-            let status = response.status_code();
-            let body: Value = response.json().await.map_err(engine_err)?;
+            let (status, body) = self.send_json(Method::POST, &format!("/{}/_search", self.index), Some(&body)).await?;
+            let body = json_body("search", status, &body)?;
             if !status.is_success() {
                 return Err(engine_err(format!("search: {status}: {body}")));
             }
@@ -535,13 +594,27 @@ impl SearchEngine for OpenSearchEngine {
 
     fn count(&self) -> BoxFuture<'_, Result<u64, SearchError>> {
         Box::pin(async move {
-            let response = self.client.count(CountParts::Index(&[&self.index])).send().await.map_err(engine_err)?;
-            let status = response.status_code();
-            let body: Value = response.json().await.map_err(engine_err)?;
+            let (status, body) = self.send_json(Method::GET, &format!("/{}/_count", self.index), None).await?;
+            let body = json_body("count", status, &body)?;
             if !status.is_success() {
                 return Err(engine_err(format!("count: {status}: {body}")));
             }
             body["count"].as_u64().ok_or_else(|| engine_err("count response without count"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_to_the_index_are_named_for_x_ray() {
+        assert_eq!(operation(&Method::POST, "/products/_search"), "Search");
+        assert_eq!(operation(&Method::POST, "/products/_bulk"), "Bulk");
+        assert_eq!(operation(&Method::GET, "/products/_count"), "Count");
+        assert_eq!(operation(&Method::HEAD, "/products"), "IndexExists");
+        assert_eq!(operation(&Method::PUT, "/products"), "CreateIndex");
+        assert_eq!(operation(&Method::GET, "/products/_doc/1"), "Get");
     }
 }

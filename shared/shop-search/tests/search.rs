@@ -146,6 +146,41 @@ async fn a_typo_in_the_query_still_finds_the_product() {
 }
 
 #[tokio::test]
+async fn a_word_the_index_knows_matches_without_typo_tolerance_and_a_typo_of_it_still_finds_it() {
+    let (engine, c) = indexed().await;
+    let by_id = c.by_id();
+    let words_of = |id: &Uuid| {
+        let d = by_id[id];
+        format!("{} {} {} {}", d.name, d.description, d.brand.as_deref().unwrap_or(""), d.tags.join(" "))
+            .to_lowercase()
+            .split(|ch: char| !ch.is_alphanumeric())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    // "hand" and "fork" are words of the data set, one edit away from "and" and "for", which
+    // most descriptions hold: a known word is matched exactly and by prefix only.
+    for (word, neighbour) in [("hand", "and"), ("fork", "for")] {
+        let with_neighbour = c.active().filter(|d| d.description.to_lowercase().split_whitespace().any(|w| w == neighbour)).count();
+        assert!(with_neighbour > 100, "{neighbour}: {with_neighbour} products");
+        let ids = all_hits(&engine, text(word)).await;
+        assert!(!ids.is_empty(), "{word} finds its products");
+        assert!(ids.len() < with_neighbour / 4, "{word}: {} hits", ids.len());
+        for id in &ids {
+            assert!(words_of(id).iter().any(|w| w.starts_with(word)), "{} has no word starting with {word:?}", by_id[id].name);
+        }
+        // The same word with a typo is unknown to the index: it finds the products holding the
+        // word again.
+        let typo: String = format!("{}{}{}", &word[..1], &word[2..3], &word[1..2]) + &word[3..];
+        let typo_ids = all_hits(&engine, text(&typo)).await;
+        let holding: Vec<&Uuid> = ids.iter().filter(|id| words_of(id).iter().any(|w| w == word)).collect();
+        assert!(!holding.is_empty(), "{word}");
+        for id in holding {
+            assert!(typo_ids.contains(id), "{typo:?} misses {}", by_id[id].name);
+        }
+    }
+}
+
+#[tokio::test]
 async fn exact_matches_rank_above_fuzzy_neighbours_and_every_word_must_match() {
     let (engine, c) = indexed().await;
     let r = search(&engine, text("iphone")).await;
@@ -693,14 +728,18 @@ async fn a_text_query_with_filters_returns_exactly_the_filtered_text_matches() {
 #[tokio::test]
 async fn a_query_of_several_words_gives_what_one_boolean_query_gives_when_built_from_each_words_cached_matches() {
     let (engine, c) = indexed().await;
-    // Words that occur together in products, a word with a typo, words of different products
-    // (no match), a filter with a price sort, a second page.
+    // Words that occur together in products, words with a typo (scored on what the other words
+    // matched, or all of them unknown), words of different products (no match), a filter with a
+    // price sort, a second page.
     let mut queries: Vec<SearchQuery> = [
         "apple iphone",
         "iphone apple charger",
         "essence mascara",
         "watch rolex",
         "chargr iphone",
+        "apple iphne",
+        "iphne chargr",
+        "essence mascra lash",
         "mascara laptop",
         "red lipstick",
         "green",

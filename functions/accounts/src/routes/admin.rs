@@ -35,7 +35,8 @@ pub struct UserListQuery {
     /// Only active (`true`) or deactivated (`false`) users.
     #[serde(rename = "isActive")]
     pub is_active: Option<bool>,
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,

@@ -63,10 +63,10 @@ pub struct RegisterRequest {
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     #[garde(length(chars, min = 1, max = 50), custom(not_blank))]
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 50, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub first_name: String,
     #[garde(length(chars, min = 1, max = 50), custom(not_blank))]
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 50, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub last_name: String,
 }
 

@@ -36,8 +36,10 @@ pub async fn get_me(State(state): State<AppState>, claims: Claims) -> ApiResult<
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateMeRequest {
     #[garde(inner(length(chars, min = 1, max = 50), custom(not_blank)))]
+    #[schema(min_length = 1, max_length = 50, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub first_name: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 50), custom(not_blank)))]
+    #[schema(min_length = 1, max_length = 50, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub last_name: Option<String>,
 }
 
@@ -67,9 +69,12 @@ pub async fn update_me(
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
+    /// 8–128 characters with an upper-case letter, a lower-case letter and a digit or symbol.
     #[garde(custom(password_policy))]
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 

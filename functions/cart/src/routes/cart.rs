@@ -70,8 +70,10 @@ fn item_not_found() -> ApiError {
     )])
 }
 
+/// The line would pass [`MAX_QUANTITY`] with what the cart already holds (field code
+/// `line_limit`: a refusal for the cart's content, not the request's shape).
 fn quantity_error(message: impl Into<String>) -> ApiError {
-    ApiError::validation(vec![FieldError::new("quantity", "invalid", message)])
+    ApiError::validation(vec![FieldError::new("quantity", "line_limit", message)])
 }
 
 /// A coupon that does not apply, with the precise reason: 422 `invalid_coupon` whose field error
@@ -349,7 +351,7 @@ pub async fn clear_cart(State(state): State<AppState>, claims: Option<Claims>, h
 /// is deleted (its token answers 404 from then on). A user without a cart simply takes the
 /// guest cart over.
 #[utoipa::path(post, path = "/api/cart/merge", tag = "cart", security(("bearer" = [])),
-    params(("X-Cart-Token" = String, Header, description = "The guest cart's token")),
+    params(("X-Cart-Token" = String, Header, pattern = r"^[\t -~]*[!-~][\t -~]*$", description = "The guest cart's token")),
     responses(
         (status = 200, body = CartView),
         NoCartToken,
@@ -413,6 +415,7 @@ pub async fn merge_cart(State(state): State<AppState>, claims: Claims, headers: 
 pub struct ApplyCoupon {
     /// Case-insensitive.
     #[garde(length(min = 1, max = 64), custom(shop_core::extract::not_blank))]
+    #[schema(min_length = 1, max_length = 64, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub code: String,
 }
 

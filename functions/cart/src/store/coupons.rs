@@ -184,15 +184,7 @@ impl CouponStore {
     pub async fn create(&self, coupon: &Coupon) -> Result<Outcome, StoreError> {
         let mut item = self.coupon_item(coupon, 1)?;
         item.insert("incarnation".into(), s(shop_core::id::new_id().to_string()));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        Ok(write_outcome(result)?)
+        shop_aws::dynamo::put_new(&self.client, &self.table, item).await
     }
 
     /// Read-modify-write of a coupon's admin-editable fields: `change` gets the coupon as stored

@@ -90,6 +90,8 @@ async fn invalid_coupon_definitions_name_the_field() {
         (json!({"code": "T3", "type": "fixed", "value": 100, "minSubtotal": -1}), "minSubtotal"),
         (json!({"code": "T4", "type": "fixed", "value": 100, "maxRedemptions": 0}), "maxRedemptions"),
         (json!({"code": "T5", "type": "fixed", "value": 100, "perUserLimit": 0}), "perUserLimit"),
+        (json!({"code": "T9", "type": "fixed", "value": 100, "perUserLimit": 1_000_000_001}), "perUserLimit"),
+        (json!({"code": "T10", "type": "fixed", "value": 100, "maxRedemptions": 2_147_483_648_u64}), "maxRedemptions"),
         (json!({"code": "T6", "type": "fixed", "value": 100, "startsAt": "yesterday"}), "startsAt"),
         (
             json!({"code": "T7", "type": "fixed", "value": 100, "startsAt": at(time::Duration::days(2)), "endsAt": at(time::Duration::days(1))}),

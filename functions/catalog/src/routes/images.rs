@@ -55,9 +55,11 @@ fn allowed_type(value: &str, _: &()) -> garde::Result {
 pub struct UploadUrlRequest {
     /// `image/jpeg`, `image/png`, `image/webp` or `image/gif`.
     #[garde(custom(allowed_type))]
+    #[schema(pattern = r"^image/(jpeg|png|webp|gif)$")]
     pub content_type: String,
     /// Size of the file in bytes, at most 5 MB (5,242,880).
     #[garde(range(min = 1, max = MAX_IMAGE_BYTES))]
+    #[schema(minimum = 1, maximum = 5_242_880)]
     pub content_length: u64,
 }
 
@@ -105,7 +107,7 @@ pub async fn upload_url(
         .images
         .presigned_put(&key, &body.content_type, body.content_length, UPLOAD_URL_TTL)
         .await
-        .map_err(|e| ApiError::internal(&*e))?;
+        .map_err(|e| ApiError::unavailable(&e))?;
     let url = state.images.url(&key);
     let image = Image { id: image_id, url: url.clone(), key: Some(key) };
     state
@@ -122,7 +124,7 @@ pub async fn upload_url(
         .map_err(clash)?;
     let response = UploadUrl {
         image_id,
-        upload_url: presigned.uri().to_owned(),
+        upload_url: presigned,
         method: "PUT".into(),
         headers: serde_json::json!({"content-type": body.content_type, "content-length": body.content_length.to_string()}),
         url,

@@ -49,6 +49,7 @@ const MAX_VALUES: usize = 20;
 #[allow(dead_code)]
 pub struct ListingParams {
     /// Free text (typo tolerant), at most 200 characters.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Category id or slug; descendants included.
     category: Option<String>,
@@ -67,22 +68,14 @@ pub struct ListingParams {
     /// Only featured (`true`) or non-featured (`false`) products.
     featured: Option<bool>,
     /// `relevance` (default), `newest`, `price_asc`, `price_desc`, `name_asc`, `name_desc`, `rating`.
-    #[param(schema_with = sort_schema)]
+    #[param(value_type = Option<Sort>, inline)]
     sort: Option<String>,
-    /// Page number, from 1.
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     page: Option<u32>,
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-}
-
-/// The values of `sort`, as [`sort_param`] accepts them.
-const SORTS: [&str; 7] = ["relevance", "newest", "price_asc", "price_desc", "name_asc", "name_desc", "rating"];
-
-/// `sort`'s schema: a string, one of [`SORTS`].
-fn sort_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).enum_values(Some(SORTS)).build()
 }
 
 fn bool_param(name: &str, value: &str) -> ApiResult<bool> {
@@ -106,20 +99,10 @@ fn u32_param(name: &str, value: &str) -> ApiResult<u32> {
 }
 
 fn sort_param(value: &str) -> ApiResult<Sort> {
-    Ok(match value {
-        "relevance" => Sort::Relevance,
-        "newest" => Sort::Newest,
-        "price_asc" => Sort::PriceAsc,
-        "price_desc" => Sort::PriceDesc,
-        "name_asc" => Sort::NameAsc,
-        "name_desc" => Sort::NameDesc,
-        "rating" => Sort::Rating,
-        _ => {
-            return Err(ApiError::invalid_param(
-                "sort",
-                "must be one of relevance, newest, price_asc, price_desc, name_asc, name_desc, rating",
-            ));
-        }
+    use serde::Deserialize as _;
+    use serde::de::IntoDeserializer as _;
+    Sort::deserialize(value.into_deserializer()).map_err(|_: serde::de::value::Error| {
+        ApiError::invalid_param("sort", "must be one of relevance, newest, price_asc, price_desc, name_asc, name_desc, rating")
     })
 }
 
@@ -245,11 +228,15 @@ mod tests {
 
     #[test]
     fn the_documented_sorts_are_the_accepted_ones() {
-        for sort in SORTS {
-            assert!(sort_param(sort).is_ok(), "{sort}");
+        let params = serde_json::to_value(ListingParams::into_params(|| None)).unwrap();
+        let sort = params.as_array().and_then(|p| p.iter().find(|p| p["name"] == "sort")).cloned().unwrap_or_default();
+        assert!(sort["description"].as_str().is_some_and(|d| d.contains("`relevance` (default)")), "{sort}");
+        let values: Vec<&str> = sort["schema"]["enum"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_str).collect();
+        assert_eq!(values, ["relevance", "newest", "price_asc", "price_desc", "name_asc", "name_desc", "rating"]);
+        for value in values {
+            assert!(sort_param(value).is_ok(), "{value}");
         }
-        let schema = serde_json::to_value(sort_schema()).unwrap();
-        assert_eq!(schema["enum"].as_array().map(Vec::len), Some(SORTS.len()));
+        assert!(sort_param("popular").is_err());
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub struct SellerProductsQuery {
     /// Only active (`true`) or inactive (`false`) products.
     pub is_active: Option<bool>,
     /// Page number, from 1; `page × limit` at most 10,000.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -260,7 +260,7 @@ pub struct LowStockQuery {
     /// ADMIN only: one seller's products (default for an admin: every seller's).
     pub seller_id: Option<uuid::Uuid>,
     /// Page number, from 1; `page × limit` at most 10,000.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,

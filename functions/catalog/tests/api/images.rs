@@ -3,6 +3,11 @@ use shop_testkit::Req;
 
 use crate::{admin, seller};
 
+/// An S3 client on the stand-in, to look at what the function wrote.
+async fn s3() -> aws_sdk_s3::Client {
+    sam_model::local::s3_client(shop_testkit::sdk().await)
+}
+
 #[tokio::test]
 async fn a_seller_uploads_an_image_through_a_presigned_url_and_removes_it() {
     let state = crate::state().await;
@@ -32,7 +37,7 @@ async fn a_seller_uploads_an_image_through_a_presigned_url_and_removes_it() {
         .unwrap();
     assert!(put.status().is_success(), "upload refused: {} {}", put.status(), put.text().await.unwrap_or_default());
     let key = format!("products/{id}/{}.webp", grant["imageId"].as_str().unwrap());
-    let stored = state.images.s3.get_object().bucket(&state.images.bucket).key(&key).send().await.unwrap();
+    let stored = s3().await.get_object().bucket(&state.images.bucket).key(&key).send().await.unwrap();
     assert_eq!(stored.content_type(), Some("image/webp"));
     assert_eq!(stored.body.collect().await.unwrap().into_bytes().to_vec(), bytes);
 
@@ -46,7 +51,7 @@ async fn a_seller_uploads_an_image_through_a_presigned_url_and_removes_it() {
     let image_id = grant["imageId"].as_str().unwrap();
     app.send_as(&owner, Req::delete(&format!("/api/products/{id}/images/{image_id}"))).await.expect(204);
     assert!(app.send(Req::get(&format!("/api/products/{id}"))).await.expect(200)["images"].as_array().unwrap().is_empty());
-    assert!(state.images.s3.head_object().bucket(&state.images.bucket).key(&key).send().await.is_err(), "the file is gone");
+    assert!(s3().await.head_object().bucket(&state.images.bucket).key(&key).send().await.is_err(), "the file is gone");
     app.send_as(&owner, Req::delete(&format!("/api/products/{id}/images/{image_id}"))).await.expect_problem(404, "not_found");
 }
 
@@ -104,10 +109,7 @@ async fn removing_a_copied_image_url_never_deletes_another_sellers_file() {
         app.send_as(&attacker, Req::put(&format!("/api/products/{mine_id}")).json(json!({"images": [grant["url"]]}))).await.expect(200);
     let copied_id = copied["images"][0]["id"].as_str().unwrap();
     app.send_as(&attacker, Req::delete(&format!("/api/products/{mine_id}/images/{copied_id}"))).await.expect(204);
-    assert!(
-        state.images.s3.head_object().bucket(&state.images.bucket).key(&key).send().await.is_ok(),
-        "the other seller's file must survive"
-    );
+    assert!(s3().await.head_object().bucket(&state.images.bucket).key(&key).send().await.is_ok(), "the other seller's file must survive");
     let still = app.send(Req::get(&format!("/api/products/{theirs_id}"))).await.expect(200);
     assert_eq!(still["images"][0]["url"], grant["url"]);
 
@@ -115,10 +117,7 @@ async fn removing_a_copied_image_url_never_deletes_another_sellers_file() {
     app.send_as(&victim, Req::put(&format!("/api/products/{theirs_id}")).json(json!({"images": [grant["url"]]}))).await.expect(200);
     let image_id = grant["imageId"].as_str().unwrap();
     app.send_as(&victim, Req::delete(&format!("/api/products/{theirs_id}/images/{image_id}"))).await.expect(204);
-    assert!(
-        state.images.s3.head_object().bucket(&state.images.bucket).key(&key).send().await.is_err(),
-        "the owner's own upload is removed"
-    );
+    assert!(s3().await.head_object().bucket(&state.images.bucket).key(&key).send().await.is_err(), "the owner's own upload is removed");
 }
 
 /// Image URLs given in a product body are https links of bounded length; script and data URLs
@@ -189,7 +188,7 @@ async fn an_uploads_key_is_stored_apart_never_shown_and_kept_by_other_edits() {
     let edited = app.send_as(&owner, Req::put(&format!("/api/products/{id}")).json(json!({"name": "Renamed"}))).await.expect(200);
     assert_eq!(shown_image(&edited), ["id", "url"]);
     app.send_as(&owner, Req::delete(&format!("/api/products/{id}/images/{image_id}"))).await.expect(204);
-    assert!(state.images.s3.head_object().bucket(&state.images.bucket).key(&key).send().await.is_err(), "the upload is removed");
+    assert!(s3().await.head_object().bucket(&state.images.bucket).key(&key).send().await.is_err(), "the upload is removed");
     let after = state.store.uncached().product(id.parse().unwrap()).await.unwrap().unwrap();
     assert!(after.images.is_empty());
 }

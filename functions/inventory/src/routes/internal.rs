@@ -67,11 +67,9 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
             Ok(Json(r))
         }
         // A repeat of the same request (a retry) gets the reservation; anything else under the
-        // same order id is a conflict, never a silent 200 for stock that is not held.
-        ReserveOutcome::Existing(r) if !same_lines(&r.lines, &body.lines) => {
-            Err(ApiError::conflict("reservation_mismatch", "This order already has a reservation with other lines; nothing was changed.")
-                .with_errors(vec![FieldError::new("lines", "mismatch", "differ from the order's existing reservation")]))
-        }
+        // same order id is a conflict, never a silent 200 for stock that is not held. An order id
+        // cancelled before any reservation was made (its checkout undone) has a released one with
+        // no lines: released.
         ReserveOutcome::Existing(r)
             if matches!(r.status, ReservationStatus::Released | ReservationStatus::Expired | ReservationStatus::Restocked) =>
         {
@@ -79,6 +77,10 @@ pub async fn reserve(State(state): State<AppState>, ValidJson(body): ValidJson<R
                 "reservation_released",
                 "This order's reservation was released, expired or cancelled; it holds no stock.",
             ))
+        }
+        ReserveOutcome::Existing(r) if !same_lines(&r.lines, &body.lines) => {
+            Err(ApiError::conflict("reservation_mismatch", "This order already has a reservation with other lines; nothing was changed.")
+                .with_errors(vec![FieldError::new("lines", "mismatch", "differ from the order's existing reservation")]))
         }
         ReserveOutcome::Existing(r) => Ok(Json(r)),
         ReserveOutcome::Insufficient(lines) => {

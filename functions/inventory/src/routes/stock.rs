@@ -107,6 +107,10 @@ pub async fn get_stock(State(state): State<AppState>, claims: Claims, ValidPath(
 #[into_params(parameter_in = Query)]
 pub struct IdsQuery {
     /// 1 to 100 comma-separated product ids.
+    #[param(
+        required = true,
+        pattern = r"^\s*[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\s*(,\s*[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\s*){0,99}$"
+    )]
     pub ids: Option<String>,
 }
 

@@ -207,6 +207,44 @@ async fn repeating_reserve_commit_and_release_changes_stock_once() {
     assert_eq!(ctx.stock(id).await.available, 6);
 }
 
+/// A checkout undone (its reservation cancelled) before its reserve arrived — an attempt that
+/// outlived the caller who gave up on it — must not hold stock for an order that will never exist.
+#[tokio::test]
+async fn a_reserve_arriving_after_its_order_was_cancelled_takes_nothing() {
+    let ctx = ctx().await;
+    let seller = seller();
+    let id = ctx.stocked(&seller, 10, 1).await;
+    let order = Uuid::now_v7();
+    let (status, problem) = refused(ctx.cancel(order).await.unwrap_err());
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "nothing was reserved");
+
+    let (status, problem) = refused(ctx.reserve(order, &[(id, 4)]).await.unwrap_err());
+    assert_eq!((status, problem["code"].as_str()), (409, Some("reservation_released")));
+    let stock = ctx.stock(id).await;
+    assert_eq!((stock.available, stock.reserved), (10, 0), "no unit taken");
+    // Cancelling again answers the cancellation that stands; a commit is refused.
+    assert_eq!(ctx.cancel(order).await.unwrap(), json!({"orderId": order, "status": "released"}));
+    let (status, problem) = refused(ctx.commit(order).await.unwrap_err());
+    assert_eq!((status, problem["code"].as_str()), (409, Some("reservation_released")));
+
+    // Cancel and reserve racing: either the reservation is made and then released, or the
+    // cancellation stands first and nothing is taken; never units held afterwards.
+    for _ in 0..10 {
+        let order = Uuid::now_v7();
+        let (reserved, cancelled) = futures::join!(ctx.reserve(order, &[(id, 1)]), ctx.cancel(order));
+        let cancelled = match cancelled {
+            Ok(_) => true,
+            Err(e) => refused(e).0 == 404,
+        };
+        assert!(cancelled, "the cancellation stands either way");
+        if let Err(e) = reserved {
+            assert_eq!(refused(e).1["code"].as_str(), Some("reservation_released"));
+        }
+        let stock = ctx.stock(id).await;
+        assert_eq!((stock.available, stock.reserved), (10, 0), "no unit held after cancel and reserve raced");
+    }
+}
+
 #[tokio::test]
 async fn expired_reservations_are_released_exactly_once() {
     let ctx = ctx().await;

@@ -40,11 +40,13 @@ pub struct AdminQuery {
     pub from: Option<Timestamp>,
     /// Placed before (RFC 3339).
     pub to: Option<Timestamp>,
-    /// An order number (or its beginning) or a user id.
+    /// An order number (or its beginning) or a user id; at most 64 characters, no control characters.
+    #[param(max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
     /// Only orders flagged for a disputed payment (`true`), or only unflagged ones (`false`).
     pub flagged: Option<bool>,
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -215,7 +217,8 @@ pub async fn set_status(
 #[into_params(parameter_in = Query)]
 pub struct SellerQuery {
     pub status: Option<Status>,
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,

@@ -43,7 +43,7 @@ pub(crate) fn readable(claims: &Claims, order: &crate::domain::Order) -> ApiResu
 /// Places an order from the caller's cart. Requires an `Idempotency-Key` header: the same key
 /// and body answer the same order (201, then 200 with an identical body).
 #[utoipa::path(post, path = "/api/orders", tag = "orders", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1 to 255 visible ASCII characters; kept 48 h")),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[\t ]*[!-~]{1,255}[\t ]*$", description = "1 to 255 visible ASCII characters; kept 48 h")),
     request_body = CheckoutRequest,
     responses(
         (status = 201, body = OrderView, description = "Placed"),
@@ -132,8 +132,12 @@ pub async fn cancel(
     let body = axum::body::to_bytes(request.into_body(), MAX_CANCEL_BODY).await.map_err(|_| {
         ApiError::new(http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than this route accepts.")
     })?;
-    let body: CancelRequest =
-        if body.iter().all(u8::is_ascii_whitespace) { CancelRequest::default() } else { shop_core::extract::parse_json(&body)? };
+    // No body, or `null` (the document's body is `CancelRequest` or null): no reason.
+    let body: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelRequest::default()
+    } else {
+        shop_core::extract::parse_json::<Option<CancelRequest>>(&body)?.unwrap_or_default()
+    };
     shop_core::extract::validate(&body)?;
     let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     let actor = Actor { id: Some(claims.sub), role: if claims.role == Role::Admin { "ADMIN" } else { "CUSTOMER" } };

@@ -213,6 +213,44 @@ async fn a_checkout_that_died_half_way_is_undone_by_the_minute_job() {
     assert_eq!(app.run_jobs().await["undone"], 0, "once");
 }
 
+#[tokio::test]
+async fn a_retry_taking_over_a_checkout_already_undone_starts_afresh_and_holds_stock_once() {
+    let app = app().await;
+    let (who, product) = app.shopper(3_000, 10, 2).await;
+    // An attempt claimed key "k" for an order id, was undone (its reservation cancelled before
+    // any was made: the cancellation stands for the order id), but could not let the key go.
+    let order_id = Uuid::now_v7();
+    let request: orders::domain::CheckoutRequest = serde_json::from_value(checkout_body("card")).unwrap();
+    let db = app.db().await;
+    sqlx::query(
+        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash, order_id, state, lease_until, created_at)
+         VALUES ($1, 'k', $2, $3, 'started', now() - interval '5 seconds', now() - interval '1 minute')",
+    )
+    .bind(who.id())
+    .bind(orders::checkout::request_hash(&request))
+    .bind(order_id)
+    .execute(&db)
+    .await
+    .unwrap();
+    let sdk = shop_testkit::sdk().await;
+    let inventory = orders::clients::Inventory(shop_internal::InternalClient::new(sdk, &app.config.inventory_function, "orders"));
+    inventory.cancel(order_id).await.unwrap();
+
+    // The retry takes the key over, finds the order id cancelled: a retryable 503 that holds
+    // nothing and lets the key go.
+    let r = app.place(&who, "k", checkout_body("card")).await;
+    r.expect_problem(503, "service_unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(app.stock(&product).await, (10, 0));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_requests").fetch_one(&db).await.unwrap();
+    assert_eq!(left, 0, "the key was let go");
+    // The next retry places the order under a new order id, its units held once.
+    let order = app.place(&who, "k", checkout_body("card")).await.expect(201);
+    assert_ne!(order["id"], json!(order_id));
+    assert_eq!(app.stock(&product).await, (8, 2));
+    assert_eq!(orders_count(&app).await, 1);
+}
+
 /// `real`, with requests to `path` held for `delay` first (a slow dependency).
 fn slow(real: Router, path: &'static str, delay: std::time::Duration) -> Router {
     Router::new().fallback_service(tower::service_fn(move |req: Request<Body>| {

@@ -94,24 +94,17 @@ pub async fn create_review(
     }
 }
 
-/// `sort`'s schema: a string, one of the values [`Sort::parse`] accepts.
-fn sort_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["newest", "oldest", "highest", "lowest", "most_helpful"]))
-        .build()
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProductReviewsQuery {
-    #[param(minimum = 1)]
+    /// Page number, from 1; `page × limit` at most 10,000.
+    #[param(minimum = 1, maximum = 10_000)]
     pub page: Option<u32>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `newest` (default), `oldest`, `highest`, `lowest`, `most_helpful`.
-    #[param(schema_with = sort_schema)]
+    #[param(value_type = Option<Sort>, inline)]
     pub sort: Option<String>,
     /// Only reviews with this many stars (1 to 5).
     #[param(minimum = 1, maximum = 5)]

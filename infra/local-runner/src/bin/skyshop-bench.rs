@@ -21,7 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Cold start of a function binary against a baseline, under the Lambda Runtime API emulator
+    /// Cold start (init, init + first invocation) and peak RSS of every function and two
+    /// baselines, under the Lambda Runtime API emulator
     Init(InitArgs),
     /// CPU cost of one argon2id hash at the parameters accounts uses
     Argon2,
@@ -45,31 +46,121 @@ async fn main() -> Result<(), BoxError> {
     }
 }
 
-/// `skyshop-bench init --function <bootstrap> --baseline <bootstrap> [--runs 30] [--logical-id AccountsFunction]`.
+/// `skyshop-bench init --bin-dir <dir> [--runs 20] [--invocations 200] [--only <binary>]`.
 #[derive(Debug, Args)]
 struct InitArgs {
-    /// The function's bootstrap binary
-    #[arg(long, value_name = "BOOTSTRAP")]
-    function: PathBuf,
-    /// A minimal Lambda binary to compare with (bench-hello)
-    #[arg(long, value_name = "BOOTSTRAP")]
-    baseline: PathBuf,
+    /// Directory of the release binaries: every function of the template, bench-hello and
+    /// bench-skeleton (cargo-lambda leaves them in $CARGO_TARGET_DIR/<triple>/release)
+    #[arg(long, value_name = "DIR")]
+    bin_dir: PathBuf,
     /// Cold starts of each binary
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = 20)]
     runs: usize,
-    /// The template function whose environment the function gets
-    #[arg(long, value_name = "ID", default_value = "AccountsFunction")]
-    logical_id: String,
+    /// Invocations of one warm process per function before its peak RSS is read
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    invocations: usize,
+    /// Only this function binary (and the baselines)
+    #[arg(long, value_name = "BINARY")]
+    only: Option<String>,
 }
 
-/// `skyshop-bench init`: for each run it starts the process, measures the time until it first
-/// asks the Runtime API for an event (init: process start → ready for the first event), then
-/// sends one event and measures the first response (which includes the function's lazy set-up).
-/// Function and baseline alternate so both see the same machine state. The function's
-/// environment is the template's, resolved against a freshly provisioned local cloud (stand-ins
-/// must be running).
+/// One binary under test: its name, the template function (none for the baselines), the
+/// environment it gets and the event of its first invocation.
+struct Subject {
+    binary: String,
+    logical_id: Option<String>,
+    env: Vec<(String, String)>,
+    event: Value,
+    /// Which sample event that is (`events/…`).
+    event_name: String,
+}
+
+/// The sample event a function's cold start is measured with: for an HTTP function its first
+/// anonymous `GET` route without path parameters (else its first `GET`, else its first route);
+/// for an event function its own sample (queue message, stream record or scheduled job).
+fn first_event(function: &sam_model::Function, routes: &[sam_model::Route], events: &[(String, Value)]) -> Option<(String, Value)> {
+    let own: Vec<&sam_model::Route> = routes.iter().filter(|r| r.function == function.logical_id).collect();
+    let route = own
+        .iter()
+        .find(|r| r.method == "GET" && !r.path.contains('{') && r.auth == sam_model::RouteAuth::None)
+        .or_else(|| own.iter().find(|r| r.method == "GET"))
+        .or_else(|| own.first());
+    let wanted = match route {
+        Some(route) => format!("api/{}.json", route.logical_id),
+        None => {
+            let prefix = format!("{}-", function.binary);
+            let found = events.iter().find(|(name, _)| name.split_once('/').is_some_and(|(_, file)| file.starts_with(&prefix)))?;
+            found.0.clone()
+        }
+    };
+    events.iter().find(|(name, _)| *name == wanted).cloned()
+}
+
+/// Whether an answer is a success for the benchmark: an HTTP response below 500, or any event
+/// result that is not an error document.
+fn answered(response: &Result<Value, Value>) -> bool {
+    match response {
+        Ok(body) => body.get("statusCode").and_then(Value::as_u64).is_none_or(|status| status < 500),
+        Err(_) => false,
+    }
+}
+
+/// An OpenSearch stand-in for the release binaries, which carry only the OpenSearch engine (the
+/// local cloud's tantivy is the runner's): on loopback, the index exists, every bulk write
+/// succeeds, a search finds nothing and the index counts 0 — answers in the shape real clusters
+/// give (the engine's tests check its parsing against recorded ones).
+async fn opensearch_standin() -> Result<String, BoxError> {
+    use axum::routing::{get, post};
+    let app = axum::Router::new()
+        .route(
+            "/{index}",
+            get(|| async { axum::Json(json!({})) }).head(|| async {}).put(|| async { axum::Json(json!({"acknowledged": true})) }),
+        )
+        .route("/{index}/_bulk", post(|| async { axum::Json(json!({"took": 1, "errors": false, "items": []})) }))
+        .route(
+            "/{index}/_search",
+            post(|| async {
+                axum::Json(json!({
+                    "took": 1, "timed_out": false,
+                    "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                    "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": null, "hits": []},
+                    "aggregations": {
+                        "brands": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": []},
+                        "categories": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": []},
+                        "price_bands": {"buckets": []}
+                    }
+                }))
+            }),
+        )
+        .route(
+            "/{index}/_count",
+            get(|| async { axum::Json(json!({"count": 0, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}})) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
+}
+
+/// Peak resident set of a process (`VmHWM`, KiB), Linux only.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `skyshop-bench init`: for every function of the template and the two baselines (bench-hello,
+/// a bare `lambda_runtime`; bench-skeleton, `lambda_http` + axum + `aws-config` + the SDK
+/// clients), `runs` cold starts each under the Runtime API emulator, interleaved so all see the
+/// same machine state: **init** (process start → first `GET /runtime/invocation/next`) and
+/// **init + first invocation** (the cold start a caller sees: the first event includes each
+/// function's lazy set-up — SDK configuration, clients, secrets, first store call). Then one warm
+/// process per binary answers `invocations` more events and its peak RSS (`VmHWM`) is read.
+/// Functions get the template's environment resolved against a freshly provisioned local cloud
+/// (stand-ins must be running); the search engine is [`opensearch_standin`].
 async fn cold_start(args: InitArgs) -> Result<(), BoxError> {
-    let InitArgs { function, baseline, runs, logical_id } = args;
+    let InitArgs { bin_dir, runs, invocations, only } = args;
     let cloud = LocalCloud::start(Options {
         port: 3000,
         suffix: "-bench".into(),
@@ -78,49 +169,108 @@ async fn cold_start(args: InitArgs) -> Result<(), BoxError> {
         waf_scale: None,
     })
     .await?;
-    let env: Vec<(String, String)> = cloud.environments.get(&logical_id).ok_or("unknown function")?.clone().into_iter().collect();
-    let event = local_runner::events::all(&cloud.template)?
-        .into_iter()
-        .find(|(p, _)| p == "api/RouteAccountsJwks.json")
-        .map(|(_, e)| e)
-        .ok_or("no jwks sample event")?;
-
-    let mut samples: Vec<(&str, f64, f64)> = Vec::new();
-    for _ in 0..runs {
-        for (name, binary, env, event) in
-            [("function", &function, env.clone(), event.clone()), ("baseline", &baseline, Vec::new(), json!({}))]
-        {
-            let mut rie = Rie::spawn(binary, &env).await?;
-            let init = rie.wait_ready(Duration::from_secs(30)).await?;
-            let started = std::time::Instant::now();
-            let response = rie.invoke(event, Duration::from_secs(30)).await?;
-            let first = started.elapsed();
-            if name == "function" {
-                let status = response.as_ref().ok().and_then(|r| r["statusCode"].as_u64()).unwrap_or(0);
-                if status != 200 {
-                    return Err(format!("the function answered {response:?}").into());
-                }
-            }
-            rie.stop().await;
-            samples.push((name, init.as_secs_f64() * 1000.0, first.as_secs_f64() * 1000.0));
+    let routes = cloud.template.routes()?;
+    let events = local_runner::events::all(&cloud.template)?;
+    let opensearch = opensearch_standin().await?;
+    let mut subjects = vec![
+        Subject { binary: "bench-hello".into(), logical_id: None, env: Vec::new(), event: json!({}), event_name: "{}".into() },
+        Subject {
+            binary: "bench-skeleton".into(),
+            logical_id: None,
+            env: Vec::new(),
+            event: events.iter().find(|(n, _)| n == "api/RouteHealth.json").map(|(_, e)| e.clone()).ok_or("no health sample event")?,
+            event_name: "api/RouteHealth.json".into(),
+        },
+    ];
+    for function in cloud.template.functions() {
+        if only.as_ref().is_some_and(|o| *o != function.binary) {
+            continue;
+        }
+        let (event_name, event) =
+            first_event(&function, &routes, &events).ok_or_else(|| format!("no sample event for {}", function.logical_id))?;
+        let mut env = cloud.environments.get(&function.logical_id).cloned().unwrap_or_default();
+        if env.get("SEARCH_ENGINE").is_some_and(|engine| engine == "tantivy") {
+            env.insert("SEARCH_ENGINE".into(), "opensearch".into());
+            env.insert("OPENSEARCH_ENDPOINT".into(), opensearch.clone());
+            env.remove("SEARCH_INDEX_DIR");
+        }
+        let env = env.into_iter().collect();
+        subjects.push(Subject { binary: function.binary.clone(), logical_id: Some(function.logical_id.clone()), env, event, event_name });
+    }
+    for subject in &subjects {
+        if !bin_dir.join(&subject.binary).is_file() {
+            return Err(format!("no {} in {} (scripts/build builds it)", subject.binary, bin_dir.display()).into());
         }
     }
-    let stats = |name: &str, pick: fn(&(&str, f64, f64)) -> f64| -> Value {
-        let mut v: Vec<f64> = samples.iter().filter(|s| s.0 == name).map(pick).collect();
+
+    // (init ms, init + first invocation ms) per subject.
+    let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); subjects.len()];
+    let mut failures: Vec<String> = Vec::new();
+    for run in 0..runs {
+        for (i, subject) in subjects.iter().enumerate() {
+            let mut rie = Rie::spawn(&bin_dir.join(&subject.binary), &subject.env).await?;
+            let init = rie.wait_ready(Duration::from_secs(30)).await?;
+            let response = rie.invoke(subject.event.clone(), Duration::from_secs(30)).await?;
+            let total = rie.started().elapsed();
+            rie.stop().await;
+            if !answered(&response) && run == 0 {
+                failures.push(format!("{} answered {} with {response:?}", subject.binary, subject.event_name));
+            }
+            samples[i].push((init.as_secs_f64() * 1000.0, total.as_secs_f64() * 1000.0));
+        }
+    }
+
+    let mut rss_kib: Vec<Option<u64>> = Vec::new();
+    for subject in &subjects {
+        let mut rie = Rie::spawn(&bin_dir.join(&subject.binary), &subject.env).await?;
+        rie.wait_ready(Duration::from_secs(30)).await?;
+        let mut unanswered = 0;
+        for _ in 0..invocations {
+            if !answered(&rie.invoke(subject.event.clone(), Duration::from_secs(30)).await?) {
+                unanswered += 1;
+            }
+        }
+        if unanswered > 0 {
+            failures.push(format!("{}: {unanswered} of {invocations} warm invocations of {} failed", subject.binary, subject.event_name));
+        }
+        rss_kib.push(rie.pid().and_then(peak_rss_kib));
+        rie.stop().await;
+    }
+
+    let stats = |v: &[f64]| -> Value {
+        let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
-        let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-        json!({"min": v[0], "p50": at(0.5), "p90": at(0.9), "max": v[v.len() - 1]})
+        let at = |q: f64| (v[((v.len() as f64 - 1.0) * q).round() as usize] * 100.0).round() / 100.0;
+        json!({"min": at(0.0), "p50": at(0.5), "p90": at(0.9), "max": at(1.0)})
     };
-    let report = json!({
-        "runs": runs,
-        "function": function.display().to_string(),
-        "baseline": baseline.display().to_string(),
-        "init_ms": {"function": stats("function", |s| s.1), "baseline": stats("baseline", |s| s.1)},
-        "first_invoke_ms": {"function": stats("function", |s| s.2), "baseline": stats("baseline", |s| s.2)},
-    });
-    let ratio = report["init_ms"]["function"]["p50"].as_f64().unwrap_or(0.0) / report["init_ms"]["baseline"]["p50"].as_f64().unwrap_or(1.0);
-    println!("{}", serde_json::to_string_pretty(&json!({"report": report, "init_p50_ratio": (ratio * 100.0).round() / 100.0}))?);
-    Ok(())
+    let size = |binary: &str| std::fs::metadata(bin_dir.join(binary)).map(|m| m.len()).ok();
+    let rows: Vec<Value> = subjects
+        .iter()
+        .zip(&samples)
+        .zip(&rss_kib)
+        .map(|((subject, samples), rss)| {
+            let init: Vec<f64> = samples.iter().map(|s| s.0).collect();
+            let total: Vec<f64> = samples.iter().map(|s| s.1).collect();
+            json!({
+                "binary": subject.binary,
+                "function": subject.logical_id,
+                "event": subject.event_name,
+                "binary_bytes": size(&subject.binary),
+                "init_ms": stats(&init),
+                "init_and_first_invocation_ms": stats(&total),
+                "peak_rss_kib": rss,
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({"runs": runs, "invocations_for_rss": invocations, "functions": rows, "failures": failures}))?
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} function(s) did not answer their first event: see failures", failures.len()).into())
+    }
 }
 
 /// CPU cost of one argon2id hash at the parameters accounts uses (one core, blocking pool).
@@ -733,8 +883,8 @@ mod tests {
 
     #[test]
     fn the_invocations_of_scripts_bench_parse() {
-        let Ok(Command::Init(init)) = parse(&["init", "--function", "f", "--baseline", "b", "--runs", "5"]) else { panic!("not init") };
-        assert_eq!((init.runs, init.logical_id.as_str()), (5, "AccountsFunction"));
+        let Ok(Command::Init(init)) = parse(&["init", "--bin-dir", "d", "--runs", "5"]) else { panic!("not init") };
+        assert_eq!((init.runs, init.invocations, init.only), (5, 200, None));
         assert!(matches!(parse(&["argon2"]), Ok(Command::Argon2)));
         assert!(matches!(parse(&["index-synthetic", "--from", "100001", "--to", "1_000_000"]), Ok(Command::IndexSynthetic(_))));
         assert!(matches!(parse(&["reserve", "--clients", "16", "--seconds", "20"]), Ok(Command::Reserve(_))));
@@ -744,7 +894,7 @@ mod tests {
     #[test]
     fn missing_and_unknown_arguments_are_refused() {
         assert!(parse(&[]).is_err());
-        assert!(parse(&["init", "--function", "f"]).is_err());
+        assert!(parse(&["init", "--runs", "5"]).is_err(), "--bin-dir is required");
         assert!(parse(&["index-synthetic", "--to", "10"]).is_err());
         assert!(parse(&["search", "--doc", "10"]).is_err());
     }

@@ -182,6 +182,13 @@ pub async fn get_item(client: &aws_sdk_dynamodb::Client, table: &str, key: Item)
     Ok(client.get_item().table_name(table).set_key(Some(key)).consistent_read(true).send().await?.item)
 }
 
+/// Puts `item` into `table` unless an item with its key exists (`attribute_not_exists(pk)`):
+/// [`Outcome::ConditionFailed`] when one does.
+pub async fn put_new(client: &aws_sdk_dynamodb::Client, table: &str, item: Item) -> Result<Outcome, StoreError> {
+    let result = client.put_item().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await;
+    Ok(write_outcome(result)?)
+}
+
 /// Runs a query to the end, page by page, deserializing every item.
 pub async fn query_all<T: serde::de::DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,

@@ -21,10 +21,18 @@ const FACET_CACHE_ENTRIES: usize = 4_096;
 const PAGE_CACHE_ENTRIES: usize = 4_096;
 /// …of queries whose page looked at this many candidates or more (cheaper ones are recomputed).
 pub(super) const PAGE_CACHE_MIN_SCANNED: u64 = 2_000;
-/// Cached scored text matches per reader generation: at most this many texts…
+/// Cached scored text matches of whole texts (several words) per reader generation: at most
+/// this many texts…
 const TEXT_CACHE_ENTRIES: usize = 256;
-/// …holding at most this many matches in all (8 bytes each, plus a bitset per segment).
-const TEXT_CACHE_MATCHES: usize = 8_000_000;
+/// …weighing at most this much in all (in matches of 8 bytes; a segment's bitset weighs
+/// `max_doc / 64`).
+const TEXT_CACHE_MATCHES: usize = 2_000_000;
+/// Cached scored matches of single words per reader generation (kept apart from whole texts so
+/// that a stream of new texts does not evict the words they are made of; the least recently
+/// used word goes first): at most this many words…
+const WORD_CACHE_ENTRIES: usize = 4_096;
+/// …weighing at most this much in all (64 MB of matches).
+const WORD_CACHE_MATCHES: usize = 8_000_000;
 
 /// State shared by the clones of an engine.
 pub(super) struct State {
@@ -119,6 +127,8 @@ pub(super) struct GenCache {
     /// First `need` matches per query (without page, with sort) and `need`.
     pub(super) pages: Mutex<Fifo<Arc<Page>>>,
     pub(super) texts: Mutex<Fifo<Arc<TextMatches>>>,
+    /// Matches of single words, least recently used evicted first.
+    pub(super) words: Mutex<Fifo<Arc<TextMatches>>>,
     /// Deleted documents per segment ordinal.
     deleted: Vec<OnceLock<Vec<DocId>>>,
 }
@@ -130,6 +140,7 @@ impl GenCache {
             facets: Mutex::new(Fifo::new(FACET_CACHE_ENTRIES, usize::MAX)),
             pages: Mutex::new(Fifo::new(PAGE_CACHE_ENTRIES, usize::MAX)),
             texts: Mutex::new(Fifo::new(TEXT_CACHE_ENTRIES, TEXT_CACHE_MATCHES)),
+            words: Mutex::new(Fifo::new(WORD_CACHE_ENTRIES, WORD_CACHE_MATCHES)),
             deleted: (0..segments).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -149,9 +160,10 @@ impl GenCache {
 
 /// A bounded map evicting the oldest insertions first, by entry count and total weight.
 ///
-/// [`LruCache`] keeps the insertion order and the entry bound; reads `peek`, so a hit does not
-/// refresh an entry and eviction stays first in, first out. The weight bound (the text cache's
-/// total matches) is kept here: `lru` has none.
+/// [`LruCache`] keeps the insertion order and the entry bound; [`Fifo::get`] reads `peek`, so a
+/// hit does not refresh an entry and eviction stays first in, first out, while
+/// [`Fifo::get_refresh`] moves the entry to the back (least recently used first). The weight
+/// bound (the text caches' total matches) is kept here: `lru` has none.
 pub(super) struct Fifo<V> {
     entries: LruCache<String, (V, usize)>,
     max_weight: usize,
@@ -167,6 +179,15 @@ impl<V: Clone> Fifo<V> {
 
     pub(super) fn get(&self, key: &str) -> Option<V> {
         self.entries.peek(key).map(|(v, _)| v.clone())
+    }
+
+    pub(super) fn contains(&self, key: &str) -> bool {
+        self.entries.contains(key)
+    }
+
+    /// Like [`Fifo::get`], and a hit becomes the most recent entry.
+    pub(super) fn get_refresh(&mut self, key: &str) -> Option<V> {
+        self.entries.get(key).map(|(v, _)| v.clone())
     }
 
     /// Inserts unless `key` is present or `weight` alone exceeds the bound, evicting the oldest
@@ -234,5 +255,15 @@ mod tests {
         assert_eq!((c.get("huge"), c.get("b"), c.get("c")), (None, Some(2), Some(3)));
         c.insert("d".into(), 5, 10);
         assert_eq!((c.get("b"), c.get("c"), c.get("d")), (None, None, Some(5)));
+    }
+
+    #[test]
+    fn a_refreshing_read_keeps_an_entry_past_later_insertions() {
+        let mut c = Fifo::new(2, usize::MAX);
+        c.insert("a".into(), 1, 1);
+        c.insert("b".into(), 2, 1);
+        assert_eq!(c.get_refresh("a"), Some(1));
+        c.insert("c".into(), 3, 1);
+        assert_eq!((c.get("a"), c.get("b"), c.get("c")), (Some(1), None, Some(3)), "b, least recently used, went first");
     }
 }

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use fixedbitset::FixedBitSet;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::query::{EnableScoring, Query};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader, TERMINATED};
 
 use super::engine_err;
 use super::schema::{F_CREATED, F_NAME_SORT, F_RATING};
@@ -23,13 +24,18 @@ pub(super) struct TextMatches {
     /// Whether a query has found these matches in the cache (then sorting them by score once
     /// pays; a query seen for the first time takes its page with a bounded heap).
     pub(super) reused: AtomicBool,
+    /// Whether a query has asked for these matches as its whole text (a word's cached matches
+    /// may serve only as parts of longer texts until then).
+    pub(super) asked: AtomicBool,
 }
 
 pub(super) struct SegmentText {
     /// In document order.
     pub(super) docs: Vec<(DocId, Score)>,
-    /// The documents of `docs`.
-    pub(super) bits: FixedBitSet,
+    /// The documents of `docs` as a bitset of `max_doc` bits (built on first use: the cached
+    /// matches of a word that only serve intersections never need it).
+    bits: OnceLock<FixedBitSet>,
+    max_doc: usize,
     /// `docs` by [`score_order`] (sorted on first use).
     pub(super) by_score: OnceLock<Vec<(DocId, Score)>>,
 }
@@ -40,16 +46,17 @@ impl TextMatches {
         self.segments.iter().map(|s| s.docs.len()).sum()
     }
 
-    /// The cache weight: the matches, plus a little per segment for the bitset.
+    /// The cache weight in units of one match (8 bytes): the matches, plus each segment's bitset
+    /// (`max_doc` bits, counted whether built or not).
     pub(super) fn weight(&self) -> usize {
-        self.segments.iter().map(|s| s.docs.len() + 64).sum()
+        self.segments.iter().map(|s| s.docs.len() + s.max_doc / 64 + 1).sum()
     }
 
     /// The documents in every one of `parts` (which all come from one searcher), each scored by
     /// the sum of its scores in the parts, added in the order of `parts`.
     pub(super) fn intersect(parts: &[Arc<TextMatches>]) -> TextMatches {
         let Some((first, rest)) = parts.split_first() else {
-            return TextMatches { segments: Vec::new(), reused: AtomicBool::new(false) };
+            return TextMatches { segments: Vec::new(), reused: AtomicBool::new(false), asked: AtomicBool::new(false) };
         };
         let segments = first
             .segments
@@ -67,26 +74,68 @@ impl TextMatches {
                         break;
                     }
                 }
-                SegmentText::new(docs, seg.bits.len())
+                SegmentText::new(docs, seg.max_doc)
             })
             .collect();
-        TextMatches { segments, reused: AtomicBool::new(false) }
+        TextMatches { segments, reused: AtomicBool::new(false), asked: AtomicBool::new(false) }
     }
 }
 
-/// The documents of both lists (each in document order), with their scores added.
-fn intersect_sorted(a: &[(DocId, Score)], b: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    let (mut i, mut j) = (0, 0);
-    while let (Some(&(da, sa)), Some(&(db, sb))) = (a.get(i), b.get(j)) {
-        match da.cmp(&db) {
-            Ordering::Less => i += 1,
-            Ordering::Greater => j += 1,
-            Ordering::Equal => {
-                out.push((da, sa + sb));
-                i += 1;
-                j += 1;
+impl TextMatches {
+    /// The matches that `query` (of one word) also matches, with its score added: what
+    /// intersecting with the word's own matches gives, without collecting every match of the
+    /// word (its scorer seeks from one of these documents to the next).
+    pub(super) fn restrict(&self, searcher: &Searcher, query: &dyn Query) -> tantivy::Result<TextMatches> {
+        let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let mut segments = Vec::with_capacity(self.segments.len());
+        for (seg, reader) in self.segments.iter().zip(searcher.segment_readers()) {
+            let mut docs = Vec::new();
+            if !seg.docs.is_empty() {
+                let mut scorer = weight.scorer(reader, 1.0)?;
+                for &(doc, score) in &seg.docs {
+                    let mut at = scorer.doc();
+                    if at < doc {
+                        at = scorer.seek(doc);
+                    }
+                    if at == TERMINATED {
+                        break;
+                    }
+                    if at == doc {
+                        docs.push((doc, score + scorer.score()));
+                    }
+                }
             }
+            segments.push(SegmentText::new(docs, seg.max_doc));
+        }
+        Ok(TextMatches { segments, reused: AtomicBool::new(false), asked: AtomicBool::new(false) })
+    }
+}
+
+/// The documents of both lists (each in document order), with their scores added. Walks the
+/// shorter list and gallops through the longer one (an exponential then a binary search from
+/// where the last document was found), so a short list against a long one costs about
+/// `short × log(long / short)` steps instead of `short + long`.
+fn intersect_sorted(a: &[(DocId, Score)], b: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(short.len());
+    let mut from = 0;
+    for &(doc, score) in short {
+        let rest = &long[from..];
+        // Gallop: the first power of two past `doc`, then a binary search below it.
+        let mut bound = 1;
+        while bound < rest.len() && rest[bound].0 < doc {
+            bound *= 2;
+        }
+        let window = &rest[..rest.len().min(bound + 1)];
+        let at = window.partition_point(|&(d, _)| d < doc);
+        from += at;
+        match long.get(from) {
+            None => break,
+            Some(&(d, other)) if d == doc => {
+                out.push((doc, score + other));
+                from += 1;
+            }
+            Some(_) => {}
         }
     }
     out
@@ -95,10 +144,17 @@ fn intersect_sorted(a: &[(DocId, Score)], b: &[(DocId, Score)]) -> Vec<(DocId, S
 impl SegmentText {
     /// Matches in document order, below `max_doc`.
     fn new(docs: Vec<(DocId, Score)>, max_doc: usize) -> Self {
-        let mut bits = FixedBitSet::with_capacity(max_doc);
-        // Every document is below `max_doc`; `extend` would grow the set rather than panic.
-        bits.extend(docs.iter().map(|&(doc, _)| doc as usize));
-        SegmentText { docs, bits, by_score: OnceLock::new() }
+        SegmentText { docs, bits: OnceLock::new(), max_doc, by_score: OnceLock::new() }
+    }
+
+    /// The documents as a bitset.
+    pub(super) fn bits(&self) -> &FixedBitSet {
+        self.bits.get_or_init(|| {
+            let mut bits = FixedBitSet::with_capacity(self.max_doc);
+            // Every document is below `max_doc`; `extend` would grow the set rather than panic.
+            bits.extend(self.docs.iter().map(|&(doc, _)| doc as usize));
+            bits
+        })
     }
 }
 
@@ -132,7 +188,11 @@ impl Collector for TextCollector {
 
     fn merge_fruits(&self, mut fruits: Vec<(SegmentOrdinal, SegmentText)>) -> tantivy::Result<TextMatches> {
         fruits.sort_by_key(|(ord, _)| *ord);
-        Ok(TextMatches { segments: fruits.into_iter().map(|(_, s)| s).collect(), reused: AtomicBool::new(false) })
+        Ok(TextMatches {
+            segments: fruits.into_iter().map(|(_, s)| s).collect(),
+            reused: AtomicBool::new(false),
+            asked: AtomicBool::new(false),
+        })
     }
 }
 
@@ -304,4 +364,26 @@ pub(super) fn merge_sorted(
         if descending { o.reverse() } else { o }
     });
     Ok(keyed.into_iter().map(|(_, a)| a).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::intersect_sorted;
+
+    #[test]
+    fn intersecting_sorted_lists_keeps_the_common_documents_with_their_scores_added() {
+        let long: Vec<(u32, f32)> = (0..10_000).map(|d| (d * 3, d as f32)).collect();
+        let short = vec![(0, 0.5), (3, 0.25), (4, 1.0), (2_997, 2.0), (29_997, 4.0), (30_000, 8.0)];
+        let expected = vec![(0, 0.5), (3, 1.25), (2_997, 2.0 + 999.0), (29_997, 4.0 + 9_999.0)];
+        assert_eq!(intersect_sorted(&short, &long), expected);
+        let swapped: Vec<(u32, f32)> =
+            expected.iter().map(|&(d, _)| (d, long[(d / 3) as usize].1 + short.iter().find(|s| s.0 == d).unwrap().1)).collect();
+        assert_eq!(intersect_sorted(&long, &short), swapped, "either list may be the shorter");
+        // Against the plain merge on irregular lists.
+        let a: Vec<(u32, f32)> = (0..5_000u32).filter(|d| d % 7 == 0 || d % 11 == 0).map(|d| (d, 1.0)).collect();
+        let b: Vec<(u32, f32)> = (0..5_000u32).filter(|d| d % 13 == 0 || d % 2 == 0).map(|d| (d, 2.0)).collect();
+        let merged: Vec<(u32, f32)> = a.iter().filter(|x| b.iter().any(|y| y.0 == x.0)).map(|&(d, s)| (d, s + 2.0)).collect();
+        assert_eq!(intersect_sorted(&a, &b), merged);
+        assert!(intersect_sorted(&a, &[]).is_empty() && intersect_sorted(&[], &b).is_empty());
+    }
 }

@@ -179,7 +179,7 @@ impl<'a> Filter<'a> {
         let data = self.data;
         let mut counts = Counts::new(data);
         if let Some(text) = self.text {
-            self.count_list(ones(&text.bits), &mut counts);
+            self.count_list(text.docs.iter().map(|&(doc, _)| doc), &mut counts);
             return (counts, false);
         }
         if let Some(tags) = &self.tags {
@@ -220,7 +220,8 @@ impl<'a> Filter<'a> {
         (counts, true)
     }
 
-    /// Counts the documents of `docs` that match. Rows are read in batches of independent loads
+    /// Counts the documents of `docs` (text matches, or tagged documents when there is no text)
+    /// that pass the filters and are live. Rows are read in batches of independent loads
     /// so that their cache misses overlap (the documents are sparse in a large segment).
     fn count_list(&self, mut docs: impl Iterator<Item = DocId>, counts: &mut Counts) {
         const BATCH: usize = 32;
@@ -241,7 +242,7 @@ impl<'a> Filter<'a> {
                 *row = rows[doc as usize];
             }
             for (row, &doc) in got.iter().zip(&ids[..n]) {
-                if self.row_passes(row, doc) && self.tagged(doc) && self.is_live(doc) {
+                if self.row_passes(row, doc) && self.tagged(doc) && self.alive.is_none_or(|a| a.is_alive(doc)) {
                     counts.add(self.data, doc, 1);
                 }
             }
@@ -251,7 +252,7 @@ impl<'a> Filter<'a> {
     /// Whether `doc` is live and, with text, a text match.
     #[inline]
     fn is_live(&self, doc: DocId) -> bool {
-        self.text.is_none_or(|t| t.bits.contains(doc as usize)) && self.alive.is_none_or(|a| a.is_alive(doc))
+        self.text.is_none_or(|t| t.bits().contains(doc as usize)) && self.alive.is_none_or(|a| a.is_alive(doc))
     }
 
     /// The best `need` text matches passing the filters, by score, and how many were looked at.
@@ -329,7 +330,7 @@ impl<'a> Filter<'a> {
         };
         match (self.text, &self.tags, groups) {
             // In document order: the column reads stay sequential.
-            (Some(text), _, _) => ones(&text.bits).filter(|&d| self.filters(d)).for_each(offer),
+            (Some(text), _, _) => text.docs.iter().map(|&(d, _)| d).filter(|&d| self.filters(d)).for_each(offer),
             (None, Some(tags), _) => ones(tags).filter(|&d| self.matches(d)).for_each(offer),
             (None, None, Some(groups)) => {
                 for h in groups.heads.iter().filter(|h| self.group_matches(groups, h)) {

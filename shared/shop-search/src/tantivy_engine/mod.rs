@@ -5,10 +5,14 @@
 //!   `AsciiFoldingFilter`, used for name, description, brand text and tag text.
 //! - Every query word must match in some field (AND across words, OR across fields). Per word and
 //!   field: an exact BM25 term (weight 3), a prefix match (weight 1.5, words of ≥ 3 chars, not on
-//!   the description) and a Levenshtein match (weight 1; distance 1 for 4–7 chars, 2 for ≥ 8, none
-//!   for ≤ 3; a transposition costs 1), times the field boost (name 3, brand 2, tags 1.5,
-//!   description 1). Fuzzy and prefix scorers are constant and an exact word also matches its
-//!   prefix and fuzzy clauses, so in a field an exact word always scores above its typo neighbours.
+//!   the description) and, only for a word that is a term of none of the four text fields (a
+//!   typo, as far as the index can tell), a Levenshtein match (weight 1; distance 1 for 4–7
+//!   chars, 2 for ≥ 8, none for ≤ 3; a transposition costs 1), times the field boost (name 3,
+//!   brand 2, tags 1.5, description 1). A word the index knows is matched exactly and by prefix
+//!   only: "hand" does not pull in every description holding "and", and a correctly spelled word
+//!   costs no Levenshtein automaton and no union of its neighbours' postings. Fuzzy and prefix
+//!   scorers are constant and an exact word also matches its prefix clause, so in a field an
+//!   exact word always scores above its prefix neighbours.
 //!
 //! Filters, facets and sorts run on a per-segment snapshot of the filter columns
 //! ([`SegmentData`](segment::SegmentData): flags, price, brand and category ordinals in one row
@@ -26,9 +30,13 @@
 //!   cheaper. Ties break by document address (reversed for descending sorts), the same way on
 //!   every page.
 //! - Per reader generation (every commit or reload starts a new one, so a write is visible at
-//!   once) the engine caches the scored text matches per text, and — when computing them looked
-//!   at many documents — `total` + facets per query without page and sort, and the first hits per
-//!   query and sort. [`TantivyEngine::set_result_caching`] turns these caches off (benchmarks).
+//!   once) the engine caches the scored text matches per word (least recently used evicted
+//!   first, apart from whole texts so that new texts do not evict their words) and per text,
+//!   and — when computing them looked at many documents — `total` + facets per query without
+//!   page and sort, and the first hits per query and sort.
+//!   [`TantivyEngine::set_result_caching`] turns these caches off (benchmarks). A query of
+//!   several words intersects its words' cached matches; a word the index does not know is
+//!   scored only on the documents its other words matched.
 //!
 //! Ids come back from two u64 fast fields and [`ProductDoc::source`] from the doc store (8 KiB
 //! blocks, a block cache), for the page's hits only. The writer is created on the first write, so

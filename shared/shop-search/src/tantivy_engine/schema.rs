@@ -4,7 +4,7 @@
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
-use tantivy::{IndexSettings, TantivyDocument, Term};
+use tantivy::{IndexSettings, Searcher, TantivyDocument, Term};
 
 use crate::ProductDoc;
 
@@ -161,7 +161,9 @@ impl Fields {
     }
 
     /// The query for the analyzed `words` of a text query (see the scoring in the module docs).
-    pub(super) fn text_query(&self, words: &[String]) -> Box<dyn Query> {
+    /// A word gets Levenshtein clauses only when no text field of `searcher` holds it as a term
+    /// ([`Fields::is_known`]): typo tolerance is for words the index does not know.
+    pub(super) fn text_query(&self, searcher: &Searcher, words: &[String]) -> tantivy::Result<Box<dyn Query>> {
         let f = self;
         // (field, boost, prefix matching?) — no prefix expansion on descriptions: their term
         // dictionary is the largest and a short prefix would union huge posting lists.
@@ -171,33 +173,40 @@ impl Fields {
             (f.brand_text, BRAND_BOOST, true),
             (f.tags_text, TAGS_BOOST, true),
         ];
-        let per_word = words
-            .iter()
-            .map(|word| {
-                let chars = word.chars().count();
-                let distance = fuzzy_distance(chars);
-                let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for (field, boost, prefix) in text_fields {
-                    let term = Term::from_field_text(field, word);
-                    alternatives.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-                            boost * EXACT_WEIGHT,
-                        )),
-                    ));
-                    if prefix && chars >= 3 {
-                        let prefix = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
-                        alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_WEIGHT))));
-                    }
-                    if distance > 0 {
-                        let fuzzy = FuzzyTermQuery::new(term, distance, true);
-                        alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * FUZZY_WEIGHT))));
-                    }
+        let mut per_word = Vec::with_capacity(words.len());
+        for word in words {
+            let chars = word.chars().count();
+            let distance = if self.is_known(searcher, word)? { 0 } else { fuzzy_distance(chars) };
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost, prefix) in text_fields {
+                let term = Term::from_field_text(field, word);
+                alternatives.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), boost * EXACT_WEIGHT)),
+                ));
+                if prefix && chars >= 3 {
+                    let prefix = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
+                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_WEIGHT))));
                 }
-                (Occur::Must, Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>)
-            })
-            .collect();
-        Box::new(BooleanQuery::new(per_word))
+                if distance > 0 {
+                    let fuzzy = FuzzyTermQuery::new(term, distance, true);
+                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * FUZZY_WEIGHT))));
+                }
+            }
+            per_word.push((Occur::Must, Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>));
+        }
+        Ok(Box::new(BooleanQuery::new(per_word)))
+    }
+
+    /// Whether `word` (analyzed) is a term of a text field — name, description, brand or tags —
+    /// in any segment of `searcher` (four term-dictionary look-ups per segment; a deleted
+    /// product's words stay until its segment is merged).
+    pub(super) fn is_known(&self, searcher: &Searcher, word: &str) -> tantivy::Result<bool> {
+        for field in [self.name, self.description, self.brand_text, self.tags_text] {
+            if searcher.doc_freq(&Term::from_field_text(field, word))? > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

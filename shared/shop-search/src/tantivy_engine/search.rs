@@ -30,29 +30,68 @@ impl TantivyEngine {
     /// tantivy at once (the tests compare the two).
     fn text_matches(&self, searcher: &Searcher, cache: &GenCache, words: &[String]) -> Result<Arc<TextMatches>, SearchError> {
         if !self.state.caching() {
-            let query = self.fields.text_query(words);
+            let query = self.fields.text_query(searcher, words).map_err(engine_err)?;
             return Ok(Arc::new(searcher.search(&query, &TextCollector).map_err(engine_err)?));
+        }
+        if let [word] = words {
+            let matches = self.word_matches(searcher, cache, word)?;
+            // Sorting all the matches by score pays when the same text is asked again; a word
+            // cached as a part of longer texts is asked alone for the first time here.
+            if matches.asked.swap(true, Ordering::Relaxed) {
+                matches.reused.store(true, Ordering::Relaxed);
+            }
+            return Ok(matches);
         }
         let key = words.join("\u{1f}");
         if let Some(hit) = cache.texts.lock().ok().and_then(|c| c.get(&key)) {
             hit.reused.store(true, Ordering::Relaxed);
             return Ok(hit);
         }
-        let matches = match words {
-            [word] => {
-                let query = self.fields.text_query(std::slice::from_ref(word));
-                Arc::new(searcher.search(&query, &TextCollector).map_err(engine_err)?)
+        // Words the index knows (a bounded vocabulary) are computed once and cached; a word it
+        // does not know (a typo: fuzzy clauses, and seldom asked again) is scored only on the
+        // documents the other words left, unless every word is unknown.
+        let mut parts = Vec::with_capacity(words.len());
+        let mut unknown = Vec::new();
+        for word in words {
+            let cached = cache.words.lock().ok().is_some_and(|c| c.contains(word));
+            if cached || self.fields.is_known(searcher, word).map_err(engine_err)? {
+                parts.push(self.word_matches(searcher, cache, word)?);
+            } else {
+                unknown.push(word);
             }
-            _ => {
-                let mut parts =
-                    words.iter().map(|w| self.text_matches(searcher, cache, std::slice::from_ref(w))).collect::<Result<Vec<_>, _>>()?;
-                // Smallest first: the intersection never grows past it.
-                parts.sort_by_key(|p| p.len());
-                Arc::new(TextMatches::intersect(&parts))
+        }
+        if parts.is_empty()
+            && let Some((first, _)) = unknown.split_first()
+        {
+            parts.push(self.word_matches(searcher, cache, first)?);
+            unknown.remove(0);
+        }
+        // Smallest first: the intersection never grows past it.
+        parts.sort_by_key(|p| p.len());
+        let mut matches = TextMatches::intersect(&parts);
+        for word in unknown {
+            if matches.len() == 0 {
+                break;
             }
-        };
+            let query = self.fields.text_query(searcher, std::slice::from_ref(word)).map_err(engine_err)?;
+            matches = matches.restrict(searcher, query.as_ref()).map_err(engine_err)?;
+        }
+        let matches = Arc::new(matches);
         if let Ok(mut c) = cache.texts.lock() {
             c.insert(key, Arc::clone(&matches), matches.weight());
+        }
+        Ok(matches)
+    }
+
+    /// The scored matches of one word, from the word cache or computed and cached.
+    fn word_matches(&self, searcher: &Searcher, cache: &GenCache, word: &str) -> Result<Arc<TextMatches>, SearchError> {
+        if let Some(hit) = cache.words.lock().ok().and_then(|mut c| c.get_refresh(word)) {
+            return Ok(hit);
+        }
+        let query = self.fields.text_query(searcher, &[word.to_owned()]).map_err(engine_err)?;
+        let matches = Arc::new(searcher.search(&query, &TextCollector).map_err(engine_err)?);
+        if let Ok(mut c) = cache.words.lock() {
+            c.insert(word.to_owned(), Arc::clone(&matches), matches.weight());
         }
         Ok(matches)
     }
