@@ -53,6 +53,17 @@ pub const REFUND_RESTOCK_REASON: &str = "order_refunded";
 /// The audit actor of changes no user made (a cancelled order's restock).
 pub const SYSTEM_ACTOR: Uuid = Uuid::nil();
 
+/// A new reservation's item: the reservation, its key, creation times, and a `ttl` that keeps it
+/// [`RESERVATION_RETENTION`] past `expires_at` (DynamoDB's TTL deletes it then).
+fn reservation_item(reservation: &Reservation, now: OffsetDateTime, expires_at: OffsetDateTime) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(reservation)?;
+    item.extend(key(reservation_pk(reservation.order_id), RESERVATION_SK));
+    item.insert("createdAt".into(), s(ts(now)));
+    item.insert("updatedAt".into(), s(ts(now)));
+    item.insert("ttl".into(), n(epoch(expires_at + RESERVATION_RETENTION)));
+    Ok(item)
+}
+
 pub fn stock_pk(id: Uuid) -> String {
     format!("PRODUCT#{id}")
 }
@@ -472,13 +483,9 @@ impl Store {
             lines: lines.to_vec(),
             renewed_at: renewal.then(|| now.into()),
         };
-        let mut item: Item = serde_dynamo::to_item(&reservation)?;
-        item.extend(key(reservation_pk(order_id), RESERVATION_SK));
-        item.insert("createdAt".into(), s(ts(now)));
-        item.insert("updatedAt".into(), s(ts(now)));
+        let mut item = reservation_item(&reservation, now, expires_at)?;
         item.insert("gsi2pk".into(), s("RESERVED"));
         item.insert("gsi2sk".into(), n(epoch(expires_at)));
-        item.insert("ttl".into(), n(epoch(expires_at + RESERVATION_RETENTION)));
         let mut tx = self.transaction();
         tx.put(&self.table, item, Some("attribute_not_exists(pk)"), Some(Part::Reservation))?;
         for (i, line) in lines.iter().enumerate() {
@@ -767,11 +774,7 @@ impl Store {
         let now = OffsetDateTime::now_utc();
         let tombstone =
             Reservation { order_id, status: ReservationStatus::Released, expires_at: now.into(), lines: Vec::new(), renewed_at: None };
-        let mut item: Item = serde_dynamo::to_item(&tombstone)?;
-        item.extend(key(reservation_pk(order_id), RESERVATION_SK));
-        item.insert("createdAt".into(), s(ts(now)));
-        item.insert("updatedAt".into(), s(ts(now)));
-        item.insert("ttl".into(), n(epoch(now + RESERVATION_RETENTION)));
+        let item = reservation_item(&tombstone, now, now)?;
         Ok(shop_aws::dynamo::put_new(&self.client, &self.table, item).await? == Outcome::Done)
     }
 

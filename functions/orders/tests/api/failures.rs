@@ -37,6 +37,29 @@ async fn orders_count(app: &App) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&app.db().await).await.unwrap()
 }
 
+/// Idempotency keys still held (rows of `checkout_requests`).
+async fn keys_held(db: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM checkout_requests").fetch_one(db).await.unwrap()
+}
+
+/// A key held by an attempt that never finished: claimed `created_secs_ago` for `order_id`, its
+/// lease over `lease_secs_ago`.
+async fn held_key(db: &sqlx::PgPool, user: Uuid, key: &str, hash: &str, order_id: Uuid, lease_secs_ago: f64, created_secs_ago: f64) {
+    sqlx::query(
+        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash, order_id, state, lease_until, created_at)
+         VALUES ($1, $2, $3, $4, 'started', now() - make_interval(secs => $5), now() - make_interval(secs => $6))",
+    )
+    .bind(user)
+    .bind(key)
+    .bind(hash)
+    .bind(order_id)
+    .bind(lease_secs_ago)
+    .bind(created_secs_ago)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_failure_after_each_step_leaves_nothing_behind_and_the_same_key_then_succeeds() {
     let app = app().await;
@@ -123,7 +146,7 @@ async fn postgres_dying_mid_checkout_answers_503_and_once_it_is_back_nothing_is_
     app.run_jobs().await;
     assert_eq!(orders_count(&app).await, 0);
     assert_eq!((app.coupon_uses("SAVE10").await, app.stock(&product).await), (0, (10, 0)));
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_requests").fetch_one(&db).await.unwrap();
+    let left = keys_held(&db).await;
     assert_eq!(left, 0, "the key was let go");
     // The same key now places the order.
     assert_eq!(app.place(&who, "k", checkout_body("card")).await.expect(201)["status"], "PENDING");
@@ -189,15 +212,7 @@ async fn a_checkout_that_died_half_way_is_undone_by_the_minute_job() {
     // A request that claimed its key, redeemed and reserved, then died (its lease long gone).
     let order_id = Uuid::now_v7();
     let db = app.db().await;
-    sqlx::query(
-        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash, order_id, state, lease_until, created_at)
-         VALUES ($1, 'dead', 'h', $2, 'started', now() - interval '5 minutes', now() - interval '5 minutes')",
-    )
-    .bind(who.id())
-    .bind(order_id)
-    .execute(&db)
-    .await
-    .unwrap();
+    held_key(&db, who.id(), "dead", "h", order_id, 300.0, 300.0).await;
     let sdk = shop_testkit::sdk().await;
     let cart = orders::clients::Cart(shop_internal::InternalClient::new(sdk, &app.config.cart_function, "orders"));
     let inventory = orders::clients::Inventory(shop_internal::InternalClient::new(sdk, &app.config.inventory_function, "orders"));
@@ -208,7 +223,7 @@ async fn a_checkout_that_died_half_way_is_undone_by_the_minute_job() {
     let summary = app.run_jobs().await;
     assert_eq!(summary["undone"], 1, "{summary}");
     assert_eq!((app.coupon_uses("SAVE10").await, app.stock(&product).await), (0, (10, 0)));
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_requests").fetch_one(&db).await.unwrap();
+    let left = keys_held(&db).await;
     assert_eq!(left, 0);
     assert_eq!(app.run_jobs().await["undone"], 0, "once");
 }
@@ -222,16 +237,7 @@ async fn a_retry_taking_over_a_checkout_already_undone_starts_afresh_and_holds_s
     let order_id = Uuid::now_v7();
     let request: orders::domain::CheckoutRequest = serde_json::from_value(checkout_body("card")).unwrap();
     let db = app.db().await;
-    sqlx::query(
-        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash, order_id, state, lease_until, created_at)
-         VALUES ($1, 'k', $2, $3, 'started', now() - interval '5 seconds', now() - interval '1 minute')",
-    )
-    .bind(who.id())
-    .bind(orders::checkout::request_hash(&request))
-    .bind(order_id)
-    .execute(&db)
-    .await
-    .unwrap();
+    held_key(&db, who.id(), "k", &orders::checkout::request_hash(&request), order_id, 5.0, 60.0).await;
     let sdk = shop_testkit::sdk().await;
     let inventory = orders::clients::Inventory(shop_internal::InternalClient::new(sdk, &app.config.inventory_function, "orders"));
     inventory.cancel(order_id).await.unwrap();
@@ -242,7 +248,7 @@ async fn a_retry_taking_over_a_checkout_already_undone_starts_afresh_and_holds_s
     r.expect_problem(503, "service_unavailable");
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(app.stock(&product).await, (10, 0));
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_requests").fetch_one(&db).await.unwrap();
+    let left = keys_held(&db).await;
     assert_eq!(left, 0, "the key was let go");
     // The next retry places the order under a new order id, its units held once.
     let order = app.place(&who, "k", checkout_body("card")).await.expect(201);
