@@ -260,28 +260,50 @@ fn sequence(record: &Record) -> String {
     record.dynamodb().and_then(|d| d.sequence_number()).unwrap_or_default().to_owned()
 }
 
+/// How often a poller looks for new shards when none of its shards ended.
+const DESCRIBE_EVERY: Duration = Duration::from_secs(5);
+
 /// Reads the stream until `stop` resolves (forever in the runner).
 pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Client, source: StreamSource, handler: EventHandler) {
     // Shard id → next iterator (None once the shard is closed and drained).
     let mut iterators: BTreeMap<String, Option<String>> = BTreeMap::new();
-    let mut first_describe = true;
+    // DescribeStream only when needed, as Lambda's poller: at start, while no shard is open, when
+    // a shard ended (its children are new shards) or lost its iterator, after an error (what
+    // changed is not known), and every DESCRIBE_EVERY otherwise. Describing on every pass made
+    // DynamoDB Local list every shard of the stream once per read (4 times a second per idle
+    // stream, once per batch under load).
+    let mut described: Option<tokio::time::Instant> = None;
+    let mut rediscover = true;
     loop {
         // Like Lambda's poller: read again at once while records keep coming, pause when idle.
-        let delivered = match poll_shards(&client, &sqs, &source, &handler, &mut iterators, first_describe).await {
-            Ok(n) => n,
+        let first = described.is_none();
+        let open = iterators.values().any(Option::is_some);
+        let due = rediscover || !open || described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY);
+        let pass = async {
+            if due {
+                discover_shards(&client, &source, &mut iterators, first).await?;
+                described = Some(tokio::time::Instant::now());
+            }
+            read_shards(&client, &sqs, &source, &handler, &mut iterators).await
+        };
+        let delivered = match pass.await {
+            Ok((n, changed)) => {
+                rediscover = changed;
+                n
+            }
             Err(e) => {
                 tracing::warn!(function = %source.function, error = %e, "stream poll failed");
+                rediscover = true;
                 0
             }
         };
-        first_describe = false;
         if delivered == 0 {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }
 
-/// One pass over every shard. Public for tests.
+/// One pass over every shard: [`discover_shards`], then [`read_shards`]. Public for tests.
 pub async fn poll_shards(
     client: &aws_sdk_dynamodbstreams::Client,
     sqs: &aws_sdk_sqs::Client,
@@ -290,6 +312,17 @@ pub async fn poll_shards(
     iterators: &mut BTreeMap<String, Option<String>>,
     at_start: bool,
 ) -> Result<usize, String> {
+    discover_shards(client, source, iterators, at_start).await?;
+    Ok(read_shards(client, sqs, source, handler, iterators).await?.0)
+}
+
+/// Takes an iterator for each shard of the stream not seen before (`DescribeStream`).
+pub async fn discover_shards(
+    client: &aws_sdk_dynamodbstreams::Client,
+    source: &StreamSource,
+    iterators: &mut BTreeMap<String, Option<String>>,
+    at_start: bool,
+) -> Result<(), String> {
     let description = client.describe_stream().stream_arn(&source.stream_arn).send().await.map_err(|e| format!("{e:?}"))?;
     let shards = description.stream_description().map(|d| d.shards().to_vec()).unwrap_or_default();
     for shard in &shards {
@@ -310,7 +343,21 @@ pub async fn poll_shards(
             .map_err(|e| format!("{e:?}"))?;
         iterators.insert(id.to_owned(), it.shard_iterator().map(str::to_owned));
     }
+    Ok(())
+}
+
+/// One `GetRecords` on every open shard, the records handed to the function: how many were
+/// delivered, and whether a shard ended or lost its iterator (its children, or a fresh
+/// iterator, are then found by the next [`discover_shards`]).
+pub async fn read_shards(
+    client: &aws_sdk_dynamodbstreams::Client,
+    sqs: &aws_sdk_sqs::Client,
+    source: &StreamSource,
+    handler: &EventHandler,
+    iterators: &mut BTreeMap<String, Option<String>>,
+) -> Result<(usize, bool), String> {
     let mut delivered = 0;
+    let mut changed = false;
     let ids: Vec<String> = iterators.keys().cloned().collect();
     for id in ids {
         let Some(Some(iterator)) = iterators.get(&id).cloned() else { continue };
@@ -322,6 +369,7 @@ pub async fn poll_shards(
                 // the records aged out, and the shard's horizon is where reading resumes.)
                 tracing::debug!(function = %source.function, shard = %id, "stream iterator refused; taking a new one");
                 iterators.remove(&id);
+                changed = true;
                 continue;
             }
             Err(err) => return Err(format!("{err:?}")),
@@ -337,9 +385,11 @@ pub async fn poll_shards(
             deliver(sqs, source, handler, &records).await;
             delivered += records.len();
         }
-        iterators.insert(id, page.next_shard_iterator().map(str::to_owned));
+        let next = page.next_shard_iterator().map(str::to_owned);
+        changed |= next.is_none();
+        iterators.insert(id, next);
     }
-    Ok(delivered)
+    Ok((delivered, changed))
 }
 
 /// Hands `records` to the function with retries; returns when they are processed or skipped.

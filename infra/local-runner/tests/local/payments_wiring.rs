@@ -125,8 +125,9 @@ async fn localstripe_delivers_its_events_to_this_clouds_webhook_signed_with_its_
     let url = &app.cloud.environments["StripeWebhookFunction"]["DATABASE_URL"];
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
     let query = "SELECT outcome FROM webhook_events WHERE kind = 'payment_intent.succeeded' AND payload->'data'->'object'->>'id' = $1";
-    // localstripe delivers each event to every registered endpoint one after another (every test
-    // cloud of the run registers one), so under a full test run a delivery can take a while.
+    // localstripe (through scripts/lib/stripe-standin.py) delivers each event to every
+    // registered endpoint at once (every test cloud of the run registers one), each delivery
+    // bounded by 10 s; under a full test run on 2 cores a delivery can still take a while.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let outcome: Option<Option<String>> = sqlx::query_scalar(query).bind(&intent_id).fetch_optional(&mut conn).await.unwrap();
