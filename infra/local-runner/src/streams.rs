@@ -262,6 +262,8 @@ fn sequence(record: &Record) -> String {
 
 /// How often a poller looks for new shards when none of its shards ended.
 const DESCRIBE_EVERY: Duration = Duration::from_secs(5);
+/// How often a poller reads its shards, records or not (Lambda's base rate for streams).
+const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// Reads the stream until `stop` resolves (forever in the runner).
 pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Client, source: StreamSource, handler: EventHandler) {
@@ -275,7 +277,7 @@ pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Clie
     let mut described: Option<tokio::time::Instant> = None;
     let mut rediscover = true;
     loop {
-        // Like Lambda's poller: read again at once while records keep coming, pause when idle.
+        let started = tokio::time::Instant::now();
         let first = described.is_none();
         let open = iterators.values().any(Option::is_some);
         let due = rediscover || !open || described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY);
@@ -286,20 +288,16 @@ pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Clie
             }
             read_shards(&client, &sqs, &source, &handler, &mut iterators).await
         };
-        let delivered = match pass.await {
-            Ok((n, changed)) => {
-                rediscover = changed;
-                n
-            }
+        match pass.await {
+            Ok((_, changed)) => rediscover = changed,
             Err(e) => {
                 tracing::warn!(function = %source.function, error = %e, "stream poll failed");
                 rediscover = true;
-                0
             }
-        };
-        if delivered == 0 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        // Lambda polls each shard at a base rate of four times a second, so records written
+        // meanwhile arrive together (up to the batch size) instead of one read per record.
+        tokio::time::sleep_until(started + POLL_EVERY).await;
     }
 }
 
