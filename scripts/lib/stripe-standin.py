@@ -26,8 +26,8 @@ import sys
 import aiohttp
 from localstripe import resources, server, webhooks
 
-# Seconds one delivery may take (Stripe gives an endpoint a few seconds before it counts the
-# attempt failed; our webhook answers in milliseconds).
+# Seconds one delivery may take before it counts as failed (our webhook answers in
+# milliseconds; the bound keeps a dead or stuck endpoint from holding a delivery task open).
 DELIVERY_TIMEOUT = 10
 
 
