@@ -24,15 +24,18 @@ pub(super) const PAGE_CACHE_MIN_SCANNED: u64 = 2_000;
 /// Cached scored text matches of whole texts (several words) per reader generation: at most
 /// this many texts…
 const TEXT_CACHE_ENTRIES: usize = 256;
-/// …weighing at most this much in all (in matches of 8 bytes; a segment's bitset weighs
-/// `max_doc / 64`).
+/// …weighing at most this much in all (in units of 8 bytes: [`super::collect::TextMatches::weight`]).
 const TEXT_CACHE_MATCHES: usize = 2_000_000;
 /// Cached scored matches of single words per reader generation (kept apart from whole texts so
 /// that a stream of new texts does not evict the words they are made of; the least recently
 /// used word goes first): at most this many words…
 const WORD_CACHE_ENTRIES: usize = 4_096;
-/// …weighing at most this much in all (64 MB of matches).
-const WORD_CACHE_MATCHES: usize = 8_000_000;
+/// …weighing at most this much in all (192 MB: matches and their copies sorted by score). A
+/// shop's searched vocabulary is bounded: at 1,000,000 synthetic products (`skyshop-bench
+/// search --shape 4`: the 463 words of the data set's names, brands and tags) the words it
+/// computed averaged ~25,000 matches, and the earlier bound (64 MB, with each word's unbuilt
+/// bitset of 125 KB counted) recomputed about one word per query (6,200 in 6,200 queries).
+const WORD_CACHE_MATCHES: usize = 24_000_000;
 
 /// State shared by the clones of an engine.
 pub(super) struct State {

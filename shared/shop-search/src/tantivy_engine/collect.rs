@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use fixedbitset::FixedBitSet;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{EnableScoring, Query};
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader, TERMINATED};
@@ -32,10 +31,6 @@ pub(super) struct TextMatches {
 pub(super) struct SegmentText {
     /// In document order.
     pub(super) docs: Vec<(DocId, Score)>,
-    /// The documents of `docs` as a bitset of `max_doc` bits (built on first use: the cached
-    /// matches of a word that only serve intersections never need it).
-    bits: OnceLock<FixedBitSet>,
-    max_doc: usize,
     /// `docs` by [`score_order`] (sorted on first use).
     pub(super) by_score: OnceLock<Vec<(DocId, Score)>>,
 }
@@ -46,10 +41,11 @@ impl TextMatches {
         self.segments.iter().map(|s| s.docs.len()).sum()
     }
 
-    /// The cache weight in units of one match (8 bytes): the matches, plus each segment's bitset
-    /// (`max_doc` bits, counted whether built or not).
+    /// The cache weight in units of one match (8 bytes): the matches and room for their copy
+    /// sorted by score (counted whether sorted or not), whatever the segment's size — a query
+    /// that needs the matches as a bitset builds its own ([`super::filter::Filter`]).
     pub(super) fn weight(&self) -> usize {
-        self.segments.iter().map(|s| s.docs.len() + s.max_doc / 64 + 1).sum()
+        self.segments.iter().map(|s| 2 * s.docs.len() + 1).sum()
     }
 
     /// The documents in every one of `parts` (which all come from one searcher), each scored by
@@ -74,7 +70,7 @@ impl TextMatches {
                         break;
                     }
                 }
-                SegmentText::new(docs, seg.max_doc)
+                SegmentText::new(docs)
             })
             .collect();
         TextMatches { segments, reused: AtomicBool::new(false), asked: AtomicBool::new(false) }
@@ -105,7 +101,7 @@ impl TextMatches {
                     }
                 }
             }
-            segments.push(SegmentText::new(docs, seg.max_doc));
+            segments.push(SegmentText::new(docs));
         }
         Ok(TextMatches { segments, reused: AtomicBool::new(false), asked: AtomicBool::new(false) })
     }
@@ -117,6 +113,9 @@ impl TextMatches {
 /// `short × log(long / short)` steps instead of `short + long`.
 fn intersect_sorted(a: &[(DocId, Score)], b: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() < GALLOP_RATIO * short.len() {
+        return merge_sorted_lists(short, long);
+    }
     let mut out = Vec::with_capacity(short.len());
     let mut from = 0;
     for &(doc, score) in short {
@@ -141,20 +140,33 @@ fn intersect_sorted(a: &[(DocId, Score)], b: &[(DocId, Score)]) -> Vec<(DocId, S
     out
 }
 
-impl SegmentText {
-    /// Matches in document order, below `max_doc`.
-    fn new(docs: Vec<(DocId, Score)>, max_doc: usize) -> Self {
-        SegmentText { docs, bits: OnceLock::new(), max_doc, by_score: OnceLock::new() }
-    }
+/// Below this ratio of lengths a plain merge of the two lists beats galloping.
+const GALLOP_RATIO: usize = 8;
 
-    /// The documents as a bitset.
-    pub(super) fn bits(&self) -> &FixedBitSet {
-        self.bits.get_or_init(|| {
-            let mut bits = FixedBitSet::with_capacity(self.max_doc);
-            // Every document is below `max_doc`; `extend` would grow the set rather than panic.
-            bits.extend(self.docs.iter().map(|&(doc, _)| doc as usize));
-            bits
-        })
+/// [`intersect_sorted`] by walking both lists side by side (`short` first in each sum).
+fn merge_sorted_lists(short: &[(DocId, Score)], long: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
+    let mut out = Vec::with_capacity(short.len());
+    let (mut i, mut j) = (0, 0);
+    while i < short.len() && j < long.len() {
+        let (d, s) = short[i];
+        let (e, t) = long[j];
+        match d.cmp(&e) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                out.push((d, s + t));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+impl SegmentText {
+    /// Matches in document order.
+    fn new(docs: Vec<(DocId, Score)>) -> Self {
+        SegmentText { docs, by_score: OnceLock::new() }
     }
 }
 
@@ -170,7 +182,6 @@ pub(super) struct TextCollector;
 
 pub(super) struct TextSegmentCollector {
     ord: SegmentOrdinal,
-    max_doc: u32,
     docs: Vec<(DocId, Score)>,
 }
 
@@ -178,8 +189,8 @@ impl Collector for TextCollector {
     type Fruit = TextMatches;
     type Child = TextSegmentCollector;
 
-    fn for_segment(&self, ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<TextSegmentCollector> {
-        Ok(TextSegmentCollector { ord, max_doc: segment.max_doc(), docs: Vec::new() })
+    fn for_segment(&self, ord: SegmentOrdinal, _segment: &SegmentReader) -> tantivy::Result<TextSegmentCollector> {
+        Ok(TextSegmentCollector { ord, docs: Vec::new() })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -204,7 +215,7 @@ impl SegmentCollector for TextSegmentCollector {
     }
 
     fn harvest(self) -> (SegmentOrdinal, SegmentText) {
-        (self.ord, SegmentText::new(self.docs, self.max_doc as usize))
+        (self.ord, SegmentText::new(self.docs))
     }
 }
 
@@ -368,7 +379,7 @@ pub(super) fn merge_sorted(
 
 #[cfg(test)]
 mod tests {
-    use super::intersect_sorted;
+    use super::{intersect_sorted, merge_sorted_lists};
 
     #[test]
     fn intersecting_sorted_lists_keeps_the_common_documents_with_their_scores_added() {
@@ -379,6 +390,7 @@ mod tests {
         let swapped: Vec<(u32, f32)> =
             expected.iter().map(|&(d, _)| (d, long[(d / 3) as usize].1 + short.iter().find(|s| s.0 == d).unwrap().1)).collect();
         assert_eq!(intersect_sorted(&long, &short), swapped, "either list may be the shorter");
+        assert_eq!(merge_sorted_lists(&short, &long), expected, "the plain merge (lists of close lengths) agrees with galloping");
         // Against the plain merge on irregular lists.
         let a: Vec<(u32, f32)> = (0..5_000u32).filter(|d| d % 7 == 0 || d % 11 == 0).map(|d| (d, 1.0)).collect();
         let b: Vec<(u32, f32)> = (0..5_000u32).filter(|d| d % 13 == 0 || d % 2 == 0).map(|d| (d, 2.0)).collect();

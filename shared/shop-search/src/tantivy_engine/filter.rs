@@ -1,6 +1,7 @@
 //! Query evaluation on one segment: a query's filters resolved against the segment's snapshot
 //! ([`Filter`]), counting its matches and finding its first matches in score or key order.
 
+use std::cell::OnceCell;
 use std::collections::{BinaryHeap, HashSet};
 
 use fixedbitset::FixedBitSet;
@@ -27,6 +28,9 @@ pub(super) struct Filter<'a> {
     categories: Option<Vec<bool>>,
     tags: Option<FixedBitSet>,
     text: Option<&'a SegmentText>,
+    /// `text`'s documents as a bitset of `max_doc` bits, built when a scan in another order
+    /// asks whether a document matched (per query: the cached matches hold no bitset).
+    text_bits: OnceCell<FixedBitSet>,
     alive: Option<&'a AliveBitSet>,
 }
 
@@ -87,6 +91,7 @@ impl<'a> Filter<'a> {
             categories,
             tags,
             text,
+            text_bits: OnceCell::new(),
             alive: seg.alive_bitset(),
         })
     }
@@ -252,7 +257,17 @@ impl<'a> Filter<'a> {
     /// Whether `doc` is live and, with text, a text match.
     #[inline]
     fn is_live(&self, doc: DocId) -> bool {
-        self.text.is_none_or(|t| t.bits().contains(doc as usize)) && self.alive.is_none_or(|a| a.is_alive(doc))
+        self.text.is_none_or(|t| self.text_bits(t).contains(doc as usize)) && self.alive.is_none_or(|a| a.is_alive(doc))
+    }
+
+    /// The text matches as a bitset (built on first use).
+    fn text_bits(&self, text: &SegmentText) -> &FixedBitSet {
+        self.text_bits.get_or_init(|| {
+            let mut bits = FixedBitSet::with_capacity(self.data.max_doc as usize);
+            // Matches stay below `max_doc`: this never grows the set.
+            bits.extend(text.docs.iter().map(|&(doc, _)| doc as usize));
+            bits
+        })
     }
 
     /// The best `need` text matches passing the filters, by score, and how many were looked at.
@@ -260,12 +275,16 @@ impl<'a> Filter<'a> {
         let Some(text) = self.text else { return (Vec::new(), 0) };
         if !reused {
             // Used once: a bounded heap over the matches instead of sorting them all.
+            // Once the heap is full, most matches score below its worst: they are turned away
+            // before their filter row is read (a cache miss each in a large segment).
             let mut heap: BinaryHeap<u64> = BinaryHeap::with_capacity(need + 1);
-            for &(doc, score) in text.docs.iter().filter(|(doc, _)| self.filters(*doc)) {
+            for &(doc, score) in &text.docs {
                 let key = score_order(doc, score);
                 if heap.len() < need {
-                    heap.push(key);
-                } else if heap.peek().is_some_and(|&top| key < top) {
+                    if self.filters(doc) {
+                        heap.push(key);
+                    }
+                } else if heap.peek().is_some_and(|&top| key < top) && self.filters(doc) {
                     heap.pop();
                     heap.push(key);
                 }
