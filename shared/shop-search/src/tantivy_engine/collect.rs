@@ -107,7 +107,8 @@ impl TextMatches {
     }
 }
 
-/// The documents of both lists (each in document order), with their scores added. Walks the
+/// The documents of both lists (each in document order), with their scores added. Lists less
+/// than [`GALLOP_RATIO`] times apart in length are merged side by side; otherwise it walks the
 /// shorter list and gallops through the longer one (an exponential then a binary search from
 /// where the last document was found), so a short list against a long one costs about
 /// `short × log(long / short)` steps instead of `short + long`.
