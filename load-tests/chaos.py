@@ -331,12 +331,11 @@ def main():
 
     summary_rows = summarise(recorder.answers, windows, breakers)
     # The dependencies whose outage must open a circuit breaker: DynamoDB (a function whose table
-    # is down answers 503 to its callers' internal-call breakers) and payments' Stripe client.
-    # Redis opens one only when a caller sees enough of cart's fast 503s in a row (seen in some
-    # runs, not all: it is reported, not required). PostgreSQL and moto have none: requests do not
-    # wait on moto (SQS and SES are used off the request path), and a PostgreSQL that refuses
-    # connections fails each query within the pool's acquire timeout.
-    expected = set(os.environ.get("CHAOS_EXPECT_BREAKERS", "dynamodb stripe").split())
+    # is down answers 503 to its callers' internal-call breakers), PostgreSQL (orders' and
+    # payments' pools) and payments' Stripe client. Redis opens one only when a caller sees enough
+    # of cart's fast 503s in a row (seen in some runs, not all: it is reported, not required).
+    # moto has none: requests do not wait on it (SQS and SES are used off the request path).
+    expected = set(os.environ.get("CHAOS_EXPECT_BREAKERS", "dynamodb postgres stripe").split())
     for r in summary_rows:
         if r["fault"] in expected and not (r["breakers"].get("opened") and r["breakers"].get("closed")):
             failed_actions.append(f"{r['fault']}: no circuit breaker opened and closed again")

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use http::StatusCode;
 use serde_json::Value;
 use shop_aws::messages::orders::{Address, Line};
+use shop_aws::pg::Db;
 use shop_core::ApiError;
 use shop_core::money::Totals;
 use shop_core::pagination::PageRequest;
@@ -195,21 +196,21 @@ impl ItemRow {
 /// The orders store.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: PgPool,
+    db: Db,
 }
 
 impl Store {
     /// Readiness: the database answers `SELECT 1` (`shop_core::health`).
     pub fn probe(&self) -> shop_core::health::Probe {
-        shop_aws::health::postgres(&self.pool)
+        shop_aws::health::postgres(self.db.pool())
     }
 
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { db: Db::new("orders->postgres", pool) }
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.db.pool()
     }
 
     async fn items_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Line>>, StoreError> {
@@ -218,7 +219,7 @@ impl Store {
             "SELECT order_id, product_id, seller_id, name, sku, price, quantity, image FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, position",
             ids
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         let mut out: HashMap<Uuid, Vec<Line>> = HashMap::new();
         for row in rows {
@@ -256,7 +257,7 @@ impl Store {
             lease,
             now
         )
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(Begin::Fresh(order_id));
@@ -266,7 +267,7 @@ impl Store {
             user,
             key
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.db.conn().await?)
         .await?
         else {
             // Deleted between the two statements (a failed request let its key go): try again.
@@ -286,7 +287,7 @@ impl Store {
                     lease,
                     now
                 )
-                .execute(&self.pool)
+                .execute(&mut *self.db.conn().await?)
                 .await?;
                 Ok(if taken.rows_affected() == 1 { Begin::TakenOver(row.order_id) } else { Begin::InProgress })
             }
@@ -303,7 +304,7 @@ impl Store {
             key,
             order_id
         )
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         Ok(())
     }
@@ -325,7 +326,7 @@ impl Store {
             limit,
             retry_at
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|r| (r.user_id, r.idempotency_key, r.order_id)).collect())
     }
@@ -337,7 +338,7 @@ impl Store {
             key,
             order_id
         )
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         Ok(())
     }
@@ -345,8 +346,9 @@ impl Store {
     /// Completed keys older than the retention go.
     pub async fn purge_keys(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let before = now - crate::domain::IDEMPOTENCY_RETENTION;
-        let done =
-            sqlx::query!("DELETE FROM checkout_requests WHERE state = 'completed' AND created_at < $1", before).execute(&self.pool).await?;
+        let done = sqlx::query!("DELETE FROM checkout_requests WHERE state = 'completed' AND created_at < $1", before)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -363,7 +365,7 @@ impl Store {
         events: &[OutboxEvent],
     ) -> Result<Inserted, StoreError> {
         let response = serde_json::to_value(order.view()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let inserted = sqlx::query!(
             "INSERT INTO orders (id, order_number, user_id, status, payment_method, currency, subtotal, discount, shipping_cost, tax, total,
                  coupon_code, shipping_address, billing_address, notes, payment_due_at, created_at, updated_at, confirmed_at)
@@ -444,7 +446,7 @@ impl Store {
     /// a failure), else `Some(response)`, the response once completed.
     pub async fn checkout_response(&self, user: Uuid, key: &str) -> Result<Option<Option<Value>>, StoreError> {
         let row = sqlx::query!("SELECT state, response FROM checkout_requests WHERE user_id = $1 AND idempotency_key = $2", user, key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.db.conn().await?)
             .await?;
         Ok(row.map(|r| if r.state == "completed" { r.response } else { None }))
     }
@@ -496,20 +498,23 @@ impl Store {
     // ---------------------------------------------------------------- reading
 
     pub async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
-        let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE id = $1"#, id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE id = $1"#, id).fetch_optional(&mut *self.db.conn().await?).await?;
         Ok(self.with_items(row.into_iter().collect()).await?.pop())
     }
 
     pub async fn order_by_number(&self, number: &str) -> Result<Option<Order>, StoreError> {
         let row = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE order_number = $1"#, number)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.db.conn().await?)
             .await?;
         Ok(self.with_items(row.into_iter().collect()).await?.pop())
     }
 
     /// A user's orders, newest first, and how many they have.
     pub async fn orders_of(&self, user: Uuid, page: PageRequest) -> Result<(Vec<Order>, u64), StoreError> {
-        let total = sqlx::query_scalar!("SELECT count(*) FROM orders WHERE user_id = $1", user).fetch_one(&self.pool).await?.unwrap_or(0);
+        let total = sqlx::query_scalar!("SELECT count(*) FROM orders WHERE user_id = $1", user)
+            .fetch_one(&mut *self.db.conn().await?)
+            .await?
+            .unwrap_or(0);
         let rows = sqlx::query_as!(
             OrderRow,
             r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"#,
@@ -517,7 +522,7 @@ impl Store {
             i64::from(page.limit),
             page.offset() as i64
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok((self.with_items(rows).await?, u64::try_from(total).unwrap_or(0)))
     }
@@ -540,7 +545,7 @@ impl Store {
             number,
             filter.flagged
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.db.conn().await?)
         .await?
         .unwrap_or(0);
         let rows = sqlx::query_as!(
@@ -559,7 +564,7 @@ impl Store {
             page.offset() as i64,
             filter.flagged
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok((self.with_items(rows).await?, u64::try_from(total).unwrap_or(0)))
     }
@@ -573,7 +578,7 @@ impl Store {
             seller,
             status
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.db.conn().await?)
         .await?
         .unwrap_or(0);
         let rows = sqlx::query_as!(
@@ -586,7 +591,7 @@ impl Store {
             i64::from(page.limit),
             page.offset() as i64
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok((self.with_items(rows).await?, u64::try_from(total).unwrap_or(0)))
     }
@@ -596,7 +601,7 @@ impl Store {
             "SELECT from_status, to_status, actor_id, actor_role, note, created_at FROM order_status_history WHERE order_id = $1 ORDER BY id",
             order
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         rows.into_iter()
             .map(|r| {
@@ -624,7 +629,7 @@ impl Store {
             user,
             product
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.db.conn().await?)
         .await?;
         Ok(found.unwrap_or(false))
     }
@@ -633,7 +638,7 @@ impl Store {
     pub async fn stats(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<Stats, StoreError> {
         let counts =
             sqlx::query!("SELECT status, count(*) AS n FROM orders WHERE created_at >= $1 AND created_at < $2 GROUP BY status", from, to)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.db.conn().await?)
                 .await?;
         let mut by_status: BTreeMap<String, i64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
         for row in counts {
@@ -647,7 +652,7 @@ impl Store {
             from,
             to
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         let per_day: Vec<DayStats> = days.into_iter().map(|d| DayStats { day: d.day, orders: d.orders, revenue: d.revenue }).collect();
         Ok(Stats {
@@ -676,7 +681,7 @@ impl Store {
         check: impl FnOnce(&Order) -> Result<(), E>,
         events: impl FnOnce(&Order, Status) -> Result<Vec<OutboxEvent>, StoreError>,
     ) -> Result<Moved<E>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let Some(row) = sqlx::query_as!(OrderRow, r#"SELECT id, order_number, user_id, status, payment_method, payment_id, currency, subtotal, discount, shipping_cost, tax, total, coupon_code, shipping_address AS "shipping_address: Json<Address>", billing_address AS "billing_address: Json<Address>", notes, tracking_number, carrier, cancel_reason, payment_due_at, created_at, updated_at, confirmed_at, processing_at, shipped_at, delivered_at, cancelled_at, refunded_at, flagged_reason, flagged_at FROM orders WHERE id = $1 FOR UPDATE"#, id)
             .fetch_optional(&mut *tx)
             .await?
@@ -737,7 +742,7 @@ impl Store {
     /// history entry (the status unchanged). `None`: no such order; `Some((order, flagged_now))`.
     #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn flag(&self, id: Uuid, reason: &str, actor: Actor) -> Result<Option<(Order, bool)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let now = OffsetDateTime::now_utc();
         let flagged = sqlx::query!(
             "UPDATE orders SET flagged_reason = $2, flagged_at = $3, updated_at = $3 WHERE id = $1 AND flagged_at IS NULL RETURNING status",
@@ -763,7 +768,7 @@ impl Store {
             now,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?)
     }
 
@@ -773,7 +778,10 @@ impl Store {
     /// publish after commit), oldest first.
     /// Events never published, for the operator's metric.
     pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar!("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetch_one(&self.pool).await?.unwrap_or(0))
+        Ok(sqlx::query_scalar!("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&mut *self.db.conn().await?)
+            .await?
+            .unwrap_or(0))
     }
 }
 
@@ -796,7 +804,7 @@ impl shop_aws::outbox::OutboxStore for Store {
             older_than,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|r| Pending { id: r.id, kind: r.kind, body: r.body }).collect())
     }
@@ -806,7 +814,7 @@ impl shop_aws::outbox::OutboxStore for Store {
             return Ok(());
         }
         sqlx::query!("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1) AND published_at IS NULL", ids)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(())
     }
@@ -815,7 +823,7 @@ impl shop_aws::outbox::OutboxStore for Store {
         if ids.is_empty() {
             return Ok(());
         }
-        sqlx::query!("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)", ids).execute(&self.pool).await?;
+        sqlx::query!("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)", ids).execute(&mut *self.db.conn().await?).await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use shop_aws::outbox::{OutboxEvent, OutboxStore, Pending};
+use shop_aws::pg::Db;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
@@ -136,7 +137,7 @@ pub struct ListFilter {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: PgPool,
+    db: Db,
 }
 
 pub type Tx = Transaction<'static, Postgres>;
@@ -144,19 +145,19 @@ pub type Tx = Transaction<'static, Postgres>;
 impl Store {
     /// Readiness: the database answers `SELECT 1` (`shop_core::health`).
     pub fn probe(&self) -> shop_core::health::Probe {
-        shop_aws::health::postgres(&self.pool)
+        shop_aws::health::postgres(self.db.pool())
     }
 
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { db: Db::new("payments->postgres", pool) }
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.db.pool()
     }
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         // A payment's lock is held across one Stripe call at most (4 s per attempt): waiting
         // longer than that means something is stuck, and the caller gets a 503 to retry.
         sqlx::query!("SET LOCAL lock_timeout = '6s'").execute(&mut *tx).await?;
@@ -166,12 +167,15 @@ impl Store {
     // ------------------------------------------------------------------ reads
 
     pub async fn payment(&self, id: Uuid) -> Result<Option<Payment>, StoreError> {
-        let row = sqlx::query_as!(PaymentRow, "SELECT * FROM payments WHERE id = $1", id).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query_as!(PaymentRow, "SELECT * FROM payments WHERE id = $1", id).fetch_optional(&mut *self.db.conn().await?).await?;
         row.map(Payment::try_from).transpose()
     }
 
     pub async fn by_intent(&self, intent_id: &str) -> Result<Option<Payment>, StoreError> {
-        let row = sqlx::query_as!(PaymentRow, "SELECT * FROM payments WHERE intent_id = $1", intent_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query_as!(PaymentRow, "SELECT * FROM payments WHERE intent_id = $1", intent_id)
+            .fetch_optional(&mut *self.db.conn().await?)
+            .await?;
         row.map(Payment::try_from).transpose()
     }
 
@@ -179,14 +183,14 @@ impl Store {
     pub async fn of_order(&self, order_id: Uuid) -> Result<Vec<Payment>, StoreError> {
         payments(
             sqlx::query_as!(PaymentRow, "SELECT * FROM payments WHERE order_id = $1 ORDER BY attempt DESC", order_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.db.conn().await?)
                 .await?,
         )
     }
 
     pub async fn refunds_of(&self, payment_id: Uuid) -> Result<Vec<RefundRow>, StoreError> {
         let rows = sqlx::query_as!(RefundDbRow, "SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id", payment_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.db.conn().await?)
             .await?;
         rows.into_iter().map(RefundRow::try_from).collect()
     }
@@ -198,7 +202,7 @@ impl Store {
             return Ok(out);
         }
         let rows = sqlx::query_as!(RefundDbRow, "SELECT * FROM refunds WHERE payment_id = ANY($1) ORDER BY created_at, id", payment_ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.db.conn().await?)
             .await?;
         for row in rows {
             let row = RefundRow::try_from(row)?;
@@ -227,7 +231,7 @@ impl Store {
             limit,
             offset
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         let total = sqlx::query_scalar!(
             "SELECT count(*) FROM payments
@@ -241,7 +245,7 @@ impl Store {
             f.from,
             f.to
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.db.conn().await?)
         .await?
         .unwrap_or(0);
         Ok((payments(rows)?, total))
@@ -421,7 +425,7 @@ impl Store {
                 before,
                 limit
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.db.conn().await?)
             .await?,
         )
     }
@@ -439,7 +443,7 @@ impl Store {
                 before,
                 limit
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.db.conn().await?)
             .await?,
         )
     }
@@ -452,7 +456,7 @@ impl Store {
             before,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         rows.into_iter().map(RefundRow::try_from).collect()
     }
@@ -472,15 +476,16 @@ impl Store {
     /// Records a Stripe event by id (durably, before anything is done about it).
     pub async fn record_event(&self, id: &str, kind: &str, payload: &Value) -> Result<Recorded, StoreError> {
         sqlx::query!("INSERT INTO webhook_events (id, kind, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", id, kind, payload)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
-        let processed = sqlx::query_scalar!("SELECT processed_at FROM webhook_events WHERE id = $1", id).fetch_one(&self.pool).await?;
+        let processed =
+            sqlx::query_scalar!("SELECT processed_at FROM webhook_events WHERE id = $1", id).fetch_one(&mut *self.db.conn().await?).await?;
         Ok(if processed.is_some() { Recorded::Done } else { Recorded::Process })
     }
 
     pub async fn mark_event(&self, id: &str, outcome: &str) -> Result<(), StoreError> {
         sqlx::query!("UPDATE webhook_events SET processed_at = now(), outcome = $2 WHERE id = $1 AND processed_at IS NULL", id, outcome)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(())
     }
@@ -492,7 +497,7 @@ impl Store {
             before,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|r| (r.id, r.payload)).collect())
     }
@@ -516,7 +521,10 @@ impl Store {
 
     /// Events never published, for the operator's metric.
     pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar!("SELECT count(*) FROM payment_outbox WHERE published_at IS NULL").fetch_one(&self.pool).await?.unwrap_or(0))
+        Ok(sqlx::query_scalar!("SELECT count(*) FROM payment_outbox WHERE published_at IS NULL")
+            .fetch_one(&mut *self.db.conn().await?)
+            .await?
+            .unwrap_or(0))
     }
 }
 
@@ -529,7 +537,7 @@ impl OutboxStore for Store {
             older_than,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.db.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|r| Pending { id: r.id, kind: r.kind, body: r.body }).collect())
     }
@@ -542,7 +550,7 @@ impl OutboxStore for Store {
             "UPDATE payment_outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1) AND published_at IS NULL",
             ids
         )
-        .execute(&self.pool)
+        .execute(&mut *self.db.conn().await?)
         .await?;
         Ok(())
     }
@@ -551,7 +559,9 @@ impl OutboxStore for Store {
         if ids.is_empty() {
             return Ok(());
         }
-        sqlx::query!("UPDATE payment_outbox SET attempts = attempts + 1 WHERE id = ANY($1)", ids).execute(&self.pool).await?;
+        sqlx::query!("UPDATE payment_outbox SET attempts = attempts + 1 WHERE id = ANY($1)", ids)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
         Ok(())
     }
 }
@@ -560,14 +570,16 @@ impl Store {
     /// Records what orders answered for a paid payment (once).
     pub async fn set_outcome(&self, id: Uuid, outcome: &str) -> Result<(), StoreError> {
         sqlx::query!("UPDATE payments SET order_outcome = $2, updated_at = now() WHERE id = $1 AND order_outcome IS NULL", id, outcome)
-            .execute(&self.pool)
+            .execute(&mut *self.db.conn().await?)
             .await?;
         Ok(())
     }
 
     /// Orders acknowledged the full refund.
     pub async fn set_refund_reported(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query!("UPDATE payments SET order_refund_reported = true, updated_at = now() WHERE id = $1", id).execute(&self.pool).await?;
+        sqlx::query!("UPDATE payments SET order_refund_reported = true, updated_at = now() WHERE id = $1", id)
+            .execute(&mut *self.db.conn().await?)
+            .await?;
         Ok(())
     }
 }

@@ -2,10 +2,14 @@
 //! (a URL locally, IAM tokens in AWS) and each function's migrations applied once per cold start
 //! (sqlx takes an advisory lock, so concurrent cold starts wait in turn).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use shop_core::breaker::CircuitBreaker;
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use sqlx::{Postgres, Transaction};
 
 use crate::config::{Lookup, MissingEnv, require};
 
@@ -120,6 +124,58 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         })
 }
 
+/// Consecutive connections the pool could not give (each after up to its 3 s acquire timeout)
+/// that open a [`Db`]'s circuit.
+const BREAKER_THRESHOLD: u32 = 3;
+/// How long an open circuit answers at once before one request tries the database again.
+const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// A store's pool behind a circuit breaker (orders, payments). While PostgreSQL is down, a
+/// connection takes the pool's whole acquire timeout to fail, so a request of several queries
+/// would wait several timeouts: after [`BREAKER_THRESHOLD`] such failures in a row the circuit
+/// opens and requests fail at once (503 with `Retry-After`) for [`BREAKER_COOLDOWN`], then one
+/// request tries again. Queries go through [`Db::conn`] or [`Db::begin`]; only failures to
+/// reach the database count, never a query's own error.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: PgPool,
+    breaker: Arc<CircuitBreaker>,
+}
+
+impl Db {
+    /// `name` names the breaker in its log lines and metrics (`orders->postgres`).
+    pub fn new(name: &str, pool: PgPool) -> Self {
+        Self { pool, breaker: Arc::new(CircuitBreaker::named(name, BREAKER_THRESHOLD, BREAKER_COOLDOWN)) }
+    }
+
+    /// The pool itself, unguarded (readiness probes, migrations, tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A connection for one or more statements.
+    pub async fn conn(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.guarded(self.pool.acquire()).await
+    }
+
+    /// A transaction on a connection of its own.
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.guarded(self.pool.begin()).await
+    }
+
+    async fn guarded<T>(&self, open: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StoreError> {
+        if !self.breaker.allow() {
+            return Err(StoreError::CircuitOpen);
+        }
+        let result = open.await;
+        match &result {
+            Err(e) if is_unavailable(e) => self.breaker.record_failure(),
+            _ => self.breaker.record_success(),
+        }
+        Ok(result?)
+    }
+}
+
 /// A PostgreSQL store's failure (orders, payments).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,6 +183,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("a stored row does not decode: {0}")]
     Corrupt(String),
+    #[error("the database failed repeatedly; circuit open")]
+    CircuitOpen,
 }
 
 impl StoreError {
@@ -135,6 +193,7 @@ impl StoreError {
         match self {
             StoreError::Db(e) => is_unavailable(e),
             StoreError::Corrupt(_) => false,
+            StoreError::CircuitOpen => true,
         }
     }
 
@@ -144,7 +203,7 @@ impl StoreError {
             StoreError::Db(e) => {
                 e.as_database_error().filter(|d| d.is_unique_violation()).map(|d| d.constraint().unwrap_or_default().to_owned())
             }
-            StoreError::Corrupt(_) => None,
+            StoreError::Corrupt(_) | StoreError::CircuitOpen => None,
         }
     }
 }
@@ -159,5 +218,40 @@ impl From<serde_json::Error> for StoreError {
 impl From<StoreError> for shop_core::ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_unavailable() { shop_core::ApiError::unavailable(&e) } else { shop_core::ApiError::internal(&e) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn an_unreachable_database_opens_the_circuit_and_a_reachable_one_closes_it() {
+        // Nothing listens on port 1: each connection fails after the pool's acquire timeout.
+        let down: PgConnectOptions = "postgres://postgres@127.0.0.1:1/postgres".parse().unwrap();
+        let pool = PgPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_millis(300)).connect_lazy_with(down);
+        let db = Db::new("test->postgres", pool.clone());
+        for _ in 0..BREAKER_THRESHOLD {
+            let err = db.conn().await.expect_err("nothing listens");
+            assert!(matches!(err, StoreError::Db(_)) && err.is_unavailable(), "{err:?}");
+        }
+        let started = Instant::now();
+        let err = db.begin().await.expect_err("the circuit is open");
+        assert!(matches!(err, StoreError::CircuitOpen) && err.is_unavailable(), "{err:?}");
+        assert!(started.elapsed() < Duration::from_millis(50), "an open circuit answers at once: {:?}", started.elapsed());
+        let problem = shop_core::ApiError::from(err);
+        assert_eq!(problem.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+
+        // The database comes back: after the cooldown one request tries it, and closes the circuit.
+        let base = std::env::var("DATABASE_URL_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        pool.set_connect_options(format!("{base}/postgres").parse().unwrap());
+        assert!(matches!(db.conn().await, Err(StoreError::CircuitOpen)), "still cooling down");
+        tokio::time::sleep(BREAKER_COOLDOWN).await;
+        let mut conn = db.conn().await.expect("the trial reaches the database");
+        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(one, 1);
+        drop(conn);
+        db.begin().await.expect("closed: every request goes through").commit().await.unwrap();
     }
 }

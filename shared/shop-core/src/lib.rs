@@ -14,9 +14,11 @@
 //! - [`trace`]: the X-Ray trace context of a request and subsegments sent to the daemon.
 //! - [`health`]: readiness checks run concurrently with short timeouts, one honest report.
 //! - [`routes!`]: the handlers' method router; their OpenAPI operations only with the `openapi` feature.
+//! - [`breaker`]: [`breaker::CircuitBreaker`], fail fast while a dependency keeps failing.
 //! - [`retry`]: the one backoff and retry policy of every store and client; [`retry::Contended`].
 
 pub mod auth;
+pub mod breaker;
 pub mod extract;
 pub mod health;
 pub mod http;

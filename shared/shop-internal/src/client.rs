@@ -15,7 +15,7 @@ use shop_core::ApiError;
 use shop_core::retry::Backoff;
 use tower::ServiceExt;
 
-use crate::breaker::CircuitBreaker;
+use shop_core::breaker::CircuitBreaker;
 use shop_core::http::INTERNAL_API_ID;
 
 /// How hard a client tries.

@@ -24,12 +24,11 @@
 //! leaves public (the cart serves guests and signed-in users on the same paths).
 
 mod bearer;
-mod breaker;
 mod client;
 mod local;
 
 pub use bearer::{OptionalBearer, TokenVerifier, optional_bearer};
-pub use breaker::CircuitBreaker;
 pub use client::{CallError, CallPolicy, InternalClient, Reply};
 pub use local::{register_local, unregister_local};
+pub use shop_core::breaker::CircuitBreaker;
 pub use shop_core::http::{INTERNAL_API_ID, INTERNAL_PREFIX, is_internal};

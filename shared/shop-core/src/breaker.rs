@@ -1,4 +1,5 @@
-//! A consecutive-failure circuit breaker, one per target function.
+//! A consecutive-failure circuit breaker, one per dependency (a target function, Stripe, a
+//! PostgreSQL pool).
 //!
 //! Closed: calls go through; `threshold` consecutive failures open it. Open: calls fail at once
 //! for `cooldown`. Then one trial call is let through (half-open): success closes the circuit,
@@ -24,7 +25,8 @@ pub struct CircuitBreaker {
 struct State {
     consecutive_failures: u32,
     open_until: Option<Instant>,
-    trial_in_flight: bool,
+    /// When the half-open trial went out (None: no trial in flight).
+    trial_since: Option<Instant>,
 }
 
 impl CircuitBreaker {
@@ -40,7 +42,7 @@ impl CircuitBreaker {
     fn report(&self, metric: &str) {
         if let Some(name) = &self.name {
             tracing::warn!(breaker = %name, transition = metric, "circuit breaker");
-            shop_core::metrics::count(name, metric);
+            crate::metrics::count(name, metric);
         }
     }
 
@@ -48,15 +50,18 @@ impl CircuitBreaker {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// May a call go out now? While open: no. After the cooldown: one trial at a time.
+    /// May a call go out now? While open: no. After the cooldown: one trial at a time. A trial
+    /// whose outcome was never recorded (its caller was dropped at a deadline) stops blocking
+    /// the next one after another cooldown, so the circuit cannot stay open for good.
     pub fn allow(&self) -> bool {
         let mut state = self.state();
+        let now = Instant::now();
         match state.open_until {
             None => true,
-            Some(until) if Instant::now() < until => false,
-            Some(_) if state.trial_in_flight => false,
+            Some(until) if now < until => false,
+            Some(_) if state.trial_since.is_some_and(|since| now.duration_since(since) < self.cooldown) => false,
             Some(_) => {
-                state.trial_in_flight = true;
+                state.trial_since = Some(now);
                 true
             }
         }
@@ -72,7 +77,7 @@ impl CircuitBreaker {
     pub fn record_failure(&self) {
         let mut state = self.state();
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-        state.trial_in_flight = false;
+        state.trial_since = None;
         let was_open = state.open_until.is_some();
         if was_open || state.consecutive_failures >= self.threshold {
             state.open_until = Some(Instant::now() + self.cooldown);
@@ -118,6 +123,20 @@ mod tests {
     }
 
     #[test]
+    fn a_trial_never_recorded_does_not_keep_the_circuit_open() {
+        let breaker = CircuitBreaker::new(1, Duration::from_millis(30));
+        breaker.record_failure();
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(breaker.allow(), "half-open: one trial");
+        // The trial's caller is dropped: neither outcome is recorded.
+        assert!(!breaker.allow(), "the trial is still in flight");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(breaker.allow(), "another trial after a cooldown without an outcome");
+        breaker.record_success();
+        assert!(!breaker.is_open() && breaker.allow());
+    }
+
+    #[test]
     fn a_success_resets_the_count() {
         let breaker = CircuitBreaker::new(2, Duration::from_secs(60));
         breaker.record_failure();
@@ -129,7 +148,7 @@ mod tests {
     #[test]
     fn a_named_breaker_counts_each_opening_and_closing_once() {
         static SEEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-        shop_core::metrics::install_sink(Box::new(|doc| {
+        crate::metrics::install_sink(Box::new(|doc| {
             let service = doc["service"].as_str().unwrap_or_default().to_owned();
             for metric in ["CircuitOpened", "CircuitClosed"] {
                 if doc.get(metric).is_some() {
