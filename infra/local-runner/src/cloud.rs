@@ -85,7 +85,8 @@ impl LocalCloud {
         // Before any function sends a segment document: the local X-Ray daemon.
         crate::xray::Collector::global();
         let template = Template::load_repo()?;
-        let sdk = shop_aws::config::load().await;
+        // Every DynamoDB write of the functions wakes the stream pollers (streams::nudging).
+        let sdk = streams::nudging(shop_aws::config::load().await);
         let issuer = format!("http://127.0.0.1:{}", options.port);
         let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         // Each local cloud (dev, every test) gets its own cache key prefix.

@@ -127,13 +127,60 @@ fn leaf_matches(rule: &Value, actual: Option<&Value>) -> bool {
 /// shard for good. This client's connector rewrites those values in `GetRecords` responses
 /// before the SDK parses them.
 pub fn local_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
-    // The SDK's own default client when the configuration names none.
-    let inner = sdk.http_client().unwrap_or_else(|| {
+    let config = aws_sdk_dynamodbstreams::config::Builder::from(sdk).http_client(EmptyMapFix(http_client(sdk)));
+    aws_sdk_dynamodbstreams::Client::from_conf(config.build())
+}
+
+/// The configuration's HTTP client, or the SDK's own default when it names none.
+fn http_client(sdk: &aws_config::SdkConfig) -> SharedHttpClient {
+    sdk.http_client().unwrap_or_else(|| {
         use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
         aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https()
-    });
-    let config = aws_sdk_dynamodbstreams::config::Builder::from(sdk).http_client(EmptyMapFix(inner));
-    aws_sdk_dynamodbstreams::Client::from_conf(config.build())
+    })
+}
+
+/// Bumped after every DynamoDB write the runner's functions make ([`nudging`]): a stream poller
+/// pausing on an idle stream reads again at once (no sooner than [`POLL_EVERY`] after its last
+/// read), so a write through the API reaches its consumers as fast as at Lambda's base rate.
+static WRITES: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> = std::sync::LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// `sdk` with an HTTP client that tells the stream pollers about every DynamoDB write it makes.
+pub fn nudging(sdk: aws_config::SdkConfig) -> aws_config::SdkConfig {
+    let inner = http_client(&sdk);
+    sdk.into_builder().http_client(WriteNudge(inner)).build()
+}
+
+#[derive(Debug)]
+struct WriteNudge(SharedHttpClient);
+
+impl HttpClient for WriteNudge {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(WriteNudgeConnector(self.0.http_connector(settings, components)))
+    }
+}
+
+#[derive(Debug)]
+struct WriteNudgeConnector(SharedHttpConnector);
+
+impl HttpConnector for WriteNudgeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        const WRITES_OPS: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
+        let write = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+            .is_some_and(|op| WRITES_OPS.contains(&op));
+        let response = self.0.call(request);
+        if !write {
+            return response;
+        }
+        HttpConnectorFuture::new(async move {
+            let response = response.await;
+            // After the answer: the stream record exists once the write is acknowledged.
+            WRITES.send_modify(|n| *n = n.wrapping_add(1));
+            response
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -262,8 +309,16 @@ fn sequence(record: &Record) -> String {
 
 /// How often a poller looks for new shards when none of its shards ended.
 const DESCRIBE_EVERY: Duration = Duration::from_secs(5);
-/// How often a poller reads its shards, records or not (Lambda's base rate for streams).
+/// How often a poller reads its shards while they return records (Lambda's base rate for streams).
 const POLL_EVERY: Duration = Duration::from_millis(250);
+/// The longest pause of a poller whose shards keep coming back empty: the pause doubles from
+/// [`POLL_EVERY`] up to this after each empty pass, and drops back at the first record; a write
+/// by one of the runner's functions ends the pause ([`nudging`]). Lambda polls at the base rate
+/// whatever it finds; here a `GetRecords` costs DynamoDB Local in proportion to what the stream
+/// holds (a shard of 10,000 records of 4 KB: 13 ms a read, measured), so an idle stream read four
+/// times a second took a third of a core from the search benchmark. Writes from elsewhere (the
+/// seed tool, a test's own client) wait for the next read, at most this long.
+const IDLE_POLL_MAX: Duration = Duration::from_secs(1);
 
 /// Reads the stream until `stop` resolves (forever in the runner).
 pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Client, source: StreamSource, handler: EventHandler) {
@@ -276,8 +331,12 @@ pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Clie
     // stream, once per batch under load).
     let mut described: Option<tokio::time::Instant> = None;
     let mut rediscover = true;
+    let mut pause = POLL_EVERY;
+    let mut writes = WRITES.subscribe();
     loop {
         let started = tokio::time::Instant::now();
+        // Writes before this read are seen by it.
+        writes.borrow_and_update();
         let first = described.is_none();
         let open = iterators.values().any(Option::is_some);
         let due = rediscover || !open || described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY);
@@ -289,15 +348,28 @@ pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Clie
             read_shards(&client, &sqs, &source, &handler, &mut iterators).await
         };
         match pass.await {
-            Ok((_, changed)) => rediscover = changed,
+            Ok(read) => {
+                rediscover = read.changed;
+                pause = if read.records > 0 { POLL_EVERY } else { (pause * 2).min(IDLE_POLL_MAX) };
+            }
             Err(e) => {
                 tracing::warn!(function = %source.function, error = %e, "stream poll failed");
                 rediscover = true;
             }
         }
         // Lambda polls each shard at a base rate of four times a second, so records written
-        // meanwhile arrive together (up to the batch size) instead of one read per record.
-        tokio::time::sleep_until(started + POLL_EVERY).await;
+        // meanwhile arrive together (up to the batch size) instead of one read per record; an
+        // idle stream is read less often (IDLE_POLL_MAX) unless a write comes.
+        let written = async {
+            if writes.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep_until(started + POLL_EVERY).await;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(started + pause) => {}
+            () = written => {}
+        }
     }
 }
 
@@ -311,7 +383,7 @@ pub async fn poll_shards(
     at_start: bool,
 ) -> Result<usize, String> {
     discover_shards(client, source, iterators, at_start).await?;
-    Ok(read_shards(client, sqs, source, handler, iterators).await?.0)
+    Ok(read_shards(client, sqs, source, handler, iterators).await?.delivered)
 }
 
 /// Takes an iterator for each shard of the stream not seen before (`DescribeStream`).
@@ -344,18 +416,27 @@ pub async fn discover_shards(
     Ok(())
 }
 
-/// One `GetRecords` on every open shard, the records handed to the function: how many were
-/// delivered, and whether a shard ended or lost its iterator (its children, or a fresh
-/// iterator, are then found by the next [`discover_shards`]).
+/// What one [`read_shards`] pass found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Records the shards returned, matching the filters or not.
+    pub records: usize,
+    /// Records handed to the function.
+    pub delivered: usize,
+    /// A shard ended or lost its iterator (its children, or a fresh iterator, are then found
+    /// by the next [`discover_shards`]).
+    pub changed: bool,
+}
+
+/// One `GetRecords` on every open shard, the records handed to the function.
 pub async fn read_shards(
     client: &aws_sdk_dynamodbstreams::Client,
     sqs: &aws_sdk_sqs::Client,
     source: &StreamSource,
     handler: &EventHandler,
     iterators: &mut BTreeMap<String, Option<String>>,
-) -> Result<(usize, bool), String> {
-    let mut delivered = 0;
-    let mut changed = false;
+) -> Result<Pass, String> {
+    let mut pass = Pass::default();
     let ids: Vec<String> = iterators.keys().cloned().collect();
     for id in ids {
         let Some(Some(iterator)) = iterators.get(&id).cloned() else { continue };
@@ -367,11 +448,12 @@ pub async fn read_shards(
                 // the records aged out, and the shard's horizon is where reading resumes.)
                 tracing::debug!(function = %source.function, shard = %id, "stream iterator refused; taking a new one");
                 iterators.remove(&id);
-                changed = true;
+                pass.changed = true;
                 continue;
             }
             Err(err) => return Err(format!("{err:?}")),
         };
+        pass.records += page.records().len();
         // Records no filter pattern matches are dropped, as Lambda drops them.
         let records: Vec<Record> = page
             .records()
@@ -381,13 +463,13 @@ pub async fn read_shards(
             .collect();
         if !records.is_empty() {
             deliver(sqs, source, handler, &records).await;
-            delivered += records.len();
+            pass.delivered += records.len();
         }
         let next = page.next_shard_iterator().map(str::to_owned);
-        changed |= next.is_none();
+        pass.changed |= next.is_none();
         iterators.insert(id, next);
     }
-    Ok((delivered, changed))
+    Ok(pass)
 }
 
 /// Hands `records` to the function with retries; returns when they are processed or skipped.
