@@ -13,7 +13,7 @@ use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, Segmen
 use super::engine_err;
 use super::schema::{F_CREATED, F_NAME_SORT, F_RATING};
 use super::segment::{MULTI, NONE, SegmentData, SortKey};
-use crate::{Facet, Facets, SearchError, price_band_index, price_bands};
+use crate::{Facet, Facets, SearchError, price_bands};
 
 // ---- text matches ---------------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ impl Counts {
                 }
             }
         }
-        let band = &mut self.bands[price_band_index(row.price)];
+        let band = &mut self.bands[row.band as usize];
         *band = band.wrapping_add(delta);
     }
 }
@@ -336,8 +336,8 @@ pub(super) fn merge_sorted(
         let ff = readers[seg as usize].fast_fields();
         match key {
             SortKey::Price => {
-                let rows = &data[seg as usize].rows;
-                keyed.extend(docs.into_iter().map(|d| (KeyValue::Int(rows[d as usize].price), DocAddress::new(seg, d))));
+                let prices = &data[seg as usize].prices;
+                keyed.extend(docs.into_iter().map(|d| (KeyValue::Int(prices[d as usize]), DocAddress::new(seg, d))));
             }
             SortKey::Created => {
                 let column = ff.column_opt::<i64>(F_CREATED).map_err(engine_err)?;

@@ -23,6 +23,8 @@ pub(super) struct Filter<'a> {
     want: u8,
     min: i64,
     max: i64,
+    /// A price bound is set (`min`/`max` are not the whole range).
+    priced: bool,
     /// Allowed brand ordinals (`None`: no brand filter).
     brands: Option<Vec<bool>>,
     categories: Option<Vec<bool>>,
@@ -87,6 +89,7 @@ impl<'a> Filter<'a> {
             want,
             min: q.min_price_cents.unwrap_or(i64::MIN),
             max: q.max_price_cents.unwrap_or(i64::MAX),
+            priced: q.min_price_cents.is_some() || q.max_price_cents.is_some(),
             brands,
             categories,
             tags,
@@ -105,8 +108,14 @@ impl<'a> Filter<'a> {
     /// [`Filter::attributes`] of document `doc` whose row is `row`.
     #[inline]
     fn row_passes(&self, row: &Row, doc: DocId) -> bool {
-        if row.flags & self.mask != self.want || row.price < self.min || row.price > self.max {
+        if row.flags & self.mask != self.want {
             return false;
+        }
+        if self.priced {
+            let price = self.data.prices[doc as usize];
+            if price < self.min || price > self.max {
+                return false;
+            }
         }
         if let Some(ok) = &self.brands
             && !ok.get(row.brand as usize).copied().unwrap_or(false)

@@ -23,6 +23,8 @@ pub(super) const MULTI: u32 = u32::MAX - 1;
 pub(super) struct SegmentData {
     pub(super) max_doc: u32,
     pub(super) rows: Vec<Row>,
+    /// Price in cents of each document.
+    pub(super) prices: Vec<i64>,
     pub(super) brand_names: Vec<String>,
     /// `brand_names` lowercased (the brand filter is case-insensitive).
     pub(super) brand_lower: Vec<String>,
@@ -34,10 +36,9 @@ pub(super) struct SegmentData {
     orders: [OnceLock<SortOrder>; 4],
 }
 
-/// The filter and facet values of one document, read together (one cache line).
+/// The filter and facet values of one document, read together (12 bytes: one cache line).
 #[derive(Clone, Copy, Default)]
 pub(super) struct Row {
-    pub(super) price: i64,
     /// Brand ordinal ([`NONE`] without brand).
     pub(super) brand: u32,
     /// The category ordinal of a document with exactly one ([`NONE`]: none; [`MULTI`]: several,
@@ -45,6 +46,10 @@ pub(super) struct Row {
     pub(super) cat: u32,
     /// `ACTIVE | IN_STOCK | FEATURED` bits.
     pub(super) flags: u8,
+    /// The price band's index (`price_band_index`); the price itself is in `SegmentData::prices`,
+    /// read only by a price filter or sort (a row of 12 bytes instead of 24: the rows of a
+    /// million documents take half the cache).
+    pub(super) band: u8,
 }
 
 /// Documents grouped by (brand, categories, flags); within a group sorted by (price, doc).
@@ -156,7 +161,7 @@ impl SegmentData {
         let groups = Groups::build(&flags, &price, &brand, &cat_start, &cat_vals);
         let rows = (0..n)
             .map(|d| Row {
-                price: price[d],
+                band: crate::price_band_index(price[d]) as u8,
                 brand: brand[d],
                 cat: match cat_start[d + 1] - cat_start[d] {
                     0 => NONE,
@@ -172,6 +177,7 @@ impl SegmentData {
             brand_names,
             max_doc,
             rows,
+            prices: price,
             cat_start,
             cat_vals,
             cat_names: names(cat_column.as_ref())?,
@@ -196,7 +202,7 @@ impl SegmentData {
         let mut perm: Vec<DocId> = (0..n).collect();
         let ff = seg.fast_fields();
         match key {
-            SortKey::Price => perm.sort_by_key(|&d| (self.rows[d as usize].price, d)),
+            SortKey::Price => perm.sort_by_key(|&d| (self.prices[d as usize], d)),
             SortKey::Created => {
                 let column = ff.column_opt::<i64>(F_CREATED)?;
                 let keys: Vec<i64> = (0..n).map(|d| column.as_ref().and_then(|c| c.first(d)).unwrap_or(i64::MIN)).collect();
