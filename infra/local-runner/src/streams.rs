@@ -350,11 +350,14 @@ pub async fn run(client: aws_sdk_dynamodbstreams::Client, sqs: aws_sdk_sqs::Clie
         match pass.await {
             Ok(read) => {
                 rediscover = read.changed;
-                pause = if read.records > 0 { POLL_EVERY } else { (pause * 2).min(IDLE_POLL_MAX) };
+                // A shard that ended or lost its iterator is looked at again at the base rate:
+                // its records (a new shard's, or those a fresh iterator reads) are still to come.
+                pause = if read.records > 0 || read.changed { POLL_EVERY } else { (pause * 2).min(IDLE_POLL_MAX) };
             }
             Err(e) => {
                 tracing::warn!(function = %source.function, error = %e, "stream poll failed");
                 rediscover = true;
+                pause = POLL_EVERY;
             }
         }
         // Lambda polls each shard at a base rate of four times a second, so records written
