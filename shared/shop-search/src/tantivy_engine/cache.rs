@@ -30,12 +30,13 @@ const TEXT_CACHE_MATCHES: usize = 2_000_000;
 /// that a stream of new texts does not evict the words they are made of; the least recently
 /// used word goes first): at most this many words…
 const WORD_CACHE_ENTRIES: usize = 4_096;
-/// …weighing at most this much in all (192 MB: matches and their copies sorted by score). A
-/// shop's searched vocabulary is bounded: at 1,000,000 synthetic products (`skyshop-bench
-/// search --shape 4`: the 463 words of the data set's names, brands and tags) the words it
-/// computed averaged ~25,000 matches, and the earlier bound (64 MB, with each word's unbuilt
-/// bitset of 125 KB counted) recomputed about one word per query (6,200 in 6,200 queries).
-const WORD_CACHE_MATCHES: usize = 24_000_000;
+/// …weighing at most this much in all (256 MB: matches, their copies sorted by score, and the
+/// bits and ranks of dense lists). A shop's searched vocabulary is bounded: at 1,000,000
+/// synthetic products (`skyshop-bench search --shape 4`: the 463 words of the data set's names,
+/// brands and tags) the words it computed averaged ~25,000 matches, and the earlier bound
+/// (64 MB, with each word's unbuilt bitset of 125 KB counted) recomputed about one word per
+/// query (6,200 in 6,200 queries).
+const WORD_CACHE_MATCHES: usize = 32_000_000;
 
 /// State shared by the clones of an engine.
 pub(super) struct State {

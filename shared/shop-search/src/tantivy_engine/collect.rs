@@ -33,6 +33,54 @@ pub(super) struct SegmentText {
     pub(super) docs: Vec<(DocId, Score)>,
     /// `docs` by [`score_order`] (sorted on first use).
     pub(super) by_score: OnceLock<Vec<(DocId, Score)>>,
+    /// `docs` as bits with ranks, for a list of at least one match in [`DENSE_RATIO`] documents
+    /// (built when an intersection first probes it).
+    dense: OnceLock<Dense>,
+    /// The segment's `max_doc`.
+    max_doc: u32,
+}
+
+/// A list is dense when it holds at least one document in this many of its segment: its bits
+/// and ranks (12 bytes per 64 documents) then take at most 1.5 times the list's 8 bytes a match,
+/// and probing them beats merging with it.
+const DENSE_RATIO: u64 = 64;
+
+/// A match list as one bit per document of the segment, with the number of matches before each
+/// 64-bit word: whether a document is in the list, and its position in the list, in constant
+/// time.
+struct Dense {
+    bits: Vec<u64>,
+    before: Vec<u32>,
+}
+
+impl Dense {
+    fn build(docs: &[(DocId, Score)], max_doc: u32) -> Dense {
+        let mut bits = vec![0u64; (max_doc as usize).div_ceil(64)];
+        for &(doc, _) in docs {
+            // Matches stay below `max_doc`.
+            if let Some(word) = bits.get_mut(doc as usize / 64) {
+                *word |= 1 << (doc % 64);
+            }
+        }
+        let mut before = Vec::with_capacity(bits.len());
+        let mut sum = 0;
+        for word in &bits {
+            before.push(sum);
+            sum += word.count_ones();
+        }
+        Dense { bits, before }
+    }
+
+    /// The position of `doc` in the list, if it is there.
+    #[inline]
+    fn position(&self, doc: DocId) -> Option<usize> {
+        let (at, bit) = (doc as usize / 64, doc % 64);
+        let word = *self.bits.get(at)?;
+        if (word >> bit) & 1 == 0 {
+            return None;
+        }
+        Some(self.before[at] as usize + (word & ((1u64 << bit) - 1)).count_ones() as usize)
+    }
 }
 
 impl TextMatches {
@@ -41,15 +89,18 @@ impl TextMatches {
         self.segments.iter().map(|s| s.docs.len()).sum()
     }
 
-    /// The cache weight in units of one match (8 bytes): the matches and room for their copy
-    /// sorted by score (counted whether sorted or not), whatever the segment's size — a query
-    /// that needs the matches as a bitset builds its own ([`super::filter::Filter`]).
+    /// The cache weight in units of one match (8 bytes): the matches, room for their copy sorted
+    /// by score, and for a dense list room for its bits and ranks (each counted whether built or
+    /// not) — a query that needs the matches as a bitset of its own builds it
+    /// ([`super::filter::Filter`]).
     pub(super) fn weight(&self) -> usize {
-        self.segments.iter().map(|s| 2 * s.docs.len() + 1).sum()
+        self.segments.iter().map(|s| 2 * s.docs.len() + 1 + if s.is_dense() { (s.max_doc as usize).div_ceil(64) * 12 / 8 } else { 0 }).sum()
     }
 
     /// The documents in every one of `parts` (which all come from one searcher), each scored by
-    /// the sum of its scores in the parts, added in the order of `parts`.
+    /// the sum of its scores in the parts, added in the order of `parts`. The first part is
+    /// walked; a dense part after it is probed (a bit and a rank per document walked), another
+    /// is merged or galloped through ([`intersect_sorted`]).
     pub(super) fn intersect(parts: &[Arc<TextMatches>]) -> TextMatches {
         let Some((first, rest)) = parts.split_first() else {
             return TextMatches { segments: Vec::new(), reused: AtomicBool::new(false), asked: AtomicBool::new(false) };
@@ -59,18 +110,22 @@ impl TextMatches {
             .iter()
             .enumerate()
             .map(|(ord, seg)| {
-                let mut docs = seg.docs.clone();
+                // `None`: still all of the first part's matches (not copied until narrowed).
+                let mut docs: Option<Vec<(DocId, Score)>> = None;
                 for other in rest {
-                    let Some(other) = other.segments.get(ord) else {
-                        docs.clear();
-                        break;
+                    let walked = docs.as_deref().unwrap_or(&seg.docs);
+                    let narrowed = match other.segments.get(ord) {
+                        None => Vec::new(),
+                        Some(other) if other.is_dense() => other.probe(walked),
+                        Some(other) => intersect_sorted(walked, &other.docs),
                     };
-                    docs = intersect_sorted(&docs, &other.docs);
-                    if docs.is_empty() {
+                    let empty = narrowed.is_empty();
+                    docs = Some(narrowed);
+                    if empty {
                         break;
                     }
                 }
-                SegmentText::new(docs)
+                SegmentText::new(docs.unwrap_or_else(|| seg.docs.clone()), seg.max_doc)
             })
             .collect();
         TextMatches { segments, reused: AtomicBool::new(false), asked: AtomicBool::new(false) }
@@ -101,7 +156,7 @@ impl TextMatches {
                     }
                 }
             }
-            segments.push(SegmentText::new(docs));
+            segments.push(SegmentText::new(docs, seg.max_doc));
         }
         Ok(TextMatches { segments, reused: AtomicBool::new(false), asked: AtomicBool::new(false) })
     }
@@ -165,9 +220,21 @@ fn merge_sorted_lists(short: &[(DocId, Score)], long: &[(DocId, Score)]) -> Vec<
 }
 
 impl SegmentText {
-    /// Matches in document order.
-    fn new(docs: Vec<(DocId, Score)>) -> Self {
-        SegmentText { docs, by_score: OnceLock::new() }
+    /// Matches in document order, in a segment of `max_doc` documents.
+    fn new(docs: Vec<(DocId, Score)>, max_doc: u32) -> Self {
+        SegmentText { docs, by_score: OnceLock::new(), dense: OnceLock::new(), max_doc }
+    }
+
+    /// Whether the list holds at least one document in [`DENSE_RATIO`].
+    fn is_dense(&self) -> bool {
+        !self.docs.is_empty() && self.docs.len() as u64 * DENSE_RATIO >= u64::from(self.max_doc)
+    }
+
+    /// The documents of `walked` (in document order) that are also in this list, with this
+    /// list's score added to theirs.
+    fn probe(&self, walked: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
+        let dense = self.dense.get_or_init(|| Dense::build(&self.docs, self.max_doc));
+        walked.iter().filter_map(|&(doc, score)| dense.position(doc).map(|i| (doc, score + self.docs[i].1))).collect()
     }
 }
 
@@ -184,14 +251,15 @@ pub(super) struct TextCollector;
 pub(super) struct TextSegmentCollector {
     ord: SegmentOrdinal,
     docs: Vec<(DocId, Score)>,
+    max_doc: u32,
 }
 
 impl Collector for TextCollector {
     type Fruit = TextMatches;
     type Child = TextSegmentCollector;
 
-    fn for_segment(&self, ord: SegmentOrdinal, _segment: &SegmentReader) -> tantivy::Result<TextSegmentCollector> {
-        Ok(TextSegmentCollector { ord, docs: Vec::new() })
+    fn for_segment(&self, ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<TextSegmentCollector> {
+        Ok(TextSegmentCollector { ord, docs: Vec::new(), max_doc: segment.max_doc() })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -216,7 +284,7 @@ impl SegmentCollector for TextSegmentCollector {
     }
 
     fn harvest(self) -> (SegmentOrdinal, SegmentText) {
-        (self.ord, SegmentText::new(self.docs))
+        (self.ord, SegmentText::new(self.docs, self.max_doc))
     }
 }
 
@@ -380,7 +448,7 @@ pub(super) fn merge_sorted(
 
 #[cfg(test)]
 mod tests {
-    use super::{intersect_sorted, merge_sorted_lists};
+    use super::{SegmentText, intersect_sorted, merge_sorted_lists};
 
     #[test]
     fn intersecting_sorted_lists_keeps_the_common_documents_with_their_scores_added() {
@@ -398,5 +466,27 @@ mod tests {
         let merged: Vec<(u32, f32)> = a.iter().filter(|x| b.iter().any(|y| y.0 == x.0)).map(|&(d, s)| (d, s + 2.0)).collect();
         assert_eq!(intersect_sorted(&a, &b), merged);
         assert!(intersect_sorted(&a, &[]).is_empty() && intersect_sorted(&[], &b).is_empty());
+    }
+
+    #[test]
+    fn probing_a_dense_list_gives_what_merging_with_it_gives() {
+        let max_doc = 100_000u32;
+        let lists: Vec<Vec<(u32, f32)>> = [3u32, 7, 61, 64, 65, 1_000]
+            .iter()
+            .map(|&step| (step / 2..max_doc).step_by(step as usize).map(|d| (d, (d % 97) as f32 / 8.0)).collect())
+            .collect();
+        for (i, walked) in lists.iter().enumerate() {
+            for other in &lists {
+                let text = SegmentText::new(other.clone(), max_doc);
+                assert_eq!(text.is_dense(), other.len() as u64 * 64 >= u64::from(max_doc));
+                let probed = text.probe(walked);
+                assert_eq!(probed, merge_sorted_lists(walked, other), "list {i}");
+                assert_eq!(probed, intersect_sorted(walked, other), "list {i}");
+            }
+        }
+        // Documents of the last 64-bit word (max_doc not a multiple of 64) and of the first.
+        let edge = SegmentText::new(vec![(0, 1.0), (1, 2.0), (99_999, 3.0)], max_doc);
+        assert_eq!(edge.probe(&[(0, 0.5), (2, 0.5), (99_998, 0.5), (99_999, 0.5)]), vec![(0, 1.5), (99_999, 3.5)]);
+        assert!(SegmentText::new(Vec::new(), max_doc).probe(&[(5, 1.0)]).is_empty());
     }
 }
