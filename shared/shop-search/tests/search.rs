@@ -690,6 +690,82 @@ async fn filters_facets_and_sorts_agree_with_a_direct_computation_over_many_segm
 }
 
 #[tokio::test]
+async fn the_facets_of_text_queries_with_many_matches_agree_with_a_direct_computation() {
+    // Ten copies of the data set over three brands (and none), three categories and four flag
+    // combinations: few groups for many documents, so the segments keep their price-sorted groups
+    // and a text query with many matches counts its facets per (group, price band) slot; deletes
+    // leave dead documents behind.
+    let base = catalog();
+    let cats = ["smartphones", "laptops", "fragrances"];
+    let mut docs = Vec::new();
+    for copy in 0..10usize {
+        for (i, d) in base.docs.iter().enumerate() {
+            let mut d = d.clone();
+            d.id = Uuid::new_v5(&d.id, &copy.to_le_bytes());
+            d.brand = [Some("Apple"), Some("ESSENCE"), Some("essence"), None][(i + copy) % 4].map(str::to_owned);
+            let cat = cats[(i / 2 + copy) % 3];
+            d.category_id = category_uuid(cat);
+            d.category_path = std::iter::once(cat).chain(ancestors(cat)).map(category_uuid).collect();
+            d.is_active = (i + copy) % 5 != 0;
+            d.in_stock = (i + 2 * copy) % 3 != 0;
+            d.is_featured = false;
+            docs.push(d);
+        }
+    }
+    let engine = TantivyEngine::in_memory().expect("engine");
+    for chunk in docs.chunks(700) {
+        engine.upsert(chunk.to_vec()).await.expect("upsert");
+    }
+    let gone: Vec<Uuid> = docs.iter().skip(1).step_by(13).map(|d| d.id).collect();
+    engine.delete(gone.clone()).await.expect("delete");
+    docs.retain(|d| !gone.contains(&d.id));
+    let by_id: HashMap<Uuid, &ProductDoc> = docs.iter().map(|d| (d.id, d)).collect();
+
+    let filters = [
+        SearchQuery::default(),
+        SearchQuery { include_inactive: true, ..SearchQuery::default() },
+        SearchQuery { brands: vec!["essence".into()], in_stock: Some(true), ..SearchQuery::default() },
+        SearchQuery { categories: vec![category_uuid("electronics")], ..SearchQuery::default() },
+        SearchQuery { tags: vec!["beauty".into(), "laptops".into()], in_stock: Some(false), ..SearchQuery::default() },
+        SearchQuery { min_price_cents: Some(1_000), max_price_cents: Some(50_000), ..SearchQuery::default() },
+    ];
+    let mut largest = 0;
+    for caching in [true, false] {
+        engine.set_result_caching(caching);
+        for words in ["the", "with", "and", "the with", "for the and"] {
+            let matched: HashSet<Uuid> =
+                all_hits(&engine, SearchQuery { include_inactive: true, ..text(words) }).await.into_iter().collect();
+            largest = largest.max(matched.len());
+            for f in &filters {
+                let q = SearchQuery { q: Some(words.into()), limit: 5, ..f.clone() };
+                let expected: Vec<&ProductDoc> = expected_matches(&docs, f).into_iter().filter(|d| matched.contains(&d.id)).collect();
+                let r = search(&engine, q.clone()).await;
+                assert_eq!(r.total, expected.len() as u64, "{q:?}");
+                let mut brands: HashMap<String, u64> = HashMap::new();
+                let mut categories: HashMap<String, u64> = HashMap::new();
+                let mut bands = [0u64; 6];
+                for d in &expected {
+                    if let Some(b) = &d.brand {
+                        *brands.entry(b.to_lowercase()).or_default() += 1;
+                    }
+                    for cat in &d.category_path {
+                        *categories.entry(cat.to_string()).or_default() += 1;
+                    }
+                    bands[shop_search::price_band_index(d.price_cents)] += 1;
+                }
+                let got_brands: HashMap<String, u64> = r.facets.brands.iter().map(|f| (f.value.to_lowercase(), f.count)).collect();
+                assert_eq!(got_brands, brands, "{q:?}");
+                let got_categories: HashMap<String, u64> = r.facets.categories.iter().map(|f| (f.value.clone(), f.count)).collect();
+                assert_eq!(got_categories, categories, "{q:?}");
+                assert_eq!(r.facets.price_bands.iter().map(|b| b.count).collect::<Vec<_>>(), bands, "{q:?}");
+                assert!(r.hits.iter().all(|h| by_id.contains_key(&h.id) && matched.contains(&h.id)), "{q:?}");
+            }
+        }
+    }
+    assert!(largest >= 1_000, "some queries match many documents: {largest}");
+}
+
+#[tokio::test]
 async fn a_text_query_with_filters_returns_exactly_the_filtered_text_matches() {
     let (engine, c) = indexed().await;
     let by_id = c.by_id();
