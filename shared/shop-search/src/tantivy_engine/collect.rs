@@ -133,26 +133,40 @@ impl TextMatches {
 }
 
 impl TextMatches {
-    /// The matches that `query` (of one word) also matches, with its score added: what
-    /// intersecting with the word's own matches gives, without collecting every match of the
-    /// word (its scorer seeks from one of these documents to the next).
-    pub(super) fn restrict(&self, searcher: &Searcher, query: &dyn Query) -> tantivy::Result<TextMatches> {
-        let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    /// The matches that a word also matches, with its score added: what intersecting with the
+    /// word's own matches gives, without collecting every match of the word. `clauses` are the
+    /// word's alternatives ([`super::schema::Fields::word_clauses`]); each one's scorer seeks from
+    /// one of these documents to the next, and a document's score for the word is the sum of the
+    /// scores of the clauses it matches, added in their order — what tantivy's union of the
+    /// clauses gives, without the union's buffered window, which costs a refill of every clause
+    /// for each sparse document.
+    pub(super) fn restrict(&self, searcher: &Searcher, clauses: &[Box<dyn Query>]) -> tantivy::Result<TextMatches> {
+        let weights =
+            clauses.iter().map(|q| q.weight(EnableScoring::enabled_from_searcher(searcher))).collect::<tantivy::Result<Vec<_>>>()?;
         let mut segments = Vec::with_capacity(self.segments.len());
         for (seg, reader) in self.segments.iter().zip(searcher.segment_readers()) {
             let mut docs = Vec::new();
             if !seg.docs.is_empty() {
-                let mut scorer = weight.scorer(reader, 1.0)?;
+                let mut scorers = Vec::with_capacity(weights.len());
+                for weight in &weights {
+                    let scorer = weight.scorer(reader, 1.0)?;
+                    if scorer.doc() != TERMINATED {
+                        scorers.push(scorer);
+                    }
+                }
                 for &(doc, score) in &seg.docs {
-                    let mut at = scorer.doc();
-                    if at < doc {
-                        at = scorer.seek(doc);
+                    let mut word: Option<Score> = None;
+                    for scorer in &mut scorers {
+                        let mut at = scorer.doc();
+                        if at < doc {
+                            at = scorer.seek(doc);
+                        }
+                        if at == doc {
+                            word = Some(word.unwrap_or(0.0) + scorer.score());
+                        }
                     }
-                    if at == TERMINATED {
-                        break;
-                    }
-                    if at == doc {
-                        docs.push((doc, score + scorer.score()));
+                    if let Some(word) = word {
+                        docs.push((doc, score + word));
                     }
                 }
             }

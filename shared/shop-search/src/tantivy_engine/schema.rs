@@ -160,10 +160,22 @@ impl Fields {
         doc
     }
 
-    /// The query for the analyzed `words` of a text query (see the scoring in the module docs).
-    /// A word gets Levenshtein clauses only when no text field of `searcher` holds it as a term
-    /// ([`Fields::is_known`]): typo tolerance is for words the index does not know.
+    /// The query for the analyzed `words` of a text query (see the scoring in the module docs):
+    /// every word must match one of its [`Fields::word_clauses`].
     pub(super) fn text_query(&self, searcher: &Searcher, words: &[String]) -> tantivy::Result<Box<dyn Query>> {
+        let mut per_word = Vec::with_capacity(words.len());
+        for word in words {
+            let alternatives = self.word_clauses(searcher, word)?.into_iter().map(|q| (Occur::Should, q)).collect();
+            per_word.push((Occur::Must, Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>));
+        }
+        Ok(Box::new(BooleanQuery::new(per_word)))
+    }
+
+    /// The alternatives of one analyzed word, in the order their scores are added: per text
+    /// field the exact term, a prefix (not on descriptions) and, only when no text field of
+    /// `searcher` holds the word as a term ([`Fields::is_known`]), Levenshtein clauses — typo
+    /// tolerance is for words the index does not know.
+    pub(super) fn word_clauses(&self, searcher: &Searcher, word: &str) -> tantivy::Result<Vec<Box<dyn Query>>> {
         let f = self;
         // (field, boost, prefix matching?) — no prefix expansion on descriptions: their term
         // dictionary is the largest and a short prefix would union huge posting lists.
@@ -173,29 +185,25 @@ impl Fields {
             (f.brand_text, BRAND_BOOST, true),
             (f.tags_text, TAGS_BOOST, true),
         ];
-        let mut per_word = Vec::with_capacity(words.len());
-        for word in words {
-            let chars = word.chars().count();
-            let distance = if self.is_known(searcher, word)? { 0 } else { fuzzy_distance(chars) };
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, boost, prefix) in text_fields {
-                let term = Term::from_field_text(field, word);
-                alternatives.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), boost * EXACT_WEIGHT)),
-                ));
-                if prefix && chars >= 3 {
-                    let prefix = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
-                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_WEIGHT))));
-                }
-                if distance > 0 {
-                    let fuzzy = FuzzyTermQuery::new(term, distance, true);
-                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * FUZZY_WEIGHT))));
-                }
+        let chars = word.chars().count();
+        let distance = if self.is_known(searcher, word)? { 0 } else { fuzzy_distance(chars) };
+        let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
+        for (field, boost, prefix) in text_fields {
+            let term = Term::from_field_text(field, word);
+            alternatives.push(Box::new(BoostQuery::new(
+                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                boost * EXACT_WEIGHT,
+            )));
+            if prefix && chars >= 3 {
+                let prefix = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
+                alternatives.push(Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_WEIGHT)));
             }
-            per_word.push((Occur::Must, Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>));
+            if distance > 0 {
+                let fuzzy = FuzzyTermQuery::new(term, distance, true);
+                alternatives.push(Box::new(BoostQuery::new(Box::new(fuzzy), boost * FUZZY_WEIGHT)));
+            }
         }
-        Ok(Box::new(BooleanQuery::new(per_word)))
+        Ok(alternatives)
     }
 
     /// Whether `word` (analyzed) is a term of a text field — name, description, brand or tags —

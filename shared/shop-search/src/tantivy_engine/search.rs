@@ -73,8 +73,8 @@ impl TantivyEngine {
             if matches.len() == 0 {
                 break;
             }
-            let query = self.fields.text_query(searcher, std::slice::from_ref(word)).map_err(engine_err)?;
-            matches = matches.restrict(searcher, query.as_ref()).map_err(engine_err)?;
+            let clauses = self.fields.word_clauses(searcher, word).map_err(engine_err)?;
+            matches = matches.restrict(searcher, &clauses).map_err(engine_err)?;
         }
         let matches = Arc::new(matches);
         if let Ok(mut c) = cache.texts.lock() {
