@@ -1,7 +1,11 @@
 //! The index layout: fields, schema, the `shop` text analyzer and index settings; how a
 //! [`ProductDoc`] becomes a document and how a text query becomes a tantivy query.
 
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use std::sync::Arc;
+
+use tantivy::query::{
+    AutomatonWeight, BooleanQuery, BoostQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery, Weight,
+};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
 use tantivy::{IndexSettings, Searcher, TantivyDocument, Term};
@@ -187,20 +191,23 @@ impl Fields {
         ];
         let chars = word.chars().count();
         let distance = if self.is_known(searcher, word)? { 0 } else { fuzzy_distance(chars) };
+        // One automaton per word, whatever the field (tantivy's fuzzy query builds its own per
+        // clause; a Levenshtein automaton of distance 2 is the costly one).
+        let any = Term::from_field_text(f.name, word);
+        let prefix = (chars >= 3).then(|| FuzzyTermQuery::new_prefix(any.clone(), 0, true).automaton().map(Arc::new)).transpose()?;
+        let fuzzy = (distance > 0).then(|| FuzzyTermQuery::new(any, distance, true).automaton().map(Arc::new)).transpose()?;
         let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
-        for (field, boost, prefix) in text_fields {
+        for (field, boost, prefixed) in text_fields {
             let term = Term::from_field_text(field, word);
-            alternatives.push(Box::new(BoostQuery::new(
-                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-                boost * EXACT_WEIGHT,
-            )));
-            if prefix && chars >= 3 {
-                let prefix = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
-                alternatives.push(Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_WEIGHT)));
+            alternatives
+                .push(Box::new(BoostQuery::new(Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), boost * EXACT_WEIGHT)));
+            if let Some(automaton) = prefix.as_ref().filter(|_| prefixed) {
+                let query = AutomatonQuery { field, automaton: Arc::clone(automaton) };
+                alternatives.push(Box::new(BoostQuery::new(Box::new(query), boost * PREFIX_WEIGHT)));
             }
-            if distance > 0 {
-                let fuzzy = FuzzyTermQuery::new(term, distance, true);
-                alternatives.push(Box::new(BoostQuery::new(Box::new(fuzzy), boost * FUZZY_WEIGHT)));
+            if let Some(automaton) = &fuzzy {
+                let query = AutomatonQuery { field, automaton: Arc::clone(automaton) };
+                alternatives.push(Box::new(BoostQuery::new(Box::new(query), boost * FUZZY_WEIGHT)));
             }
         }
         Ok(alternatives)
@@ -216,5 +223,25 @@ impl Fields {
             }
         }
         Ok(false)
+    }
+}
+
+/// The terms of `field` an automaton accepts, each match scored by the boost alone: what a
+/// [`FuzzyTermQuery`] is, with its automaton shared by the fields of a word.
+#[derive(Clone)]
+struct AutomatonQuery {
+    field: Field,
+    automaton: Arc<DfaWrapper>,
+}
+
+impl std::fmt::Debug for AutomatonQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AutomatonQuery").field("field", &self.field).finish_non_exhaustive()
+    }
+}
+
+impl Query for AutomatonQuery {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<DfaWrapper>::new(self.field, Arc::clone(&self.automaton))))
     }
 }
