@@ -22,7 +22,9 @@
 //! - Without text or tag filters, `total` and the facets come from *groups* — the documents of a
 //!   segment grouped by (brand, categories, flags), each group sorted by price — so a query costs
 //!   at most two binary searches per group instead of a pass over every match. With text (or
-//!   tags), they are counted over the text matches (or tagged documents).
+//!   tags), they are counted over the text matches (or tagged documents): without a price
+//!   filter, each match adds one to its (group, price band) slot — 4 bytes read per match — and
+//!   the groups that pass the filters add their slots to the facets.
 //! - The page: for relevance, the text matches sorted by score are scanned until the page is
 //!   full; for the other sorts, either a per-segment permutation of the documents in sort order
 //!   (newest-first built by the warmer, the others on first use) is scanned until the page is
@@ -35,8 +37,10 @@
 //!   and — when computing them looked at many documents — `total` + facets per query without
 //!   page and sort, and the first hits per query and sort.
 //!   [`TantivyEngine::set_result_caching`] turns these caches off (benchmarks). A query of
-//!   several words intersects its words' cached matches; a word the index does not know is
-//!   scored only on the documents its other words matched.
+//!   several words intersects its words' cached matches (a word matching one document in 64 or
+//!   more is probed through its bits and ranks, others merged or galloped through); a word the
+//!   index does not know is scored only on the documents its other words matched, by seeking
+//!   each of its clauses in turn (one Levenshtein automaton per word, shared by its fields).
 //!
 //! Ids come back from two u64 fast fields and [`ProductDoc::source`] from the doc store (8 KiB
 //! blocks, a block cache), for the page's hits only. The writer is created on the first write, so
