@@ -127,7 +127,8 @@ fn leaf_matches(rule: &Value, actual: Option<&Value>) -> bool {
 /// shard for good. This client's connector rewrites those values in `GetRecords` responses
 /// before the SDK parses them.
 pub fn local_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
-    let config = aws_sdk_dynamodbstreams::config::Builder::from(sdk).http_client(EmptyMapFix(http_client(sdk)));
+    let config =
+        aws_sdk_dynamodbstreams::config::Builder::from(sdk).http_client(Intercept { inner: http_client(sdk), call: fix_get_records });
     aws_sdk_dynamodbstreams::Client::from_conf(config.build())
 }
 
@@ -147,78 +148,76 @@ static WRITES: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> = std::sync:
 /// `sdk` with an HTTP client that tells the stream pollers about every DynamoDB write it makes.
 pub fn nudging(sdk: aws_config::SdkConfig) -> aws_config::SdkConfig {
     let inner = http_client(&sdk);
-    sdk.into_builder().http_client(WriteNudge(inner)).build()
+    sdk.into_builder().http_client(Intercept { inner, call: nudge_after_writes }).build()
 }
 
+/// An HTTP client whose connectors hand each request to `call` with the connector they wrap.
 #[derive(Debug)]
-struct WriteNudge(SharedHttpClient);
+struct Intercept {
+    inner: SharedHttpClient,
+    call: InterceptFn,
+}
 
-impl HttpClient for WriteNudge {
+type InterceptFn = fn(&SharedHttpConnector, HttpRequest) -> HttpConnectorFuture;
+
+impl HttpClient for Intercept {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(WriteNudgeConnector(self.0.http_connector(settings, components)))
+        SharedHttpConnector::new(InterceptConnector { inner: self.inner.http_connector(settings, components), call: self.call })
     }
 }
 
 #[derive(Debug)]
-struct WriteNudgeConnector(SharedHttpConnector);
+struct InterceptConnector {
+    inner: SharedHttpConnector,
+    call: InterceptFn,
+}
 
-impl HttpConnector for WriteNudgeConnector {
+impl HttpConnector for InterceptConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        const WRITES_OPS: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
-        let write = request
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
-            .is_some_and(|op| WRITES_OPS.contains(&op));
-        let response = self.0.call(request);
-        if !write {
-            return response;
-        }
-        HttpConnectorFuture::new(async move {
-            let response = response.await;
-            // After the answer: the stream record exists once the write is acknowledged.
-            WRITES.send_modify(|n| *n = n.wrapping_add(1));
-            response
-        })
+        (self.call)(&self.inner, request)
     }
 }
 
-#[derive(Debug)]
-struct EmptyMapFix(SharedHttpClient);
-
-impl HttpClient for EmptyMapFix {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(EmptyMapFixConnector(self.0.http_connector(settings, components)))
+/// Sends `request`; once a DynamoDB write is answered, bumps [`WRITES`].
+fn nudge_after_writes(inner: &SharedHttpConnector, request: HttpRequest) -> HttpConnectorFuture {
+    const WRITES_OPS: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
+    let write =
+        request.headers().get("x-amz-target").and_then(|t| t.strip_prefix("DynamoDB_20120810.")).is_some_and(|op| WRITES_OPS.contains(&op));
+    let response = inner.call(request);
+    if !write {
+        return response;
     }
+    HttpConnectorFuture::new(async move {
+        let response = response.await;
+        // After the answer: the stream record exists once the write is acknowledged.
+        WRITES.send_modify(|n| *n = n.wrapping_add(1));
+        response
+    })
 }
 
-#[derive(Debug)]
-struct EmptyMapFixConnector(SharedHttpConnector);
-
-impl HttpConnector for EmptyMapFixConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let get_records = request.headers().get("x-amz-target").is_some_and(|t| t.ends_with(".GetRecords"));
-        let response = self.0.call(request);
-        if !get_records {
-            return response;
-        }
-        HttpConnectorFuture::new(async move {
-            let mut response = response.await?;
-            let body = ByteStream::new(response.take_body()).collect().await.map_err(|e| ConnectorError::io(e.into()))?.into_bytes();
-            let fixed = match serde_json::from_slice::<Value>(&body) {
-                Ok(mut page) => {
-                    fix_empty_maps(&mut page);
-                    serde_json::to_vec(&page).unwrap_or_else(|_| body.to_vec())
-                }
-                Err(_) => body.to_vec(),
-            };
-            // The checksum and length were of the original body.
-            response.headers_mut().remove("x-amz-crc32");
-            response.headers_mut().insert("content-length", fixed.len().to_string());
-            *response.body_mut() = SdkBody::from(fixed);
-            Ok(response)
-        })
+/// Sends `request`; a `GetRecords` answer comes back with its empty maps fixed ([`fix_empty_maps`]).
+fn fix_get_records(inner: &SharedHttpConnector, request: HttpRequest) -> HttpConnectorFuture {
+    let get_records = request.headers().get("x-amz-target").is_some_and(|t| t.ends_with(".GetRecords"));
+    let response = inner.call(request);
+    if !get_records {
+        return response;
     }
+    HttpConnectorFuture::new(async move {
+        let mut response = response.await?;
+        let body = ByteStream::new(response.take_body()).collect().await.map_err(|e| ConnectorError::io(e.into()))?.into_bytes();
+        let fixed = match serde_json::from_slice::<Value>(&body) {
+            Ok(mut page) => {
+                fix_empty_maps(&mut page);
+                serde_json::to_vec(&page).unwrap_or_else(|_| body.to_vec())
+            }
+            Err(_) => body.to_vec(),
+        };
+        // The checksum and length were of the original body.
+        response.headers_mut().remove("x-amz-crc32");
+        response.headers_mut().insert("content-length", fixed.len().to_string());
+        *response.body_mut() = SdkBody::from(fixed);
+        Ok(response)
+    })
 }
 
 /// Rewrites `{}` attribute values (DynamoDB Local's empty maps) as `{"M": {}}` in the images of a

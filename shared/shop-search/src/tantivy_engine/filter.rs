@@ -23,8 +23,6 @@ pub(super) struct Filter<'a> {
     want: u8,
     min: i64,
     max: i64,
-    /// A price bound is set (`min`/`max` are not the whole range).
-    priced: bool,
     /// Allowed brand ordinals (`None`: no brand filter).
     brands: Option<Vec<bool>>,
     categories: Option<Vec<bool>>,
@@ -89,7 +87,6 @@ impl<'a> Filter<'a> {
             want,
             min: q.min_price_cents.unwrap_or(i64::MIN),
             max: q.max_price_cents.unwrap_or(i64::MAX),
-            priced: q.min_price_cents.is_some() || q.max_price_cents.is_some(),
             brands,
             categories,
             tags,
@@ -97,6 +94,12 @@ impl<'a> Filter<'a> {
             text_bits: OnceCell::new(),
             alive: seg.alive_bitset(),
         })
+    }
+
+    /// Whether a price bound narrows the range (`min`/`max` are not the whole of it).
+    #[inline]
+    fn priced(&self) -> bool {
+        self.min != i64::MIN || self.max != i64::MAX
     }
 
     /// Flags, price, brand and categories.
@@ -111,7 +114,7 @@ impl<'a> Filter<'a> {
         if row.flags & self.mask != self.want {
             return false;
         }
-        if self.priced {
+        if self.priced() {
             let price = self.data.prices[doc as usize];
             if price < self.min || price > self.max {
                 return false;
@@ -194,7 +197,7 @@ impl<'a> Filter<'a> {
         let mut counts = Counts::new(data);
         if let Some(text) = self.text {
             let docs = text.docs.iter().map(|&(doc, _)| doc);
-            match data.groups.as_ref().filter(|g| !self.priced && g.heads.len() * MATCHES_PER_GROUP <= text.docs.len()) {
+            match data.groups.as_ref().filter(|g| !self.priced() && g.heads.len() * MATCHES_PER_GROUP <= text.docs.len()) {
                 Some(groups) => self.count_slots(groups, docs, &mut counts),
                 None => self.count_list(docs, &mut counts),
             }
