@@ -597,6 +597,28 @@ fn expected_matches<'a>(docs: &'a [ProductDoc], q: &SearchQuery) -> Vec<&'a Prod
         .collect()
 }
 
+/// The facets of `r` are those of `matches`: brands (case variants merged), categories with
+/// their ancestors, price bands.
+fn assert_facets(r: &SearchResults, matches: &[&ProductDoc], q: &SearchQuery) {
+    let mut brands: HashMap<String, u64> = HashMap::new();
+    let mut categories: HashMap<String, u64> = HashMap::new();
+    let mut bands = [0u64; 6];
+    for d in matches {
+        if let Some(b) = &d.brand {
+            *brands.entry(b.to_lowercase()).or_default() += 1;
+        }
+        for cat in &d.category_path {
+            *categories.entry(cat.to_string()).or_default() += 1;
+        }
+        bands[shop_search::price_band_index(d.price_cents)] += 1;
+    }
+    let got_brands: HashMap<String, u64> = r.facets.brands.iter().map(|f| (f.value.to_lowercase(), f.count)).collect();
+    assert_eq!(got_brands, brands, "{q:?}");
+    let got_categories: HashMap<String, u64> = r.facets.categories.iter().map(|f| (f.value.clone(), f.count)).collect();
+    assert_eq!(got_categories, categories, "{q:?}");
+    assert_eq!(r.facets.price_bands.iter().map(|b| b.count).collect::<Vec<_>>(), bands, "{q:?}");
+}
+
 #[tokio::test]
 async fn filters_facets_and_sorts_agree_with_a_direct_computation_over_many_segments_with_deletes() {
     let mut c = catalog();
@@ -638,24 +660,7 @@ async fn filters_facets_and_sorts_agree_with_a_direct_computation_over_many_segm
                 let q = SearchQuery { sort, limit, page: 1 + (j % 2) as u32, ..q.clone() };
                 let r = search(&engine, q.clone()).await;
                 assert_eq!(r.total, matches.len() as u64, "{q:?}");
-                // Facets.
-                let mut brands: HashMap<&str, u64> = HashMap::new();
-                let mut categories: HashMap<String, u64> = HashMap::new();
-                let mut bands = [0u64; 6];
-                for d in &matches {
-                    if let Some(b) = &d.brand {
-                        *brands.entry(b).or_default() += 1;
-                    }
-                    for cat in &d.category_path {
-                        *categories.entry(cat.to_string()).or_default() += 1;
-                    }
-                    bands[shop_search::price_band_index(d.price_cents)] += 1;
-                }
-                let got_brands: HashMap<&str, u64> = r.facets.brands.iter().map(|f| (f.value.as_str(), f.count)).collect();
-                assert_eq!(got_brands, brands, "{q:?}");
-                let got_categories: HashMap<String, u64> = r.facets.categories.iter().map(|f| (f.value.clone(), f.count)).collect();
-                assert_eq!(got_categories, categories, "{q:?}");
-                assert_eq!(r.facets.price_bands.iter().map(|b| b.count).collect::<Vec<_>>(), bands, "{q:?}");
+                assert_facets(&r, &matches, &q);
                 // The page: the right sort keys, all from the matches.
                 let key = |d: &ProductDoc| -> (i64, f64, String) {
                     match sort {
@@ -741,23 +746,7 @@ async fn the_facets_of_text_queries_with_many_matches_agree_with_a_direct_comput
                 let expected: Vec<&ProductDoc> = expected_matches(&docs, f).into_iter().filter(|d| matched.contains(&d.id)).collect();
                 let r = search(&engine, q.clone()).await;
                 assert_eq!(r.total, expected.len() as u64, "{q:?}");
-                let mut brands: HashMap<String, u64> = HashMap::new();
-                let mut categories: HashMap<String, u64> = HashMap::new();
-                let mut bands = [0u64; 6];
-                for d in &expected {
-                    if let Some(b) = &d.brand {
-                        *brands.entry(b.to_lowercase()).or_default() += 1;
-                    }
-                    for cat in &d.category_path {
-                        *categories.entry(cat.to_string()).or_default() += 1;
-                    }
-                    bands[shop_search::price_band_index(d.price_cents)] += 1;
-                }
-                let got_brands: HashMap<String, u64> = r.facets.brands.iter().map(|f| (f.value.to_lowercase(), f.count)).collect();
-                assert_eq!(got_brands, brands, "{q:?}");
-                let got_categories: HashMap<String, u64> = r.facets.categories.iter().map(|f| (f.value.clone(), f.count)).collect();
-                assert_eq!(got_categories, categories, "{q:?}");
-                assert_eq!(r.facets.price_bands.iter().map(|b| b.count).collect::<Vec<_>>(), bands, "{q:?}");
+                assert_facets(&r, &expected, &q);
                 assert!(r.hits.iter().all(|h| by_id.contains_key(&h.id) && matched.contains(&h.id)), "{q:?}");
             }
         }
