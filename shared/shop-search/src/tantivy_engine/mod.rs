@@ -15,10 +15,10 @@
 //!   exact word always scores above its prefix neighbours.
 //!
 //! Filters, facets and sorts run on a per-segment snapshot of the filter columns
-//! ([`SegmentData`](segment::SegmentData): flags, price, brand and category ordinals in one row
-//! per document), built once per segment by a reader warmer before the segment becomes searchable
-//! (segments are immutable; deletes are applied from the alive bitset at query time). All results
-//! are exact:
+//! ([`SegmentData`](segment::SegmentData): flags, price band, brand and category ordinals in one
+//! row per document, prices in an array of their own), built once per segment by a reader warmer
+//! before the segment becomes searchable (segments are immutable; deletes are applied from the
+//! alive bitset at query time). All results are exact:
 //! - Without text or tag filters, `total` and the facets come from *groups* — the documents of a
 //!   segment grouped by (brand, categories, flags), each group sorted by price — so a query costs
 //!   at most two binary searches per group instead of a pass over every match. With text (or
