@@ -748,6 +748,14 @@ async fn the_facets_of_text_queries_with_many_matches_agree_with_a_direct_comput
                 assert_eq!(r.total, expected.len() as u64, "{q:?}");
                 assert_facets(&r, &expected, &q);
                 assert!(r.hits.iter().all(|h| by_id.contains_key(&h.id) && matched.contains(&h.id)), "{q:?}");
+                // By price: many matches make the scan of the price order cheapest, which asks
+                // each document whether it is a text match.
+                let cheapest = search(&engine, SearchQuery { sort: Sort::PriceAsc, ..q.clone() }).await;
+                let mut prices: Vec<i64> = expected.iter().map(|d| d.price_cents).collect();
+                prices.sort_unstable();
+                prices.truncate(5);
+                assert!(cheapest.hits.iter().all(|h| matched.contains(&h.id)), "{q:?}");
+                assert_eq!(cheapest.hits.iter().map(|h| by_id[&h.id].price_cents).collect::<Vec<_>>(), prices, "{q:?}");
             }
         }
     }

@@ -91,7 +91,7 @@ impl TextMatches {
 
     /// The cache weight in units of one match (8 bytes): the matches, room for their copy sorted
     /// by score, and for a dense list room for its bits and ranks (each counted whether built or
-    /// not) — a query that needs the matches as a bitset of its own builds it
+    /// not) — a query that needs the matches of a sparse list as a bitset builds its own
     /// ([`super::filter::Filter`]).
     pub(super) fn weight(&self) -> usize {
         self.segments.iter().map(|s| 2 * s.docs.len() + 1 + if s.is_dense() { (s.max_doc as usize).div_ceil(64) * 12 / 8 } else { 0 }).sum()
@@ -240,15 +240,25 @@ impl SegmentText {
     }
 
     /// Whether the list holds at least one document in [`DENSE_RATIO`].
-    fn is_dense(&self) -> bool {
+    pub(super) fn is_dense(&self) -> bool {
         !self.docs.is_empty() && self.docs.len() as u64 * DENSE_RATIO >= u64::from(self.max_doc)
     }
 
     /// The documents of `walked` (in document order) that are also in this list, with this
     /// list's score added to theirs.
     fn probe(&self, walked: &[(DocId, Score)]) -> Vec<(DocId, Score)> {
-        let dense = self.dense.get_or_init(|| Dense::build(&self.docs, self.max_doc));
+        let dense = self.dense();
         walked.iter().filter_map(|&(doc, score)| dense.position(doc).map(|i| (doc, score + self.docs[i].1))).collect()
+    }
+
+    /// Whether `doc` is in the list, through its bits (for a dense list: they are cached with it).
+    pub(super) fn contains(&self, doc: DocId) -> bool {
+        self.dense().position(doc).is_some()
+    }
+
+    /// The bits and ranks of the list (built on first use).
+    fn dense(&self) -> &Dense {
+        self.dense.get_or_init(|| Dense::build(&self.docs, self.max_doc))
     }
 }
 

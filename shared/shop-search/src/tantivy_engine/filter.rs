@@ -302,10 +302,12 @@ impl<'a> Filter<'a> {
     /// Whether `doc` is live and, with text, a text match.
     #[inline]
     fn is_live(&self, doc: DocId) -> bool {
-        self.text.is_none_or(|t| self.text_bits(t).contains(doc as usize)) && self.alive.is_none_or(|a| a.is_alive(doc))
+        self.text.is_none_or(|t| if t.is_dense() { t.contains(doc) } else { self.text_bits(t).contains(doc as usize) })
+            && self.alive.is_none_or(|a| a.is_alive(doc))
     }
 
-    /// The text matches as a bitset (built on first use).
+    /// The text matches of a list that is not dense as a bitset of this query (built on first
+    /// use; a dense list answers from its own bits, cached with it).
     fn text_bits(&self, text: &SegmentText) -> &FixedBitSet {
         self.text_bits.get_or_init(|| {
             let mut bits = FixedBitSet::with_capacity(self.data.max_doc as usize);
