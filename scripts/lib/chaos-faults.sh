@@ -77,9 +77,9 @@ redis_answers() { [[ "$(redis-cli -p "$CHAOS_REDIS_PORT" ping 2>/dev/null)" == P
 ddb_up() {
   : "${DDB_LOCAL_DIR:?}"
   mkdir -p -- "$CHAOS_DIR/ddb"
-  # On disk (-dbPath): a restarted DynamoDB Local finds its tables, items and streams again.
-  (cd -- "$CHAOS_DIR/ddb" && launch dynamodb java "-Djava.library.path=$DDB_LOCAL_DIR/DynamoDBLocal_lib" \
-    -jar "$DDB_LOCAL_DIR/DynamoDBLocal.jar" -dbPath "$CHAOS_DIR/ddb" -disableTelemetry -port "$SKYSHOP_DDB_PORT")
+  # On disk (--db-dir): a restarted DynamoDB Local finds its tables, items and streams again.
+  launch dynamodb "${SKYSHOP_VENV:?}/bin/python" "$(dirname -- "${BASH_SOURCE[0]}")/dynamodb-standin.py" \
+    --jar-dir "$DDB_LOCAL_DIR" --port "$SKYSHOP_DDB_PORT" --db-dir "$CHAOS_DIR/ddb"
   skyshop_wait_until 60 ddb_answers || die "DynamoDB Local did not answer on port $SKYSHOP_DDB_PORT"
 }
 

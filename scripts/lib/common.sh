@@ -396,6 +396,12 @@ _skyshop_ddb_answers() {
     --data '{}'
 }
 
+# The launcher (scripts/lib/dynamodb-standin.py) logged that it indexed the database.
+_skyshop_ddb_indexed() {
+  grep -q '^dynamodb-standin: stream indexes added' -- \
+    "$SKYSHOP_RUN_DIR/$(_skyshop_stem dynamodb "$SKYSHOP_DDB_PORT" 8000).log" 2>/dev/null
+}
+
 _skyshop_moto_answers() {
   curl -sf -o /dev/null --max-time 3 "http://127.0.0.1:$SKYSHOP_MOTO_PORT/moto-api/"
 }
@@ -464,10 +470,11 @@ _skyshop_start_standins_locked() {
   else
     [[ -n "${DDB_LOCAL_DIR:-}" && -f "$DDB_LOCAL_DIR/DynamoDBLocal.jar" ]] ||
       skyshop_die "DDB_LOCAL_DIR is not set or has no DynamoDBLocal.jar: run ensure_dynamodb_local first"
-    # -disableTelemetry: DynamoDB Local would otherwise try to reach AWS.
-    _skyshop_launch "$ddb_stem" \
-      java "-Djava.library.path=$DDB_LOCAL_DIR/DynamoDBLocal_lib" \
-      -jar "$DDB_LOCAL_DIR/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$SKYSHOP_DDB_PORT"
+    # Through our launcher: its database on a RAM directory removed at exit (as -inMemory),
+    # with the stream lookups that walked every record ever written indexed (see
+    # scripts/lib/dynamodb-standin.py).
+    _skyshop_launch "$ddb_stem" "$SKYSHOP_VENV/bin/python" "$REPO_ROOT/scripts/lib/dynamodb-standin.py" \
+      --jar-dir "$DDB_LOCAL_DIR" --port "$SKYSHOP_DDB_PORT"
     ddb_pid="${SKYSHOP_STARTED_PIDS[-1]}"
   fi
 
@@ -497,6 +504,12 @@ _skyshop_start_standins_locked() {
   deadline=$((SECONDS + ${SKYSHOP_STANDIN_TIMEOUT:-60}))
   _skyshop_await "DynamoDB Local (port $SKYSHOP_DDB_PORT)" _skyshop_ddb_answers "$ddb_pid" \
     "$SKYSHOP_RUN_DIR/$ddb_stem.log" "$deadline"
+  if [[ -n "$ddb_pid" ]]; then
+    # Ours: ready once its stream lookups are indexed (a DynamoDB Local whose database changed
+    # shape would otherwise slow down unnoticed as records pile up).
+    _skyshop_await "DynamoDB Local's stream indexes (scripts/lib/dynamodb-standin.py)" _skyshop_ddb_indexed \
+      "$ddb_pid" "$SKYSHOP_RUN_DIR/$ddb_stem.log" "$deadline"
+  fi
   _skyshop_await "moto server (port $SKYSHOP_MOTO_PORT)" _skyshop_moto_answers "$moto_pid" \
     "$SKYSHOP_RUN_DIR/$moto_stem.log" "$deadline"
   _skyshop_await "localstripe (port $SKYSHOP_STRIPE_PORT)" _skyshop_stripe_answers "$stripe_pid" \
