@@ -105,8 +105,9 @@ def index(path):
 
 
 def prepare(port, directory, java):
-    """Waits for DynamoDB Local's database, then indexes it (each database file it creates)."""
+    """Waits for DynamoDB Local's database (one file: -sharedDb), then indexes it."""
     deadline = time.monotonic() + 120
+    last = "DynamoDB Local exited"
     while java.poll() is None and time.monotonic() < deadline:
         try:
             poke(port)

@@ -17,9 +17,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, R, Running, order, start};
-
-const PASSWORD: &str = "Correct-Horse-9";
+use crate::helpers::{ADMIN_PASSWORD, BUYER_PASSWORD, R, Running, order, register_buyer, start};
 
 /// The callers, in the table's column order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -109,10 +107,8 @@ fn address_body() -> Value {
 }
 
 /// A new customer: (access token, user id, email).
-async fn register(app: &Running, prefix: &str) -> (String, String, String) {
-    let email = format!("{}@example.com", shop_testkit::unique(prefix));
-    let body = json!({"email": email, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace"});
-    let r = ok(&app.call("POST", "/api/auth/register", None, Some(body)).await, "register");
+async fn register(app: &Running) -> (String, String, String) {
+    let (r, email) = register_buyer(app).await;
     (id_of(&r, "accessToken"), id_of(&r["user"], "id"), email)
 }
 
@@ -128,13 +124,13 @@ impl Fixtures {
     async fn create(app: &Running) -> Fixtures {
         let admin = app.admin_token().await;
         let seller_a = login(app, local_runner::cloud::SELLER_EMAIL, ADMIN_PASSWORD).await["accessToken"].as_str().unwrap().to_owned();
-        let (customer_a_token, customer_a, email_a) = register(app, "authz-a").await;
-        let (customer_b_token, _, _) = register(app, "authz-b").await;
-        let (_, spare_id, spare_email) = register(app, "authz-spare").await;
+        let (customer_a_token, customer_a, email_a) = register(app).await;
+        let (customer_b_token, _, _) = register(app).await;
+        let (_, spare_id, spare_email) = register(app).await;
         // Seller B: a customer the admin makes a seller, signed in again for a seller's token.
-        let (_, seller_b_id, seller_b_email) = register(app, "authz-seller-b").await;
+        let (_, seller_b_id, seller_b_email) = register(app).await;
         ok(&app.call("PATCH", &format!("/api/users/{seller_b_id}"), Some(&admin), Some(json!({"role": "SELLER"}))).await, "seller B");
-        let seller_b = login(app, &seller_b_email, PASSWORD).await["accessToken"].as_str().unwrap().to_owned();
+        let seller_b = login(app, &seller_b_email, BUYER_PASSWORD).await["accessToken"].as_str().unwrap().to_owned();
 
         let category =
             ok(&app.call("POST", "/api/categories", Some(&admin), Some(json!({"name": shop_testkit::unique("Lamps")}))).await, "category");
@@ -177,7 +173,7 @@ impl Fixtures {
 
         Fixtures {
             tokens: [None, Some(customer_a_token.clone()), Some(customer_b_token), Some(seller_a), Some(seller_b), Some(admin)],
-            passwords: ["", PASSWORD, PASSWORD, ADMIN_PASSWORD, PASSWORD, ADMIN_PASSWORD],
+            passwords: ["", BUYER_PASSWORD, BUYER_PASSWORD, ADMIN_PASSWORD, BUYER_PASSWORD, ADMIN_PASSWORD],
             customer_a,
             email_a,
             spare_email,
@@ -251,7 +247,7 @@ impl Fixtures {
 
     /// A session of A other than the one A's token is in.
     async fn fresh_session(&self, app: &Running) -> String {
-        login(app, &self.email_a, PASSWORD).await;
+        login(app, &self.email_a, BUYER_PASSWORD).await;
         let sessions = ok(&app.call("GET", "/api/users/me/sessions", Some(self.a()), None).await, "sessions");
         let newest = sessions
             .as_array()
@@ -264,7 +260,7 @@ impl Fixtures {
 
     /// A spare customer's refresh token from a new sign-in.
     async fn spare_refresh(&self, app: &Running) -> String {
-        id_of(&login(app, &self.spare_email, PASSWORD).await, "refreshToken")
+        id_of(&login(app, &self.spare_email, BUYER_PASSWORD).await, "refreshToken")
     }
 
     /// The request for `caller` on one route, with the fixtures it needs made first.
@@ -280,10 +276,10 @@ impl Fixtures {
                 // At most 5 requests per address: an unknown address answers the same.
                 call(template, Some(json!({"email": format!("{}@example.com", shop_testkit::unique("nobody"))})))
             }
-            ("POST", "/api/auth/login") => call(template, Some(json!({"email": fx.spare_email, "password": PASSWORD}))),
+            ("POST", "/api/auth/login") => call(template, Some(json!({"email": fx.spare_email, "password": BUYER_PASSWORD}))),
             ("POST", "/api/auth/register") => {
                 let email = format!("{}@example.com", shop_testkit::unique("authz-new"));
-                call(template, Some(json!({"email": email, "password": PASSWORD, "firstName": "New", "lastName": "Comer"})))
+                call(template, Some(json!({"email": email, "password": BUYER_PASSWORD, "firstName": "New", "lastName": "Comer"})))
             }
             ("POST", "/api/auth/refresh" | "/api/auth/logout") => {
                 call(template, Some(json!({"refreshToken": fx.spare_refresh(app).await})))
@@ -308,7 +304,9 @@ impl Fixtures {
                 let current = fx.passwords[caller as usize];
                 call(
                     template,
-                    Some(json!({"currentPassword": if current.is_empty() { PASSWORD } else { current }, "newPassword": "Changed-Horse-7"})),
+                    Some(
+                        json!({"currentPassword": if current.is_empty() { BUYER_PASSWORD } else { current }, "newPassword": "Changed-Horse-7"}),
+                    ),
                 )
             }
             ("DELETE", "/api/users/me/sessions/{id}") => call(format!("/api/users/me/sessions/{}", fx.fresh_session(app).await), None),

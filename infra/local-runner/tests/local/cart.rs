@@ -1,19 +1,11 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{R, Running, start};
+use crate::helpers::{R, Running, customer, start};
 
 /// A request with an optional bearer and an optional guest cart token.
 async fn cart_call(app: &Running, method: &str, path: &str, bearer: Option<&str>, cart_token: Option<&str>, body: Option<Value>) -> R {
     let headers: Vec<(&str, &str)> = cart_token.map(|t| ("x-cart-token", t)).into_iter().collect();
     app.call_with(method, path, bearer, &headers, body).await
-}
-
-async fn register(app: &Running) -> String {
-    let email = format!("{}@example.com", shop_testkit::unique("cart"));
-    let body = json!({"email": email, "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"});
-    let r = app.call("POST", "/api/auth/register", None, Some(body)).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["accessToken"].as_str().unwrap().to_owned()
 }
 
 /// The "done when": through the local runner (API Gateway emulation, real functions,
@@ -48,7 +40,7 @@ async fn a_guest_cart_becomes_the_users_with_save10_and_never_exceeds_stock() {
     }
     assert_eq!(cart_call(&app, "GET", "/api/cart", None, None, None).await.status, 404, "a guest cart needs its token");
 
-    let user = register(&app).await;
+    let user = customer(&app).await;
     let merged = cart_call(&app, "POST", "/api/cart/merge", Some(&user), Some(&token), None).await;
     assert_eq!(merged.status, 200, "{}", merged.body);
     assert_eq!(merged.body["subtotal"], 10_996);
@@ -64,7 +56,7 @@ async fn a_guest_cart_becomes_the_users_with_save10_and_never_exceeds_stock() {
     assert_eq!(over.status, 422, "{}", over.body);
     assert_eq!(over.body["code"], "insufficient_stock");
 
-    let other = register(&app).await;
+    let other = customer(&app).await;
     assert_eq!(cart_call(&app, "GET", "/api/cart", Some(&other), None, None).await.status, 404);
     let put = cart_call(&app, "PUT", &format!("/api/cart/items/{mug}"), Some(&other), None, Some(json!({"quantity": 1}))).await;
     assert_eq!(put.status, 404, "{}", put.body);

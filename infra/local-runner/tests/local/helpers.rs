@@ -143,6 +143,9 @@ pub async fn product_with_stock(app: &Running, admin: &str, stock: u32) -> Strin
     product
 }
 
+/// The password of every customer [`register_buyer`] registers.
+pub const BUYER_PASSWORD: &str = "Correct-Horse-9";
+
 /// A newly registered customer (Ada Lovelace at a unique address): (registration body, email).
 pub async fn register_buyer(app: &Running) -> (Value, String) {
     let email = format!("{}@example.com", shop_testkit::unique("buyer"));
@@ -151,9 +154,14 @@ pub async fn register_buyer(app: &Running) -> (Value, String) {
             "POST",
             "/api/auth/register",
             None,
-            Some(json!({"email": email, "password": "Correct-Horse-9", "firstName": "Ada", "lastName": "Lovelace"})),
+            Some(json!({"email": email, "password": BUYER_PASSWORD, "firstName": "Ada", "lastName": "Lovelace"})),
         )
         .await;
     assert_eq!(registered.status, 201, "{}", registered.body);
     (registered.body, email)
+}
+
+/// A newly registered customer's access token ([`register_buyer`]).
+pub async fn customer(app: &Running) -> String {
+    register_buyer(app).await.0["accessToken"].as_str().unwrap().to_owned()
 }

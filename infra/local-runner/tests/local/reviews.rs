@@ -7,12 +7,7 @@
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{R, Running, eventually, order, register_buyer, start};
-
-/// A registered customer's access token (Ada Lovelace at a unique address).
-async fn customer(app: &Running) -> String {
-    register_buyer(app).await.0["accessToken"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{R, Running, customer, eventually, order, start};
 
 fn ok(r: &R, status: u16) -> Value {
     assert_eq!(r.status, status, "{}", r.body);
