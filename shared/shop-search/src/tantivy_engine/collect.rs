@@ -55,13 +55,7 @@ struct Dense {
 
 impl Dense {
     fn build(docs: &[(DocId, Score)], max_doc: u32) -> Dense {
-        let mut bits = vec![0u64; (max_doc as usize).div_ceil(64)];
-        for &(doc, _) in docs {
-            // Matches stay below `max_doc`.
-            if let Some(word) = bits.get_mut(doc as usize / 64) {
-                *word |= 1 << (doc % 64);
-            }
-        }
+        let bits = doc_bits(docs, max_doc);
         let mut before = Vec::with_capacity(bits.len());
         let mut sum = 0;
         for word in &bits {
@@ -81,6 +75,24 @@ impl Dense {
         }
         Some(self.before[at] as usize + (word & ((1u64 << bit) - 1)).count_ones() as usize)
     }
+}
+
+/// `docs` as a bitset of `max_doc` bits, 64 to a word.
+pub(super) fn doc_bits(docs: &[(DocId, Score)], max_doc: u32) -> Vec<u64> {
+    let mut bits = vec![0u64; (max_doc as usize).div_ceil(64)];
+    for &(doc, _) in docs {
+        // Matches stay below `max_doc`.
+        if let Some(word) = bits.get_mut(doc as usize / 64) {
+            *word |= 1 << (doc % 64);
+        }
+    }
+    bits
+}
+
+/// Whether `doc` is set in a bitset of [`doc_bits`]'s shape.
+#[inline]
+pub(super) fn has_doc(bits: &[u64], doc: DocId) -> bool {
+    bits.get(doc as usize / 64).is_some_and(|word| (word >> (doc % 64)) & 1 == 1)
 }
 
 impl TextMatches {
@@ -251,9 +263,9 @@ impl SegmentText {
         walked.iter().filter_map(|&(doc, score)| dense.position(doc).map(|i| (doc, score + self.docs[i].1))).collect()
     }
 
-    /// Whether `doc` is in the list, through its bits (for a dense list: they are cached with it).
-    pub(super) fn contains(&self, doc: DocId) -> bool {
-        self.dense().position(doc).is_some()
+    /// The list as a bitset ([`doc_bits`]) when it is dense: cached with it (built on first use).
+    pub(super) fn bits(&self) -> Option<&[u64]> {
+        self.is_dense().then(|| self.dense().bits.as_slice())
     }
 
     /// The bits and ranks of the list (built on first use).

@@ -1,6 +1,7 @@
 //! Query evaluation on one segment: a query's filters resolved against the segment's snapshot
 //! ([`Filter`]), counting its matches and finding its first matches in score or key order.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BinaryHeap, HashSet};
 
@@ -10,7 +11,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 use uuid::Uuid;
 
-use super::collect::{Counts, SegmentText, score_order};
+use super::collect::{Counts, SegmentText, doc_bits, has_doc, score_order};
 use super::engine_err;
 use super::schema::Fields;
 use super::segment::{ACTIVE, FEATURED, GroupHead, Groups, IN_STOCK, MULTI, Row, SegmentData, SortKey};
@@ -28,9 +29,9 @@ pub(super) struct Filter<'a> {
     categories: Option<Vec<bool>>,
     tags: Option<FixedBitSet>,
     text: Option<&'a SegmentText>,
-    /// `text`'s documents as a bitset of `max_doc` bits, built when a scan in another order
-    /// asks whether a document matched (per query: the cached matches hold no bitset).
-    text_bits: OnceCell<FixedBitSet>,
+    /// `text`'s documents as a bitset of `max_doc` bits, for a scan in another order that asks
+    /// whether a document matched: a dense list's own (cached with it), else built per query.
+    text_bits: OnceCell<Cow<'a, [u64]>>,
     alive: Option<&'a AliveBitSet>,
 }
 
@@ -302,18 +303,15 @@ impl<'a> Filter<'a> {
     /// Whether `doc` is live and, with text, a text match.
     #[inline]
     fn is_live(&self, doc: DocId) -> bool {
-        self.text.is_none_or(|t| if t.is_dense() { t.contains(doc) } else { self.text_bits(t).contains(doc as usize) })
-            && self.alive.is_none_or(|a| a.is_alive(doc))
+        self.text.is_none_or(|t| has_doc(self.text_bits(t), doc)) && self.alive.is_none_or(|a| a.is_alive(doc))
     }
 
-    /// The text matches of a list that is not dense as a bitset of this query (built on first
-    /// use; a dense list answers from its own bits, cached with it).
-    fn text_bits(&self, text: &SegmentText) -> &FixedBitSet {
-        self.text_bits.get_or_init(|| {
-            let mut bits = FixedBitSet::with_capacity(self.data.max_doc as usize);
-            // Matches stay below `max_doc`: this never grows the set.
-            bits.extend(text.docs.iter().map(|&(doc, _)| doc as usize));
-            bits
+    /// The text matches as a bitset (on first use): a dense list's cached bits, else this
+    /// query's own.
+    fn text_bits(&self, text: &'a SegmentText) -> &[u64] {
+        self.text_bits.get_or_init(|| match text.bits() {
+            Some(bits) => Cow::Borrowed(bits),
+            None => Cow::Owned(doc_bits(&text.docs, self.data.max_doc)),
         })
     }
 
