@@ -411,9 +411,9 @@ _skyshop_stripe_answers() {
   curl -sf -o /dev/null --max-time 3 -u sk_test_local: "http://127.0.0.1:$SKYSHOP_STRIPE_PORT/v1/payment_intents?limit=1"
 }
 
-# True when something accepts connections on 127.0.0.1:PORT. A stand-in that listens but did
-# not answer a probe in time (busy machine, still starting) is re-used and awaited, never
-# started a second time on its port.
+# True when something accepts connections on 127.0.0.1:PORT. start_standins re-uses whatever
+# listens on a stand-in's port and awaits its answer (a busy or still starting stand-in may miss
+# one probe), so none is ever started a second time on its port.
 _skyshop_listening() { # PORT
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -472,7 +472,7 @@ _skyshop_start_standins_locked() {
   moto_stem="$(_skyshop_stem moto "$SKYSHOP_MOTO_PORT" 5000)"
   stripe_stem="$(_skyshop_stem localstripe "$SKYSHOP_STRIPE_PORT" 8420)"
 
-  if _skyshop_ddb_answers || _skyshop_listening "$SKYSHOP_DDB_PORT"; then
+  if _skyshop_listening "$SKYSHOP_DDB_PORT"; then
     skyshop_debug "re-using DynamoDB Local on port $SKYSHOP_DDB_PORT"
   else
     [[ -n "${DDB_LOCAL_DIR:-}" && -f "$DDB_LOCAL_DIR/DynamoDBLocal.jar" ]] ||
@@ -485,7 +485,7 @@ _skyshop_start_standins_locked() {
     ddb_pid="${SKYSHOP_STARTED_PIDS[-1]}"
   fi
 
-  if _skyshop_moto_answers || _skyshop_listening "$SKYSHOP_MOTO_PORT"; then
+  if _skyshop_listening "$SKYSHOP_MOTO_PORT"; then
     skyshop_debug "re-using moto server on port $SKYSHOP_MOTO_PORT"
   else
     [[ -x "$SKYSHOP_VENV/bin/moto_server" ]] ||
@@ -497,7 +497,7 @@ _skyshop_start_standins_locked() {
     moto_pid="${SKYSHOP_STARTED_PIDS[-1]}"
   fi
 
-  if _skyshop_stripe_answers || _skyshop_listening "$SKYSHOP_STRIPE_PORT"; then
+  if _skyshop_listening "$SKYSHOP_STRIPE_PORT"; then
     skyshop_debug "re-using localstripe on port $SKYSHOP_STRIPE_PORT"
   else
     [[ -x "$SKYSHOP_STRIPE_VENV/bin/localstripe" ]] ||
